@@ -1,0 +1,1 @@
+"""Applications built on rnn_templates; each sub-package is one app."""

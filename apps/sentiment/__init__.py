@@ -1,0 +1,1 @@
+"""Sentiment analysis: many-to-one recurrent text classification."""

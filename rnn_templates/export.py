@@ -1,0 +1,158 @@
+"""SavedModel export with raw-input serving signatures, and a fresh-process check.
+
+An exported model is only useful if something other than this code base can
+load it. :func:`check_in_fresh_process` therefore reloads the SavedModel in a
+new Python process that imports TensorFlow and NumPy only (never
+rnn_templates or an app; TensorFlow itself may load Keras), calls the
+serving signature and compares the answers with the in-memory model's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+SERVING_ENDPOINT = "serve"
+
+_RELOAD_SCRIPT = r"""
+import json, os, sys
+import numpy as np
+import tensorflow as tf
+path, inputs_file, outputs_file, endpoint = sys.argv[1:5]
+with np.load(inputs_file, allow_pickle=False) as stored:
+    inputs = stored["inputs"]
+loaded = tf.saved_model.load(path)
+function = getattr(loaded, endpoint)
+tensor = tf.constant(inputs.astype(object) if inputs.dtype.kind == "U" else inputs)
+result = function(tensor)
+if not isinstance(result, dict):
+    result = {"output": result}
+arrays = {}
+for key, value in result.items():
+    array = value.numpy()
+    arrays[key] = array.astype(str) if array.dtype == object else array
+np.savez(outputs_file, **arrays)
+project = sorted(m for m in sys.modules if m.split(".")[0] in ("rnn_templates", "apps"))
+print(json.dumps({"project_modules": project}))
+"""
+
+
+def export_saved_model(
+    model: keras.Model,
+    path: str | os.PathLike,
+    serve_fn: Callable[[Any], Any],
+    input_signature: list[Any],
+    *,
+    extra_tracked: list[Any] | None = None,
+) -> Path:
+    """Write a SavedModel whose ``serve`` signature is ``serve_fn``.
+
+    The SavedModel is built in a temporary sibling directory and renamed into
+    place, so ``path`` is either the complete old export or the complete new
+    one, never half of each.
+
+    Args:
+        model: The model whose variables ``serve_fn`` uses.
+        path: Destination directory.
+        serve_fn: Takes raw input tensors, returns a tensor or a dict of them.
+        input_signature: e.g. ``[tf.TensorSpec([None], tf.string)]``.
+        extra_tracked: Other resources ``serve_fn`` uses (lookup tables...).
+
+    Returns:
+        The destination path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for resource in extra_tracked or []:
+            archive.track(resource)
+        archive.add_endpoint(SERVING_ENDPOINT, serve_fn, input_signature=input_signature)
+        archive.write_out(str(temporary), verbose=False)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return path
+
+
+def call_in_fresh_process(
+    path: str | os.PathLike, inputs: np.ndarray, endpoint: str = SERVING_ENDPOINT
+) -> dict[str, np.ndarray]:
+    """Load the SavedModel in a new TensorFlow-only process and call ``endpoint``.
+
+    Raises:
+        RuntimeError: the process failed, or it imported project code (which
+            would mean the export is not self-contained).
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        inputs_file = Path(scratch) / "inputs.npz"
+        outputs_file = Path(scratch) / "outputs.npz"
+        np.savez(inputs_file, inputs=np.asarray(inputs))
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
+        # Run from the scratch directory so the project is not importable from
+        # the working directory: the SavedModel must stand on TensorFlow alone.
+        process = subprocess.run(
+            [sys.executable, "-c", _RELOAD_SCRIPT, str(Path(path).resolve()),
+             str(inputs_file), str(outputs_file), endpoint],
+            capture_output=True, text=True, env=env, check=False, cwd=scratch,
+        )
+        if process.returncode != 0:
+            tail = process.stderr.strip().splitlines()[-5:]
+            raise RuntimeError(f"reloading {path} in a fresh process failed: {' | '.join(tail)}")
+        report = json.loads(process.stdout.strip().splitlines()[-1])
+        if report["project_modules"]:
+            raise RuntimeError(
+                f"reloading {path} imported project code {report['project_modules']}; "
+                "the export is not standalone"
+            )
+        with np.load(outputs_file, allow_pickle=False) as stored:
+            return {key: stored[key] for key in stored.files}
+
+
+def check_in_fresh_process(
+    path: str | os.PathLike,
+    inputs: np.ndarray,
+    expected: dict[str, np.ndarray],
+    *,
+    atol: float = 1e-5,
+) -> dict[str, float]:
+    """Compare a fresh process's answers with ``expected``, key by key.
+
+    Returns:
+        For each key, the largest absolute difference (0 for matching strings).
+
+    Raises:
+        RuntimeError: a key is missing or a value differs beyond ``atol``.
+    """
+    actual = call_in_fresh_process(path, inputs)
+    differences = {}
+    for key, want in expected.items():
+        if key not in actual:
+            raise RuntimeError(f"exported signature has no output {key!r}; it has {sorted(actual)}")
+        got = actual[key]
+        want = np.asarray(want)
+        if want.dtype.kind in "USO":
+            mismatches = int(np.sum(got.astype(str) != want.astype(str)))
+            differences[key] = float(mismatches)
+        else:
+            differences[key] = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+        if differences[key] > atol:
+            raise RuntimeError(
+                f"exported output {key!r} differs from the in-memory model by {differences[key]:g}"
+            )
+    return differences

@@ -1,0 +1,28 @@
+"""The few custom layers the templates need, each with ``get_config``."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class TrimPadding(keras.layers.Layer):
+    """Cut right-padded token ids to the longest real sequence in the batch.
+
+    A ``TextVectorization`` layer with a fixed ``output_sequence_length`` pads
+    every text to that length. Masked steps do not change the answer, but they
+    still cost a recurrent step each; trimming the batch to its longest real
+    length removes that cost when serving short texts. Id 0 is padding.
+
+    Input shape ``(batch, time)`` int; output ``(batch, time')`` with
+    ``1 <= time' <= time``.
+    """
+
+    def call(self, inputs):
+        lengths = ops.sum(ops.cast(ops.not_equal(inputs, 0), "int32"), axis=1)
+        longest = ops.maximum(ops.max(lengths), 1)
+        return inputs[:, :longest]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None)

@@ -1,0 +1,87 @@
+"""Pieces every topology builder shares: the input side and the output head."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from rnn_templates.cells import RecurrentConfig
+
+
+def resolve_rnn(rnn: RecurrentConfig | dict | None) -> RecurrentConfig:
+    """Accept a config, a plain dict of its fields, or None for the defaults."""
+    if rnn is None:
+        return RecurrentConfig()
+    if isinstance(rnn, RecurrentConfig):
+        return rnn
+    if isinstance(rnn, dict):
+        valid = {f.name for f in RecurrentConfig.__dataclass_fields__.values()}
+        unknown = sorted(set(rnn) - valid)
+        if unknown:
+            raise ValueError(
+                f"unknown recurrent option(s) {', '.join(unknown)}; valid options: "
+                f"{', '.join(sorted(valid))}"
+            )
+        return RecurrentConfig(**rnn)
+    raise ValueError(f"`rnn` must be a RecurrentConfig or dict; received {type(rnn).__name__}")
+
+
+def sequence_input(
+    *,
+    vocab_size: int | None,
+    input_dim: int | None,
+    embedding_dim: int,
+    timesteps: int | None = None,
+    mask_value: float | None = None,
+    batch_size: int | None = None,
+    name: str = "inputs",
+    embedding_name: str = "embedding",
+) -> tuple[Any, Any]:
+    """Build the input of a sequence model and its per-step features.
+
+    Token sequences (``vocab_size`` given) enter as int32 ids, 0 meaning
+    padding, and go through an ``Embedding`` with ``mask_zero=True``. Real-valued
+    sequences (``input_dim`` given) enter as float32 ``(time, input_dim)``;
+    with ``mask_value`` set, steps whose features all equal it are masked.
+    Padding must be on the right for the mask to stay cuDNN-compatible.
+
+    Returns:
+        ``(input_tensor, features)`` where features is ``(batch, time, width)``.
+    """
+    if (vocab_size is None) == (input_dim is None):
+        raise ValueError(
+            "give exactly one of `vocab_size` (token ids in) or `input_dim` (real-valued "
+            f"features in); received vocab_size={vocab_size!r}, input_dim={input_dim!r}"
+        )
+    if vocab_size is not None:
+        if not isinstance(vocab_size, int) or vocab_size < 2:
+            raise ValueError(f"`vocab_size` must be an integer >= 2; received {vocab_size!r}")
+        inputs = keras.Input((timesteps,), batch_size=batch_size, dtype="int32", name=name)
+        features = keras.layers.Embedding(
+            vocab_size, embedding_dim, mask_zero=True, name=embedding_name
+        )(inputs)
+        return inputs, features
+    if not isinstance(input_dim, int) or input_dim < 1:
+        raise ValueError(f"`input_dim` must be a positive integer; received {input_dim!r}")
+    inputs = keras.Input((timesteps, input_dim), batch_size=batch_size, name=name)
+    features = inputs
+    if mask_value is not None:
+        features = keras.layers.Masking(mask_value=mask_value, name="masking")(inputs)
+    return inputs, features
+
+
+def output_head(
+    x: Any,
+    output_dim: int,
+    activation: str | None,
+    *,
+    dropout: float = 0.0,
+    name: str = "output_head",
+) -> Any:
+    """Dropout then a Dense layer; applies per step on 3-D input."""
+    if not isinstance(output_dim, int) or output_dim < 1:
+        raise ValueError(f"`output_dim` must be a positive integer; received {output_dim!r}")
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return keras.layers.Dense(output_dim, activation=activation, name=name)(x)

@@ -1,0 +1,63 @@
+"""Many-to-one: a whole sequence to one answer (classification, forecasting)."""
+
+from __future__ import annotations
+
+import keras
+
+from rnn_templates.cells import RecurrentConfig, recurrent_stack
+from rnn_templates.topologies._common import output_head, resolve_rnn, sequence_input
+
+
+def build_many_to_one(
+    output_dim: int,
+    *,
+    vocab_size: int | None = None,
+    input_dim: int | None = None,
+    embedding_dim: int = 64,
+    timesteps: int | None = None,
+    mask_value: float | None = None,
+    rnn: RecurrentConfig | dict | None = None,
+    head_dropout: float = 0.0,
+    output_activation: str | None = None,
+    name: str = "many_to_one",
+) -> keras.Model:
+    """Sequence in, one vector out; the last step (or both ends) summarises it.
+
+    Give ``vocab_size`` for token ids (0 = padding, masked) or ``input_dim``
+    for real-valued steps. Variable lengths work with right padding: the mask
+    makes the recurrent layer carry its state through padded steps, so the
+    answer is read at each sequence's own last real token.
+
+    Args:
+        output_dim: Width of the output (classes, or forecast values).
+        vocab_size: Token vocabulary size including padding id 0.
+        input_dim: Features per step for real-valued input.
+        embedding_dim: Embedding width for token input.
+        timesteps: Fixed length, or None for variable length.
+        mask_value: For real-valued input, the padding value to mask.
+        rnn: Recurrent options.
+        head_dropout: Dropout before the output layer.
+        output_activation: Head activation (``"softmax"``, ``"sigmoid"``, None).
+        name: Model name.
+
+    Returns:
+        A model mapping ``(batch, time[, input_dim])`` to ``(batch, output_dim)``.
+        Layers: ``embedding`` or ``masking``, ``rnn_1..N``, ``output_head``.
+
+    Example:
+        >>> model = build_many_to_one(2, vocab_size=100, output_activation="softmax",
+        ...                           rnn={"cell": "gru", "units": 16, "bidirectional": True})
+        >>> tuple(model.output_shape)
+        (None, 2)
+    """
+    config = resolve_rnn(rnn)
+    inputs, features = sequence_input(
+        vocab_size=vocab_size,
+        input_dim=input_dim,
+        embedding_dim=embedding_dim,
+        timesteps=timesteps,
+        mask_value=mask_value,
+    )
+    hidden = recurrent_stack(features, config, name="rnn")
+    outputs = output_head(hidden, output_dim, output_activation, dropout=head_dropout)
+    return keras.Model(inputs, outputs, name=name)
