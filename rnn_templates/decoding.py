@@ -98,7 +98,9 @@ def generate(
     """
     prompts = np.asarray(prompts)
     if prompts.ndim != 2 or prompts.shape[1] < 1:
-        raise ValueError(f"`prompts` must be (batch, length >= 1) ids; received shape {prompts.shape}")
+        raise ValueError(
+            f"`prompts` must be (batch, length >= 1) ids; received shape {prompts.shape}"
+        )
     rng = np.random.default_rng(seed)
     reset_states(step_model)
     probabilities = np.asarray(step_model(prompts, training=False))[:, -1]

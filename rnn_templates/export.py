@@ -150,7 +150,8 @@ def check_in_fresh_process(
             mismatches = int(np.sum(got.astype(str) != want.astype(str)))
             differences[key] = float(mismatches)
         else:
-            differences[key] = float(np.max(np.abs(got.astype(np.float64) - want))) if want.size else 0.0
+            gap = np.abs(got.astype(np.float64) - want)
+            differences[key] = float(gap.max()) if want.size else 0.0
         if differences[key] > atol:
             raise RuntimeError(
                 f"exported output {key!r} differs from the in-memory model by {differences[key]:g}"

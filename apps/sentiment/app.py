@@ -31,6 +31,10 @@ import numpy as np
 import tensorflow as tf
 
 import rnn_templates.layers  # noqa: F401  (registers TrimPadding for model loading)
+from apps.sentiment import data as data_io
+from apps.sentiment import report
+from apps.sentiment.config import SentimentConfig
+from apps.sentiment.model import SentimentHyperModel, make_vectorizer, serving_model, token_ids
 from rnn_templates.config import write_yaml_atomic
 from rnn_templates.errors import UserInputError
 from rnn_templates.export import check_in_fresh_process, export_saved_model
@@ -43,11 +47,6 @@ from rnn_templates.training import (
     write_json_atomic,
 )
 from rnn_templates.tuning import leaderboard, make_tuner, write_leaderboard
-
-from apps.sentiment import data as data_io
-from apps.sentiment import report
-from apps.sentiment.config import SentimentConfig
-from apps.sentiment.model import SentimentHyperModel, make_vectorizer, serving_model, token_ids
 
 MODEL_FILE = "model.keras"
 SAVED_MODEL_DIR = "saved_model"
@@ -128,7 +127,7 @@ def _write_split(path: Path, texts: np.ndarray, labels: np.ndarray, class_names:
 # --- 3-5. model, training and report --------------------------------------------
 
 
-def _fit(
+def fit_prepared(
     config: SentimentConfig,
     prepared: Prepared,
     work: Path,
@@ -203,8 +202,12 @@ def _finish_run(
     _write_split(work / TEST_FILE, prepared.texts["test"], prepared.labels["test"],
                  prepared.class_names)
     write_yaml_atomic(dataclasses.asdict(config), work / "config.yaml")
-    sample = prepared.texts["test"][:8] if len(prepared.texts["test"]) else prepared.texts["train"][:8]
-    metrics["export"] = export_and_check(model, prepared.class_names, work / SAVED_MODEL_DIR, sample)
+    held_out = prepared.texts["test"]
+    if not len(held_out):
+        held_out = prepared.texts["validation"]
+    metrics["export"] = export_and_check(
+        model, prepared.class_names, work / SAVED_MODEL_DIR, held_out[:8]
+    )
     write_json_atomic(metrics, work / "metrics.json")
 
 
@@ -232,10 +235,86 @@ def train(config: SentimentConfig, run_dir: str | os.PathLike, *, overwrite: boo
     with run_directory(run_dir, overwrite=overwrite) as work:
         set_seed(config.seed, config.deterministic)
         prepared = prepare(config, dataset)
-        model, metrics = _fit(config, prepared, work, keras_tuner.HyperParameters())
+        model, metrics = fit_prepared(config, prepared, work, keras_tuner.HyperParameters())
         _finish_run(config, prepared, work, model, metrics)
     print(_summary(run_dir, metrics))
     return metrics
+
+
+def search_hyperparameters(
+    config: SentimentConfig,
+    prepared: Prepared,
+    tuning_dir: str | os.PathLike,
+    *,
+    restart: bool = False,
+) -> tuple[keras_tuner.HyperParameters, list[dict[str, Any]]]:
+    """Run (or resume) the keras-tuner search on the training and validation splits.
+
+    Returns:
+        The best hyperparameters and the leaderboard rows (also written to
+        ``tuning_dir`` as CSV and Markdown).
+    """
+    hypermodel = SentimentHyperModel(
+        config, prepared.vectorizer.vocabulary_size(), len(prepared.class_names)
+    )
+    tuner = make_tuner(
+        hypermodel,
+        kind=config.tuner,
+        objective=config.tuning_objective,
+        max_trials=config.max_trials,
+        max_epochs=config.tuning_epochs,
+        directory=tuning_dir,
+        project_name="sentiment",
+        seed=config.seed,
+        overwrite=restart,
+    )
+    tuner.search(
+        train=(prepared.ids["train"], prepared.labels["train"]),
+        validation=(prepared.ids["validation"], prepared.labels["validation"]),
+        epochs=config.tuning_epochs,
+        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)],
+        verbose=progress_verbosity(),
+    )
+    rows = leaderboard(tuner)
+    write_leaderboard(rows, tuning_dir)
+    return tuner.get_best_hyperparameters(1)[0], rows
+
+
+def fit_classifier(
+    config: SentimentConfig,
+    texts: np.ndarray,
+    labels: np.ndarray,
+    work_dir: str | os.PathLike,
+    hyperparameters: keras_tuner.HyperParameters | None = None,
+) -> tuple[keras.Model, list[str], dict[str, Any]]:
+    """Train on in-memory texts and string labels (for benchmarks and notebooks).
+
+    ``config.validation_fraction`` of the data is held out for early stopping;
+    nothing is held out for testing (``test_fraction`` is ignored), so score
+    the returned model on data of your own.
+
+    Returns:
+        ``(serving_model, class_names, metrics)``; the model maps raw strings
+        to class probabilities.
+    """
+    config = dataclasses.replace(config, test_fraction=0.0)
+    dataset = data_io.LabelledTexts(
+        np.asarray(texts, dtype=object), np.asarray(labels).astype(str).astype(object), "memory"
+    )
+    data_io.check_classes(dataset, config.max_classes)
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    set_seed(config.seed, config.deterministic)
+    prepared = prepare(config, dataset)
+    model, metrics = fit_prepared(
+        config, prepared, work, hyperparameters or keras_tuner.HyperParameters()
+    )
+    return model, prepared.class_names, metrics
+
+
+def predict_probabilities(model: keras.Model, texts: np.ndarray) -> np.ndarray:
+    """Class probabilities (n, classes) from a serving model, in input order."""
+    return _predict(model, np.asarray(texts, dtype=object))
 
 
 def tune(
@@ -257,32 +336,9 @@ def tune(
     with run_directory(run_dir, overwrite=overwrite) as work:
         set_seed(config.seed, config.deterministic)
         prepared = prepare(config, dataset)
-        hypermodel = SentimentHyperModel(
-            config, prepared.vectorizer.vocabulary_size(), len(prepared.class_names)
-        )
-        tuner = make_tuner(
-            hypermodel,
-            kind=config.tuner,
-            objective=config.tuning_objective,
-            max_trials=config.max_trials,
-            max_epochs=config.tuning_epochs,
-            directory=tuning_dir,
-            project_name="sentiment",
-            seed=config.seed,
-            overwrite=restart,
-        )
-        tuner.search(
-            train=(prepared.ids["train"], prepared.labels["train"]),
-            validation=(prepared.ids["validation"], prepared.labels["validation"]),
-            epochs=config.tuning_epochs,
-            callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)],
-            verbose=progress_verbosity(),
-        )
-        rows = leaderboard(tuner)
+        best, rows = search_hyperparameters(config, prepared, tuning_dir, restart=restart)
         write_leaderboard(rows, work)
-        write_leaderboard(rows, tuning_dir)
-        best = tuner.get_best_hyperparameters(1)[0]
-        model, metrics = _fit(config, prepared, work, best)
+        model, metrics = fit_prepared(config, prepared, work, best)
         metrics["tuning"] = {"tuner": config.tuner, "trials": len(rows), "best": dict(best.values)}
         _finish_run(config, prepared, work, model, metrics)
     print(_summary(run_dir, metrics))

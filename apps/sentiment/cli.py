@@ -6,11 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from apps.sentiment.config import SentimentConfig
 from rnn_templates.cli import add_config_options
 from rnn_templates.config import load_config
 from rnn_templates.training import default_run_dir
-
-from apps.sentiment.config import SentimentConfig
 
 DESCRIPTION = "Classify the sentiment of texts (many-to-one RNN)."
 

@@ -148,7 +148,9 @@ def _text_from(value: object, where: str) -> str:
     return value
 
 
-def read_table(path: str | os.PathLike, fmt: str, text_column: str, label_column: str) -> LabelledTexts:
+def read_table(
+    path: str | os.PathLike, fmt: str, text_column: str, label_column: str
+) -> LabelledTexts:
     """Read a CSV or TSV file with a header row naming its columns.
 
     Args:
@@ -286,9 +288,13 @@ def download_imdb(cache_dir: str | os.PathLike, url: str) -> Path:
     """
     import keras
 
+    # get_file silently falls back to /tmp/.keras when the cache folder does not
+    # exist yet (it checks that it is writable), so create it first.
+    cache = Path(cache_dir).resolve()
+    cache.mkdir(parents=True, exist_ok=True)
     try:
         extracted = keras.utils.get_file(
-            fname=IMDB_ARCHIVE, origin=url, extract=True, cache_dir=str(Path(cache_dir).resolve())
+            fname=IMDB_ARCHIVE, origin=url, extract=True, cache_dir=str(cache)
         )
     except Exception as error:  # get_file raises bare Exception on network failures
         raise UserInputError(

@@ -16,12 +16,11 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
+from apps.sentiment.config import SentimentConfig
 from rnn_templates import build_many_to_one
 from rnn_templates.data import bucket_by_length, length_boundaries
 from rnn_templates.layers import TrimPadding
 from rnn_templates.training import compile_model
-
-from apps.sentiment.config import SentimentConfig
 
 
 def make_vectorizer(config: SentimentConfig, texts: np.ndarray) -> keras.layers.TextVectorization:
@@ -42,8 +41,8 @@ def make_vectorizer(config: SentimentConfig, texts: np.ndarray) -> keras.layers.
 
 def token_ids(vectorizer: keras.layers.TextVectorization, texts: np.ndarray) -> np.ndarray:
     """(n, max_length) int32 ids, right-padded with 0."""
-    ids = [vectorizer(tf.constant(texts[i : i + 4096].astype(str))) for i in range(0, len(texts), 4096)]
-    return np.concatenate([np.asarray(x) for x in ids]).astype("int32")
+    chunks = [texts[i : i + 4096].astype(str) for i in range(0, len(texts), 4096)]
+    return np.concatenate([np.asarray(vectorizer(tf.constant(c))) for c in chunks]).astype("int32")
 
 
 def sequence_lengths(ids: np.ndarray) -> np.ndarray:
@@ -110,7 +109,9 @@ class SentimentHyperModel(keras_tuner.HyperModel):
             "embedding_dim", self._choices([32, 64, 128], c.embedding_dim), default=c.embedding_dim
         )
         dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=round(c.dropout, 1))
-        head_dropout = hp.Float("head_dropout", 0.0, 0.5, step=0.1, default=round(c.head_dropout, 1))
+        head_dropout = hp.Float(
+            "head_dropout", 0.0, 0.5, step=0.1, default=round(c.head_dropout, 1)
+        )
         learning_rate = hp.Float(
             "learning_rate", 3e-4, 1e-2, sampling="log", default=c.learning_rate
         )
@@ -151,7 +152,8 @@ class SentimentHyperModel(keras_tuner.HyperModel):
         train_ds = make_dataset(*train, batch_size, edges, shuffle=True, seed=c.seed)
         val_ds = make_dataset(*validation, 256, edges, shuffle=False, seed=c.seed)
         kwargs.setdefault("epochs", c.epochs)
-        return model.fit(train_ds, validation_data=val_ds, *args, **kwargs)
+        kwargs["shuffle"] = False  # the dataset shuffles itself, before bucketing
+        return model.fit(train_ds, *args, validation_data=val_ds, **kwargs)
 
 
 def serving_model(

@@ -47,7 +47,8 @@ def roc_auc(true_binary: np.ndarray, scores: np.ndarray) -> float:
             end += 1
         ranks[order[start : end + 1]] = (start + end) / 2 + 1
         start = end + 1
-    return float((ranks[true_binary].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    rank_sum = ranks[true_binary].sum() - positives * (positives + 1) / 2
+    return float(rank_sum / (positives * negatives))
 
 
 def classification_metrics(

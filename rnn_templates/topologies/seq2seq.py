@@ -157,8 +157,10 @@ def seq2seq_inference_models(model: keras.Model) -> tuple[keras.Model, keras.Mod
         raise ValueError(f"model {model.name!r} has no layers named decoder_1.. (not a seq2seq)")
     num_layers = len(decoder_layers)
     encoder_inputs = model.get_layer("encoder_inputs").output
+    # The same mask the trained model uses: token ids 0 are padding, while
+    # real-valued sources are not masked (build_seq2seq adds no Masking layer).
     source_mask = keras.layers.Lambda(
-        lambda t: keras.ops.any(keras.ops.not_equal(t, 0), axis=-1)
+        lambda t: keras.ops.ones_like(t[:, :, 0], dtype="bool")
         if len(t.shape) == 3 else keras.ops.not_equal(t, 0),
         name="source_mask",
     )(encoder_inputs)

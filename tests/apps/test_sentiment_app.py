@@ -1,0 +1,243 @@
+"""Sentiment end to end on small data: train, evaluate, export, predict, tune, CLI."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from apps.sentiment import app, report
+from apps.sentiment.config import SentimentConfig
+from rnn_templates.cli import main
+from rnn_templates.export import call_in_fresh_process
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--set", "epochs=2", "--set", "units=8", "--set", "embedding_dim=8",
+        "--set", "max_tokens=2000", "--set", "patience=2"]
+
+
+def _slice_of_corpus(path: Path, rows: int) -> Path:
+    with open(REPO / "data/sentiment/reviews.tsv", encoding="utf-8") as stream:
+        reader = list(csv.DictReader(stream, delimiter="\t"))
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["text", "label"])
+        for row in reader[:rows]:
+            writer.writerow([row["text"], row["label"]])
+    return path
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return tmp_path_factory.mktemp("sentiment")
+
+
+@pytest.fixture(scope="module")
+def small_csv(workspace):
+    return _slice_of_corpus(workspace / "small.csv", 400)
+
+
+@pytest.fixture(scope="module")
+def trained_run(workspace, small_csv):
+    run_dir = workspace / "run"
+    code = main(["sentiment", "train", "--data", str(small_csv), "--run-dir", str(run_dir), *TINY])
+    assert code == 0
+    return run_dir
+
+
+def test_train_writes_a_complete_run_directory(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    expected = {"config.yaml", "metrics.json", "history.csv", "learning_curves.png",
+                "confusion_matrix.png", "logs", "checkpoints", "model.keras", "saved_model",
+                "test.tsv"}
+    assert expected <= names
+    assert not Path(f"{trained_run}.partial").exists()
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["test"]["classes"] == ["negative", "positive"]
+    assert metrics["test"]["examples"] == 60  # 15% of 400, stratified
+    assert set(metrics["test"]) >= {"accuracy", "macro_f1", "roc_auc", "confusion_matrix"}
+    assert sum(map(sum, metrics["test"]["confusion_matrix"])) == 60
+    assert metrics["training"]["epochs_run"] == 2
+    assert metrics["export"]["probabilities"] < 1e-4
+    for png in ("learning_curves.png", "confusion_matrix.png"):
+        assert (trained_run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with open(trained_run / "history.csv") as stream:
+        assert len(list(csv.DictReader(stream))) == 2
+
+
+def test_existing_run_directory_is_refused_without_overwrite(trained_run, small_csv, capsys):
+    code = main(["sentiment", "train", "--data", str(small_csv), "--run-dir", str(trained_run)])
+    assert code == 2
+    assert "run directory already exists" in capsys.readouterr().err
+
+
+def test_keras_model_round_trip_matches_saved_model(trained_run):
+    model = keras.saving.load_model(trained_run / "model.keras")
+    texts = ["The soup was cold and bland.", "Great acting, but the plot dragged."]
+    probabilities = app.predict_probabilities(model, np.array(texts, dtype=object))
+    fresh = call_in_fresh_process(trained_run / "saved_model", np.array(texts))
+    np.testing.assert_allclose(fresh["probabilities"], probabilities, atol=1e-5)
+    assert [label.decode() if isinstance(label, bytes) else str(label)
+            for label in fresh["label"]] == [
+        ["negative", "positive"][i] for i in probabilities.argmax(axis=1)
+    ]
+    np.testing.assert_allclose(fresh["score"], probabilities.max(axis=1), atol=1e-5)
+
+
+def test_evaluate_reproduces_the_test_metrics(trained_run, capsys):
+    assert main(["sentiment", "evaluate", "--run-dir", str(trained_run)]) == 0
+    evaluation = json.loads((trained_run / "evaluation-test.json").read_text())
+    recorded = json.loads((trained_run / "metrics.json").read_text())["test"]
+    assert evaluation["accuracy"] == pytest.approx(recorded["accuracy"])
+    assert evaluation["confusion_matrix"] == recorded["confusion_matrix"]
+    assert (trained_run / "evaluation-test.png").is_file()
+    assert "true \\ predicted" in capsys.readouterr().out
+
+
+def test_evaluate_on_another_file(trained_run, workspace):
+    other = workspace / "other.jsonl"
+    other.write_text("\n".join(json.dumps({"text": t, "label": y}) for t, y in [
+        ("The waiter was rude.", "negative"), ("Lovely pasta.", "positive")]) + "\n")
+    assert main(["sentiment", "evaluate", "--run-dir", str(trained_run), "--data", str(other)]) == 0
+    assert json.loads((trained_run / "evaluation-other.json").read_text())["examples"] == 2
+
+
+def test_export_to_another_folder_and_predict(trained_run, workspace, capsys):
+    destination = workspace / "exported"
+    assert main(["sentiment", "export", "--run-dir", str(trained_run),
+                 "--output", str(destination)]) == 0
+    assert "fresh-process check passed" in capsys.readouterr().out
+    assert not [p for p in workspace.iterdir() if p.name.startswith(".exported")]
+    inputs = workspace / "inputs.txt"
+    inputs.write_text("Terrible support.\n\nWorks perfectly.\n")
+    assert main(["sentiment", "predict", "--model", str(destination), "--json",
+                 "Not bad at all.", "--input", str(inputs)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in rows] == ["Not bad at all.", "Terrible support.", "Works perfectly."]
+    assert all(r["label"] in ("negative", "positive") and 0.5 <= r["score"] <= 1 for r in rows)
+
+
+def test_predict_without_a_model_is_one_clear_line(workspace, capsys):
+    assert main(["sentiment", "predict", "--model", str(workspace / "nope"), "hi"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rnnt sentiment: error: ") and "no exported model found" in err
+    assert "\n" not in err
+
+
+def test_model_learns_a_learnable_task(workspace):
+    rng = np.random.default_rng(0)
+    good, bad = ["great", "lovely", "superb", "tasty"], ["awful", "bland", "rude", "broken"]
+    nouns = ["soup", "phone", "film", "hotel", "service"]
+    texts, labels = [], []
+    for _ in range(400):
+        positive = rng.random() < 0.5
+        word = rng.choice(good if positive else bad)
+        texts.append(f"the {rng.choice(nouns)} was {word}")
+        labels.append("positive" if positive else "negative")
+    config = SentimentConfig(units=16, embedding_dim=16, epochs=8, learning_rate=1e-2)
+    model, classes, _ = app.fit_classifier(config, texts[:300], labels[:300], workspace / "learn")
+    probabilities = app.predict_probabilities(model, np.array(texts[300:], dtype=object))
+    accuracy = (np.array(classes)[probabilities.argmax(1)] == np.array(labels[300:])).mean()
+    assert accuracy > 0.9
+
+
+def test_tune_writes_leaderboard_retrains_and_exports(workspace, small_csv):
+    # Resuming a search is covered in tests/test_tuning.py; here the app's wiring.
+    tuning_dir = workspace / "tuning"
+    assert main(["sentiment", "tune", "--data", str(small_csv), "--tuning-dir", str(tuning_dir),
+                 "--run-dir", str(workspace / "tuned"), *TINY, "--set", "epochs=1",
+                 "--set", "max_trials=2", "--set", "tuning_epochs=1"]) == 0
+    board = (workspace / "tuned" / "leaderboard.md").read_text().splitlines()
+    assert board[0].startswith("| rank | trial | score |") and len(board) == 4
+    assert "units" in board[0] and "batch_size" in board[0]
+    assert (tuning_dir / "leaderboard.csv").is_file()
+    metrics = json.loads((workspace / "tuned" / "metrics.json").read_text())
+    assert metrics["tuning"]["trials"] == 2
+    assert metrics["training"]["hyperparameters"] == metrics["tuning"]["best"]
+    assert (workspace / "tuned" / "saved_model" / "saved_model.pb").is_file()
+
+
+def test_metrics_agree_with_scikit_learn():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(1)
+    true = rng.integers(0, 2, 200)
+    scores = np.clip(true * 0.3 + rng.random(200) * 0.7, 0, 1).round(2)  # ties on purpose
+    probabilities = np.stack([1 - scores, scores], axis=1)
+    metrics = report.classification_metrics(true, probabilities, ["neg", "pos"])
+    assert metrics["roc_auc"] == pytest.approx(sklearn_metrics.roc_auc_score(true, scores))
+    predicted = probabilities.argmax(1)
+    assert metrics["macro_f1"] == pytest.approx(
+        sklearn_metrics.f1_score(true, predicted, average="macro"))
+    assert metrics["confusion_matrix"] == sklearn_metrics.confusion_matrix(true, predicted).tolist()
+    three = rng.dirichlet(np.ones(3), 100)
+    labels3 = rng.integers(0, 3, 100)
+    multi = report.classification_metrics(labels3, three, ["a", "b", "c"])
+    assert "roc_auc" not in multi
+    assert multi["macro_f1"] == pytest.approx(
+        sklearn_metrics.f1_score(labels3, three.argmax(1), average="macro"))
+
+
+# --- the console script itself: exit codes, one-line errors, help --------------------
+
+
+def _rnnt(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, CI="1")
+    return subprocess.run([sys.executable, "-m", "rnn_templates.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "missing.csv"], "missing.csv: data file not found"),
+        (["--set", "colour=blue"], "--set: unknown config key 'colour'; expected one of "
+                                   "activation, batch_size,"),
+    ],
+)
+def test_console_script_user_errors_exit_2_with_one_line_and_write_nothing(tmp_path, args, message):
+    result = _rnnt("sentiment", "train", "--run-dir", "out", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rnnt sentiment: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no run directory, partial or otherwise
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "cell=transformer"], "config: `cell` must be one of 'simple', 'lstm', "
+                                        "'gru'; received 'transformer'"),
+        (["--set", "units=many"], "--set: wrong type for config key 'units'; expected int; "
+                                  "received 'many' (str)"),
+        (["--set", "test_fraction=0.7"], "config: `test_fraction` must be in [0, 0.5); "
+                                         "received 0.7"),
+        (["--config", "nope.yaml"], "nope.yaml: config file not found"),
+    ],
+)
+def test_config_errors_exit_2(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sentiment", "train", "--run-dir", "out", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_for_every_verb(capsys):
+    for args in (["sentiment"], *(["sentiment", verb] for verb in
+                                  ("train", "tune", "evaluate", "predict", "export"))):
+        with pytest.raises(SystemExit) as exited:
+            main([*args, "--help"])
+        assert exited.value.code == 0
+    assert "rnnt sentiment predict" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["sentiment", "train", "--help-config"])
+    listing = capsys.readouterr().out
+    assert "learning_rate" in listing and "default: 'lstm'" in listing
