@@ -241,3 +241,33 @@ def test_help_for_every_verb(capsys):
         main(["sentiment", "train", "--help-config"])
     listing = capsys.readouterr().out
     assert "learning_rate" in listing and "default: 'lstm'" in listing
+
+
+def test_interrupted_run_resumes_from_its_last_epoch(workspace, small_csv, monkeypatch, capsys):
+    from apps.sentiment import app as app_module
+
+    real_callbacks = app_module.standard_callbacks
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt  # as if Ctrl-C'd after the second epoch
+
+    monkeypatch.setattr(app_module, "standard_callbacks",
+                        lambda *a, **k: [*real_callbacks(*a, **k), Interrupt()])
+    run_dir = workspace / "resumable"
+    args = ["sentiment", "train", "--data", str(small_csv), "--run-dir", str(run_dir), *TINY,
+            "--set", "epochs=4", "--set", "patience=10"]
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    partial = Path(f"{run_dir}.partial")
+    assert partial.is_dir() and not run_dir.exists()
+    assert "run the same command again to resume" in capsys.readouterr().err
+
+    monkeypatch.setattr(app_module, "standard_callbacks", real_callbacks)
+    assert main(args) == 0
+    assert "resuming the interrupted run" in capsys.readouterr().err
+    assert run_dir.is_dir() and not partial.exists()
+    with open(run_dir / "history.csv") as stream:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(stream)]
+    assert epochs == [0, 1, 2, 3]  # two before the interruption, two after, none repeated
