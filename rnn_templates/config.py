@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 import types
 import typing
@@ -22,12 +23,14 @@ import yaml
 from rnn_templates.errors import UserInputError
 
 C = TypeVar("C")
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def _coerce(field: dataclasses.Field, value: Any, where: str, hints: dict[str, Any]) -> Any:
     """Check ``value`` against the field's annotation; ints pass where floats go."""
     annotation = hints[field.name]
-    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else ()
+    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    allowed = typing.get_args(annotation) if is_union else ()
     allowed = allowed or (annotation,)
     if value is None and type(None) in allowed:
         return None
@@ -35,6 +38,8 @@ def _coerce(field: dataclasses.Field, value: Any, where: str, hints: dict[str, A
         origin = typing.get_origin(kind) or kind
         if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if origin is float and isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
         if origin is bool and isinstance(value, bool):
             return value
         if origin is int and isinstance(value, int) and not isinstance(value, bool):

@@ -43,4 +43,4 @@ class UserInputError(ValueError):
         if fix is not None:
             parts.append(fix)
         # One line, always: newlines in received values would break the CLI contract.
-        super().__init__("; ".join(p.replace("\n", "\\n") for p in parts))
+        super().__init__("; ".join(p.replace("\r", "\\r").replace("\n", "\\n") for p in parts))

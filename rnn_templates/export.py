@@ -40,7 +40,8 @@ if not isinstance(result, dict):
 arrays = {}
 for key, value in result.items():
     array = value.numpy()
-    arrays[key] = array.astype(str) if array.dtype == object else array
+    # tf.string comes back as bytes; decode as UTF-8 (astype(str) assumes ASCII).
+    arrays[key] = np.char.decode(array.astype(bytes), "utf-8") if array.dtype == object else array
 np.savez(outputs_file, **arrays)
 project = sorted(m for m in sys.modules if m.split(".")[0] in ("rnn_templates", "apps"))
 print(json.dumps({"project_modules": project}))

@@ -26,3 +26,32 @@ class TrimPadding(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None)
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class MaskedGlobalMaxPooling1D(keras.layers.Layer):
+    """Maximum over time of ``(batch, time, features)``, ignoring masked steps.
+
+    Keras's ``GlobalMaxPooling1D`` ignores masks, so zeros written at padded
+    steps would compete with real (possibly negative) activations. Output
+    ``(batch, features)``; a sequence masked entirely gives zeros.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.max(inputs, axis=1)
+        keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        lowest = ops.min(inputs) - 1.0
+        pooled = ops.max(ops.where(keep, inputs, lowest), axis=1)
+        any_step = ops.any(keep, axis=1)
+        return ops.where(any_step, pooled, ops.zeros_like(pooled))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])

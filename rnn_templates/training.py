@@ -103,6 +103,7 @@ def standard_callbacks(
     - ``TerminateOnNaN``, since a NaN loss never recovers.
     """
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)  # CSVLogger does not create it
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from rnn_templates.cells import RecurrentConfig
+from rnn_templates.topologies.many_to_one import POOLINGS
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "folder", "imdb")
 TUNERS = ("random", "hyperband", "bayesian")
@@ -46,6 +47,10 @@ class SentimentConfig:
     num_layers: int = 1
     bidirectional: bool = True  # negation and contrast read better from both ends
     embedding_dim: int = 64
+    # How the sequence becomes one vector: last (final states), mean, max or
+    # mean_max over the recurrent outputs of the real (unpadded) tokens.
+    pooling: str = "last"
+    embedding_dropout: float = 0.0  # drops whole embedding channels (SpatialDropout1D)
     dropout: float = 0.2  # on the recurrent layers' inputs (keeps cuDNN)
     head_dropout: float = 0.3  # before the output layer
     activation: str = "tanh"  # anything else leaves cuDNN (a warning says so)
@@ -95,6 +100,15 @@ class SentimentConfig:
         if self.clipnorm < 0:
             raise ValueError(f"`clipnorm` must be >= 0 (0 turns it off); received {self.clipnorm}")
         RecurrentConfig(**self.recurrent_options())  # checks cell, activation, dropout...
+        if self.pooling not in POOLINGS:
+            raise ValueError(
+                f"`pooling` must be one of {', '.join(map(repr, POOLINGS))}; "
+                f"received {self.pooling!r}"
+            )
+        if not 0.0 <= self.embedding_dropout < 1.0:
+            raise ValueError(
+                f"`embedding_dropout` must be in [0, 1); received {self.embedding_dropout}"
+            )
 
     def recurrent_options(self) -> dict:
         """The fields that configure the recurrent stack (see RecurrentConfig)."""

@@ -108,6 +108,10 @@ class SentimentHyperModel(keras_tuner.HyperModel):
         embedding_dim = hp.Choice(
             "embedding_dim", self._choices([32, 64, 128], c.embedding_dim), default=c.embedding_dim
         )
+        pooling = hp.Choice("pooling", self._choices(["last", "max", "mean_max"], c.pooling),
+                            default=c.pooling)
+        embedding_dropout = hp.Float("embedding_dropout", 0.0, 0.4, step=0.1,
+                                     default=round(c.embedding_dropout, 1))
         dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=round(c.dropout, 1))
         head_dropout = hp.Float(
             "head_dropout", 0.0, 0.5, step=0.1, default=round(c.head_dropout, 1)
@@ -128,6 +132,8 @@ class SentimentHyperModel(keras_tuner.HyperModel):
                 recurrent_dropout=c.recurrent_dropout,
                 activation=c.activation,
             ),
+            pooling=pooling,
+            embedding_dropout=embedding_dropout,
             head_dropout=head_dropout,
             output_activation="softmax",
             name="sentiment_core",

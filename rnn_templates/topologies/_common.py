@@ -35,6 +35,7 @@ def sequence_input(
     timesteps: int | None = None,
     mask_value: float | None = None,
     batch_size: int | None = None,
+    embedding_dropout: float = 0.0,
     name: str = "inputs",
     embedding_name: str = "embedding",
 ) -> tuple[Any, Any]:
@@ -45,6 +46,7 @@ def sequence_input(
     sequences (``input_dim`` given) enter as float32 ``(time, input_dim)``;
     with ``mask_value`` set, steps whose features all equal it are masked.
     Padding must be on the right for the mask to stay cuDNN-compatible.
+    ``embedding_dropout`` drops whole embedding channels (SpatialDropout1D).
 
     Returns:
         ``(input_tensor, features)`` where features is ``(batch, time, width)``.
@@ -61,6 +63,10 @@ def sequence_input(
         features = keras.layers.Embedding(
             vocab_size, embedding_dim, mask_zero=True, name=embedding_name
         )(inputs)
+        if embedding_dropout:
+            features = keras.layers.SpatialDropout1D(
+                embedding_dropout, name=f"{embedding_name}_dropout"
+            )(features)
         return inputs, features
     if not isinstance(input_dim, int) or input_dim < 1:
         raise ValueError(f"`input_dim` must be a positive integer; received {input_dim!r}")

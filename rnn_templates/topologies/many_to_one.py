@@ -5,7 +5,10 @@ from __future__ import annotations
 import keras
 
 from rnn_templates.cells import RecurrentConfig, recurrent_stack
+from rnn_templates.layers import MaskedGlobalMaxPooling1D
 from rnn_templates.topologies._common import output_head, resolve_rnn, sequence_input
+
+POOLINGS = ("last", "mean", "max", "mean_max")
 
 
 def build_many_to_one(
@@ -17,6 +20,8 @@ def build_many_to_one(
     timesteps: int | None = None,
     mask_value: float | None = None,
     rnn: RecurrentConfig | dict | None = None,
+    pooling: str = "last",
+    embedding_dropout: float = 0.0,
     head_dropout: float = 0.0,
     output_activation: str | None = None,
     name: str = "many_to_one",
@@ -36,13 +41,21 @@ def build_many_to_one(
         timesteps: Fixed length, or None for variable length.
         mask_value: For real-valued input, the padding value to mask.
         rnn: Recurrent options.
+        pooling: How the sequence becomes one vector: ``"last"`` (the final
+            state; both ends when bidirectional), ``"mean"`` or ``"max"`` over
+            the real steps of the last layer's outputs, or ``"mean_max"``
+            (both concatenated). Pooling lets evidence anywhere in a long
+            sequence reach the output without surviving every later step.
+        embedding_dropout: For token input, drop whole embedding channels
+            (``SpatialDropout1D``), a regulariser for small text datasets.
         head_dropout: Dropout before the output layer.
         output_activation: Head activation (``"softmax"``, ``"sigmoid"``, None).
         name: Model name.
 
     Returns:
         A model mapping ``(batch, time[, input_dim])`` to ``(batch, output_dim)``.
-        Layers: ``embedding`` or ``masking``, ``rnn_1..N``, ``output_head``.
+        Layers: ``embedding`` or ``masking``, ``rnn_1..N``, ``pooling`` (unless
+        ``"last"``), ``output_head``.
 
     Example:
         >>> model = build_many_to_one(2, vocab_size=100, output_activation="softmax",
@@ -51,13 +64,33 @@ def build_many_to_one(
         (None, 2)
     """
     config = resolve_rnn(rnn)
+    if pooling not in POOLINGS:
+        raise ValueError(
+            f"`pooling` must be one of {', '.join(map(repr, POOLINGS))}; received {pooling!r}"
+        )
     inputs, features = sequence_input(
         vocab_size=vocab_size,
         input_dim=input_dim,
         embedding_dim=embedding_dim,
         timesteps=timesteps,
         mask_value=mask_value,
+        embedding_dropout=embedding_dropout,
     )
-    hidden = recurrent_stack(features, config, name="rnn")
+    if pooling == "last":
+        hidden = recurrent_stack(features, config, name="rnn")
+    else:
+        sequence = recurrent_stack(features, config, return_sequences=True, name="rnn")
+        hidden = _pool(sequence, pooling)
     outputs = output_head(hidden, output_dim, output_activation, dropout=head_dropout)
     return keras.Model(inputs, outputs, name=name)
+
+
+def _pool(sequence, pooling: str):
+    """Masked pooling over time of ``(batch, time, width)`` outputs."""
+    if pooling == "mean":
+        return keras.layers.GlobalAveragePooling1D(name="pooling")(sequence)
+    if pooling == "max":
+        return MaskedGlobalMaxPooling1D(name="pooling")(sequence)
+    mean = keras.layers.GlobalAveragePooling1D(name="pooling_mean")(sequence)
+    peak = MaskedGlobalMaxPooling1D(name="pooling_max")(sequence)
+    return keras.layers.Concatenate(name="pooling")([mean, peak])
