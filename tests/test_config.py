@@ -1,0 +1,243 @@
+"""load_config (defaults < YAML < --set), its messages, and UserInputError's format."""
+
+import dataclasses
+import typing
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rnn_templates.config import describe_config, load_config, parse_overrides, write_yaml_atomic
+from rnn_templates.errors import UserInputError
+
+
+@dataclasses.dataclass
+class Demo:
+    units: int = 64
+    learning_rate: float = 0.001
+    cell: str = "lstm"
+    bidirectional: bool = False
+    sizes: list[int] = dataclasses.field(default_factory=lambda: [1, 2])
+    note: str | None = None
+    limit: typing.Optional[int] = None  # noqa: UP045 (the typing spelling must work too)
+
+    def __post_init__(self):
+        if self.units > 1000:
+            raise ValueError(f"`units` must be at most 1000; received {self.units}")
+
+
+VALID_KEYS = "bidirectional, cell, learning_rate, limit, note, sizes, units"
+
+
+def _yaml(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults():
+    assert load_config(Demo) == Demo()
+    assert load_config(Demo, None, []) == Demo()
+    assert load_config(Demo, overrides={}) == Demo()
+
+
+def test_yaml_file_sets_only_what_it_names(tmp_path):
+    path = _yaml(tmp_path, "units: 128\ncell: gru\nsizes: [3, 4]\n")
+    config = load_config(Demo, path)
+    assert config == Demo(units=128, cell="gru", sizes=[3, 4])
+    assert load_config(Demo, str(path)) == config  # str paths work too
+    assert load_config(Demo, _yaml(tmp_path, "", "empty.yaml")) == Demo()
+
+
+def test_overrides_beat_the_yaml_file_and_the_last_one_wins(tmp_path):
+    path = _yaml(tmp_path, "units: 128\ncell: gru\n")
+    config = load_config(Demo, path, ["units=256", "bidirectional=true", "units=512"])
+    assert config.units == 512
+    assert config.cell == "gru"
+    assert config.bidirectional is True
+    assert load_config(Demo, path, {"cell": "simple"}).cell == "simple"
+    assert load_config(Demo, overrides=["note=null", "limit=5"]) == Demo(limit=5)
+    assert load_config(Demo, overrides=["sizes=[5, 6, 7]"]).sizes == [5, 6, 7]
+
+
+def test_type_coercion():
+    config = load_config(Demo, overrides=["learning_rate=1"])
+    assert config.learning_rate == 1.0 and isinstance(config.learning_rate, float)
+    assert load_config(Demo, overrides=["note=123"]).note == "123"  # numbers pass as text
+    # PyYAML reads 1e-3 (an exponent without a dot) as text; floats accept it anyway.
+    assert load_config(Demo, overrides=["learning_rate=3e-4"]).learning_rate == 3e-4
+    assert load_config(Demo, overrides={"learning_rate": "1E2"}).learning_rate == 100.0
+
+
+WRONG_TYPES = [
+    (["units=abc"], "--set: wrong type for config key 'units'; expected int; received 'abc' "
+                    "(str); set it like --set units=<int>"),
+    (["units=2.5"], "--set: wrong type for config key 'units'; expected int; received 2.5 "
+                    "(float); set it like --set units=<int>"),
+    (["units=true"], "--set: wrong type for config key 'units'; expected int; received True "
+                     "(bool); set it like --set units=<int>"),
+    (["learning_rate=fast"], "--set: wrong type for config key 'learning_rate'; expected float; "
+                             "received 'fast' (str); set it like --set learning_rate=<float>"),
+    (["bidirectional=1"], "--set: wrong type for config key 'bidirectional'; expected bool; "
+                          "received 1 (int); set it like --set bidirectional=<bool>"),
+    (["sizes=3"], "--set: wrong type for config key 'sizes'; expected list; received 3 "
+                  "(int); set it like --set sizes=<list>"),
+    (["cell=null"], "--set: wrong type for config key 'cell'; expected str; received None "
+                    "(NoneType); set it like --set cell=<str>"),
+    (["limit=x"], "--set: wrong type for config key 'limit'; expected int or NoneType; "
+                  "received 'x' (str); set it like --set limit=<int or NoneType>"),
+]
+
+
+def test_wrong_types_are_refused_with_the_expected_type():
+    for overrides, message in WRONG_TYPES:
+        with pytest.raises(UserInputError) as caught:
+            load_config(Demo, overrides=overrides)
+        assert str(caught.value) == message
+
+
+def test_wrong_type_in_the_yaml_file_names_the_file(tmp_path):
+    path = _yaml(tmp_path, "units: many\n")
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, path)
+    assert str(caught.value) == (
+        f"{path}: wrong type for config key 'units'; expected int; received 'many' (str); "
+        "set it like --set units=<int>"
+    )
+
+
+def test_unknown_key_lists_the_valid_keys(tmp_path):
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, overrides=["unit=3"])
+    assert str(caught.value) == (
+        f"--set: unknown config key 'unit'; expected one of {VALID_KEYS}; received 'unit'; "
+        "check the spelling; `rnnt <app> train --help-config` lists each key"
+    )
+    path = _yaml(tmp_path, "units: 3\nlayers: 2\n")
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, path)
+    assert str(caught.value).startswith(f"{path}: unknown config key 'layers'; expected one of ")
+
+
+def test_malformed_overrides():
+    for pair in ("units", "=5", " =5"):
+        with pytest.raises(UserInputError) as caught:
+            load_config(Demo, overrides=[pair])
+        assert str(caught.value) == (
+            f"--set: malformed override; expected key=value; received {pair!r}; "
+            "write it as --set units=128"
+        )
+
+
+def test_parse_overrides():
+    assert parse_overrides([]) == {}
+    assert parse_overrides(["a=1", " b =0.5", "c=true", "d=null", "e=[1, 2]", "f=", "g=x=y"]) == {
+        "a": 1, "b": 0.5, "c": True, "d": None, "e": [1, 2], "f": "", "g": "x=y"
+    }
+    # Text that is not valid YAML stays text.
+    assert parse_overrides(["h=[1, 2", "i=a: b: c"]) == {"h": "[1, 2", "i": "a: b: c"}
+
+
+def test_missing_invalid_and_non_mapping_yaml(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, missing)
+    assert str(caught.value) == (
+        f"{missing}: config file not found; check the path given to --config"
+    )
+
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, tmp_path)  # a directory is not a file
+    assert str(caught.value) == (
+        f"{tmp_path}: config file not found; check the path given to --config"
+    )
+
+    invalid = _yaml(tmp_path, "units: [1, 2\ncell: gru\n", "invalid.yaml")
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, invalid)
+    message = str(caught.value)
+    assert message.startswith(f"{invalid}: config file is not valid YAML; received ")
+    assert "\n" not in message
+    assert caught.value.received == str(_yaml_error(invalid)).splitlines()[0]
+
+    for text, kind in (("- 1\n- 2\n", "list"), ("just text\n", "str"), ("3\n", "int")):
+        path = _yaml(tmp_path, text, f"{kind}.yaml")
+        with pytest.raises(UserInputError) as caught:
+            load_config(Demo, path)
+        assert str(caught.value) == (
+            f"{path}: config file must hold a mapping of keys to values; received {kind}"
+        )
+
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00units")
+    with pytest.raises(UserInputError, match="config file is not valid YAML"):
+        load_config(Demo, binary)
+
+
+def _yaml_error(path: Path) -> yaml.YAMLError:
+    try:
+        yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        return error
+    raise AssertionError("expected invalid YAML")
+
+
+def test_the_config_class_own_checks_become_user_input_errors():
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, overrides=["units=2000"])
+    assert str(caught.value) == "config: `units` must be at most 1000; received 2000"
+
+
+def test_describe_config_lists_every_key_with_type_and_default():
+    lines = describe_config(Demo).splitlines()
+    assert [line.split()[0] for line in lines] == [f.name for f in dataclasses.fields(Demo)]
+    assert lines[0].split() == ["units", "int", "default:", "64"]
+    assert lines[4].split() == ["sizes", "list", "default:", "[1,", "2]"]
+
+
+def test_write_yaml_atomic_round_trips_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "resolved.yaml"
+    target.write_text("old: true\n", encoding="utf-8")
+    data = dataclasses.asdict(Demo(units=7))
+    write_yaml_atomic(data, target)
+    assert yaml.safe_load(target.read_text(encoding="utf-8")) == data
+    assert load_config(Demo, target) == Demo(units=7)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resolved.yaml"]
+
+
+# --- UserInputError ---------------------------------------------------------
+
+
+def test_user_input_error_joins_its_parts_in_order():
+    error = UserInputError(
+        "column 'label' not found",
+        where="reviews.csv:12",
+        expected="a label column",
+        received="text, stars",
+        fix="pass --set label_column=stars",
+    )
+    assert str(error) == (
+        "reviews.csv:12: column 'label' not found; expected a label column; "
+        "received text, stars; pass --set label_column=stars"
+    )
+    assert isinstance(error, ValueError)
+    assert (error.what, error.where, error.expected, error.received, error.fix) == (
+        "column 'label' not found", "reviews.csv:12", "a label column", "text, stars",
+        "pass --set label_column=stars",
+    )
+
+
+def test_user_input_error_leaves_out_missing_parts():
+    assert str(UserInputError("bad")) == "bad"
+    assert str(UserInputError("bad", where="x.yaml")) == "x.yaml: bad"
+    assert str(UserInputError("bad", received="")) == "bad; received "
+    assert str(UserInputError("bad", fix="do this")) == "bad; do this"
+    assert str(UserInputError("bad", expected="a", fix="b")) == "bad; expected a; b"
+
+
+def test_user_input_error_is_always_one_line():
+    error = UserInputError("bad\nvalue", where="f.csv", received="line one\nline two\r\n")
+    message = str(error)
+    assert len(message.splitlines()) == 1
+    assert message == "f.csv: bad\\nvalue; received line one\\nline two\\r\\n"
+    assert error.received == "line one\nline two\r\n"  # the attribute keeps the raw value

@@ -1,0 +1,59 @@
+"""build_one_to_many: a vector conditions a fixed-length output sequence."""
+
+import keras
+import numpy as np
+import pytest
+
+from rnn_templates.topologies import build_one_to_many
+from tests.topologies.variants import CELLS, UNITS, VARIANTS
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_shapes_per_variant(cell):
+    for variant, options in VARIANTS.items():
+        model = build_one_to_many(
+            3, output_steps=6, output_dim=5, output_activation="softmax",
+            rnn={"cell": cell, "units": UNITS, **options},
+        )
+        assert model.input_shape == (None, 3)
+        assert model.output_shape == (None, 6, 5)
+        assert model.get_layer("condition").output.shape == (None, UNITS)
+        assert model.get_layer("repeat").output.shape == (None, 6, UNITS)
+        width = 2 * UNITS if options.get("merge_mode") == "concat" else UNITS
+        last = f"rnn_{options.get('num_layers', 1)}"
+        assert model.get_layer(last).output.shape == (None, 6, width), variant
+        out = np.asarray(model(np.ones((2, 3), "float32"), training=False))
+        assert out.shape == (2, 6, 5)
+        np.testing.assert_allclose(out.sum(axis=-1), 1.0, atol=1e-5)
+
+
+def test_layer_names_and_evolving_steps():
+    model = build_one_to_many(3, output_steps=4, output_dim=2, rnn={"cell": "gru", "units": 4})
+    assert [layer.name for layer in model.layers] == [
+        "inputs", "condition", "repeat", "rnn_1", "output_head"
+    ]
+    assert model.name == "one_to_many"
+    out = np.asarray(model(np.ones((1, 3), "float32"), training=False))[0]
+    # The same input at every step still gives different outputs: the state evolves.
+    assert np.abs(out[0] - out[-1]).max() > 1e-6
+
+
+def test_bad_output_steps():
+    for steps in (0, -1, 2.0, None):
+        with pytest.raises(ValueError) as caught:
+            build_one_to_many(3, output_steps=steps, output_dim=2)
+        assert str(caught.value) == (
+            f"`output_steps` must be a positive integer; received {steps!r}"
+        )
+
+
+def test_keras_save_and_reload_gives_identical_predictions(tmp_path):
+    x = np.random.default_rng(0).normal(size=(2, 3)).astype("float32")
+    for cell in CELLS:
+        model = build_one_to_many(
+            3, output_steps=5, output_dim=4, rnn={"cell": cell, "units": 4, "num_layers": 2}
+        )
+        before = np.asarray(model(x, training=False))
+        model.save(tmp_path / f"{cell}.keras")
+        reloaded = keras.models.load_model(tmp_path / f"{cell}.keras")
+        np.testing.assert_array_equal(np.asarray(reloaded(x, training=False)), before)
