@@ -12,21 +12,30 @@ RUNS ?= runs
 # Options passed to every app command, e.g. make train-sentiment ARGS="--set epochs=5"
 ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Shell-quotes a value taken literally ($, quotes and backticks stay as typed).
+quote = '$(subst ','\'',$(1))'
 
-.PHONY: help install demo test test-full lint clean train-sentiment tune-sentiment \
+.PHONY: help install lock demo test test-full lint clean train-sentiment tune-sentiment \
 	eval-sentiment export-sentiment predict-sentiment
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-20s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $@
 
-install: $(STAMP) ## create .venv and install the package with TensorFlow (GPU=1 for CUDA)
+install: $(STAMP) ## create .venv and install the tested versions (constraints.txt; GPU=1 for CUDA)
+
+lock: ## after the tests pass on newer packages: pip install -U them, then record them here
+	{ echo "# Tested versions: \`make install\` and CI install with \`-c constraints.txt\`."; \
+	  echo "# Update on purpose with \`make lock\` after the tests pass on new versions."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | \
+	    sed -n 's/^tensorflow[-_]cpu==/tensorflow==/p'; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt
 
 demo: $(STAMP) ## train, evaluate, export and query the sentiment model on the shipped corpus
 	$(BIN)/rnnt sentiment train --run-dir $(RUNS)/sentiment/demo --overwrite $(ARGS)
@@ -59,7 +68,7 @@ export-sentiment: $(STAMP) ## SavedModel of runs/sentiment/latest, checked in a 
 
 predict-sentiment: $(STAMP) ## classify INPUT="some text" (or ARGS="--input FILE") with the export
 	$(BIN)/rnnt sentiment predict --model $(RUNS)/sentiment/latest/saved_model \
-		$(if $(INPUT),"$(INPUT)") $(ARGS)
+		$(if $(value INPUT),$(call quote,$(value INPUT))) $(ARGS)
 
 clean: ## remove runs/ and caches (keeps .venv)
 	rm -rf $(RUNS) .pytest_cache .ruff_cache

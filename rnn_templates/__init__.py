@@ -15,26 +15,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from rnn_templates.cells import CELL_TYPES, RecurrentConfig, recurrent_stack  # noqa: E402
+import importlib  # noqa: E402
+from typing import Any  # noqa: E402
+
 from rnn_templates.errors import UserInputError  # noqa: E402
-from rnn_templates.topologies import (  # noqa: E402
-    build_many_to_many,
-    build_many_to_one,
-    build_one_to_many,
-    build_one_to_one,
-    build_seq2seq,
-)
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CELL_TYPES",
-    "RecurrentConfig",
-    "UserInputError",
-    "build_many_to_many",
-    "build_many_to_one",
-    "build_one_to_many",
-    "build_one_to_one",
-    "build_seq2seq",
-    "recurrent_stack",
-]
+# Builders load Keras (and TensorFlow) on first use, so `rnnt --help`, config
+# checks and user errors answer without importing TensorFlow.
+_LAZY = {
+    "CELL_TYPES": "rnn_templates.cells",
+    "RecurrentConfig": "rnn_templates.cells",
+    "recurrent_stack": "rnn_templates.cells",
+    "build_many_to_many": "rnn_templates.topologies",
+    "build_many_to_one": "rnn_templates.topologies",
+    "build_one_to_many": "rnn_templates.topologies",
+    "build_one_to_one": "rnn_templates.topologies",
+    "build_seq2seq": "rnn_templates.topologies",
+}
+
+__all__ = ["UserInputError", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rnn_templates' has no attribute {name!r}")

@@ -17,17 +17,28 @@ import dataclasses
 import logging
 from typing import Any
 
-import keras
+from rnn_templates.config import CELLS
 
 logger = logging.getLogger("rnn_templates")
 
-CELL_TYPES: dict[str, type[keras.layers.Layer]] = {
-    "simple": keras.layers.SimpleRNN,
-    "lstm": keras.layers.LSTM,
-    "gru": keras.layers.GRU,
-}
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
+# How a many-to-one model turns the stack's outputs into one vector.
+POOLINGS = ("last", "mean", "max", "mean_max")
+
+
+def __getattr__(name: str) -> Any:
+    # Keras (and TensorFlow with it) loads only when a layer class is asked for,
+    # so configs can be checked without it.
+    if name == "CELL_TYPES":
+        return _cell_types()
+    raise AttributeError(f"module 'rnn_templates.cells' has no attribute {name!r}")
+
+
+def _cell_types() -> dict[str, Any]:
+    import keras
+
+    return {"simple": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
 
 @dataclasses.dataclass
@@ -82,8 +93,8 @@ def _choice_error(option: str, value: Any, valid: tuple[str, ...] | list[str]) -
 
 def validate_config(config: RecurrentConfig) -> None:
     """Raise ``ValueError`` naming the first bad option in ``config``."""
-    if not isinstance(config.cell, str) or config.cell.lower() not in CELL_TYPES:
-        raise _choice_error("cell", config.cell, list(CELL_TYPES))
+    if not isinstance(config.cell, str) or config.cell.lower() not in CELLS:
+        raise _choice_error("cell", config.cell, CELLS)
     config.cell = config.cell.lower()
     if config.activation not in ACTIVATIONS:
         raise _choice_error("activation", config.activation, ACTIVATIONS)
@@ -139,8 +150,10 @@ def make_recurrent_layer(
     return_state: bool = False,
     stateful: bool = False,
     name: str,
-) -> keras.layers.Layer:
+) -> Any:
     """One recurrent layer (wrapped in ``Bidirectional`` if asked), named ``name``."""
+    import keras
+
     kwargs: dict[str, Any] = dict(
         units=config.units,
         activation=config.activation,
@@ -151,7 +164,7 @@ def make_recurrent_layer(
         return_state=return_state,
         stateful=stateful,
     )
-    layer_cls = CELL_TYPES[config.cell]
+    layer_cls = _cell_types()[config.cell]
     if config.bidirectional:
         inner = layer_cls(**kwargs, name=f"{name}_forward")
         return keras.layers.Bidirectional(inner, merge_mode=config.merge_mode, name=name)

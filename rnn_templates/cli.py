@@ -1,22 +1,72 @@
-"""The ``rnnt`` console script: ``rnnt <app> <verb> [options]``.
+"""The ``rnnt`` console script: ``rnnt <app> <verb> [options]``, five verbs built once.
 
-Apps are found through the ``rnn_templates.apps`` entry-point group, so the
-library never imports an app: each app's ``register(subparsers)`` adds its
-own verbs. A :class:`~rnn_templates.errors.UserInputError` raised anywhere
-becomes one line on stderr and exit status 2, with no traceback.
+Apps are found through the ``rnn_templates.apps`` entry-point group, each
+naming an :class:`AppSpec`: a name, a help line and where its config and
+:class:`~rnn_templates.app.App` live. Registering imports only the app's
+config module, so ``rnnt --help`` and a mistake in the options answer without
+importing TensorFlow; the app itself is imported when a verb runs.
+
+A :class:`~rnn_templates.errors.UserInputError` raised anywhere becomes one
+line on stderr and exit status 2, with no traceback; Ctrl-C becomes one line
+and exit status 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import errno
+import importlib
+import json
 import sys
+from collections.abc import Callable
 from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
 
-from rnn_templates.config import describe_config
+from rnn_templates.config import describe_config, load_config
 from rnn_templates.errors import UserInputError
 
 APP_GROUP = "rnn_templates.apps"
-VERBS = ("train", "tune", "evaluate", "predict", "export")
+VERBS = ("train", "tune", "evaluate", "export", "predict")
+
+
+def _load(reference: str) -> Any:
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclasses.dataclass(frozen=True)
+class AppSpec:
+    """How an app registers with ``rnnt``, cheaply (no TensorFlow).
+
+    Attributes:
+        name: The app's name: ``rnnt <name> <verb>`` and ``runs/<name>/``.
+        help: One line for ``rnnt --help``.
+        config: ``"module:Class"`` of its config dataclass (a light module).
+        app: ``"module:Class"`` of its :class:`~rnn_templates.app.App` (imported
+            when a verb runs).
+        predict_help: What ``predict``'s positional inputs are.
+        arguments: Optional ``"module:function"`` called as ``function(verb,
+            parser)`` for every verb, to add app-specific options (a window of
+            values, a prompt, a seed file); the parsed values reach the app's
+            hooks through the verb's ``args``.
+    """
+
+    name: str
+    help: str
+    config: str
+    app: str
+    predict_help: str = "inputs to predict"
+    arguments: str | None = None
+
+    def config_class(self) -> type:
+        return _load(self.config)
+
+    def runner(self):
+        from rnn_templates.app import Runner
+
+        return Runner(_load(self.app)())
 
 
 class _HelpConfig(argparse.Action):
@@ -35,31 +85,153 @@ def add_config_options(parser: argparse.ArgumentParser, config_class: type) -> N
     """``--config FILE``, repeatable ``--set key=value`` and ``--help-config``."""
     parser.add_argument("--config", metavar="FILE", help="YAML file of config overrides")
     parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override one config key (repeatable), e.g. --set units=128",
     )
     parser.add_argument(
-        "--help-config",
-        action=_HelpConfig,
-        config_class=config_class,
+        "--help-config", action=_HelpConfig, config_class=config_class,
         help="list every config key with its type and default, then exit",
     )
+
+
+# --- the verbs -------------------------------------------------------------------
+
+
+def _config(spec: AppSpec, args: argparse.Namespace) -> Any:
+    overrides = list(args.overrides)
+    if getattr(args, "data", None):
+        overrides.append(f"data={args.data}")
+    return load_config(spec.config_class(), args.config, overrides)
+
+
+def _run_dir(spec: AppSpec, args: argparse.Namespace) -> Path:
+    from rnn_templates.runs import default_run_dir
+
+    return Path(args.run_dir) if args.run_dir else default_run_dir(args.runs_root, spec.name)
+
+
+def _train(spec: AppSpec, args: argparse.Namespace) -> None:
+    config = _config(spec, args)
+    spec.runner().train(config, _run_dir(spec, args), overwrite=args.overwrite)
+
+
+def _tune(spec: AppSpec, args: argparse.Namespace) -> None:
+    config = _config(spec, args)
+    tuning_dir = args.tuning_dir or Path(args.runs_root) / spec.name / "tuning"
+    spec.runner().tune(config, _run_dir(spec, args), tuning_dir=tuning_dir,
+                       overwrite=args.overwrite, restart=args.restart)
+
+
+def _evaluate(spec: AppSpec, args: argparse.Namespace) -> None:
+    spec.runner().evaluate(args.run_dir, args.data, args.overrides, args.config)
+
+
+def _export(spec: AppSpec, args: argparse.Namespace) -> None:
+    spec.runner().export(args.run_dir, args.output, check=args.check)
+
+
+def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
+    from rnn_templates.data.readers import iter_lines
+
+    def items():
+        yield from args.inputs
+        if args.input:
+            yield from iter_lines(args.input)
+
+    runner = spec.runner()
+    progress = bool(args.input) and sys.stderr.isatty()
+    for row in runner.predict(args.model, items(), batch_size=args.batch_size,
+                              progress=progress):
+        print(json.dumps(row, ensure_ascii=False) if args.json
+              else runner.app.format_prediction(row), flush=progress)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; received {text}")
+    return value
+
+
+def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
+    """Add ``<spec.name>`` and its five verbs to the ``rnnt`` parser."""
+    config_class = spec.config_class()
+    extra: Callable[[str, argparse.ArgumentParser], None] | None = (
+        _load(spec.arguments) if spec.arguments else None)
+    parser = apps.add_parser(spec.name, help=spec.help, description=spec.help)
+    verbs = parser.add_subparsers(dest="verb", metavar="<verb>", required=True)
+
+    def add(verb: str, handler, help_line: str, description: str) -> argparse.ArgumentParser:
+        sub = verbs.add_parser(verb, help=help_line, description=description)
+        sub.set_defaults(handler=handler, spec=spec)
+        return sub
+
+    def training_options(verb: argparse.ArgumentParser) -> None:
+        verb.add_argument("--data", help="the data to train on (default: the shipped sample)")
+        verb.add_argument("--run-dir", help=f"output directory (default: "
+                          f"<runs-root>/{spec.name}/<date>-<time>-<pid>)")
+        verb.add_argument("--runs-root", default="runs",
+                          help="where default run directories go (default: ./runs)")
+        verb.add_argument("--overwrite", action="store_true",
+                          help="replace an existing run directory (only one rnnt wrote)")
+        add_config_options(verb, config_class)
+
+    train = add("train", _train, "train and write a run directory",
+                "Train, evaluate on the held-out split, save and export. A killed run "
+                "resumes when the same command is run again.")
+    training_options(train)
+
+    tune = add("tune", _tune, "hyperparameter search, then retrain the best",
+               "keras-tuner search (resumes if interrupted), then retrain the best "
+               "hyperparameters and export. For a distributed search set KERASTUNER_TUNER_ID "
+               "(chief on one process), KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT; "
+               "workers only run trials.")
+    training_options(tune)
+    tune.add_argument("--tuning-dir", help="where searches live "
+                      "(default: <runs-root>/<app>/tuning)")
+    tune.add_argument("--restart", action="store_true",
+                      help="discard the earlier search for the same data and settings")
+
+    evaluate = add("evaluate", _evaluate, "metrics and plots of a finished run",
+                   "Evaluate a run on its held-out test split, or on another labelled file "
+                   "given with --data (read with the run's own settings; --set may change only "
+                   "how that file is read).")
+    evaluate.add_argument("--run-dir", required=True, help="a finished run directory")
+    evaluate.add_argument("--data", help="another labelled file or folder to evaluate on")
+    add_config_options(evaluate, config_class)
+
+    export = add("export", _export, "SavedModel that takes raw input",
+                 "Export the run's model as a TensorFlow SavedModel with a `serve` signature "
+                 "that takes raw input.")
+    export.add_argument("--run-dir", required=True, help="a finished run directory")
+    export.add_argument("--output", help="destination folder (default: <run-dir>/saved_model); "
+                        "an existing folder is replaced only if rnnt wrote it")
+    export.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
+                        help="reload in a fresh TensorFlow-only process and compare (default on)")
+
+    predict = add("predict", _predict, "predict with an exported model",
+                  "Print one prediction per input, in input order.")
+    predict.add_argument("inputs", nargs="*", help=spec.predict_help)
+    predict.add_argument("--model", required=True,
+                         help="SavedModel folder (or a run's model.keras)")
+    predict.add_argument("--input", help="file with one input per line ('-' for stdin)")
+    predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument("--batch-size", type=_positive, default=256,
+                         help="inputs per model call (default: %(default)s)")
+    if extra is not None:
+        for verb, sub in zip(VERBS, (train, tune, evaluate, export, predict), strict=True):
+            extra(verb, sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnt",
         description="Recurrent-network application templates: train, tune, evaluate, "
-        "predict and export per app.",
+        "export and predict per app.",
     )
     apps = parser.add_subparsers(dest="app", metavar="<app>", required=True)
-    found = sorted(entry_points(group=APP_GROUP), key=lambda ep: ep.name)
-    for entry_point in found:
-        entry_point.load()(apps)
+    for entry_point in sorted(entry_points(group=APP_GROUP), key=lambda ep: ep.name):
+        register(apps, entry_point.load())
     return parser
 
 
@@ -67,10 +239,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        args.handler(args.spec, args)
     except UserInputError as error:
         print(f"rnnt {args.app}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as interrupt:
+        print(f"rnnt {args.app}: {str(interrupt) or 'interrupted'}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `rnnt ... predict | head`
+        sys.stderr.close()
+        return 0
+    except OSError as error:
+        if error.errno not in _UNWRITABLE:
+            raise
+        where = error.filename or "output"
+        print(f"rnnt {args.app}: error: {where}: cannot write ({error.strerror}); "
+              "choose a writable location with free space", file=sys.stderr)
+        return 2
+    return 0
+
+
+# A read-only folder or a full disk is the user's to fix, not a bug.
+_UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 
 if __name__ == "__main__":

@@ -5,14 +5,23 @@ lightning-hydra habit of small override files that hold only what differs.
 Values are parsed as YAML scalars (``3``, ``0.5``, ``true``, ``null``,
 ``[1, 2]``) and checked against the field's type, so a typo fails before any
 work starts, with the list of valid keys.
+
+The options every app shares are declared once, here, as dataclass mixins an
+app config inherits: :class:`RecurrentOptions`, :class:`TrainingOptions`,
+:class:`TuningOptions`. Each knob is a :func:`knob` carrying its help text
+and its allowed values, which :class:`AppConfig` checks on construction, so a
+value that would reach Keras is refused first with a message that names it.
+
+This module imports neither TensorFlow nor Keras: the CLI reads configs and
+reports mistakes in a fraction of a second.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
-import tempfile
 import types
 import typing
 from pathlib import Path
@@ -20,6 +29,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from rnn_templates import io
 from rnn_templates.errors import UserInputError
 
 C = TypeVar("C")
@@ -151,18 +161,184 @@ def describe_config(config_class: type) -> str:
         if default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
             default = field.default_factory()
         kind = getattr(hints[field.name], "__name__", str(hints[field.name]))
-        lines.append(f"{field.name:24s} {kind:16s} default: {default!r}")
+        line = f"{field.name:24s} {kind:16s} default: {default!r}"
+        if field.metadata.get("help"):
+            line += f"  ({field.metadata['help']})"
+        lines.append(line)
     return "\n".join(lines)
 
 
 def write_yaml_atomic(data: dict[str, Any], path: str | os.PathLike) -> None:
     """Write ``data`` as YAML through a temporary file renamed into place."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            yaml.safe_dump(data, stream, sort_keys=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    io.write_yaml(path, data)
+
+
+# --- knobs and the shared option mixins -------------------------------------------
+
+_INTERVAL = re.compile(r"([\[(])\s*(-?inf|[-+0-9.e]+)\s*,\s*(-?inf|[-+0-9.e]+)\s*([\])])")
+
+
+def knob(
+    default: Any,
+    help: str = "",  # noqa: A002 (the argparse spelling)
+    *,
+    choices: tuple[Any, ...] | None = None,
+    interval: str | None = None,
+) -> Any:
+    """A config field with its help text and allowed values.
+
+    Args:
+        default: The default value.
+        help: One line for ``--help-config``.
+        choices: The allowed values, if it is a choice.
+        interval: Allowed range in interval notation, e.g. ``"[0, 1)"`` or
+            ``"[1, inf)"``.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Small(AppConfig):
+        ...     units: int = knob(64, "width", interval="[1, inf)")
+        >>> Small(units=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: `units` must be a positive integer; received 0
+    """
+    if interval is not None and not _INTERVAL.fullmatch(interval.strip()):
+        raise ValueError(f"`interval` must look like '[0, 1)'; received {interval!r}")
+    metadata = {"help": help, "choices": choices, "interval": interval}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default),
+                                 metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def new_default(mixin: type, name: str, default: Any) -> Any:
+    """Redeclare a shared knob with another default, keeping its help and checks.
+
+    Example:
+        >>> import dataclasses
+        >>> @dataclasses.dataclass
+        ... class Wide(RecurrentOptions):
+        ...     units: int = new_default(RecurrentOptions, "units", 256)
+        >>> Wide().units
+        256
+    """
+    metadata = mixin.__dataclass_fields__[name].metadata
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _check_interval(name: str, value: Any, interval: str, integer: bool) -> None:
+    opening, low, high, closing = _INTERVAL.fullmatch(interval.strip()).groups()
+    low_value, high_value = float(low), float(high)
+    inside = (
+        (value >= low_value if opening == "[" else value > low_value)
+        and (value <= high_value if closing == "]" else value < high_value)
+    )
+    if isinstance(value, float) and not math.isfinite(value):
+        inside = False
+    if inside:
+        return
+    if integer and low_value == 1 and opening == "[" and high_value == math.inf:
+        raise ValueError(f"`{name}` must be a positive integer; received {value!r}")
+    raise ValueError(f"`{name}` must be in {interval}; received {value!r}")
+
+
+def check_knobs(config: Any) -> None:
+    """Check every :func:`knob` of ``config`` against its choices and interval."""
+    hints = typing.get_type_hints(type(config))
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        choices = field.metadata.get("choices")
+        if choices is not None and value not in choices:
+            raise ValueError(
+                f"`{field.name}` must be one of {', '.join(map(repr, choices))}; "
+                f"received {value!r}"
+            )
+        interval = field.metadata.get("interval")
+        if interval is not None and value is not None:
+            _check_interval(field.name, value, interval, hints[field.name] is int)
+
+
+@dataclasses.dataclass
+class AppConfig:
+    """Base of every app config: knobs are checked on construction.
+
+    Subclasses add cross-field checks in :meth:`check`, calling ``super().check()``.
+    """
+
+    def __post_init__(self) -> None:
+        check_knobs(self)
+        self.check()
+
+    def check(self) -> None:
+        """Checks that involve more than one field (none here)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+CELLS = ("simple", "lstm", "gru")
+TUNERS = ("random", "hyperband", "bayesian")
+
+
+@dataclasses.dataclass
+class RecurrentOptions(AppConfig):
+    """The recurrent stack (see :class:`rnn_templates.cells.RecurrentConfig`)."""
+
+    cell: str = knob("lstm", "simple | lstm | gru", choices=CELLS)
+    units: int = knob(64, "units per recurrent layer (per direction)", interval="[1, inf)")
+    num_layers: int = knob(1, "stacked recurrent layers", interval="[1, inf)")
+    bidirectional: bool = knob(False, "read the sequence both ways")
+    dropout: float = knob(0.2, "dropout on the recurrent layers' inputs (keeps cuDNN)",
+                          interval="[0, 1)")
+    recurrent_dropout: float = knob(0.0, "dropout on the recurrent state (>0 leaves cuDNN)",
+                                    interval="[0, 1)")
+    activation: str = knob("tanh", "cell activation: tanh | relu | sigmoid (not tanh: no cuDNN)",
+                           choices=("tanh", "relu", "sigmoid"))
+
+    def recurrent_options(self) -> dict[str, Any]:
+        """The fields that configure the recurrent stack, for ``RecurrentConfig(**...)``."""
+        return {name: getattr(self, name) for name in (
+            "cell", "units", "num_layers", "bidirectional", "dropout", "recurrent_dropout",
+            "activation")}
+
+
+@dataclasses.dataclass
+class TrainingOptions(AppConfig):
+    """Optimisation, early stopping, seeds."""
+
+    learning_rate: float = knob(1e-3, "Adam learning rate", interval="(0, 1]")
+    clipnorm: float = knob(1.0, "gradient clipping by norm against exploding gradients; 0 = off",
+                           interval="[0, inf)")
+    batch_size: int = knob(32, "examples per batch", interval="[1, inf)")
+    epochs: int = knob(20, "upper bound: early stopping usually ends sooner", interval="[1, inf)")
+    patience: int = knob(3, "epochs without validation improvement before stopping",
+                         interval="[1, inf)")
+    seed: int = knob(42, "seed for weights, splits, shuffling and dropout")
+    deterministic: bool = knob(False, "bit-identical reruns, somewhat slower")
+
+
+@dataclasses.dataclass
+class TuningOptions(AppConfig):
+    """keras-tuner search.
+
+    An app lists the metrics its models log in ``TUNING_OBJECTIVES``.
+    """
+
+    TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = ("val_loss", "loss")
+
+    tuner: str = knob("random", "random | hyperband | bayesian", choices=TUNERS)
+    max_trials: int = knob(10, "trials (random, bayesian)", interval="[1, inf)")
+    tuning_epochs: int = knob(8, "epochs per trial (hyperband: the most per model)",
+                              interval="[1, inf)")
+    tuning_objective: str = knob("val_loss", "the metric the search optimises")
+
+    def check(self) -> None:
+        super().check()
+        if self.tuning_objective not in self.TUNING_OBJECTIVES:
+            raise ValueError(
+                f"`tuning_objective` must be one of "
+                f"{', '.join(map(repr, self.TUNING_OBJECTIVES))}; "
+                f"received {self.tuning_objective!r}"
+            )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from typing import Any
 
 import keras
 import numpy as np
+
+from rnn_templates import io
 
 SERVING_ENDPOINT = "serve"
 
@@ -60,7 +61,8 @@ def export_saved_model(
 
     The SavedModel is built in a temporary sibling directory and renamed into
     place, so ``path`` is either the complete old export or the complete new
-    one, never half of each.
+    one, never half of each. An existing ``path`` is replaced only if this
+    project wrote it; a folder holding anything else is refused.
 
     Args:
         model: The model whose variables ``serve_fn`` uses.
@@ -73,21 +75,14 @@ def export_saved_model(
         The destination path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    try:
+    io.check_replaceable(path)
+    with io.atomic_path(path, directory=True) as temporary:
         archive = keras.export.ExportArchive()
         archive.track(model)
         for resource in extra_tracked or []:
             archive.track(resource)
         archive.add_endpoint(SERVING_ENDPOINT, serve_fn, input_signature=input_signature)
         archive.write_out(str(temporary), verbose=False)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(temporary, path)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
     return path
 
 
@@ -103,7 +98,8 @@ def call_in_fresh_process(
     with tempfile.TemporaryDirectory() as scratch:
         inputs_file = Path(scratch) / "inputs.npz"
         outputs_file = Path(scratch) / "outputs.npz"
-        np.savez(inputs_file, inputs=np.asarray(inputs))
+        inputs = np.asarray(inputs)
+        np.savez(inputs_file, inputs=inputs.astype(str) if inputs.dtype == object else inputs)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
         # Run from the scratch directory so the project is not importable from
         # the working directory: the SavedModel must stand on TensorFlow alone.

@@ -1,31 +1,28 @@
-"""Fitting with the callbacks people expect, seeds, and run directories.
+"""Fitting with the callbacks people expect, and seeds.
 
-A run directory is written under a ``.partial`` name and renamed into place
-only when the run succeeds, so a crashed or rejected run never leaves a
-directory that looks finished. A run killed mid-training keeps its
-``.partial`` directory: starting the same command again with the same
-``--run-dir`` resumes from the last finished epoch (``BackupAndRestore``).
+A run killed mid-training keeps its ``.partial`` run directory
+(:mod:`rnn_templates.runs`); starting the same command again resumes from the
+last finished epoch and ends as the uninterrupted run would have: the same
+epochs, the same ``history.csv``, the same kept weights.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import json
 import math
 import os
-import shutil
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
-from rnn_templates.errors import UserInputError
+from rnn_templates import io
 
-PARTIAL_SUFFIX = ".partial"
+BACKUP_DIR = "backup"
+HISTORY_FILE = "history.csv"
 
 # Bucketed tf.data pipelines have no known length, so Keras warns at the end of
 # the first epoch that the input "ran out of data". That is expected here.
@@ -94,23 +91,29 @@ def standard_callbacks(
     checkpoint: bool = True,
     tensorboard: bool = True,
 ) -> list[keras.callbacks.Callback]:
-    """The callbacks every run gets.
+    """The callbacks every run gets, in the order they must run.
 
-    - ``EarlyStopping`` on ``monitor`` with the best weights restored;
+    - ``TerminateOnNaN``, since a NaN loss never recovers;
+    - :class:`ResumableEarlyStopping` on ``monitor`` with the best weights
+      restored at the end;
+    - :class:`RunLog`: ``history.csv`` and the state that makes a resumed run
+      end like an uninterrupted one (early-stopping counters, best weights,
+      dropout seeds), in ``backup/``;
+    - ``BackupAndRestore`` in ``backup/`` (weights, optimizer, epoch) so a
+      killed run resumes;
     - ``ModelCheckpoint`` of the best model to ``checkpoints/best.keras``;
-    - ``BackupAndRestore`` in ``backup/`` so a killed run resumes;
-    - ``TensorBoard`` logs in ``logs/`` and a CSV history in ``history.csv``;
-    - ``TerminateOnNaN``, since a NaN loss never recovers.
+    - ``TensorBoard`` logs in ``logs/``.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)  # CSVLogger does not create it
+    run_dir.mkdir(parents=True, exist_ok=True)
+    early_stopping = ResumableEarlyStopping(monitor=monitor, patience=patience)
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=patience, restore_best_weights=True
-        ),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        early_stopping,
+        RunLog(run_dir, early_stopping),
+        # Kept after training: the caller removes it once the model is saved,
+        # so a kill between the two cannot cost the trained epochs.
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False),
     ]
     if checkpoint:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -124,57 +127,126 @@ def standard_callbacks(
     return callbacks
 
 
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """``EarlyStopping`` (best weights restored) whose counters can be saved and restored.
+
+    A plain ``EarlyStopping`` forgets its best value and patience when a killed
+    run resumes, so the resumed run trains longer and keeps another epoch.
+    """
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("restore_best_weights", True)
+        super().__init__(**kwargs)
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "wait": self.wait,
+            "best": None if self.best is None else float(self.best),
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+        }
+
+    def set_state(self, state: dict[str, Any], best_weights: list[np.ndarray] | None) -> None:
+        self.wait = state["wait"]
+        self.best = state["best"]
+        self.best_epoch = state["best_epoch"]
+        self.stopped_epoch = state["stopped_epoch"]
+        self.best_weights = best_weights
+
+
+def _seed_variables(model: keras.Model) -> list[Any]:
+    # Dropout's random state: not part of saved weights, but it decides which
+    # units each later epoch drops.
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+class RunLog(keras.callbacks.Callback):
+    """``history.csv`` plus per-epoch state, so a resumed run matches an uninterrupted one.
+
+    After each epoch it records the epoch's logs, the early-stopping state, the
+    dropout seed states and (when they improved) the best weights in
+    ``backup/``. When ``BackupAndRestore`` resumes at epoch ``k``, the first
+    ``on_epoch_begin(k)`` restores the state saved after epoch ``k - 1`` and
+    drops any later rows from ``history.csv``. It must run before
+    ``BackupAndRestore`` in the callback list, so its record of an epoch is
+    never older than the backup of that epoch.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, early_stopping: ResumableEarlyStopping):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.early_stopping = early_stopping
+        self.records: list[dict[str, Any]] = []
+        self._restore_pending = False
+
+    @property
+    def _state_dir(self) -> Path:
+        return self.run_dir / BACKUP_DIR / "run_log"
+
+    def on_train_begin(self, logs=None):
+        self._restore_pending = True
+        self.records = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._restore_pending:
+            return
+        self._restore_pending = False
+        state_file = self._state_dir / "records.json"
+        if epoch == 0 or not state_file.is_file():
+            return
+        records = json.loads(state_file.read_text(encoding="utf-8"))
+        self.records = [r for r in records if r["epoch"] < epoch]
+        last = self.records[-1]
+        stopping = last["early_stopping"]
+        best_file = self._state_dir / f"best-{stopping['best_epoch']}.npz"
+        best_weights = None
+        if best_file.is_file():
+            with np.load(best_file) as stored:
+                best_weights = [stored[f"w{i}"] for i in range(len(stored.files))]
+        self.early_stopping.set_state(stopping, best_weights)
+        with np.load(self._state_dir / f"seeds-{last['epoch']}.npz") as stored:
+            for index, variable in enumerate(_seed_variables(self.model)):
+                variable.assign(stored[f"s{index}"])
+        self._write_history()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        stopping = self.early_stopping.get_state()
+        if stopping["best_epoch"] == epoch and self.early_stopping.best_weights is not None:
+            with io.atomic_path(self._state_dir / f"best-{epoch}.npz") as temporary:
+                with open(temporary, "wb") as stream:
+                    np.savez(stream, **{f"w{i}": w for i, w in
+                                        enumerate(self.early_stopping.best_weights)})
+        with io.atomic_path(self._state_dir / f"seeds-{epoch}.npz") as temporary:
+            with open(temporary, "wb") as stream:
+                np.savez(stream, **{f"s{i}": np.asarray(v) for i, v in
+                                    enumerate(_seed_variables(self.model))})
+        row = {key: float(value) for key, value in (logs or {}).items()}
+        self.records.append({"epoch": epoch, "logs": row, "early_stopping": stopping})
+        io.write_json(self._state_dir / "records.json", self.records)
+        self._write_history()
+        self._prune(keep={r["early_stopping"]["best_epoch"] for r in self.records[-2:]},
+                    last=epoch)
+
+    def _prune(self, keep: set[int], last: int) -> None:
+        for path in self._state_dir.glob("*.npz"):
+            kind, _, number = path.stem.partition("-")
+            epoch = int(number)
+            if (kind == "best" and epoch not in keep) or (kind == "seeds" and epoch < last - 1):
+                path.unlink(missing_ok=True)
+
+    def _write_history(self) -> None:
+        keys = sorted({key for record in self.records for key in record["logs"]})
+        io.write_table(
+            self.run_dir / HISTORY_FILE, ["epoch", *keys],
+            ([r["epoch"], *(r["logs"].get(k, "") for k in keys)] for r in self.records),
+            delimiter=",",
+        )
+
+
 def history_is_finite(history: keras.callbacks.History) -> bool:
     """False when any logged loss became NaN or infinite."""
     return all(
         math.isfinite(value) for key, values in history.history.items() if "loss" in key
         for value in values
     )
-
-
-def default_run_dir(root: str | os.PathLike, app: str) -> Path:
-    """``<root>/<app>/<timestamp>``, unique per second."""
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(root) / app / stamp
-
-
-@contextlib.contextmanager
-def run_directory(final: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
-    """Work in ``<final>.partial`` and rename it to ``final`` on success.
-
-    - An existing ``final`` is refused unless ``overwrite``.
-    - An existing ``<final>.partial`` (a killed run) is reused: training resumes.
-    - On an exception the partial directory is removed, except on Ctrl-C,
-      where it is kept so the same command resumes.
-    """
-    final = Path(final)
-    partial = final.with_name(final.name + PARTIAL_SUFFIX)
-    if final.exists() and not overwrite:
-        raise UserInputError(
-            "run directory already exists",
-            where=str(final),
-            fix="choose another --run-dir, or add --overwrite to replace it",
-        )
-    resumed = partial.exists()
-    partial.mkdir(parents=True, exist_ok=True)
-    if resumed:
-        print(f"resuming the interrupted run in {partial}", file=sys.stderr)
-    try:
-        yield partial
-    except KeyboardInterrupt:
-        print(f"interrupted; run the same command again to resume from {partial}", file=sys.stderr)
-        raise
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(partial, final)
-
-
-def write_json_atomic(data: Any, path: str | os.PathLike) -> None:
-    """Write JSON through a temporary file renamed into place."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)

@@ -4,12 +4,12 @@ A search lives in ``<directory>/<project_name>``. Running the same search again
 reloads that directory and continues where it stopped (``overwrite=False``),
 so a killed search loses at most its current trial.
 
-Distributed search needs no code here: keras-tuner reads
-``KERASTUNER_TUNER_ID``, ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``.
-Start one process with ``KERASTUNER_TUNER_ID=chief`` and each worker with its
-own id (``tuner0``, ``tuner1``...), all pointing at the chief's address and
-sharing the tuner directory; the chief runs the oracle and the workers run
-trials.
+Distributed search: keras-tuner reads ``KERASTUNER_TUNER_ID``,
+``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``. Start one process with
+``KERASTUNER_TUNER_ID=chief`` and each worker with its own id (``tuner0``,
+``tuner1``...), all pointing at the chief's address and sharing the tuner
+directory. The chief serves the search (the oracle) and alone holds the
+trials' results; a worker only runs trials (:func:`tuner_role` tells which).
 """
 
 from __future__ import annotations
@@ -22,11 +22,19 @@ from typing import Any
 
 import keras_tuner
 
-TUNERS = {
-    "random": keras_tuner.RandomSearch,
-    "hyperband": keras_tuner.Hyperband,
-    "bayesian": keras_tuner.BayesianOptimization,
-}
+from rnn_templates import io as atomic
+from rnn_templates.config import TUNERS as TUNER_NAMES
+
+# The names live in rnn_templates.config, so configs are checked without keras-tuner.
+TUNERS = dict(zip(TUNER_NAMES, (keras_tuner.RandomSearch, keras_tuner.Hyperband,
+                                keras_tuner.BayesianOptimization), strict=True))
+
+
+def tuner_role() -> str:
+    """``"single"``, ``"chief"`` or ``"worker"`` from keras-tuner's environment variables."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "single"
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
 
 
 def make_tuner(
@@ -67,7 +75,8 @@ def make_tuner(
         directory=str(directory),
         project_name=project_name,
         seed=seed,
-        overwrite=overwrite,
+        # A worker never wipes the search it shares with the chief.
+        overwrite=overwrite and tuner_role() != "worker",
         executions_per_trial=executions_per_trial,
     )
     if kind == "hyperband":
@@ -98,14 +107,8 @@ def write_leaderboard(rows: list[dict[str, Any]], directory: str | os.PathLike) 
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    _write_text_atomic(directory / "leaderboard.csv", buffer.getvalue())
+    atomic.write_text(directory / "leaderboard.csv", buffer.getvalue())
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         lines.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
-    _write_text_atomic(directory / "leaderboard.md", "\n".join(lines) + "\n")
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    atomic.write_text(directory / "leaderboard.md", "\n".join(lines) + "\n")

@@ -1,92 +1,21 @@
-"""Run directories, compile defaults, standard callbacks and resuming a killed fit."""
+"""Compile defaults, standard callbacks, and a killed fit that resumes as if never killed."""
 
 import csv
-import json
-import re
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from rnn_templates.errors import UserInputError
+from rnn_templates.data import EpochShuffle
 from rnn_templates.topologies import build_many_to_one
 from rnn_templates.training import (
     compile_model,
-    default_run_dir,
     history_is_finite,
     progress_verbosity,
-    run_directory,
     set_seed,
     standard_callbacks,
-    write_json_atomic,
 )
-
-# --- run_directory ------------------------------------------------------------
-
-
-def test_success_renames_the_partial_directory(tmp_path):
-    final = tmp_path / "runs" / "demo"
-    with run_directory(final) as work:
-        assert work == tmp_path / "runs" / "demo.partial"
-        assert work.is_dir() and not final.exists()
-        (work / "result.txt").write_text("done", encoding="utf-8")
-    assert (final / "result.txt").read_text(encoding="utf-8") == "done"
-    assert not work.exists()
-
-
-def test_an_exception_removes_the_partial_directory(tmp_path):
-    final = tmp_path / "demo"
-    with pytest.raises(RuntimeError, match="^boom$"), run_directory(final) as work:
-        (work / "half.txt").write_text("half", encoding="utf-8")
-        raise RuntimeError("boom")
-    assert not work.exists() and not final.exists()
-    # A refused configuration (UserInputError) is cleaned up the same way.
-    with pytest.raises(UserInputError), run_directory(final):
-        raise UserInputError("bad")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_ctrl_c_keeps_the_partial_directory_for_resuming(tmp_path, capsys):
-    final = tmp_path / "demo"
-    with pytest.raises(KeyboardInterrupt), run_directory(final) as work:
-        (work / "epoch1").write_text("x", encoding="utf-8")
-        raise KeyboardInterrupt
-    assert (work / "epoch1").exists() and not final.exists()
-    assert capsys.readouterr().err == (
-        f"interrupted; run the same command again to resume from {work}\n"
-    )
-
-
-def test_an_existing_final_directory_is_refused_unless_overwrite(tmp_path):
-    final = tmp_path / "demo"
-    final.mkdir()
-    (final / "old.txt").write_text("old", encoding="utf-8")
-    with pytest.raises(UserInputError) as caught, run_directory(final):
-        pass
-    assert str(caught.value) == (
-        f"{final}: run directory already exists; "
-        "choose another --run-dir, or add --overwrite to replace it"
-    )
-    assert (final / "old.txt").exists()
-    assert not (tmp_path / "demo.partial").exists()
-    with run_directory(final, overwrite=True) as work:
-        assert (final / "old.txt").exists()  # the old run stays until the new one succeeds
-        (work / "new.txt").write_text("new", encoding="utf-8")
-    assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
-
-
-def test_a_leftover_partial_directory_is_reused(tmp_path, capsys):
-    final = tmp_path / "demo"
-    partial = tmp_path / "demo.partial"
-    (partial / "backup").mkdir(parents=True)
-    (partial / "backup" / "state").write_text("epoch 3", encoding="utf-8")
-    with run_directory(final) as work:
-        assert work == partial
-        assert (work / "backup" / "state").read_text(encoding="utf-8") == "epoch 3"
-    assert capsys.readouterr().err == f"resuming the interrupted run in {partial}\n"
-    assert (final / "backup" / "state").exists() and not partial.exists()
-
 
 # --- compile_model and small helpers -----------------------------------------------
 
@@ -143,7 +72,7 @@ def test_set_seed_repeats_weights_and_draws():
     np.testing.assert_array_equal(first[1], second[1])
 
 
-def test_history_is_finite_and_helpers(tmp_path):
+def test_history_is_finite():
     history = keras.callbacks.History()
     history.history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.6], "accuracy": [float("nan")]}
     assert history_is_finite(history)
@@ -151,16 +80,6 @@ def test_history_is_finite_and_helpers(tmp_path):
     assert not history_is_finite(history)
     history.history = {"loss": [float("nan")]}
     assert not history_is_finite(history)
-
-    run = default_run_dir(tmp_path, "sentiment")
-    assert run.parent == tmp_path / "sentiment"
-    assert re.fullmatch(r"\d{8}-\d{6}", run.name)
-
-    target = tmp_path / "metrics.json"
-    write_json_atomic({"b": 2, "a": [1, 2]}, target)
-    assert json.loads(target.read_text(encoding="utf-8")) == {"a": [1, 2], "b": 2}
-    assert target.read_text(encoding="utf-8").startswith('{\n  "a"')
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
 
 
 # --- standard_callbacks and resuming --------------------------------------------------
@@ -182,10 +101,10 @@ def test_standard_callbacks_and_their_files(tmp_path):
     callbacks = standard_callbacks(tmp_path, monitor="val_loss", patience=4)
     kinds = [type(c).__name__ for c in callbacks]
     assert kinds == [
-        "TerminateOnNaN", "BackupAndRestore", "EarlyStopping", "CSVLogger", "ModelCheckpoint",
-        "TensorBoard",
+        "TerminateOnNaN", "ResumableEarlyStopping", "RunLog", "BackupAndRestore",
+        "ModelCheckpoint", "TensorBoard",
     ]
-    early = callbacks[2]
+    early = callbacks[1]
     assert (early.monitor, early.patience, early.restore_best_weights) == ("val_loss", 4, True)
     bare = standard_callbacks(tmp_path / "bare", checkpoint=False, tensorboard=False)
     assert [type(c).__name__ for c in bare] == kinds[:4]
@@ -200,12 +119,9 @@ def test_standard_callbacks_and_their_files(tmp_path):
     assert (tmp_path / "logs").is_dir() and any((tmp_path / "logs").rglob("*tfevents*"))
     best = tmp_path / "checkpoints" / "best.keras"
     assert best.is_file()
-    reloaded = keras.models.load_model(best)
-    assert reloaded.output_shape == (None, 1)
-    # A finished fit deletes its backup: only a killed run leaves one.
-    assert not (tmp_path / "backup").exists()
-    # The run directory exists even without the checkpoint folder (CSVLogger needs it).
-    assert (tmp_path / "bare").is_dir() and not (tmp_path / "bare" / "checkpoints").exists()
+    assert keras.models.load_model(best).output_shape == (None, 1)
+    # The backup outlives fit: the caller removes it once the model is saved.
+    assert (tmp_path / "backup").is_dir()
 
 
 class _KillAt(keras.callbacks.Callback):
@@ -214,44 +130,56 @@ class _KillAt(keras.callbacks.Callback):
     def __init__(self, epoch):
         super().__init__()
         self.epoch = epoch
-        self.weights_at_epoch_end = {}
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.weights_at_epoch_end[epoch] = [w.copy() for w in self.model.get_weights()]
 
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.epoch:
             raise RuntimeError(f"killed at epoch {epoch}")
 
 
-class _WeightsAtStart(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.weights = [w.copy() for w in self.model.get_weights()]
+def _dropout_model():
+    inputs = keras.Input((5, 2))
+    hidden = keras.layers.GRU(8, dropout=0.3, name="rnn_1")(inputs)
+    hidden = keras.layers.Dropout(0.3)(hidden)
+    return keras.Model(inputs, keras.layers.Dense(1)(hidden))
 
 
-def test_a_killed_fit_resumes_from_the_backup(tmp_path):
+def _fit(run_dir: Path, extra=()):
+    """A seeded fit with dropout and a per-epoch shuffle, as the apps train."""
+    set_seed(5)
     x, y = _data()
-    kill = _KillAt(2)
-    model = compile_model(_tiny_model(), loss="mse", learning_rate=0.01)
-    callbacks = standard_callbacks(tmp_path, tensorboard=False)
-    with pytest.raises(RuntimeError, match="^killed at epoch 2$"):
-        model.fit(x, y, validation_split=0.25, epochs=5, batch_size=8, verbose=0,
-                  callbacks=[*callbacks, kill])
-    assert _csv_epochs(tmp_path / "history.csv") == [0, 1]
-    assert any((tmp_path / "backup").iterdir())
+    shuffle = EpochShuffle(seed=5)
+    import tensorflow as tf
 
-    # A new process: a fresh model (other weights) and fresh callbacks.
+    parts = (tf.constant(x), tf.constant(y))
+    train = shuffle.indices(24).map(lambda i: tuple(tf.gather(p, i) for p in parts)).batch(6)
+    validation = tf.data.Dataset.from_tensor_slices((x[24:], y[24:])).batch(8)
+    model = compile_model(_dropout_model(), loss="mse", learning_rate=0.05)
+    history = model.fit(train, validation_data=validation, epochs=12, verbose=0, shuffle=False,
+                        callbacks=[shuffle, *standard_callbacks(run_dir, patience=2,
+                                                                tensorboard=False), *extra])
+    return model, history, callbacks_state(run_dir)
+
+
+def callbacks_state(run_dir: Path) -> list[dict]:
+    with (run_dir / "history.csv").open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+@pytest.mark.parametrize("kill_at", [1, 3])
+def test_a_killed_fit_resumes_to_the_same_end_as_an_uninterrupted_one(tmp_path, kill_at):
+    whole_model, whole_history, whole_rows = _fit(tmp_path / "whole")
+    assert len(whole_rows) < 12  # early stopping ended it, so its state matters
+
+    with pytest.raises(RuntimeError, match=f"^killed at epoch {kill_at}$"):
+        _fit(tmp_path / "killed", [_KillAt(kill_at)])
+    assert _csv_epochs(tmp_path / "killed" / "history.csv") == list(range(kill_at))
+    # A new process: fresh model (other weights, other seed state) and fresh callbacks.
     set_seed(99)
-    fresh = compile_model(_tiny_model(), loss="mse", learning_rate=0.01)
-    start = _WeightsAtStart()
-    history = fresh.fit(
-        x, y, validation_split=0.25, epochs=5, batch_size=8, verbose=0,
-        callbacks=[*standard_callbacks(tmp_path, tensorboard=False), start],
-    )
-    assert history.epoch == [2, 3, 4]  # BackupAndRestore restored initial_epoch
-    assert _csv_epochs(tmp_path / "history.csv") == [0, 1, 2, 3, 4]
-    for restored, saved in zip(start.weights, kill.weights_at_epoch_end[1], strict=True):
-        np.testing.assert_array_equal(restored, saved)
-    # The finished run removed its backup, so the next fit would start from epoch 0.
-    assert not (tmp_path / "backup").exists()
-    assert (tmp_path / "checkpoints" / "best.keras").is_file()
+    model, history, rows = _fit(tmp_path / "killed")
+    assert history.epoch[0] == kill_at
+    assert [r["epoch"] for r in rows] == [r["epoch"] for r in whole_rows]
+    for resumed, whole in zip(rows, whole_rows, strict=True):
+        for key in whole:
+            assert float(resumed[key]) == pytest.approx(float(whole[key]), rel=1e-4, abs=1e-6)
+    for resumed, whole in zip(model.get_weights(), whole_model.get_weights(), strict=True):
+        np.testing.assert_allclose(resumed, whole, rtol=1e-4, atol=1e-5)

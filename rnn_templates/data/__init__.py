@@ -1,5 +1,27 @@
-"""tf.data helpers shared by the apps: length bucketing and padding."""
+"""Data helpers shared by the apps.
 
-from rnn_templates.data.bucketing import bucket_by_length, length_boundaries
+- :mod:`~rnn_templates.data.readers`: CSV, TSV, JSONL and line files read into
+  columns, with errors that name the file, line and column (no TensorFlow);
+- :mod:`~rnn_templates.data.bucketing`: length bucketing and padding (tf.data);
+- :mod:`~rnn_templates.data.shuffle`: a per-epoch shuffle that resumed runs repeat.
+"""
 
-__all__ = ["bucket_by_length", "length_boundaries"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "bucket_by_length": "rnn_templates.data.bucketing",
+    "length_boundaries": "rnn_templates.data.bucketing",
+    "EpochShuffle": "rnn_templates.data.shuffle",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    # TensorFlow is imported only when a tf.data helper is asked for.
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rnn_templates.data' has no attribute {name!r}")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import keras
 
-from rnn_templates.cells import RecurrentConfig, recurrent_stack
+from rnn_templates.cells import POOLINGS, RecurrentConfig, recurrent_stack
 from rnn_templates.layers import MaskedGlobalMaxPooling1D
 from rnn_templates.topologies._common import output_head, resolve_rnn, sequence_input
-
-POOLINGS = ("last", "mean", "max", "mean_max")
 
 
 def build_many_to_one(

@@ -13,6 +13,7 @@ import pytest
 
 from apps.sentiment import data as data_io
 from apps.sentiment.config import SentimentConfig
+from rnn_templates.data.labels import stratified_split
 from rnn_templates.errors import UserInputError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,11 +78,11 @@ def test_shipped_corpus_loads_with_defaults():
 
 def test_stratified_split_keeps_class_balance_and_is_deterministic():
     labels = np.array(["a"] * 80 + ["b"] * 20)
-    train, val, test = data_io.stratified_split(labels, (0.1, 0.2), seed=3)
+    train, val, test = stratified_split(labels, (0.1, 0.2), seed=3)
     assert len(train) + len(val) + len(test) == 100
     assert len(set(train) | set(val) | set(test)) == 100
     assert (labels[test] == "b").sum() == 4 and (labels[val] == "b").sum() == 2
-    again = data_io.stratified_split(labels, (0.1, 0.2), seed=3)
+    again = stratified_split(labels, (0.1, 0.2), seed=3)
     assert all((x == y).all() for x, y in zip((train, val, test), again, strict=True))
 
 

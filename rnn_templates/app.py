@@ -1,0 +1,609 @@
+"""The app lifecycle, written once: train, tune, evaluate, export, predict.
+
+An app is a subclass of :class:`App` that fills in a few hooks (its data, its
+splits, its HyperModel, its serving function, its metrics); :class:`Runner`
+does everything else the same way for every app:
+
+- run directories that are locked, resumable and never lose trained work
+  (:mod:`rnn_templates.runs`);
+- seeds, the standard callbacks, the divergence check;
+- ``config.yaml``, ``metrics.json``, ``history.csv`` and learning curves;
+- keras-tuner searches tied to their data and config, resumable and
+  distributed (workers run trials, the chief retrains, reports and exports);
+- the SavedModel export, with one serving function for the export, its
+  fresh-process check and ``predict``;
+- batched, streamed prediction.
+
+Run directory layout: ``config.yaml``, ``artifacts.json`` (what the model needs
+besides its weights: class names...), ``model.keras``, ``training.json``,
+``metrics.json``, ``history.csv``, ``learning_curves.png``, the app's plots,
+``logs/`` (TensorBoard), ``checkpoints/``, ``saved_model/`` and the held-out
+split the app writes (``evaluate`` reads it back).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner
+import numpy as np
+
+from rnn_templates import io, reporting
+from rnn_templates.config import AppConfig
+from rnn_templates.errors import UserInputError
+from rnn_templates.export import check_in_fresh_process, export_saved_model
+from rnn_templates.runs import run_directory
+from rnn_templates.text import batches
+from rnn_templates.training import (
+    BACKUP_DIR,
+    HISTORY_FILE,
+    history_is_finite,
+    progress_verbosity,
+    set_seed,
+    standard_callbacks,
+)
+from rnn_templates.tuning import leaderboard, make_tuner, tuner_role, write_leaderboard
+
+MODEL_FILE = "model.keras"
+ARTIFACTS_FILE = "artifacts.json"
+TRAINING_FILE = "training.json"
+SAVED_MODEL_DIR = "saved_model"
+
+
+@dataclasses.dataclass
+class Prepared:
+    """What an app's :meth:`App.prepare` returns.
+
+    Attributes:
+        splits: ``"train"``, ``"validation"`` and ``"test"`` as ``(inputs,
+            targets)``; inputs are raw (what the serving model takes), targets
+            what the metrics compare with.
+        artifacts: JSON-able facts the trained model needs besides its weights
+            (class names, units...), saved as ``artifacts.json``.
+        state: Fitted preprocessing (vectorizers, scalers) for the app's hooks.
+    """
+
+    splits: dict[str, tuple[Any, Any]]
+    artifacts: dict[str, Any]
+    state: Any = None
+
+
+class App:
+    """Base class of an app: override the hooks, inherit the lifecycle.
+
+    Class attributes:
+        name: The app's name on the command line and in ``runs/<name>``.
+        config_class: Its config dataclass (an :class:`~rnn_templates.config.AppConfig`).
+        monitor: What early stopping watches.
+        evaluate_keys: Config keys ``evaluate --data`` may override (how to read
+            the other file); any other key is refused.
+    """
+
+    name: str = "app"
+    config_class: type[AppConfig] = AppConfig
+    monitor: str = "val_loss"
+    evaluate_keys: tuple[str, ...] = ()
+
+    # --- 1. data ---------------------------------------------------------------
+
+    def load_data(self, config: Any) -> Any:
+        """Read and check the data ``config`` points at; raise UserInputError on mistakes."""
+        raise NotImplementedError
+
+    def from_arrays(self, config: Any, inputs: Any, targets: Any) -> Any:
+        """The same data object as :meth:`load_data`, from in-memory arrays."""
+        raise NotImplementedError
+
+    def prepare(self, config: Any, data: Any) -> Prepared:
+        """Split, and fit preprocessing on the training split only."""
+        raise NotImplementedError
+
+    def labelled(self, data: Any, artifacts: dict[str, Any]) -> tuple[Any, Any]:
+        """``(inputs, targets)`` of other labelled data, in a trained run's terms."""
+        raise NotImplementedError
+
+    def write_held_out(self, directory: Path, inputs: Any, targets: Any,
+                       artifacts: dict[str, Any]) -> None:
+        """Save the test split so ``evaluate`` can read it back."""
+        raise NotImplementedError
+
+    def read_held_out(self, directory: Path, artifacts: dict[str, Any]) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    # --- 2. model --------------------------------------------------------------
+
+    def hypermodel(self, config: Any, prepared: Prepared) -> keras_tuner.HyperModel:
+        """The search space; ``build(HyperParameters())`` is the config's own model."""
+        raise NotImplementedError
+
+    def fit_data(self, prepared: Prepared) -> dict[str, Any]:
+        """Keyword arguments for ``hypermodel.fit`` (training and validation data)."""
+        raise NotImplementedError
+
+    def serving_model(self, prepared: Prepared, core: keras.Model) -> keras.Model:
+        """The saved ``.keras`` model: raw inputs to outputs (default: the core itself)."""
+        return core
+
+    # --- 3. serving ------------------------------------------------------------
+
+    def input_signature(self) -> list[Any]:
+        """The raw-input ``tf.TensorSpec`` list of the ``serve`` signature."""
+        raise NotImplementedError
+
+    def serve(self, model: keras.Model, artifacts: dict[str, Any]) -> Callable[..., dict]:
+        """The serving function (raw input tensors to a dict of tensors), built once.
+
+        The same function is exported, checked in a fresh process and used by
+        ``predict`` on a ``.keras`` model.
+        """
+        raise NotImplementedError
+
+    def parse_input(self, text: str) -> Any:
+        """One prediction input from one command-line argument or input line."""
+        return text
+
+    def to_batch(self, items: list[Any]) -> list[Any]:
+        """Tensors for the serving function from a list of parsed inputs."""
+        import tensorflow as tf
+
+        return [tf.constant(items)]
+
+    def prediction_rows(self, outputs: dict[str, np.ndarray], items: list[Any]) -> list[dict]:
+        """One JSON-able dict per input from the serving outputs."""
+        raise NotImplementedError
+
+    def format_prediction(self, row: dict[str, Any]) -> str:
+        return json.dumps(row, ensure_ascii=False)
+
+    # --- 4. metrics and plots --------------------------------------------------
+
+    def outputs(self, model: keras.Model, inputs: Any) -> np.ndarray:
+        """The model's raw outputs for ``inputs``, in order, in batches."""
+        parts = [np.asarray(model(*self.to_batch(list(chunk)), training=False))
+                 for chunk in batches(iter(inputs), 256)]
+        return np.concatenate(parts) if parts else np.zeros((0,))
+
+    def metrics(self, targets: Any, outputs: np.ndarray, artifacts: dict[str, Any]) -> dict:
+        raise NotImplementedError
+
+    def plots(self, metrics: dict, artifacts: dict[str, Any], directory: Path, name: str) -> None:
+        """Write the app's plots for one evaluated split (optional)."""
+
+    def summary(self, name: str, metrics: dict) -> str:
+        """One line for the terminal about one evaluated split."""
+        return f"{name}: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                                        if isinstance(v, float))
+
+    def details(self, metrics: dict) -> str:
+        """More lines ``evaluate`` prints (a confusion matrix, say)."""
+        return ""
+
+
+def data_fingerprint(*arrays: Any) -> str:
+    """A short SHA-256 of arrays' contents (training data identity for tuning)."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.asarray(array)
+        digest.update(str((array.shape, array.dtype.str)).encode())
+        digest.update(array.astype(str).tobytes() if array.dtype == object else array.tobytes())
+    return digest.hexdigest()
+
+
+def _config_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def _load_artifacts(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / ARTIFACTS_FILE
+    if not path.is_file():
+        raise UserInputError("run directory has no artifacts.json", where=str(run_dir),
+                             fix="train again, or point --run-dir at a run written by rnnt")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_keras_model(path: Path) -> keras.Model:
+    """Load a ``.keras`` file, turning a corrupt or truncated file into one clear line."""
+    import rnn_templates.layers  # noqa: F401  (registers the custom layers)
+
+    if not path.is_file():
+        raise UserInputError("model file not found", where=str(path),
+                             fix="train first, or check the path")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:  # zip, h5 and deserialization errors vary by cause
+        raise UserInputError(
+            "cannot load the model file (corrupt, truncated or not a .keras file)",
+            where=str(path), received=f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
+            if str(error) else type(error).__name__,
+            fix="train the run again, or point at another model",
+        ) from None
+
+
+class Runner:
+    """The lifecycle of one :class:`App`: what the five CLI verbs call."""
+
+    def __init__(self, app: App):
+        self.app = app
+
+    # --- train -----------------------------------------------------------------
+
+    def train(self, config: Any, run_dir: str | os.PathLike, *, overwrite: bool = False) -> dict:
+        """Train the configured model and write a complete run directory.
+
+        Returns:
+            The run's metrics (also in ``metrics.json``).
+        """
+        data = self.app.load_data(config)  # bad input fails here, before anything is written
+        run_dir = Path(run_dir)
+        with run_directory(run_dir, overwrite=overwrite, config=_config_dict(config)) as work:
+            metrics = self._train_in(config, data, work, keras_tuner.HyperParameters())
+        print(self._summary(run_dir, metrics))
+        return metrics
+
+    def _train_in(self, config: Any, data: Any, work: Path,
+                  hyperparameters: keras_tuner.HyperParameters,
+                  extra: dict[str, Any] | None = None) -> dict:
+        set_seed(config.seed, config.deterministic)
+        prepared = self.app.prepare(config, data)
+        model, training = self._fit_or_resume(config, prepared, work, hyperparameters)
+        metrics: dict[str, Any] = {"training": training, **(extra or {})}
+        for split in ("validation", "test"):
+            inputs, targets = prepared.splits[split]
+            if len(targets):
+                metrics[split] = self._evaluate(model, inputs, targets, prepared.artifacts,
+                                                work, split)
+        self.app.write_held_out(work, *prepared.splits["test"], prepared.artifacts)
+        held_out = prepared.splits["test"][0]
+        if not len(held_out):
+            held_out = prepared.splits["validation"][0]
+        metrics["export"] = self._export(model, prepared.artifacts, work / SAVED_MODEL_DIR,
+                                         list(held_out[:8]))
+        io.write_json(work / "metrics.json", metrics)
+        return metrics
+
+    def _fit_or_resume(self, config: Any, prepared: Prepared, work: Path,
+                       hyperparameters: keras_tuner.HyperParameters,
+                       extra_callbacks: list[keras.callbacks.Callback] | None = None,
+                       ) -> tuple[keras.Model, dict]:
+        """Train, or reload the model a resumed run already trained (export failed, say)."""
+        if (work / MODEL_FILE).is_file() and (work / TRAINING_FILE).is_file():
+            training = json.loads((work / TRAINING_FILE).read_text(encoding="utf-8"))
+            return load_keras_model(work / MODEL_FILE), training
+        hypermodel = self.app.hypermodel(config, prepared)
+        core = hypermodel.build(hyperparameters)
+        callbacks = standard_callbacks(work, monitor=self.app.monitor, patience=config.patience)
+        started = time.perf_counter()
+        history = hypermodel.fit(hyperparameters, core, **self.app.fit_data(prepared),
+                                 callbacks=[*callbacks, *(extra_callbacks or [])],
+                                 verbose=progress_verbosity())
+        if not history_is_finite(history):
+            raise UserInputError(
+                "training diverged (the loss became NaN or infinite)",
+                where="config",
+                received=f"learning_rate={hyperparameters.get('learning_rate')}",
+                fix="lower --set learning_rate=..., or keep gradient clipping on (clipnorm=1.0)",
+            )
+        early_stopping = callbacks[1]
+        rows = reporting.read_history(work / HISTORY_FILE)
+        training = {
+            "epochs_run": len(rows),
+            "kept_epoch": int(early_stopping.best_epoch) + 1,
+            "train_examples": int(len(prepared.splits["train"][1])),
+            "seconds": round(time.perf_counter() - started, 2),
+            "hyperparameters": dict(hyperparameters.values),
+        }
+        model = self.app.serving_model(prepared, core)
+        io.write_json(work / ARTIFACTS_FILE, prepared.artifacts)
+        with io.atomic_path(work / MODEL_FILE) as temporary:
+            model.save(temporary)
+        io.write_json(work / TRAINING_FILE, training)
+        # The model is safe on disk: the epoch backups are no longer needed.
+        import shutil
+
+        shutil.rmtree(work / BACKUP_DIR, ignore_errors=True)
+        reporting.plot_learning_curves(work / HISTORY_FILE, work / "learning_curves.png",
+                                       kept_epoch=training["kept_epoch"] - 1)
+        return model, training
+
+    def _evaluate(self, model: keras.Model, inputs: Any, targets: Any,
+                  artifacts: dict[str, Any], directory: Path, name: str) -> dict:
+        metrics = self.app.metrics(targets, self.app.outputs(model, inputs), artifacts)
+        self.app.plots(metrics, artifacts, directory, name)
+        return metrics
+
+    def _summary(self, run_dir: Path, metrics: dict) -> str:
+        lines = [f"run directory: {run_dir.resolve()}"]
+        lines += [self.app.summary(split, metrics[split]) for split in ("validation", "test")
+                  if split in metrics]
+        return "\n".join(lines)
+
+    # --- in-memory API (benchmarks, notebooks) ------------------------------------
+
+    def _prepare_arrays(self, config: Any, inputs: Any, targets: Any) -> tuple[Any, Prepared]:
+        if hasattr(config, "test_fraction"):
+            config = dataclasses.replace(config, test_fraction=0.0)
+        data = self.app.from_arrays(config, inputs, targets)
+        set_seed(config.seed, config.deterministic)
+        return config, self.app.prepare(config, data)
+
+    def fit(self, config: Any, inputs: Any, targets: Any, work_dir: str | os.PathLike,
+            hyperparameters: keras_tuner.HyperParameters | None = None, *,
+            callbacks: list[keras.callbacks.Callback] | None = None,
+            ) -> tuple[keras.Model, dict[str, Any], dict[str, Any]]:
+        """Train on in-memory arrays; nothing is held out for testing.
+
+        ``config``'s validation fraction drives early stopping; score the
+        returned model with :meth:`predict_outputs` on data of your own.
+
+        Args:
+            config: The app's config.
+            inputs: Raw inputs (texts for a text app).
+            targets: Their targets (class names for a classifier).
+            work_dir: Where the callbacks write (history, checkpoints, logs).
+            hyperparameters: Tuned values (from :meth:`search`); default: the config's.
+            callbacks: More callbacks for ``fit`` (a timer, say), after the standard ones.
+
+        Returns:
+            ``(model, artifacts, training)``: the serving model (raw inputs to
+            outputs), what it needs besides its weights, and the training facts.
+        """
+        work = Path(work_dir)
+        if (work / MODEL_FILE).exists():
+            raise ValueError(f"`work_dir` already holds a trained model; received {work}; "
+                             "use a new folder for each fit")
+        config, prepared = self._prepare_arrays(config, inputs, targets)
+        work.mkdir(parents=True, exist_ok=True)
+        model, training = self._fit_or_resume(
+            config, prepared, work, hyperparameters or keras_tuner.HyperParameters(),
+            extra_callbacks=callbacks)
+        return model, prepared.artifacts, training
+
+    def search(self, config: Any, inputs: Any, targets: Any, tuning_dir: str | os.PathLike,
+               *, restart: bool = False
+               ) -> tuple[keras_tuner.HyperParameters, list[dict[str, Any]]]:
+        """A search on in-memory arrays (validation split only); ``(best, leaderboard rows)``.
+
+        Pass ``best`` to :meth:`fit` to retrain with it.
+        """
+        config, prepared = self._prepare_arrays(config, inputs, targets)
+        best, rows, _ = self._search(config, prepared, Path(tuning_dir), restart=restart)
+        return best, rows
+
+    def predict_outputs(self, model: keras.Model, inputs: Any) -> np.ndarray:
+        """The model's outputs for in-memory raw inputs, in order."""
+        return self.app.outputs(model, list(inputs))
+
+    # --- tune ------------------------------------------------------------------
+
+    def tune(self, config: Any, run_dir: str | os.PathLike, *, tuning_dir: str | os.PathLike,
+             overwrite: bool = False, restart: bool = False) -> dict | None:
+        """Search hyperparameters, then retrain the best and write a run directory.
+
+        The search lives in ``<tuning_dir>/<app>-<fingerprint>``, the
+        fingerprint covering the training data and every setting but
+        ``max_trials`` (and ``epochs``, which only the retraining uses): running
+        the same command again resumes it, other data or settings start
+        another search, and ``restart`` starts afresh. With keras-tuner's
+        distribution variables set, a worker only runs trials; the chief
+        serves the search, then retrains, reports and exports.
+        """
+        role = tuner_role()
+        if role == "worker" and restart:
+            raise UserInputError("--restart on a worker would wipe the shared search",
+                                 where="--restart", fix="restart the search on the chief only")
+        data = self.app.load_data(config)
+        if role == "worker":
+            set_seed(config.seed, config.deterministic)
+            prepared = self.app.prepare(config, data)
+            self._search(config, prepared, Path(tuning_dir), restart=False)
+            print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: trials finished")
+            return None
+        run_dir = Path(run_dir)
+        with run_directory(run_dir, overwrite=overwrite, config=_config_dict(config)) as work:
+            set_seed(config.seed, config.deterministic)
+            prepared = self.app.prepare(config, data)
+            best, rows, search = self._search(config, prepared, Path(tuning_dir), restart=restart)
+            write_leaderboard(rows, work)
+            tuning = {"tuner": config.tuner, "trials": len(rows), "best": dict(best.values),
+                      "search": str(search)}
+            metrics = self._train_in(config, data, work, best, extra={"tuning": tuning})
+        print(self._summary(run_dir, metrics))
+        print(f"leaderboard: {run_dir / 'leaderboard.md'}")
+        return metrics
+
+    def _search(self, config: Any, prepared: Prepared, tuning_dir: Path, *, restart: bool):
+        hypermodel = self.app.hypermodel(config, prepared)
+        fit_data = self.app.fit_data(prepared)
+        settings = {k: v for k, v in _config_dict(config).items()
+                    if k not in ("max_trials", "epochs")}
+        fingerprint = data_fingerprint(
+            json.dumps(settings, sort_keys=True, default=str),
+            *(part for pair in fit_data.values() for part in pair))[:12]
+        project = f"{self.app.name}-{fingerprint}"
+        resumed = (tuning_dir / project).is_dir() and not restart
+        print(f"search {tuning_dir / project} ({'resumed' if resumed else 'new'})",
+              file=sys.stderr)
+        tuner = make_tuner(
+            hypermodel, kind=config.tuner, objective=config.tuning_objective,
+            max_trials=config.max_trials, max_epochs=config.tuning_epochs,
+            directory=tuning_dir, project_name=project, seed=config.seed, overwrite=restart,
+        )
+        tuner.search(
+            **fit_data,
+            epochs=config.tuning_epochs,
+            callbacks=[keras.callbacks.EarlyStopping(monitor=self.app.monitor,
+                                                     patience=config.patience)],
+            verbose=progress_verbosity(),
+        )
+        if tuner_role() == "worker":
+            return None
+        rows = leaderboard(tuner)
+        if not rows:
+            raise UserInputError("the search finished no trial", where=str(tuning_dir / project),
+                                 fix="raise --set max_trials, or check the trial errors above")
+        write_leaderboard(rows, tuning_dir / project)
+        return tuner.get_best_hyperparameters(1)[0], rows, tuning_dir / project
+
+    # --- evaluate --------------------------------------------------------------
+
+    def evaluate(self, run_dir: str | os.PathLike, data_path: str | None = None,
+                 overrides: list[str] | None = None, config_file: str | None = None) -> dict:
+        """Metrics and plots on the run's held-out split, or on another labelled file.
+
+        ``overrides`` may only name :attr:`App.evaluate_keys` (how to read the
+        other file); the rest of the config is the run's own.
+        Results go to ``evaluation-<name>.json`` (and the app's plots) in the
+        run directory, ``<name>`` being ``test`` or the file's stem.
+        """
+        from rnn_templates.config import load_config, parse_overrides
+
+        run_dir = Path(run_dir)
+        requested = parse_overrides(overrides or [])
+        load_config(self.app.config_class, config_file, requested)  # unknown keys, bad values
+        unused = sorted(set(requested) - set(self.app.evaluate_keys))
+        if unused or config_file:
+            keys = ", ".join(self.app.evaluate_keys)
+            raise UserInputError(
+                f"config key '{unused[0] if unused else config_file}' does not apply to evaluate",
+                where="--config" if config_file and not unused else "--set",
+                expected=f"only keys that say how to read --data: {keys}",
+                fix="evaluate uses the run's own config; drop the option",
+            )
+        if requested and data_path is None:
+            raise UserInputError("--set needs --data with evaluate", where="--set",
+                                 fix="add --data FILE, or drop --set")
+        model = load_keras_model(run_dir / MODEL_FILE) if (run_dir / MODEL_FILE).exists() \
+            else self._missing_model(run_dir)
+        artifacts = _load_artifacts(run_dir)
+        if data_path is None:
+            inputs, targets = self.app.read_held_out(run_dir, artifacts)
+            name = "test"
+        else:
+            stored = io_yaml(run_dir / "config.yaml")
+            stored.update(requested, data=data_path)
+            config = load_config(self.app.config_class, None,
+                                 {k: v for k, v in stored.items()
+                                  if k in {f.name for f in dataclasses.fields(
+                                      self.app.config_class)}})
+            inputs, targets = self.app.labelled(self.app.load_data(config), artifacts)
+            name = Path(data_path).stem
+        metrics = self._evaluate(model, inputs, targets, artifacts, run_dir, f"evaluation-{name}")
+        io.write_json(run_dir / f"evaluation-{name}.json", metrics)
+        print(self.app.summary(name, metrics))
+        details = self.app.details(metrics)
+        if details:
+            print(details)
+        return metrics
+
+    @staticmethod
+    def _missing_model(run_dir: Path):
+        partial = Path(f"{run_dir}.partial")
+        hint = " (an interrupted run: train again to resume)" if partial.exists() else ""
+        raise UserInputError(f"no trained model in the run directory{hint}",
+                             where=str(run_dir / MODEL_FILE),
+                             fix="train first, or check --run-dir")
+
+    # --- export ----------------------------------------------------------------
+
+    def _export(self, model: keras.Model, artifacts: dict[str, Any], path: Path,
+                sample: list[Any] | None) -> dict[str, float]:
+        serve = self.app.serve(model, artifacts)
+        export_saved_model(model, path, serve, self.app.input_signature())
+        if sample is None:
+            return {}
+        batch = self.app.to_batch(sample)
+        expected = {key: _numpy(value) for key, value in serve(*batch).items()}
+        return check_in_fresh_process(path, _numpy(batch[0]), expected, atol=1e-4)
+
+    def export(self, run_dir: str | os.PathLike, output: str | None = None, *,
+               check: bool = True) -> Path:
+        """(Re)export a run's model as a SavedModel with the app's ``serve`` signature."""
+        run_dir = Path(run_dir)
+        if not (run_dir / MODEL_FILE).exists():
+            self._missing_model(run_dir)
+        destination = Path(output) if output else run_dir / SAVED_MODEL_DIR
+        io.check_replaceable(destination, option="--output")
+        model = load_keras_model(run_dir / MODEL_FILE)
+        artifacts = _load_artifacts(run_dir)
+        sample = None
+        if check:
+            inputs, _ = self.app.read_held_out(run_dir, artifacts)
+            sample = list(inputs[:8])
+        differences = self._export(model, artifacts, destination, sample)
+        if check:
+            worst = max(differences.values(), default=0.0)
+            print(f"exported {destination}; fresh-process check passed "
+                  f"(largest difference {worst:.2g})")
+        else:
+            print(f"exported {destination}")
+        return destination
+
+    # --- predict ---------------------------------------------------------------
+
+    def predict(self, model_path: str | os.PathLike, items: Iterable[str], *,
+                batch_size: int = 256, progress: bool = False) -> Iterator[dict[str, Any]]:
+        """Stream predictions for raw inputs from a SavedModel or a run's ``model.keras``."""
+        serve = self._load_serving(Path(model_path))
+        done = 0
+        empty = True
+        for chunk in batches(iter(items), batch_size):
+            empty = False
+            parsed = [self.app.parse_input(item) for item in chunk]
+            outputs = {k: _numpy(v) for k, v in serve(*self.app.to_batch(parsed)).items()}
+            yield from self.app.prediction_rows(outputs, chunk)
+            done += len(chunk)
+            if progress:
+                print(f"\r{done} predicted", end="", file=sys.stderr, flush=True)
+        if progress and done:
+            print(file=sys.stderr)
+        if empty:
+            raise UserInputError("nothing to predict", where="predict",
+                                 fix="give inputs as arguments, or --input FILE with one per line")
+
+    def _load_serving(self, path: Path) -> Callable[..., dict]:
+        if path.is_dir() and (path / "saved_model.pb").is_file():
+            import tensorflow as tf
+
+            try:
+                loaded = tf.saved_model.load(str(path))
+            except Exception as error:
+                raise UserInputError(
+                    "cannot load the SavedModel (corrupt or incomplete)", where=str(path),
+                    received=type(error).__name__, fix="export it again with rnnt ... export",
+                ) from None
+            serve = getattr(loaded, "serve", None)
+            if serve is None:
+                raise UserInputError("the SavedModel has no `serve` function", where=str(path),
+                                     fix="export it with rnnt ... export")
+            serve._keep_alive = loaded  # the function needs the object that owns the variables
+            return serve
+        if path.suffix == ".keras" and path.is_file():
+            return self.app.serve(load_keras_model(path), _load_artifacts(path.parent))
+        raise UserInputError(
+            "no exported model found", where=str(path),
+            expected="a SavedModel folder (with saved_model.pb) or a run's model.keras",
+            fix=f"run `rnnt {self.app.name} export --run-dir ...` first, or check --model",
+        )
+
+
+def _numpy(value: Any) -> np.ndarray:
+    array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+    if array.dtype == object:  # tf.string comes back as bytes
+        return np.array([v.decode("utf-8") if isinstance(v, bytes) else v
+                         for v in array.ravel()], dtype=object).reshape(array.shape)
+    return array
+
+
+def io_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}

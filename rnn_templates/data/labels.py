@@ -1,0 +1,121 @@
+"""Class labels and stratified splits for classification apps.
+
+Labels are kept as strings (``"positive"``, ``"1"``); classes are sorted, so
+``["negative", "positive"]`` and ``["0", "1"]`` both put the positive class at
+index 1, which is the class ROC AUC scores.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from rnn_templates.errors import UserInputError
+
+
+def label_from(value: object, where: str) -> str:
+    """A class name from a cell or JSON value; refuse what cannot be a class.
+
+    Example:
+        >>> label_from(4.0, "reviews.csv:3"), label_from(" pos ", "reviews.csv:4")
+        ('4', 'pos')
+    """
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        raise UserInputError(
+            "label is not a class",
+            where=where,
+            expected="a class name or an integer",
+            received=repr(value),
+            fix="map scores to classes first (e.g. 1-2 negative, 4-5 positive)",
+        )
+    if isinstance(value, str):
+        label = value.strip()
+        if not label:
+            raise UserInputError(
+                "empty label", where=where, expected="a class name or an integer",
+                fix="fill in or drop the row",
+            )
+        try:
+            number = float(label)
+        except ValueError:
+            return label
+        if number.is_integer():
+            return str(int(number))
+        raise UserInputError(
+            "label is not a class",
+            where=where,
+            expected="a class name or an integer",
+            received=repr(label),
+            fix="map scores to classes first (e.g. 1-2 negative, 4-5 positive)",
+        )
+    raise UserInputError(
+        "label is not a class",
+        where=where,
+        expected="a class name or an integer",
+        received=f"{type(value).__name__} {value!r}"[:80],
+        fix="give each row a single class name",
+    )
+
+
+def check_classes(labels: np.ndarray, source: str, max_classes: int) -> None:
+    """Refuse a single class, or more classes than a label column plausibly has."""
+    counts = Counter(np.asarray(labels).tolist())
+    if len(counts) < 2:
+        only = next(iter(counts)) if counts else "none"
+        raise UserInputError(
+            "only one class in the labels",
+            where=source,
+            expected="at least two classes",
+            received=f"{len(labels)} rows all labelled {only!r}",
+            fix="add examples of the other classes, or check --set label_column",
+        )
+    if len(counts) > max_classes:
+        sample = ", ".join(repr(c) for c, _ in counts.most_common(3))
+        raise UserInputError(
+            "too many distinct labels for a classification column",
+            where=source,
+            expected=f"at most {max_classes} classes (--set max_classes=N to allow more)",
+            received=f"{len(counts)} distinct values such as {sample}",
+            fix="check that --set label_column names the label and not the text",
+        )
+
+
+def class_indices(labels: np.ndarray, class_names: list[str], source: str) -> np.ndarray:
+    """Labels as indices into ``class_names``, refusing labels not among them."""
+    lookup = {name: i for i, name in enumerate(class_names)}
+    unknown = sorted(set(np.asarray(labels).tolist()) - set(lookup))
+    if unknown:
+        raise UserInputError("labels not seen in training", where=source,
+                             expected=f"classes {class_names}", received=f"{unknown[:5]}",
+                             fix="use the same class names as the training data")
+    return np.array([lookup[label] for label in labels], dtype="int32")
+
+
+def stratified_split(
+    labels: np.ndarray, fractions: tuple[float, ...], seed: int
+) -> list[np.ndarray]:
+    """Index arrays for a stratified split: the rest first, then one per fraction.
+
+    Every class keeps at least one example in the first (training) part.
+    """
+    rng = np.random.default_rng(seed)
+    parts: list[list[int]] = [[] for _ in range(len(fractions) + 1)]
+    for label in sorted(set(labels.tolist())):
+        indices = np.flatnonzero(labels == label)
+        rng.shuffle(indices)
+        start = 0
+        sizes = [int(round(f * len(indices))) for f in fractions]
+        while sum(sizes) >= len(indices) and any(sizes):
+            sizes[sizes.index(max(sizes))] -= 1
+        for part, size in enumerate(sizes, start=1):
+            parts[part].extend(indices[start : start + size])
+            start += size
+        parts[0].extend(indices[start:])
+    return [np.sort(np.array(p, dtype=int)) for p in parts]

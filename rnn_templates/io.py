@@ -1,0 +1,185 @@
+"""One way to write a file: a unique temporary name beside the target, fsync, rename.
+
+Every JSON, YAML, TSV, PNG, leaderboard, model and SavedModel the project
+writes goes through :func:`atomic_path`, so a reader (or a crash) only ever
+sees the complete old file or the complete new one. Temporary files are made
+with the user's normal permissions (``0o666`` less the umask, folders
+``0o777`` less the umask), not the ``0o600`` of ``tempfile``, so a serving
+process running as another user can read an export.
+
+Folders are replaced only when this project wrote them: :func:`check_replaceable`
+refuses a destination that holds anything else, and names it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rnn_templates.errors import UserInputError
+
+# A file this project leaves in every folder it creates as a whole (run
+# directories, exports): replacing a folder without it is refused.
+MARKER = ".rnnt"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def normal_permissions(path: str | os.PathLike) -> None:
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would have given it."""
+    path = Path(path)
+    mode = 0o777 if path.is_dir() else 0o666
+    os.chmod(path, mode & ~_umask())
+
+
+def _temporary_name(target: Path) -> Path:
+    # The target's suffix is kept at the end: some writers (Keras) check it.
+    return target.with_name(
+        f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{target.suffix}")
+
+
+def _fsync(path: Path) -> None:
+    if path.is_file():
+        with open(path, "rb") as stream:
+            os.fsync(stream.fileno())
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    The caller writes a file (or, with ``directory=True``, fills a folder) at
+    the yielded path. On success it is fsynced, given normal permissions and
+    renamed into place (a folder replaces an earlier one only if
+    :func:`check_replaceable` allows it); on any error it is removed and
+    ``target`` is left untouched.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> with atomic_path(folder / "hello.txt") as temporary:
+        ...     _ = temporary.write_text("hi")
+        >>> sorted(p.name for p in folder.iterdir())
+        ['hello.txt']
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary_name(target)
+    if directory:
+        temporary.mkdir()
+    try:
+        yield temporary
+        if directory:
+            for inner in [temporary, *temporary.rglob("*")]:
+                normal_permissions(inner)
+            (temporary / MARKER).touch()
+            replace_directory(temporary, target)
+        else:
+            _fsync(temporary)
+            normal_permissions(temporary)
+            os.replace(temporary, target)
+    except BaseException:
+        if temporary.is_dir():
+            shutil.rmtree(temporary, ignore_errors=True)
+        else:
+            temporary.unlink(missing_ok=True)
+        raise
+
+
+def check_replaceable(target: str | os.PathLike, *, option: str = "--output") -> None:
+    """Refuse ``target`` unless it is absent or a folder this project wrote.
+
+    Raises:
+        UserInputError: ``target`` is a file, or a folder without the marker
+            (it would hold the user's own files).
+    """
+    target = Path(target)
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise UserInputError(
+            "destination is a file, not a folder",
+            where=str(target),
+            expected="a new folder, or one this tool wrote",
+            fix=f"choose another {option}",
+        )
+    if not (target / MARKER).is_file():
+        contents = sorted(p.name for p in target.iterdir())
+        if contents:
+            raise UserInputError(
+                "destination folder holds files this tool did not write; nothing was replaced",
+                where=str(target),
+                expected="a new or empty folder, or one written by rnnt",
+                received=f"{len(contents)} entries such as {contents[:3]}",
+                fix=f"choose another {option}",
+            )
+
+
+def replace_directory(source: Path, target: Path) -> None:
+    """Rename ``source`` onto ``target``; an old ``target`` is removed only afterwards."""
+    check_replaceable(target)
+    if not target.exists():
+        os.replace(source, target)
+        return
+    aside = _temporary_name(target)
+    os.replace(target, aside)
+    try:
+        os.replace(source, target)
+    except BaseException:
+        os.replace(aside, target)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 text atomically."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    """Write indented, key-sorted JSON atomically."""
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_yaml(path: str | os.PathLike, data: dict[str, Any]) -> Path:
+    """Write a mapping as YAML atomically, keys in their given order."""
+    import yaml
+
+    return write_text(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def write_table(
+    path: str | os.PathLike, header: list[str], rows: Iterable[Iterable[Any]], delimiter: str = "\t"
+) -> Path:
+    """Write a CSV or TSV table (a header, then rows) atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return write_text(path, buffer.getvalue())
+
+
+def save_figure(figure: Any, path: str | os.PathLike) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
+    finally:
+        plt.close(figure)
+    return Path(path)
