@@ -2,7 +2,8 @@
 
 Peer recipe ("Bidirectional LSTM on IMDB", keras-io), written from its description:
     texts as integer ids (here: the same vocabulary as ours), left-padded and
-    left-truncated to 200 tokens with ``keras.utils.pad_sequences(maxlen=200)``;
+    left-truncated to 200 tokens with ``keras.utils.pad_sequences(maxlen=200)``
+    (made from our ids, which keep the first ``max_length`` tokens);
     ``Input((None,), int) -> Embedding(V, 128) -> Bidirectional(LSTM(64,
     return_sequences=True)) -> Bidirectional(LSTM(64)) -> Dense(1, sigmoid)``;
     Adam (default learning rate), binary cross-entropy, batch size 32, no mask.
@@ -11,16 +12,35 @@ Ours (what a user of ``apps/sentiment`` runs), at the same model size:
     ``SentimentConfig(embedding_dim=128, units=64, num_layers=2,
     bidirectional=True)`` (every other field at its default: dropout 0.2,
     head dropout 0.3, learning rate 3e-3, clipnorm 1.0, batch 32, 8 length
-    buckets, max_length 400); ``prepare`` fits the vocabulary,
-    ``SentimentHyperModel.build`` makes the core model (Embedding with
-    ``mask_zero``), ``SentimentHyperModel.fit`` trains it on bucketed batches
-    padded only to their own longest text; scoring goes through the serving
-    model (``serving_model`` + ``predict_probabilities``: raw strings,
-    ``TrimPadding``).
+    buckets, max_length 400; ``epochs`` and ``patience`` are set to
+    ``1 + --epochs`` so every run trains exactly that many epochs), trained
+    with ``Runner(SentimentApp()).fit`` on the raw training texts: it holds
+    out ``validation_fraction`` for validation, fits the vocabulary on the
+    rest, builds the core model (Embedding with ``mask_zero``) and trains it
+    on bucketed batches padded only to their own longest text, with the
+    standard callbacks every run has (early stopping, history, backups,
+    checkpoint, TensorBoard, TerminateOnNaN); the epoch timer rides along as
+    an extra callback. Scoring goes through the returned serving model
+    (``Runner.predict_outputs``: raw strings, ``TrimPadding``) with the weights
+    of the last epoch, as the peer's (the fit's early stopping would restore
+    its best epoch; the benchmark puts the last epoch's weights back first).
+    The weights start from the repeat's seed, as the peer's: ``Runner.fit``
+    seeds with ``config.seed``, which also fixes the split, so the benchmark
+    reseeds in the app's ``hypermodel`` hook (a subclass of ``SentimentApp``)
+    and the split stays the same for every repeat.
+
+The peer's ids: the benchmark replicates our split (``stratified_split`` of
+the training texts' class indices with ``(validation_fraction,)`` and the
+config's seed, as ``SentimentApp.prepare`` does) and fits its own vectorizer
+with ``make_vectorizer`` on that training split, with the config's
+``max_tokens`` and ``max_length``; every ours run checks that the vocabulary
+inside its trained model (``model.get_layer("vectorizer")``) is the same and
+that it trained on as many examples, so both recipes see exactly the same
+train / validation / test texts and ids.
 
 Protocol (one process, one machine)
-    1. Split each corpus once, stratified: 15% held-out test; ``prepare``
-       takes 10% of the rest for validation. Both recipes train on exactly the
+    1. Split each corpus once, stratified: 15% held-out test; the fit takes
+       10% of the rest for validation. Both recipes train on exactly the
        same training texts, with the same vocabulary (fitted on them only).
     2. Run the recipes alternately, ``--repeats`` times (A B A B ...). Each run
        builds a fresh model (same seed for both recipes within a repeat) and
@@ -111,7 +131,7 @@ def _split(texts: np.ndarray, labels: np.ndarray, seed: int):
 def load_shipped(path: Path, seed: int) -> Corpus:
     from apps.sentiment import data as data_io
 
-    data = data_io.read_table(path, "tsv", "text", "label")
+    data = data_io.read_labelled_table(path, "tsv", "text", "label")
     tr_x, te_x, tr_y, te_y = _split(data.texts, data.labels, seed)
     description = f"{path.name}: the project's corpus, short sentences"
     return Corpus("shipped", description, tr_x, tr_y, te_x, te_y)
@@ -157,7 +177,7 @@ def _compose(
 def load_long(path: Path, seed: int, train_count: int, test_count: int, tilt: float) -> Corpus:
     from apps.sentiment import data as data_io
 
-    data = data_io.read_table(path, "tsv", "text", "label")
+    data = data_io.read_labelled_table(path, "tsv", "text", "label")
     pool_tr_x, pool_te_x, pool_tr_y, pool_te_y = _split(data.texts, data.labels, seed)
     rng = np.random.default_rng(seed)
     tr_x, tr_y = _compose(pool_tr_x, pool_tr_y, train_count, rng, 8, 30, tilt)
@@ -203,23 +223,36 @@ def length_profile(corpus: Corpus) -> dict[str, Any]:
 # --- timing ---------------------------------------------------------------------------
 
 
-def _timer_callback():
+def _timer_callback(keep_last_weights: bool = False):
+    """An ``EpochTimer``; with ``keep_last_weights``, also the weights after each epoch."""
     import keras
 
     class EpochTimer(keras.callbacks.Callback):
-        """Seconds of each epoch's training part (validation excluded)."""
+        """Seconds of each epoch's training part (validation excluded).
 
-        def __init__(self):
+        Also the cores it kept busy: process CPU time over wall time. On this
+        2-core machine an epoch runs either near 2 (both cores) or near 1, and
+        that alone halves or doubles its throughput.
+        """
+
+        def __init__(self, keep_last_weights: bool = False):
             super().__init__()
             self.seconds: list[float] = []
+            self.cores: list[float] = []
+            self.val_accuracy: list[float] = []
+            self.keep_last_weights = keep_last_weights
+            self.last_weights = None
             self._start = None
 
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
+            self._cpu = time.process_time()
 
         def _stop(self):
             if self._start is not None:
-                self.seconds.append(time.perf_counter() - self._start)
+                wall = time.perf_counter() - self._start
+                self.seconds.append(wall)
+                self.cores.append((time.process_time() - self._cpu) / wall)
                 self._start = None
 
         def on_test_begin(self, logs=None):  # fit's validation pass starts here
@@ -227,67 +260,117 @@ def _timer_callback():
 
         def on_epoch_end(self, epoch, logs=None):
             self._stop()
+            if logs and "val_accuracy" in logs:
+                self.val_accuracy.append(float(logs["val_accuracy"]))
+            if self.keep_last_weights:  # untimed: after the validation pass
+                self.last_weights = self.model.get_weights()
 
-    return EpochTimer()
+    return EpochTimer(keep_last_weights)
 
 
 # --- recipes --------------------------------------------------------------------------
 
 
-def ours_config(overrides: list[str], max_length: int | None = None):
+def ours_config(overrides: list[str], epochs: int, max_length: int | None = None):
+    """Ours at the peer's size; ``1 + epochs`` epochs with a patience that never stops them."""
     from apps.sentiment.config import SentimentConfig
     from rnn_templates.config import load_config
 
     base = ["embedding_dim=128", "units=64", "num_layers=2", "bidirectional=true", "cell=lstm"]
     if max_length is not None:
         base.append(f"max_length={max_length}")
-    return load_config(SentimentConfig, None, base + list(overrides))
+    config = load_config(SentimentConfig, None, base + list(overrides))
+    return dataclasses.replace(config, epochs=1 + epochs, patience=1 + epochs)
 
 
-def prepare_ours(config, corpus: Corpus):
-    from apps.sentiment import data as data_io
-    from apps.sentiment.app import prepare
+@dataclasses.dataclass
+class Splits:
+    """The texts, class indices and ids of our split, replicated for the peer."""
 
-    dataset = data_io.LabelledTexts(
-        corpus.train_texts, corpus.train_labels, corpus.name,
-        test=data_io.LabelledTexts(corpus.test_texts, corpus.test_labels, f"{corpus.name}-test"),
-    )
-    return prepare(config, dataset)
+    class_names: list[str]
+    texts: dict[str, np.ndarray]  # "train", "validation", "test"
+    labels: dict[str, np.ndarray]  # class indices
+    vectorizer: Any  # keras.layers.TextVectorization fitted on texts["train"]
+    ids: dict[str, np.ndarray]
 
 
-def run_ours(config, prepared, epochs: int, seed: int) -> dict[str, Any]:
+def split_like_ours(config, corpus: Corpus) -> Splits:
+    """Our train / validation / test split and ids, as ``Runner.fit`` makes them.
+
+    ``SentimentApp.prepare``: class names sorted, labels as their indices, a
+    stratified validation split of the training texts with the config's
+    ``validation_fraction`` and ``seed`` (the in-memory fit holds out no test
+    part: the corpus's test split is ours), and a vocabulary fitted on the
+    rest with the config's ``max_tokens`` and ``max_length``.
+    """
+    from rnn_templates.data.labels import class_indices, stratified_split
+    from rnn_templates.text import make_vectorizer, token_ids
+
+    train_labels = np.asarray(corpus.train_labels).astype(str).astype(object)
+    class_names = sorted(set(train_labels.tolist()))
+    labels = class_indices(train_labels, class_names, corpus.name)
+    train, validation = stratified_split(labels, (config.validation_fraction,), config.seed)
+    texts = {"train": corpus.train_texts[train], "validation": corpus.train_texts[validation],
+             "test": corpus.test_texts}
+    targets = {"train": labels[train], "validation": labels[validation],
+               "test": class_indices(np.asarray(corpus.test_labels).astype(str).astype(object),
+                                     class_names, f"{corpus.name}-test")}
+    vectorizer = make_vectorizer(texts["train"], max_tokens=config.max_tokens,
+                                 max_length=config.max_length)
+    ids = {split: token_ids(vectorizer, texts[split]) for split in texts}
+    return Splits(class_names, texts, targets, vectorizer, ids)
+
+
+def _ours_app(init_seed: int):
+    """``SentimentApp`` whose model weights (and dropout) start from ``init_seed``.
+
+    ``Runner.fit`` seeds with ``config.seed`` before it splits and builds; that
+    seed also fixes the split, so it stays, and the weights are reseeded here.
+    """
     import keras
-    import keras_tuner
 
-    from apps.sentiment.app import predict_probabilities
-    from apps.sentiment.model import SentimentHyperModel, serving_model
+    from apps.sentiment.app import SentimentApp
 
-    keras.utils.set_random_seed(seed)
-    hypermodel = SentimentHyperModel(
-        config, prepared.vectorizer.vocabulary_size(), len(prepared.class_names)
-    )
-    hp = keras_tuner.HyperParameters()
-    core = hypermodel.build(hp)
-    timer = _timer_callback()
-    history = hypermodel.fit(
-        hp, core,
-        train=(prepared.ids["train"], prepared.labels["train"]),
-        validation=(prepared.ids["validation"], prepared.labels["validation"]),
-        epochs=1 + epochs, callbacks=[timer], verbose=0,
-    )
-    model = serving_model(prepared.vectorizer, core)
-    probabilities = predict_probabilities(model, prepared.texts["test"])
-    accuracy = float((probabilities.argmax(axis=1) == prepared.labels["test"]).mean())
-    return _run_record(timer.seconds, len(prepared.ids["train"]), accuracy, history)
+    class SeededSentimentApp(SentimentApp):
+        def hypermodel(self, config, prepared):
+            keras.utils.set_random_seed(init_seed)
+            return super().hypermodel(config, prepared)
+
+    return SeededSentimentApp()
 
 
-def peer_arrays(prepared) -> dict[str, np.ndarray]:
+def run_ours(config, corpus: Corpus, splits: Splits, seed: int) -> dict[str, Any]:
+    import tempfile
+
+    from rnn_templates.app import Runner
+
+    runner = Runner(_ours_app(seed))
+    timer = _timer_callback(keep_last_weights=True)
+    with tempfile.TemporaryDirectory(prefix="rnnt-throughput-") as work:
+        model, artifacts, training = runner.fit(
+            config, corpus.train_texts, corpus.train_labels, Path(work) / "fit",
+            callbacks=[timer],
+        )
+    vocabulary = model.get_layer("vectorizer").get_vocabulary()
+    if (artifacts["class_names"] != splits.class_names
+            or training["train_examples"] != len(splits.ids["train"])
+            or vocabulary != splits.vectorizer.get_vocabulary()):
+        sys.exit(f"[{corpus.name}] the fit's split or vocabulary differs from the one "
+                 "replicated for the peer; the comparison would not be fair")
+    # Score the last epoch, as the peer: early stopping restored its best epoch.
+    timer.model.set_weights(timer.last_weights)
+    probabilities = runner.predict_outputs(model, splits.texts["test"])
+    accuracy = float((probabilities.argmax(axis=1) == splits.labels["test"]).mean())
+    return _run_record(timer, len(splits.ids["train"]), accuracy)
+
+
+def peer_arrays(splits: Splits) -> dict[str, np.ndarray]:
     """Our ids (right-padded) re-padded the recipe's way: pre-padding, pre-truncation, 200."""
     import keras
 
     arrays = {}
     for split in ("train", "validation", "test"):
-        rows = [row[row != 0] for row in prepared.ids[split]]
+        rows = [row[row != 0] for row in splits.ids[split]]
         arrays[split] = keras.utils.pad_sequences(rows, maxlen=PEER_MAXLEN)
     return arrays
 
@@ -306,32 +389,32 @@ def build_peer(vocab_size: int):
     return model
 
 
-def run_peer(prepared, arrays, vocab_size: int, epochs: int, seed: int) -> dict[str, Any]:
+def run_peer(splits: Splits, arrays, vocab_size: int, epochs: int, seed: int) -> dict[str, Any]:
     import keras
 
     keras.utils.set_random_seed(seed)
     model = build_peer(vocab_size)
     timer = _timer_callback()
     # Class index 1 is the positive class (classes are sorted), as in ours.
-    history = model.fit(
-        arrays["train"], prepared.labels["train"].astype("float32"),
-        validation_data=(arrays["validation"], prepared.labels["validation"].astype("float32")),
+    model.fit(
+        arrays["train"], splits.labels["train"].astype("float32"),
+        validation_data=(arrays["validation"], splits.labels["validation"].astype("float32")),
         batch_size=32, epochs=1 + epochs, callbacks=[timer], verbose=0,
     )
     scores = model.predict(arrays["test"], batch_size=256, verbose=0)[:, 0]
-    accuracy = float(((scores > 0.5).astype(int) == prepared.labels["test"]).mean())
-    return _run_record(timer.seconds, len(arrays["train"]), accuracy, history)
+    accuracy = float(((scores > 0.5).astype(int) == splits.labels["test"]).mean())
+    return _run_record(timer, len(arrays["train"]), accuracy)
 
 
-def _run_record(seconds: list[float], examples: int, accuracy: float, history) -> dict[str, Any]:
-    timed = seconds[1:]  # the first epoch is warm-up
+def _run_record(timer, examples: int, accuracy: float) -> dict[str, Any]:
+    timed = timer.seconds[1:]  # the first epoch is warm-up
     return {
-        "warmup_seconds": round(seconds[0], 2),
+        "warmup_seconds": round(timer.seconds[0], 2),
         "epoch_seconds": [round(s, 3) for s in timed],
         "samples_per_second": [round(examples / s, 1) for s in timed],
+        "cores_busy": [round(c, 2) for c in timer.cores[1:]],
         "test_accuracy": accuracy,
-        "val_accuracy_per_epoch": [round(float(v), 4)
-                                   for v in history.history.get("val_accuracy", [])],
+        "val_accuracy_per_epoch": [round(v, 4) for v in timer.val_accuracy],
     }
 
 
@@ -344,19 +427,18 @@ def bench_corpus(corpus: Corpus, args, log) -> dict[str, Any]:
     log(f"[{corpus.name}] lengths: mean {profile['tokens_mean']} median "
         f"{profile['tokens_median']} p90 {profile['tokens_p90']} max {profile['tokens_max']} "
         f"tokens; {profile['train']} train / {profile['test']} test texts")
-    config = ours_config(args.config_override)
-    prepared = prepare_ours(config, corpus)
-    vocab = prepared.vectorizer.vocabulary_size()
+    config = ours_config(args.config_override, args.epochs)
+    splits = split_like_ours(config, corpus)
+    vocab = splits.vectorizer.vocabulary_size()
     peer_vocab = PEER_VOCAB_RECIPE if args.peer_vocab == "recipe" else vocab
-    arrays = peer_arrays(prepared)
+    arrays = peer_arrays(splits)
     recipes: dict[str, Any] = {
-        "ours": lambda seed: run_ours(config, prepared, args.epochs, seed),
-        "peer": lambda seed: run_peer(prepared, arrays, peer_vocab, args.epochs, seed),
+        "ours": lambda seed: run_ours(config, corpus, splits, seed),
+        "peer": lambda seed: run_peer(splits, arrays, peer_vocab, args.epochs, seed),
     }
     if corpus.name in args.ours_len200:
-        config200 = ours_config(args.config_override, max_length=PEER_MAXLEN)
-        prepared200 = prepare_ours(config200, corpus)
-        recipes["ours_len200"] = lambda seed: run_ours(config200, prepared200, args.epochs, seed)
+        config200 = ours_config(args.config_override, args.epochs, max_length=PEER_MAXLEN)
+        recipes["ours_len200"] = lambda seed: run_ours(config200, corpus, splits, seed)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in recipes}
     for repeat in range(args.repeats):
         for name, run in recipes.items():
@@ -365,7 +447,8 @@ def bench_corpus(corpus: Corpus, args, log) -> dict[str, Any]:
             record["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             runs[name].append(record)
             log(f"[{corpus.name}] repeat {repeat + 1}/{args.repeats} {name:11s} "
-                f"samples/s {record['samples_per_second']} test accuracy "
+                f"samples/s {record['samples_per_second']} cores {record['cores_busy']} "
+                f"test accuracy "
                 f"{record['test_accuracy']:.4f} ({time.perf_counter() - started:.0f}s)")
     summary = {}
     for name, records in runs.items():
@@ -375,31 +458,35 @@ def bench_corpus(corpus: Corpus, args, log) -> dict[str, Any]:
             "median_samples_per_second": statistics.median(rates),
             "min_samples_per_second": min(rates),
             "max_samples_per_second": max(rates),
+            "median_cores_busy": statistics.median(
+                c for record in records for c in record["cores_busy"]),
             "test_accuracy_mean": float(np.mean(accuracies)),
             "test_accuracy_per_repeat": [round(a, 4) for a in accuracies],
         }
-    peer_rate = summary["peer"]["median_samples_per_second"]
-    for name in summary:
-        summary[name]["ratio_to_peer"] = round(summary[name]["median_samples_per_second"]
-                                               / peer_rate, 3)
+    peer = summary["peer"]
+    for entry in summary.values():
+        entry["ratio_to_peer"] = round(
+            entry["median_samples_per_second"] / peer["median_samples_per_second"], 3)
+        entry["best_epoch_ratio_to_peer"] = round(
+            entry["max_samples_per_second"] / peer["max_samples_per_second"], 3)
     return {
         "description": corpus.description,
         "lengths": profile,
         "vocabulary_size": vocab,
         "peer_embedding_rows": peer_vocab,
-        "train_examples": int(len(prepared.ids["train"])),
-        "validation_examples": int(len(prepared.ids["validation"])),
-        "test_examples": int(len(prepared.ids["test"])),
-        "bucket_edges": _edges(prepared, config),
+        "train_examples": int(len(splits.ids["train"])),
+        "validation_examples": int(len(splits.ids["validation"])),
+        "test_examples": int(len(splits.ids["test"])),
+        "bucket_edges": _edges(splits, config),
         "summary": summary,
         "runs": runs,
     }
 
 
-def _edges(prepared, config) -> list[int]:
-    from apps.sentiment.model import bucket_edges
+def _edges(splits: Splits, config) -> list[int]:
+    from rnn_templates.text import bucket_edges
 
-    return [int(e) for e in bucket_edges(prepared.ids["train"], config.num_buckets)]
+    return [int(e) for e in bucket_edges(splits.ids["train"], config.num_buckets)]
 
 
 # --- report ---------------------------------------------------------------------------
@@ -418,9 +505,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"{meta['epochs'] + 1} epochs, mean over repeats. Peer embedding rows: "
         f"{meta['peer_vocab']}.",
         "",
-        "| corpus | tokens mean / median / max | recipe | samples/s (median) "
-        "| ratio to peer | test accuracy |",
-        "|---|---|---|---|---|---|",
+        "| corpus | tokens mean / median / max | recipe | samples/s median (min-max) "
+        "| ratio to peer: median (best epoch) | cores busy (median) | test accuracy |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, corpus in result["corpora"].items():
         lengths = corpus["lengths"]
@@ -428,7 +515,9 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {lengths['tokens_mean']} / {lengths['tokens_median']:g} / "
                 f"{lengths['tokens_max']} | {recipe} | {s['median_samples_per_second']:.0f} "
-                f"| {s['ratio_to_peer']:.2f} | {s['test_accuracy_mean']:.4f} |"
+                f"({s['min_samples_per_second']:.0f}-{s['max_samples_per_second']:.0f}) "
+                f"| {s['ratio_to_peer']:.2f} ({s['best_epoch_ratio_to_peer']:.2f}) "
+                f"| {s['median_cores_busy']:.2f} | {s['test_accuracy_mean']:.4f} |"
             )
     lines += ["", "Corpora:", ""]
     for name, corpus in result["corpora"].items():
@@ -495,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         "long_reviews": {"train": args.long_train, "test": args.long_test,
                          "tilt": args.long_tilt, "sentences": [8, 30]},
         "config_overrides": args.config_override,
-        "ours_config": dataclasses.asdict(ours_config(args.config_override)),
+        "ours_config": dataclasses.asdict(ours_config(args.config_override, args.epochs)),
         "seed": args.seed,
     }
     result: dict[str, Any] = {"meta": meta, "corpora": {}}

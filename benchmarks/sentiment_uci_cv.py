@@ -26,12 +26,19 @@ Models
         texts, labels, work_dir)`` (it holds out ``validation_fraction`` of the
         training part for early stopping), then ``predict_probabilities`` on
         the held-out fold.
-    ``tuned``         our tuned model: per outer fold, ``prepare`` the training
-        part (``test_fraction=0``, so it is split only into train/validation),
-        ``search_hyperparameters`` (random search, ``--max-trials`` trials of at
-        most ``--tuning-epochs`` epochs, ranked by validation accuracy inside the
-        training part), then ``fit_prepared`` with the best hyperparameters and
-        a single scoring of the held-out fold.
+    ``tuned``         our tuned model: per outer fold, ``Runner(SentimentApp())
+        .search`` on the training part (it holds out ``validation_fraction`` of
+        it, nothing for test; random search, ``--max-trials`` trials of at most
+        ``--tuning-epochs`` epochs, ranked by validation accuracy on that inner
+        split), then ``Runner.fit`` on the same training part with the best
+        hyperparameters (the same train/validation split) and a single scoring
+        of the held-out fold.
+
+    ``validation_accuracy`` (recorded for ours) is the trained model's accuracy
+    on the inner validation split that early stopping watched; the script
+    replicates that split (``stratified_split`` of the training part with the
+    config's ``validation_fraction`` and ``seed``, as ``SentimentApp.prepare``
+    does) to score it.
 
 ``--config-override key=value`` changes the SentimentConfig that both of our
 models start from. Such runs are exploration: write them to their own
@@ -117,14 +124,31 @@ def _predicted_labels(model, class_names: list[str], texts: np.ndarray) -> np.nd
     return np.array([int(class_names[i]) for i in probabilities.argmax(axis=1)])
 
 
+def _validation_accuracy(config, model, class_names: list[str], train_x, train_y) -> float:
+    """Accuracy on the validation split the fit held out of ``train_x`` for early stopping.
+
+    The split is replicated as ``SentimentApp.prepare`` makes it: labels as
+    indices of the sorted class names, stratified with the config's
+    ``validation_fraction`` and ``seed`` (the in-memory fit holds out no test part).
+    """
+    from rnn_templates.data.labels import class_indices, stratified_split
+
+    labels = class_indices(np.asarray(train_y).astype(str).astype(object), class_names,
+                           "uci-fold")
+    _, validation = stratified_split(labels, (config.validation_fraction,), config.seed)
+    predicted = _predicted_labels(model, class_names, np.asarray(train_x)[validation])
+    return float((predicted == np.asarray(train_y)[validation]).mean())
+
+
 def run_default(config, train_x, train_y, test_x, work: Path) -> tuple[np.ndarray, dict[str, Any]]:
     from apps.sentiment.app import fit_classifier
 
-    model, class_names, metrics = fit_classifier(config, train_x, train_y.astype(str), work)
+    model, class_names, training = fit_classifier(config, train_x, train_y.astype(str), work)
     info = {
-        "epochs_run": metrics["training"]["epochs_run"],
-        "train_seconds": metrics["training"]["seconds"],
-        "validation_accuracy": metrics["validation"]["accuracy"],
+        "epochs_run": training["epochs_run"],
+        "train_seconds": training["seconds"],
+        "validation_accuracy": _validation_accuracy(config, model, class_names, train_x,
+                                                    train_y),
     }
     return _predicted_labels(model, class_names, test_x), info
 
@@ -132,40 +156,37 @@ def run_default(config, train_x, train_y, test_x, work: Path) -> tuple[np.ndarra
 def run_tuned(
     config, train_x, train_y, test_x, work: Path, max_trials: int, tuning_epochs: int
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    from apps.sentiment import data as data_io
-    from apps.sentiment.app import fit_prepared, prepare, search_hyperparameters
-    from rnn_templates.training import set_seed
+    from apps.sentiment.app import SentimentApp
+    from rnn_templates.app import Runner
 
-    # The same steps fit_classifier takes, with a search in between. test_fraction=0:
-    # the training part is split into train/validation only; the outer test fold
-    # never enters prepare(), the search, or the refit.
+    # Search and refit both split the training part into train/validation only
+    # (the in-memory API holds out no test part; test_fraction=0 says so here
+    # too), with the same seed, so the refit sees the search's split. The outer
+    # test fold never enters the search or the refit.
     config = dataclasses.replace(
         config, test_fraction=0.0, tuner="random", max_trials=max_trials,
         tuning_epochs=tuning_epochs,
     )
-    dataset = data_io.LabelledTexts(
-        np.asarray(train_x, dtype=object), train_y.astype(str).astype(object), "uci-fold"
-    )
-    data_io.check_classes(dataset, config.max_classes)
-    set_seed(config.seed, config.deterministic)
-    prepared = prepare(config, dataset)
+    runner = Runner(SentimentApp())
+    labels = train_y.astype(str)
     started = time.perf_counter()
-    best, rows = search_hyperparameters(config, prepared, work / "tuning", restart=True)
+    best, rows = runner.search(config, train_x, labels, work / "tuning", restart=True)
     search_seconds = time.perf_counter() - started
-    (work / "final").mkdir(parents=True, exist_ok=True)
-    set_seed(config.seed, config.deterministic)
-    model, metrics = fit_prepared(config, prepared, work / "final", best)
+    model, artifacts, training = runner.fit(config, train_x, labels, work / "final",
+                                            hyperparameters=best)
+    class_names = artifacts["class_names"]
     info = {
         "search_seconds": round(search_seconds, 1),
         "trials": len(rows),
         "best_trial_val_accuracy": rows[0]["score"] if rows else None,
         "best_hyperparameters": dict(best.values),
         "leaderboard": rows,
-        "epochs_run": metrics["training"]["epochs_run"],
-        "train_seconds": metrics["training"]["seconds"],
-        "validation_accuracy": metrics["validation"]["accuracy"],
+        "epochs_run": training["epochs_run"],
+        "train_seconds": training["seconds"],
+        "validation_accuracy": _validation_accuracy(config, model, class_names, train_x,
+                                                    train_y),
     }
-    return _predicted_labels(model, prepared.class_names, test_x), info
+    return _predicted_labels(model, class_names, test_x), info
 
 
 # --- reporting ------------------------------------------------------------------------

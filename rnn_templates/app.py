@@ -84,14 +84,11 @@ class App:
         name: The app's name on the command line and in ``runs/<name>``.
         config_class: Its config dataclass (an :class:`~rnn_templates.config.AppConfig`).
         monitor: What early stopping watches.
-        evaluate_keys: Config keys ``evaluate --data`` may override (how to read
-            the other file); any other key is refused.
     """
 
     name: str = "app"
     config_class: type[AppConfig] = AppConfig
     monitor: str = "val_loss"
-    evaluate_keys: tuple[str, ...] = ()
 
     # --- 1. data ---------------------------------------------------------------
 
@@ -459,28 +456,16 @@ class Runner:
                  overrides: list[str] | None = None, config_file: str | None = None) -> dict:
         """Metrics and plots on the run's held-out split, or on another labelled file.
 
-        ``overrides`` may only name :attr:`App.evaluate_keys` (how to read the
+        ``overrides`` may only name the config's ``DATA_KEYS`` (how to read the
         other file); the rest of the config is the run's own.
         Results go to ``evaluation-<name>.json`` (and the app's plots) in the
         run directory, ``<name>`` being ``test`` or the file's stem.
         """
-        from rnn_templates.config import load_config, parse_overrides
+        from rnn_templates.config import data_overrides, load_config
 
         run_dir = Path(run_dir)
-        requested = parse_overrides(overrides or [])
-        load_config(self.app.config_class, config_file, requested)  # unknown keys, bad values
-        unused = sorted(set(requested) - set(self.app.evaluate_keys))
-        if unused or config_file:
-            keys = ", ".join(self.app.evaluate_keys)
-            raise UserInputError(
-                f"config key '{unused[0] if unused else config_file}' does not apply to evaluate",
-                where="--config" if config_file and not unused else "--set",
-                expected=f"only keys that say how to read --data: {keys}",
-                fix="evaluate uses the run's own config; drop the option",
-            )
-        if requested and data_path is None:
-            raise UserInputError("--set needs --data with evaluate", where="--set",
-                                 fix="add --data FILE, or drop --set")
+        requested = data_overrides(self.app.config_class, config_file, overrides or [],
+                                   has_data=data_path is not None)
         model = load_keras_model(run_dir / MODEL_FILE) if (run_dir / MODEL_FILE).exists() \
             else self._missing_model(run_dir)
         artifacts = _load_artifacts(run_dir)

@@ -123,6 +123,10 @@ def _tune(spec: AppSpec, args: argparse.Namespace) -> None:
 
 
 def _evaluate(spec: AppSpec, args: argparse.Namespace) -> None:
+    from rnn_templates.config import data_overrides
+
+    # Checked before the app (and TensorFlow) is imported, and again by the runner.
+    data_overrides(spec.config_class(), args.config, args.overrides, has_data=bool(args.data))
     spec.runner().evaluate(args.run_dir, args.data, args.overrides, args.config)
 
 

@@ -152,6 +152,30 @@ def load_config(
         raise UserInputError(str(error), where="config") from None
 
 
+def data_overrides(config_class: type, yaml_path: str | None, overrides: list[str],
+                   *, has_data: bool) -> dict[str, Any]:
+    """The ``--set`` values a command that reads other data (``evaluate --data``) may take.
+
+    Only ``config_class.DATA_KEYS`` (how to read a file) apply; anything else
+    would be silently ignored, so it is refused, as is an unknown key.
+    """
+    requested = parse_overrides(overrides)
+    load_config(config_class, yaml_path, requested)  # unknown keys and bad values first
+    allowed = tuple(getattr(config_class, "DATA_KEYS", ()))
+    unused = sorted(set(requested) - set(allowed))
+    if unused or yaml_path:
+        raise UserInputError(
+            f"config key '{unused[0] if unused else yaml_path}' does not apply to evaluate",
+            where="--set" if unused else "--config",
+            expected=f"only keys that say how to read --data: {', '.join(allowed)}",
+            fix="evaluate uses the run's own config; drop the option",
+        )
+    if requested and not has_data:
+        raise UserInputError("--set needs --data with evaluate", where="--set",
+                             fix="add --data FILE, or drop --set")
+    return requested
+
+
 def describe_config(config_class: type) -> str:
     """One line per key: name, type and default, for ``--help-config``."""
     hints = typing.get_type_hints(config_class)

@@ -175,13 +175,19 @@ def run_directory(
         if not has_trained_work(work) and created:
             shutil.rmtree(work, ignore_errors=True)
             raise
-        hint = f"run the same command again to resume from {work}"
         if isinstance(error, KeyboardInterrupt):
-            raise RunInterrupted(f"interrupted; {hint}") from None
+            raise RunInterrupted(
+                f"interrupted; run the same command again to resume from {work}") from None
         if not isinstance(error, UserInputError):
-            print(f"the trained work is kept in {work}; {hint}", file=sys.stderr)
+            print(f"the trained work is kept in {work}; run the same command again to resume "
+                  "from its last finished epoch", file=sys.stderr)
         raise
     lock.release()
+    if final.exists() and not overwrite:
+        # Another process finished a run of the same name while this one worked.
+        raise UserInputError(
+            "run directory was written by another process meanwhile", where=str(final),
+            fix=f"this run is kept in {work}: rename it, or rerun with --overwrite")
     io.replace_directory(work, final)
 
 

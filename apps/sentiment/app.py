@@ -36,7 +36,6 @@ TEST_FILE = "test.tsv"
 class SentimentApp(App):
     name = "sentiment"
     config_class = SentimentConfig
-    evaluate_keys = ("format", "text_column", "label_column")
 
     # --- 1. data -------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ FORMATS = ("auto", "csv", "tsv", "jsonl", "folder", "imdb")
 class SentimentConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = (
         "val_accuracy", "val_loss", "accuracy", "loss")
+    # What `evaluate --data` may change: how the other file is read.
+    DATA_KEYS: typing.ClassVar[tuple[str, ...]] = ("format", "text_column", "label_column")
 
     # --- data -------------------------------------------------------------------
     data: str = knob("data/sentiment/reviews.tsv",

@@ -1,0 +1,62 @@
+"""The `rnnt` console script: apps register cheaply, verbs are built once, hooks add options."""
+
+import argparse
+import dataclasses
+import subprocess
+import sys
+import textwrap
+
+from rnn_templates.cli import AppSpec, register
+from rnn_templates.config import TrainingOptions, knob
+
+
+@dataclasses.dataclass
+class WindowConfig(TrainingOptions):
+    lookback: int = knob(24, "steps read per forecast", interval="[1, inf)")
+
+
+def add_window_options(verb: str, parser: argparse.ArgumentParser) -> None:
+    if verb == "predict":
+        parser.add_argument("--window", help="comma-separated values")
+
+
+SPEC = AppSpec(name="toy", help="A toy app.", config="tests.test_cli:WindowConfig",
+               app="tests.test_cli:NoSuchApp", arguments="tests.test_cli:add_window_options")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnnt")
+    register(parser.add_subparsers(dest="app"), SPEC)
+    return parser
+
+
+def test_every_app_gets_the_five_verbs_and_its_hook_options():
+    parser = _parser()
+    args = parser.parse_args(["toy", "predict", "--model", "m", "--window", "1,2,3", "a", "b"])
+    assert (args.verb, args.window, args.inputs, args.batch_size) == (
+        "predict", "1,2,3", ["a", "b"], 256)
+    assert args.spec is SPEC
+    args = parser.parse_args(["toy", "tune", "--set", "lookback=12", "--restart"])
+    assert args.overrides == ["lookback=12"] and args.restart and args.runs_root == "runs"
+    for verb in ("train", "evaluate", "export"):
+        assert not hasattr(parser.parse_args(
+            ["toy", verb, *(["--run-dir", "r"] if verb != "train" else [])]), "window")
+
+
+def test_help_and_user_errors_do_not_import_tensorflow():
+    script = textwrap.dedent("""
+        import sys
+        from rnn_templates.cli import main
+        try:
+            main(["--help"])
+        except SystemExit as exited:
+            assert exited.code == 0
+        assert main(["sentiment", "train", "--set", "units=0"]) == 2
+        assert main(["sentiment", "evaluate", "--run-dir", "nowhere", "--set", "colour=1"]) == 2
+        print(sorted(m for m in ("tensorflow", "keras", "keras_tuner") if m in sys.modules))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert "`units` must be a positive integer; received 0" in result.stderr
