@@ -60,3 +60,14 @@ def test_help_and_user_errors_do_not_import_tensorflow():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert "`units` must be a positive integer; received 0" in result.stderr
+
+
+def test_the_library_never_imports_an_app():
+    import pathlib
+    import re
+
+    library = pathlib.Path(__file__).resolve().parents[1] / "rnn_templates"
+    offenders = [str(path) for path in library.rglob("*.py")
+                 if re.search(r"^\s*(from|import) apps\b", path.read_text(encoding="utf-8"),
+                              re.MULTILINE)]
+    assert offenders == []

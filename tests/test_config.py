@@ -241,3 +241,53 @@ def test_user_input_error_is_always_one_line():
     assert len(message.splitlines()) == 1
     assert message == "f.csv: bad\\nvalue; received line one\\nline two\\r\\n"
     assert error.received == "line one\nline two\r\n"  # the attribute keeps the raw value
+
+
+# --- knobs and the shared option mixins ------------------------------------------------
+
+
+def test_shared_knobs_are_checked_once_with_their_names():
+    from rnn_templates.config import RecurrentOptions, TrainingOptions, TuningOptions
+
+    @dataclasses.dataclass
+    class App(TuningOptions, TrainingOptions, RecurrentOptions):
+        TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = ("val_loss", "val_mae")
+
+    for overrides, message in [
+        (["units=0"], "config: `units` must be a positive integer; received 0"),
+        (["dropout=1.5"], "config: `dropout` must be in [0, 1); received 1.5"),
+        (["learning_rate=0"], "config: `learning_rate` must be in (0, 1]; received 0.0"),
+        (["clipnorm=-1"], "config: `clipnorm` must be in [0, inf); received -1.0"),
+        (["cell=rnn"], "config: `cell` must be one of 'simple', 'lstm', 'gru'; received 'rnn'"),
+        (["tuner=grid"], "config: `tuner` must be one of 'random', 'hyperband', 'bayesian'; "
+                         "received 'grid'"),
+        (["tuning_objective=foo"], "config: `tuning_objective` must be one of 'val_loss', "
+                                   "'val_mae'; received 'foo'"),
+        (["learning_rate=.nan"], "config: `learning_rate` must be in (0, 1]; received nan"),
+    ]:
+        with pytest.raises(UserInputError) as caught:
+            load_config(App, overrides=overrides)
+        assert str(caught.value) == message
+    assert load_config(App, overrides=["units=8", "tuning_objective=val_mae"]).units == 8
+
+
+def test_sentiment_refuses_values_that_would_reach_keras():
+    from apps.sentiment.config import SentimentConfig
+
+    with pytest.raises(UserInputError, match=r"`head_dropout` must be in \[0, 1\); received 2.0"):
+        load_config(SentimentConfig, overrides=["head_dropout=2.0"])
+    with pytest.raises(UserInputError, match="`tuning_objective` must be one of 'val_accuracy'"):
+        load_config(SentimentConfig, overrides=["tuning_objective=foo"])
+
+
+def test_a_new_default_keeps_the_knob_help_and_check():
+    from rnn_templates.config import RecurrentOptions, new_default
+
+    @dataclasses.dataclass
+    class Wide(RecurrentOptions):
+        units: int = new_default(RecurrentOptions, "units", 256)
+
+    assert Wide().units == 256
+    assert "units per recurrent layer" in describe_config(Wide)
+    with pytest.raises(ValueError, match="`units` must be a positive integer"):
+        Wide(units=0)
