@@ -103,12 +103,14 @@ def generate(
         )
     rng = np.random.default_rng(seed)
     reset_states(step_model)
-    probabilities = np.asarray(step_model(prompts, training=False))[:, -1]
+    # convert_to_numpy: on a GPU the torch backend returns device tensors.
+    to_numpy = keras.ops.convert_to_numpy
+    probabilities = to_numpy(step_model(prompts, training=False))[:, -1]
     generated = []
     for _ in range(num_steps):
         tokens = sample_from_probabilities(
             probabilities, temperature=temperature, top_k=top_k, top_p=top_p, rng=rng
         )
         generated.append(tokens)
-        probabilities = np.asarray(step_model(tokens[:, None], training=False))[:, -1]
+        probabilities = to_numpy(step_model(tokens[:, None], training=False))[:, -1]
     return np.stack(generated, axis=1) if generated else np.zeros((len(prompts), 0), int)

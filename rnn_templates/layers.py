@@ -16,7 +16,9 @@ class TrimPadding(keras.layers.Layer):
     length removes that cost when serving short texts. Id 0 is padding.
 
     Input shape ``(batch, time)`` int; output ``(batch, time')`` with
-    ``1 <= time' <= time``.
+    ``1 <= time' <= time``. The output length depends on the batch, so the
+    layer needs TensorFlow (the backend of the string-serving models it is
+    made for); JAX compiles fixed shapes and refuses it inside ``predict``.
     """
 
     def call(self, inputs):

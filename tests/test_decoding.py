@@ -145,7 +145,7 @@ def test_greedy_generation_equals_an_argmax_loop_over_the_growing_sequence(cell)
     assert generated.shape == (3, 8)
     sequence = prompts.copy()
     for _ in range(8):
-        probabilities = np.asarray(plain(sequence, training=False))[:, -1]
+        probabilities = keras.ops.convert_to_numpy(plain(sequence, training=False))[:, -1]
         sequence = np.concatenate([sequence, probabilities.argmax(-1)[:, None]], axis=1)
     np.testing.assert_array_equal(generated, sequence[:, 3:])
     # The comparison means something: the continuations vary and depend on the prompt.

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
 from rnn_templates.topologies import build_many_to_many
 from tests.topologies.variants import CELLS, UNITS, VARIANTS
@@ -23,7 +24,7 @@ def test_token_shapes_and_output_mask_per_variant(cell):
         out = model(TOKENS, training=False)
         assert tuple(out.shape) == (2, 5, 6)
         # The input mask reaches the model's output, so losses and metrics skip padding.
-        np.testing.assert_array_equal(np.asarray(out._keras_mask), TOKENS != 0, err_msg=variant)
+        np.testing.assert_array_equal(to_numpy(out._keras_mask), TOKENS != 0, err_msg=variant)
 
 
 def test_real_valued_input_with_mask_value():
@@ -37,13 +38,13 @@ def test_real_valued_input_with_mask_value():
         assert model.get_layer("masking").mask_value == 0.0
         out = model(x, training=False)
         assert tuple(out.shape) == (2, 6, 2)
-        assert np.all((np.asarray(out) > 0) & (np.asarray(out) < 1))
+        assert np.all((to_numpy(out) > 0) & (to_numpy(out) < 1))
         np.testing.assert_array_equal(
-            np.asarray(out._keras_mask), [[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]]
+            to_numpy(out._keras_mask), [[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]]
         )
         # Steps before the padding do not depend on it (the stack reads left to right).
         np.testing.assert_allclose(
-            np.asarray(model(x[:1, :4], training=False))[0], np.asarray(out)[0, :4], atol=1e-5
+            to_numpy(model(x[:1, :4], training=False))[0], to_numpy(out)[0, :4], atol=1e-5
         )
 
 
@@ -89,9 +90,9 @@ def test_stateful_chunks_equal_one_long_call(cell):
     assert stateful.get_layer("rnn_1").stateful and stateful.get_layer("rnn_2").stateful
     stateful.set_weights(plain.get_weights())
     tokens = TOKENS[:, ::-1] + 1  # no padding
-    whole = np.asarray(plain(tokens, training=False))
+    whole = to_numpy(plain(tokens, training=False))
     chunks = [
-        np.asarray(stateful(chunk, training=False)) for chunk in np.split(tokens, [2, 3], axis=1)
+        to_numpy(stateful(chunk, training=False)) for chunk in np.split(tokens, [2, 3], axis=1)
     ]
     np.testing.assert_allclose(np.concatenate(chunks, axis=1), whole, atol=1e-5)
 
@@ -111,5 +112,5 @@ def test_layer_names_and_save_reload_for_each_cell(tmp_path):
         model.save(tmp_path / f"{cell}.keras")
         reloaded = keras.models.load_model(tmp_path / f"{cell}.keras")
         after = reloaded(TOKENS, training=False)
-        np.testing.assert_array_equal(np.asarray(after), np.asarray(before), err_msg=cell)
-        np.testing.assert_array_equal(np.asarray(after._keras_mask), TOKENS != 0)
+        np.testing.assert_array_equal(to_numpy(after), to_numpy(before), err_msg=cell)
+        np.testing.assert_array_equal(to_numpy(after._keras_mask), TOKENS != 0)

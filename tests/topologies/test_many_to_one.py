@@ -8,6 +8,7 @@ costs more than building a model.
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
 from rnn_templates.topologies import build_many_to_one
 from tests.topologies.variants import CELLS, UNITS
@@ -39,7 +40,7 @@ def test_token_input_shapes_per_variant(cell):
         if layers == 2:
             # Every layer but the last returns the whole sequence.
             assert model.get_layer("rnn_1").output.shape == (None, None, _width(variant))
-        out = np.asarray(model(tokens, training=False))
+        out = to_numpy(model(tokens, training=False))
         assert out.shape == (2, 3)
         np.testing.assert_allclose(out.sum(axis=-1), 1.0, atol=1e-5)
 
@@ -50,7 +51,7 @@ def test_real_valued_input_shapes(cell):
     assert model.input_shape == (None, 7, 3)
     assert model.output_shape == (None, 2)
     assert isinstance(model.get_layer("rnn_1"), keras.layers.RNN)
-    out = np.asarray(model(np.ones((4, 7, 3), "float32"), training=False))
+    out = to_numpy(model(np.ones((4, 7, 3), "float32"), training=False))
     assert out.shape == (4, 2)
     # No masking layer unless mask_value is given.
     with pytest.raises(ValueError):
@@ -68,16 +69,16 @@ def test_right_padding_does_not_change_the_answer(cell):
         model = build_many_to_one(
             2, vocab_size=20, embedding_dim=6, rnn={"cell": cell, "units": 6, **options}
         )
-        batched = np.asarray(model(padded, training=False))
+        batched = to_numpy(model(padded, training=False))
         for row, sequence in enumerate(sequences):
-            alone = np.asarray(model(np.array([sequence], dtype="int32"), training=False))
+            alone = to_numpy(model(np.array([sequence], dtype="int32"), training=False))
             np.testing.assert_allclose(batched[row], alone[0], atol=1e-5, err_msg=variant)
         # The check can fail: without the mask, padding would change the answer.
         # (A NumPy array carries no Keras mask.)
-        hidden = np.asarray(model.get_layer("embedding")(padded[:1]))
+        hidden = to_numpy(model.get_layer("embedding")(padded[:1]))
         for index in range(1, options.get("num_layers", 1) + 1):
-            hidden = np.asarray(model.get_layer(f"rnn_{index}")(hidden))
-        unmasked = np.asarray(model.get_layer("output_head")(hidden))
+            hidden = to_numpy(model.get_layer(f"rnn_{index}")(hidden))
+        unmasked = to_numpy(model.get_layer("output_head")(hidden))
         assert np.abs(unmasked[0] - batched[0]).max() > 1e-5, variant
 
 
@@ -91,8 +92,8 @@ def test_real_valued_mask_value_ignores_padded_steps():
         )
         assert model.get_layer("masking").mask_value == -1.0
         np.testing.assert_allclose(
-            np.asarray(model(padded, training=False)),
-            np.asarray(model(steps, training=False)),
+            to_numpy(model(padded, training=False)),
+            to_numpy(model(steps, training=False)),
             atol=1e-5,
             err_msg=cell,
         )
@@ -115,7 +116,7 @@ def test_layer_names_are_reachable():
     dropout = build_many_to_one(2, input_dim=3, head_dropout=0.5, rnn={"units": 4})
     assert dropout.get_layer("output_head_dropout").rate == 0.5
     x = np.ones((2, 4, 3), "float32")
-    np.testing.assert_array_equal(np.asarray(dropout(x)), np.asarray(dropout(x)))
+    np.testing.assert_array_equal(to_numpy(dropout(x)), to_numpy(dropout(x)))
 
 
 BAD_ARGUMENTS = [
@@ -152,10 +153,10 @@ def test_keras_save_and_reload_gives_identical_predictions(cell, tmp_path):
         rnn={"cell": cell, "units": 4, "bidirectional": True, "num_layers": 2},
     )
     tokens = np.array([[1, 2, 3, 4, 0, 0], [5, 6, 7, 8, 9, 10]], dtype="int32")
-    before = np.asarray(model(tokens, training=False))
+    before = to_numpy(model(tokens, training=False))
     path = tmp_path / "model.keras"
     model.save(path)
     reloaded = keras.models.load_model(path)
     assert reloaded.name == "many_to_one"
     assert [layer.name for layer in reloaded.layers] == [layer.name for layer in model.layers]
-    np.testing.assert_array_equal(np.asarray(reloaded(tokens, training=False)), before)
+    np.testing.assert_array_equal(to_numpy(reloaded(tokens, training=False)), before)

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
 from rnn_templates import build_many_to_one
 from rnn_templates.layers import MaskedGlobalMaxPooling1D
@@ -20,8 +21,9 @@ def test_pooling_ignores_padding_and_survives_reload(tmp_path, pooling):
         assert width == (20 if pooling == "mean_max" else 10)
     model.save(tmp_path / "m.keras")
     reloaded = keras.saving.load_model(tmp_path / "m.keras")
+    # atol 1e-5: GPUs (TF32 matrix products) differ from run to run by a few 1e-6.
     np.testing.assert_allclose(reloaded.predict(padded, verbose=0),
-                               model.predict(padded, verbose=0), atol=1e-6)
+                               model.predict(padded, verbose=0), atol=1e-5)
 
 
 def test_bad_pooling_lists_the_valid_ones():
@@ -36,8 +38,8 @@ def test_masked_max_skips_padded_steps():
     values = np.array([[[-3.0, -1.0], [-2.0, -5.0], [0.0, 0.0]],
                        [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]], dtype="float32")
     mask = np.array([[True, True, False], [False, False, False]])
-    pooled = np.asarray(MaskedGlobalMaxPooling1D()(values, mask=mask))
+    pooled = to_numpy(MaskedGlobalMaxPooling1D()(values, mask=mask))
     # Unmasked, the zero padding would win; an all-padding row gives zeros.
     np.testing.assert_allclose(pooled, [[-2.0, -1.0], [0.0, 0.0]])
-    np.testing.assert_allclose(np.asarray(MaskedGlobalMaxPooling1D()(values)),
+    np.testing.assert_allclose(to_numpy(MaskedGlobalMaxPooling1D()(values)),
                                [[0.0, 0.0], [0.0, 0.0]])

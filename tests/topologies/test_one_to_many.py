@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
 from rnn_templates.topologies import build_one_to_many
 from tests.topologies.variants import CELLS, UNITS, VARIANTS
@@ -22,7 +23,7 @@ def test_shapes_per_variant(cell):
         width = 2 * UNITS if options.get("merge_mode") == "concat" else UNITS
         last = f"rnn_{options.get('num_layers', 1)}"
         assert model.get_layer(last).output.shape == (None, 6, width), variant
-        out = np.asarray(model(np.ones((2, 3), "float32"), training=False))
+        out = to_numpy(model(np.ones((2, 3), "float32"), training=False))
         assert out.shape == (2, 6, 5)
         np.testing.assert_allclose(out.sum(axis=-1), 1.0, atol=1e-5)
 
@@ -33,7 +34,7 @@ def test_layer_names_and_evolving_steps():
         "inputs", "condition", "repeat", "rnn_1", "output_head"
     ]
     assert model.name == "one_to_many"
-    out = np.asarray(model(np.ones((1, 3), "float32"), training=False))[0]
+    out = to_numpy(model(np.ones((1, 3), "float32"), training=False))[0]
     # The same input at every step still gives different outputs: the state evolves.
     assert np.abs(out[0] - out[-1]).max() > 1e-6
 
@@ -53,7 +54,7 @@ def test_keras_save_and_reload_gives_identical_predictions(tmp_path):
         model = build_one_to_many(
             3, output_steps=5, output_dim=4, rnn={"cell": cell, "units": 4, "num_layers": 2}
         )
-        before = np.asarray(model(x, training=False))
+        before = to_numpy(model(x, training=False))
         model.save(tmp_path / f"{cell}.keras")
         reloaded = keras.models.load_model(tmp_path / f"{cell}.keras")
-        np.testing.assert_array_equal(np.asarray(reloaded(x, training=False)), before)
+        np.testing.assert_array_equal(to_numpy(reloaded(x, training=False)), before)

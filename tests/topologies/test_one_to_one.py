@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
 from rnn_templates.topologies import build_one_to_one
 from tests.topologies.variants import CELLS, UNITS, VARIANTS
@@ -20,7 +21,7 @@ def test_shapes_per_variant(cell):
         width = 2 * UNITS if options.get("merge_mode") == "concat" else UNITS
         last = f"rnn_{options.get('num_layers', 1)}"
         assert model.get_layer(last).output.shape == (None, width), variant
-        out = np.asarray(model(np.ones((4, 5), "float32"), training=False))
+        out = to_numpy(model(np.ones((4, 5), "float32"), training=False))
         assert out.shape == (4, 3)
         np.testing.assert_allclose(out.sum(axis=-1), 1.0, atol=1e-5)
 
@@ -42,7 +43,7 @@ def test_keras_save_and_reload_gives_identical_predictions(tmp_path):
         model = build_one_to_one(
             3, 2, rnn={"cell": cell, "units": 4, "num_layers": 2, "bidirectional": True}
         )
-        before = np.asarray(model(x, training=False))
+        before = to_numpy(model(x, training=False))
         model.save(tmp_path / f"{cell}.keras")
         reloaded = keras.models.load_model(tmp_path / f"{cell}.keras")
-        np.testing.assert_array_equal(np.asarray(reloaded(x, training=False)), before)
+        np.testing.assert_array_equal(to_numpy(reloaded(x, training=False)), before)

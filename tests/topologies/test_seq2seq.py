@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
 from rnn_templates.topologies import build_seq2seq, seq2seq_inference_models
 
@@ -33,15 +34,15 @@ def _token_model(cell, structure, attention, **kwargs):
 def _decode_step_by_step(model, source, decoder_inputs, mask=None):
     """Teacher-forced decoding one step at a time through the inference models."""
     encoder, decoder_step = seq2seq_inference_models(model)
-    memory, source_mask, *states = [np.asarray(t) for t in encoder(source)]
+    memory, source_mask, *states = [to_numpy(t) for t in encoder(source)]
     if mask is not None:
         source_mask = mask
     steps = []
     for t in range(decoder_inputs.shape[1]):
         output, *states = decoder_step([decoder_inputs[:, t : t + 1], memory, source_mask, *states])
-        steps.append(np.asarray(output))
-        states = [np.asarray(s) for s in states]
-    return np.concatenate(steps, axis=1), np.asarray(source_mask)
+        steps.append(to_numpy(output))
+        states = [to_numpy(s) for s in states]
+    return np.concatenate(steps, axis=1), to_numpy(source_mask)
 
 
 @pytest.mark.parametrize("attention", [False, True], ids=["no_attention", "attention"])
@@ -51,7 +52,7 @@ def test_step_by_step_decoding_reproduces_teacher_forcing(cell, attention):
     for structure in ("plain", "bidirectional_stacked"):
         # Logits (no softmax) keep differences visible.
         model = _token_model(cell, structure, attention, output_activation=None)
-        forced = np.asarray(model([SOURCE, TARGET_IN], training=False))
+        forced = to_numpy(model([SOURCE, TARGET_IN], training=False))
         stepped, source_mask = _decode_step_by_step(model, SOURCE, TARGET_IN)
         np.testing.assert_array_equal(source_mask, SOURCE != 0)
         np.testing.assert_allclose(stepped, forced, atol=1e-5, err_msg=structure)
@@ -67,8 +68,8 @@ def test_step_by_step_decoding_reproduces_teacher_forcing(cell, attention):
 def test_padded_source_gives_the_same_translation_as_unpadded():
     for attention in (False, True):
         model = _token_model("gru", "bidirectional_stacked", attention, output_activation=None)
-        padded = np.asarray(model([SOURCE[:1], TARGET_IN[:1]], training=False))
-        trimmed = np.asarray(model([SOURCE[:1, :4], TARGET_IN[:1]], training=False))
+        padded = to_numpy(model([SOURCE[:1], TARGET_IN[:1]], training=False))
+        trimmed = to_numpy(model([SOURCE[:1, :4], TARGET_IN[:1]], training=False))
         np.testing.assert_allclose(padded, trimmed, atol=1e-5)
 
 
@@ -84,7 +85,7 @@ def test_real_valued_sequences_step_decoding(cell):
             rnn={"cell": cell, "units": UNITS, "bidirectional": True},
         )
         assert model.output_shape == (None, None, 3)
-        forced = np.asarray(model([source, decoder_inputs], training=False))
+        forced = to_numpy(model([source, decoder_inputs], training=False))
         stepped, source_mask = _decode_step_by_step(model, source, decoder_inputs)
         # The trained model does not mask real-valued sources, so neither may decoding.
         assert source_mask.all()
@@ -108,7 +109,7 @@ def test_shapes_names_and_bridge_widths(cell):
             assert decoder.units == (2 * UNITS if bidirectional else UNITS), structure
         with pytest.raises(ValueError):
             model.get_layer(f"decoder_{layers + 1}")
-        out = np.asarray(model([SOURCE, TARGET_IN], training=False))
+        out = to_numpy(model([SOURCE, TARGET_IN], training=False))
         assert out.shape == (2, 5, 7)
         np.testing.assert_allclose(out.sum(axis=-1), 1.0, atol=1e-5)
         encoder, decoder_step = seq2seq_inference_models(model)
@@ -153,11 +154,11 @@ def test_inference_models_refuse_other_models():
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_keras_save_and_reload_gives_identical_predictions(cell, tmp_path):
     model = _token_model(cell, "bidirectional_stacked", attention=True)
-    before = np.asarray(model([SOURCE, TARGET_IN], training=False))
+    before = to_numpy(model([SOURCE, TARGET_IN], training=False))
     model.save(tmp_path / "model.keras")
     reloaded = keras.models.load_model(tmp_path / "model.keras")
     np.testing.assert_array_equal(
-        np.asarray(reloaded([SOURCE, TARGET_IN], training=False)), before
+        to_numpy(reloaded([SOURCE, TARGET_IN], training=False)), before
     )
     # The reloaded model still splits into working inference models.
     stepped, _ = _decode_step_by_step(reloaded, SOURCE, TARGET_IN)
