@@ -426,9 +426,11 @@ class Runner:
             json.dumps(settings, sort_keys=True, default=str),
             *(part for pair in fit_data.values() for part in pair))[:12]
         project = f"{self.app.name}-{fingerprint}"
-        resumed = (tuning_dir / project).is_dir() and not restart
-        print(f"search {tuning_dir / project} ({'resumed' if resumed else 'new'})",
-              file=sys.stderr)
+        if tuner_role() == "worker":
+            state = f"joining as {os.environ.get('KERASTUNER_TUNER_ID')}"
+        else:
+            state = "resumed" if (tuning_dir / project).is_dir() and not restart else "new"
+        print(f"search {tuning_dir / project} ({state})", file=sys.stderr)
         tuner = make_tuner(
             hypermodel, kind=config.tuner, objective=config.tuning_objective,
             max_trials=config.max_trials, max_epochs=config.tuning_epochs,

@@ -166,23 +166,24 @@ def test_a_resumed_default_run_ends_like_an_uninterrupted_one(workspace, small_c
 
 
 def test_tuning_other_data_starts_another_search(workspace, small_csv, capsys):
+    from apps.sentiment.app import SentimentApp
+    from apps.sentiment.data import read_labelled_table
+    from rnn_templates.config import load_config
+
+    runner = runner_module.Runner(SentimentApp())
+    config = load_config(SentimentApp.config_class, None, [
+        "units=8", "embedding_dim=8", "max_tokens=2000", "max_trials=1", "tuning_epochs=1"])
     tuning_dir = workspace / "tuning"
-    common = ["--tuning-dir", str(tuning_dir), *TINY, "--set", "epochs=1",
-              "--set", "max_trials=1", "--set", "tuning_epochs=1"]
-    assert main(["sentiment", "tune", "--data", str(small_csv), "--run-dir",
-                 str(workspace / "tuned-a"), *common]) == 0
-    other = _slice(workspace / "other.csv", 300, 300)
-    assert main(["sentiment", "tune", "--data", str(other), "--run-dir",
-                 str(workspace / "tuned-b"), *common]) == 0
-    searches = sorted(p.name for p in tuning_dir.glob("sentiment-*"))
-    assert len(searches) == 2
-    for name in ("tuned-a", "tuned-b"):
-        metrics = json.loads((workspace / name / "metrics.json").read_text(encoding="utf-8"))
-        assert metrics["tuning"]["trials"] == 1
-    # The same data and settings resume their search.
-    assert main(["sentiment", "tune", "--data", str(other), "--run-dir",
-                 str(workspace / "tuned-c"), *common]) == 0
-    assert "(resumed)" in capsys.readouterr().err
+    first = read_labelled_table(small_csv, "csv", "text", "label")
+    other = read_labelled_table(_slice(workspace / "other.csv", 300, 300), "csv", "text", "label")
+    for data in (first, other):
+        _, rows = runner.search(config, data.texts, data.labels, tuning_dir)
+        assert len(rows) == 1  # a new search runs its trial, not 0 trials from the old one
+    assert capsys.readouterr().err.count("(new)") == 2
+    assert len(list(tuning_dir.glob("sentiment-*"))) == 2
+    # The same data and settings resume their search (its one trial is done already).
+    _, rows = runner.search(config, other.texts, other.labels, tuning_dir)
+    assert len(rows) == 1 and "(resumed)" in capsys.readouterr().err
     assert len(list(tuning_dir.glob("sentiment-*"))) == 2
 
 
@@ -406,4 +407,6 @@ def test_a_chief_and_a_worker_finish_a_search_together(workspace, small_csv):
     assert metrics["tuning"]["trials"] == 2
     assert (run_dir / "saved_model" / "saved_model.pb").is_file()
     board = (run_dir / "leaderboard.md").read_text(encoding="utf-8").splitlines()
+    print("\n".join(board))
     assert len(board) == 4  # header, rule, two trials
+    assert "joining as tuner0" in worker_err
