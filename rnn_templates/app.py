@@ -591,6 +591,9 @@ def _numpy(value: Any) -> np.ndarray:
 
 
 def io_yaml(path: Path) -> dict[str, Any]:
+    """A run's stored config (empty, so defaults apply, for a run that lacks one)."""
     import yaml
 
+    if not path.is_file():
+        return {}
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
