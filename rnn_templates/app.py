@@ -210,6 +210,7 @@ def _load_artifacts(run_dir: Path) -> dict[str, Any]:
 def load_keras_model(path: Path) -> keras.Model:
     """Load a ``.keras`` file, turning a corrupt or truncated file into one clear line."""
     import rnn_templates.layers  # noqa: F401  (registers the custom layers)
+    import rnn_templates.text  # noqa: F401  (registers the text standardization)
 
     if not path.is_file():
         raise UserInputError("model file not found", where=str(path),
@@ -473,7 +474,8 @@ class Runner:
         artifacts = _load_artifacts(run_dir)
         if data_path is None:
             inputs, targets = self.app.read_held_out(run_dir, artifacts)
-            name = "test"
+            source = HELD_OUT
+            name = _report_name(run_dir, "test", source)
         else:
             stored = io_yaml(run_dir / "config.yaml")
             stored.update(requested, data=data_path)
@@ -482,8 +484,13 @@ class Runner:
                                   if k in {f.name for f in dataclasses.fields(
                                       self.app.config_class)}})
             inputs, targets = self.app.labelled(self.app.load_data(config), artifacts)
-            name = Path(data_path).stem
+            source = str(Path(data_path).resolve())
+            name = _report_name(run_dir, Path(data_path).stem, source)
+        if not len(targets):
+            raise UserInputError("nothing to evaluate: no labelled examples", where=source,
+                                 fix="evaluate on a file with examples (--data FILE)")
         metrics = self._evaluate(model, inputs, targets, artifacts, run_dir, f"evaluation-{name}")
+        metrics["source"] = source
         io.write_json(run_dir / f"evaluation-{name}.json", metrics)
         print(self.app.summary(name, metrics))
         details = self.app.details(metrics)
@@ -580,6 +587,21 @@ class Runner:
             expected="a SavedModel folder (with saved_model.pb) or a run's model.keras",
             fix=f"run `rnnt {self.app.name} export --run-dir ...` first, or check --model",
         )
+
+
+HELD_OUT = "the run's held-out test split"
+
+
+def _report_name(run_dir: Path, stem: str, source: str) -> str:
+    """``stem``, or ``stem-2``... so one file's report never replaces another's."""
+    candidate, number = stem, 1
+    while (run_dir / f"evaluation-{candidate}.json").is_file():
+        previous = json.loads((run_dir / f"evaluation-{candidate}.json").read_text("utf-8"))
+        if previous.get("source") == source:
+            break  # the same file evaluated again: its own report is updated
+        number += 1
+        candidate = f"{stem}-{number}"
+    return candidate
 
 
 def _numpy(value: Any) -> np.ndarray:

@@ -146,8 +146,21 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
     progress = bool(args.input) and sys.stderr.isatty()
     for row in runner.predict(args.model, items(), batch_size=args.batch_size,
                               progress=progress):
-        print(json.dumps(row, ensure_ascii=False) if args.json
-              else runner.app.format_prediction(row), flush=progress)
+        print(json_line(row) if args.json else runner.app.format_prediction(row),
+              flush=progress)
+
+
+def json_line(row: dict[str, Any]) -> str:
+    """One JSON object on one line, even for readers that also split at U+0085/U+2028/U+2029.
+
+    Example:
+        >>> json_line({"text": "a\u2028b"})
+        '{"text": "a\\\\u2028b"}'
+    """
+    text = json.dumps(row, ensure_ascii=False)
+    for character in ("\u0085", "\u2028", "\u2029"):
+        text = text.replace(character, f"\\u{ord(character):04x}")
+    return text
 
 
 def _positive(text: str) -> int:

@@ -21,17 +21,39 @@ from rnn_templates.data.bucketing import bucket_by_length, length_boundaries
 from rnn_templates.data.shuffle import EpochShuffle
 from rnn_templates.layers import TrimPadding
 
+# HTML line breaks, control characters and every character Python's
+# str.splitlines() ends a line at (U+0085, U+2028, U+2029...) become spaces:
+# Keras saves the vocabulary one token per line and reads it back with
+# splitlines(), so a token holding one would break every reload of the model.
+_SEPARATORS = r"<br\s*/?>|[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]"
+_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+def standardize_text(texts: tf.Tensor) -> tf.Tensor:
+    """Lower-case, turn line breaks and control characters into spaces, strip punctuation.
+
+    Example:
+        >>> [t.decode() for t in standardize_text(tf.constant(["Great<br />film\\u0085OK!"]))
+        ...  .numpy()]
+        ['great film ok']
+    """
+    texts = tf.strings.lower(texts)
+    texts = tf.strings.regex_replace(texts, _SEPARATORS, " ")
+    return tf.strings.regex_replace(texts, _PUNCTUATION, "")
+
 
 def make_vectorizer(
     texts: np.ndarray, *, max_tokens: int, max_length: int, name: str = "vectorizer"
 ) -> keras.layers.TextVectorization:
     """A vocabulary of the ``max_tokens`` most frequent words of ``texts`` (the training split).
 
-    Lower-cased with punctuation stripped; id 0 is padding, 1 out-of-vocabulary,
-    and every text becomes ``max_length`` ids, right-padded.
+    Standardized by :func:`standardize_text`; id 0 is padding, 1
+    out-of-vocabulary, and every text becomes ``max_length`` ids, right-padded.
     """
     vectorizer = keras.layers.TextVectorization(
-        max_tokens=max_tokens, output_mode="int", output_sequence_length=max_length, name=name,
+        max_tokens=max_tokens, standardize=standardize_text, output_mode="int",
+        output_sequence_length=max_length, name=name,
     )
     vectorizer.adapt(tf.constant(np.asarray(texts).astype(str)), batch_size=1024)
     return vectorizer

@@ -86,7 +86,7 @@ def _read_class_folders(root: Path) -> LabelledTexts:
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         if class_dir.name == "unsup":  # aclImdb's unlabelled reviews
             continue
-        for file in sorted(class_dir.glob("*.txt")):
+        for file in sorted(p for p in class_dir.iterdir() if p.suffix.lower() == ".txt"):
             text = decode_utf8(file.read_bytes(), str(file))
             if text.strip():
                 texts.append(text.replace("<br />", " "))
@@ -176,5 +176,8 @@ def load(config) -> LabelledTexts:
             data = read_folder(path)
         else:
             data = read_labelled_table(path, fmt, config.text_column, config.label_column)
-    check_classes(data.labels, data.source, config.max_classes)
+            check_classes(data.labels, data.source, config.max_classes)
+            return data
+    check_classes(data.labels, data.source, config.max_classes,
+                  label_hint="the class sub-folders (one per class)")
     return data

@@ -64,8 +64,12 @@ def label_from(value: object, where: str) -> str:
     )
 
 
-def check_classes(labels: np.ndarray, source: str, max_classes: int) -> None:
-    """Refuse a single class, or more classes than a label column plausibly has."""
+def check_classes(labels: np.ndarray, source: str, max_classes: int, *,
+                  label_hint: str = "--set label_column") -> None:
+    """Refuse a single class, or more classes than a label column plausibly has.
+
+    ``label_hint`` names where the labels came from, for the advice.
+    """
     counts = Counter(np.asarray(labels).tolist())
     if len(counts) < 2:
         only = next(iter(counts)) if counts else "none"
@@ -74,7 +78,7 @@ def check_classes(labels: np.ndarray, source: str, max_classes: int) -> None:
             where=source,
             expected="at least two classes",
             received=f"{len(labels)} rows all labelled {only!r}",
-            fix="add examples of the other classes, or check --set label_column",
+            fix=f"add examples of the other classes, or check {label_hint}",
         )
     if len(counts) > max_classes:
         sample = ", ".join(repr(c) for c, _ in counts.most_common(3))
@@ -83,7 +87,7 @@ def check_classes(labels: np.ndarray, source: str, max_classes: int) -> None:
             where=source,
             expected=f"at most {max_classes} classes (--set max_classes=N to allow more)",
             received=f"{len(counts)} distinct values such as {sample}",
-            fix="check that --set label_column names the label and not the text",
+            fix=f"check {label_hint}: it should name the labels, not the texts",
         )
 
 

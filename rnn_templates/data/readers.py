@@ -10,6 +10,7 @@ for their own messages.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import io
@@ -50,18 +51,47 @@ class Table:
 
 
 def decode_utf8(raw: bytes, where: str) -> str:
-    """Decode UTF-8 (a byte-order mark is dropped), naming line and column of a bad byte."""
+    """Decode UTF-8 (a byte-order mark is dropped), naming line and column of a bad byte.
+
+    The advice fits the bytes found: 0x80-0x9f are printable only in Windows-1252.
+
+    Example:
+        >>> decode_utf8(b"\\xef\\xbb\\xbfok", "f.txt")
+        'ok'
+    """
+    body = raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw
     try:
-        return raw.decode("utf-8-sig")
+        return body.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        start = error.start
+        line = body[:start].count(b"\n") + 1
+        line_start = body.rfind(b"\n", 0, start) + 1
+        column = len(body[line_start:start].decode("utf-8", errors="replace")) + 1
+        byte = body[start]
+        source = "cp1252" if 0x80 <= byte <= 0x9F else "latin1"
         raise UserInputError(
             "file is not valid UTF-8",
             where=f"{where}:{line}:{column}",
-            received=f"byte 0x{raw[error.start]:02x}",
-            fix="re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+            received=f"byte 0x{byte:02x}",
+            fix=f"re-save the file as UTF-8 (e.g. iconv -f {source} -t utf-8, if it was "
+            f"written as {'Windows-1252' if source == 'cp1252' else 'Latin-1'})",
         ) from None
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines ended by ``\\n`` (or ``\\r\\n``) only, never by U+0085, U+2028 or U+2029.
+
+    ``str.splitlines`` also ends lines at those characters, which real text
+    holds inside a line; one line of a file must stay one record.
+
+    Example:
+        >>> split_lines("a\\u2028b\\r\\nc\\n")
+        ['a\\u2028b', 'c']
+    """
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def read_text_file(path: str | os.PathLike, *, option: str = "--data") -> str:
@@ -125,7 +155,10 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str]) -
     """
     path = Path(path)
     content = read_text_file(path)
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter="\t" if fmt == "tsv" else ",")
+    # TSV is read without quote processing: a text that starts with a double quote
+    # would otherwise swallow the lines after it, silently.
+    options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if fmt == "tsv" else {}
+    reader = csv.reader(io.StringIO(content, newline=""), **options)
     try:
         header = [name.strip() for name in next(reader)]
     except csv.Error as error:
@@ -154,6 +187,9 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str]) -
     except csv.Error as error:
         raise UserInputError(f"cannot parse row: {error}", where=f"{path}:{reader.line_num}",
                              fix="check the quoting of that row") from None
+    if not lines:
+        raise UserInputError("file has a header but no data rows", where=str(path),
+                             received=f"header {header}", fix="add rows below the header")
     return Table({k: np.array(v, dtype=object) for k, v in values.items()},
                  np.array(lines, dtype=int), str(path))
 
@@ -163,7 +199,7 @@ def read_jsonl(path: str | os.PathLike, columns: dict[str, str]) -> Table:
     path = Path(path)
     values: dict[str, list[object]] = {name: [] for name in columns}
     lines: list[int] = []
-    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+    for number, line in enumerate(split_lines(read_text_file(path)), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"

@@ -245,6 +245,9 @@ def test_help_for_every_verb(capsys):
     assert "learning_rate" in listing and "default: 'lstm'" in listing
 
 
+# The fast tier covers this (and more) in test_sentiment_runs.py's
+# test_a_resumed_default_run_ends_like_an_uninterrupted_one.
+@pytest.mark.slow
 def test_interrupted_run_resumes_from_its_last_epoch(workspace, small_csv, monkeypatch, capsys):
     import rnn_templates.app as app_module
 

@@ -1,0 +1,127 @@
+"""Sentiment on the quirks of real files: Unicode line separators, HTML breaks, quotes,
+byte-order marks, header-only files, upper-case extensions, reports that must not collide."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from apps.sentiment import data as data_io
+from apps.sentiment.config import SentimentConfig
+from rnn_templates.cli import main
+from rnn_templates.errors import UserInputError
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--set", "epochs=1", "--set", "units=8", "--set", "embedding_dim=8",
+        "--set", "max_tokens=2000"]
+ODD = ["\u0085", "\u2028", "\u2029", "\x0b", "\x0c", "\x1c"]
+
+
+@pytest.fixture(scope="module")
+def odd_run(tmp_path_factory):
+    """A run trained on texts holding every character that splits lines for Python."""
+    workspace = tmp_path_factory.mktemp("odd")
+    with open(REPO / "data/sentiment/reviews.tsv", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream, delimiter="\t"))[:240]
+    path = workspace / "odd.jsonl"
+    with open(path, "w", encoding="utf-8") as stream:
+        for index, row in enumerate(rows):
+            text = row["text"].replace(" ", ODD[index % len(ODD)], 1) + "<br />Seen twice."
+            stream.write(json.dumps({"text": text, "label": row["label"]},
+                                    ensure_ascii=False) + "\n")
+    run_dir = workspace / "run"
+    assert main(["sentiment", "train", "--data", str(path), "--run-dir", str(run_dir),
+                 *TINY]) == 0
+    return run_dir
+
+
+def test_line_separators_in_training_texts_do_not_break_reloading(odd_run, capsys):
+    assert main(["sentiment", "evaluate", "--run-dir", str(odd_run)]) == 0
+    vocabulary = (odd_run / "saved_model" / "assets").rglob("*")
+    for asset in vocabulary:
+        if asset.is_file():
+            text = asset.read_text(encoding="utf-8", errors="replace")
+            assert not any(ch in text for ch in ODD[:3]), asset
+    capsys.readouterr()
+    assert main(["sentiment", "predict", "--model", str(odd_run / "model.keras"),
+                 "Great<br />value"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1
+
+
+def test_one_input_line_is_one_prediction(odd_run, tmp_path, capsys):
+    lines = [f"line {i}{ODD[i % 3]}still line {i}" for i in range(9)]
+    source = tmp_path / "inputs.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["sentiment", "predict", "--model", str(odd_run / "saved_model"), "--json",
+                 "--input", str(source)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["text"] for row in rows] == lines
+
+
+def test_evaluating_a_file_named_test_keeps_the_held_out_report(odd_run, tmp_path):
+    assert main(["sentiment", "evaluate", "--run-dir", str(odd_run)]) == 0
+    held_out = json.loads((odd_run / "evaluation-test.json").read_text(encoding="utf-8"))
+    other = tmp_path / "test.jsonl"
+    other.write_text('{"text": "Awful.", "label": "negative"}\n'
+                     '{"text": "Lovely.", "label": "positive"}\n', encoding="utf-8")
+    assert main(["sentiment", "evaluate", "--run-dir", str(odd_run), "--data", str(other)]) == 0
+    assert json.loads((odd_run / "evaluation-test.json").read_text()) == held_out
+    second = json.loads((odd_run / "evaluation-test-2.json").read_text(encoding="utf-8"))
+    assert second["examples"] == 2 and second["source"] == str(other.resolve())
+    assert main(["sentiment", "evaluate", "--run-dir", str(odd_run), "--data", str(other)]) == 0
+    assert not (odd_run / "evaluation-test-3.json").exists()  # the same file updates its own
+
+
+def _load(path: Path, **overrides):
+    return data_io.load(SentimentConfig(data=str(path), **overrides))
+
+
+def test_tsv_texts_starting_with_a_quote_are_read_row_for_row(tmp_path):
+    rows = ['"Best film ever" said nobody.\tnegative', 'Fine.\tpositive',
+            '"Quoted" praise, deserved.\tpositive', 'Dull "plot".\tnegative']
+    path = tmp_path / "quotes.tsv"
+    path.write_text("text\tlabel\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    data = _load(path)
+    assert data.texts.tolist() == [row.split("\t")[0] for row in rows]
+
+
+def test_jsonl_with_a_raw_line_separator_inside_a_string(tmp_path):
+    path = tmp_path / "sep.jsonl"
+    path.write_text('{"text": "one\u2028two", "label": "a"}\n{"text": "three", "label": "b"}\n',
+                    encoding="utf-8")
+    assert _load(path).texts.tolist() == ["one\u2028two", "three"]
+
+
+def test_a_header_only_file_says_it_has_no_rows(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("text,label\n", encoding="utf-8")
+    with pytest.raises(UserInputError) as caught:
+        _load(path)
+    assert str(caught.value) == (f"{path}: file has a header but no data rows; received header "
+                                 "['text', 'label']; add rows below the header")
+
+
+def test_a_bad_byte_after_a_byte_order_mark_is_named_where_it_is(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbftext,label\ncaf\xe9 \x93good\x94,pos\n")
+    with pytest.raises(UserInputError) as caught:
+        _load(path)
+    assert str(caught.value).startswith(
+        f"{path}:2:4: file is not valid UTF-8; received byte 0xe9; re-save the file as UTF-8 "
+        "(e.g. iconv -f latin1 -t utf-8")
+    windows = tmp_path / "cp1252.csv"
+    windows.write_bytes(b"text,label\n\x93good\x94,pos\n")
+    with pytest.raises(UserInputError, match=r":2:1: .* iconv -f cp1252 -t utf-8"):
+        _load(windows)
+
+
+def test_class_folders_read_upper_case_extensions_and_name_the_folders(tmp_path):
+    for label in ("neg", "pos"):
+        (tmp_path / "corpus" / label).mkdir(parents=True)
+        (tmp_path / "corpus" / label / "A.TXT").write_text(f"{label} text", encoding="utf-8")
+    assert sorted(_load(tmp_path / "corpus").labels.tolist()) == ["neg", "pos"]
+    (tmp_path / "one" / "pos").mkdir(parents=True)
+    (tmp_path / "one" / "pos" / "a.txt").write_text("fine", encoding="utf-8")
+    with pytest.raises(UserInputError, match="check the class sub-folders"):
+        _load(tmp_path / "one")
