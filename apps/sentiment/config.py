@@ -29,15 +29,20 @@ class SentimentConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = (
         "val_accuracy", "val_loss", "accuracy", "loss")
     # What `evaluate --data` may change: how the other file is read.
-    DATA_KEYS: typing.ClassVar[tuple[str, ...]] = ("format", "text_column", "label_column")
+    DATA_KEYS: typing.ClassVar[tuple[str, ...]] = (
+        "format", "header", "text_column", "label_column", "duplicates")
 
     # --- data -------------------------------------------------------------------
     data: str = knob("data/sentiment/reviews.tsv",
                      "CSV/TSV/JSONL file, a folder of <class>/*.txt, or (format=imdb) the "
                      "download folder; relative paths are also looked up in the project")
     format: str = knob("auto", "auto picks by extension", choices=FORMATS)
-    text_column: str = knob("text", "header of the text column")
-    label_column: str = knob("label", "header of the label column")
+    header: bool = knob(True, "CSV/TSV with a header row; false: columns by position, the "
+                        "text first and the label last unless text_column/label_column say")
+    text_column: str = knob("text", "header of the text column (its position without a header)")
+    label_column: str = knob("label", "header of the label column (its position without one)")
+    duplicates: str = knob("drop", "repeated texts: drop (reported) or keep",
+                           choices=("drop", "keep"))
     imdb_url: str = knob("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
                          "where format=imdb downloads from (a local http:// URL works too)")
     # Held-out fractions, stratified by class. The test split is only read by

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_templates.data.labels import check_classes, label_from
+from rnn_templates.data.labels import check_classes, label_from, shared_texts, unique_rows
 from rnn_templates.data.readers import decode_utf8, read_table, resolve_format
 from rnn_templates.errors import UserInputError
 
@@ -41,12 +41,18 @@ class LabelledTexts:
         labels: Array of str class names, aligned with ``texts``.
         source: File or folder they were read from (for messages).
         test: An explicit held-out split shipped with the data (aclImdb), if any.
+        where: Where each example came from (``file:line``), for reports.
     """
 
     texts: np.ndarray
     labels: np.ndarray
     source: str
     test: LabelledTexts | None = None
+    where: np.ndarray | None = None
+
+    def subset(self, keep: np.ndarray) -> LabelledTexts:
+        where = None if self.where is None else self.where[keep]
+        return LabelledTexts(self.texts[keep], self.labels[keep], self.source, self.test, where)
 
     @property
     def classes(self) -> list[str]:
@@ -69,16 +75,34 @@ def _text_from(value: object, where: str) -> str:
 
 
 def read_labelled_table(path: str | os.PathLike, fmt: str, text_column: str,
-                        label_column: str) -> LabelledTexts:
-    """Read a CSV, TSV (header row naming the columns) or JSONL file of texts and labels."""
-    table = read_table(path, fmt, {text_column: "text_column", label_column: "label_column"})
+                        label_column: str, *, header: bool = True) -> LabelledTexts:
+    """Read a CSV, TSV or JSONL file of texts and labels.
+
+    Without a header row (``header=False``, the UCI ``sentence<TAB>label``
+    layout), the default column names mean the first and the last column.
+    """
+    if not header:
+        text_column = "0" if text_column == "text" else text_column
+        label_column = "-1" if label_column == "label" else label_column
+    table = read_table(path, fmt, {text_column: "text_column", label_column: "label_column"},
+                       header=header)
     kind = "key" if fmt == "jsonl" else "column"
     texts = [_text_from(value, table.where(row, text_column).replace(" column", f" {kind}"))
              for row, value in enumerate(table.columns[text_column])]
     labels = [label_from(value, table.where(row, label_column).replace(" column", f" {kind}"))
               for row, value in enumerate(table.columns[label_column])]
     return LabelledTexts(np.array(texts, dtype=object), np.array(labels, dtype=object),
-                         table.source)
+                         table.source,
+                         where=np.array([f"{table.source}:{n}" for n in table.lines], object))
+
+
+def drop_duplicates(data: LabelledTexts, policy: str) -> LabelledTexts:
+    """Report repeated texts (dropped unless ``policy="keep"``); never test on training texts."""
+    keep = unique_rows(data.texts, data.labels, data.source, policy, data.where)
+    data = data.subset(keep) if not keep.all() else data
+    if data.test is not None:
+        data.test = data.test.subset(~shared_texts(data.texts, data.test.texts, data.test.source))
+    return data
 
 
 def _read_class_folders(root: Path) -> LabelledTexts:
@@ -175,9 +199,10 @@ def load(config) -> LabelledTexts:
         if fmt == "folder":
             data = read_folder(path)
         else:
-            data = read_labelled_table(path, fmt, config.text_column, config.label_column)
+            data = read_labelled_table(path, fmt, config.text_column, config.label_column,
+                                       header=config.header)
             check_classes(data.labels, data.source, config.max_classes)
-            return data
+            return drop_duplicates(data, config.duplicates)
     check_classes(data.labels, data.source, config.max_classes,
                   label_hint="the class sub-folders (one per class)")
-    return data
+    return drop_duplicates(data, config.duplicates)

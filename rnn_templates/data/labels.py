@@ -7,6 +7,7 @@ index 1, which is the class ROC AUC scores.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 
 import numpy as np
@@ -123,3 +124,46 @@ def stratified_split(
             start += size
         parts[0].extend(indices[start:])
     return [np.sort(np.array(p, dtype=int)) for p in parts]
+
+
+def _key(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def unique_rows(texts: np.ndarray, labels: np.ndarray, source: str, policy: str = "drop",
+                where: np.ndarray | None = None) -> np.ndarray:
+    """Which rows to keep: each text's first row (``policy="drop"``) or all (``"keep"``).
+
+    Repeats (texts equal up to whitespace) are reported on stderr either way,
+    with how many carry another label than their first copy.
+
+    Example:
+        >>> unique_rows(np.array(["a", "b", "a "]), np.array(["x", "y", "z"]), "f.csv").tolist()
+        [True, True, False]
+    """
+    first: dict[str, int] = {}
+    repeats = [i for i, text in enumerate(texts) if first.setdefault(_key(text), i) != i]
+    keep = np.ones(len(texts), bool)
+    if not repeats:
+        return keep
+    conflicting = sum(labels[i] != labels[first[_key(texts[i])]] for i in repeats)
+    places = ", ".join(str(where[i]) if where is not None else f"row {i + 1}"
+                       for i in repeats[:3])
+    if policy == "drop":
+        keep[repeats] = False
+        advice = "dropped; --set duplicates=keep keeps them"
+    else:
+        advice = "kept: a text in both training and validation or test inflates their scores"
+    print(f"{source}: {len(repeats)} repeated texts ({conflicting} with another label than "
+          f"their first copy; first at {places}) {advice}", file=sys.stderr)
+    return keep
+
+
+def shared_texts(train: np.ndarray, test: np.ndarray, source: str) -> np.ndarray:
+    """Mask of the ``test`` texts also in ``train`` (reported on stderr), to drop them."""
+    known = {_key(text) for text in train}
+    shared = np.array([_key(text) in known for text in test], dtype=bool)
+    if shared.any():
+        print(f"{source}: {int(shared.sum())} test texts also in the training data dropped "
+              "from the test split", file=sys.stderr)
+    return shared

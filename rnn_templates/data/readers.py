@@ -137,11 +137,13 @@ def _missing(path: Path, line: str, wanted: str, option: str, found: list[str]) 
         where=f"{path}:{line}",
         expected=f"a header naming the {option.removesuffix('_column')} column",
         received=f"columns {found}",
-        fix=f"pick one with --set {option}=<name>, or add a header row",
+        fix=f"pick one with --set {option}=<name>, add a header row, or --set header=false "
+        "for a file without one",
     )
 
 
-def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str]) -> Table:
+def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
+                   header: bool = True) -> Table:
     """Read a CSV (``fmt="csv"``) or TSV file whose first row names its columns.
 
     Args:
@@ -149,6 +151,8 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str]) -
         fmt: ``"csv"`` or ``"tsv"``.
         columns: The config option for each wanted column name, e.g.
             ``{"review": "text_column"}`` (named in the message when missing).
+        header: ``False`` for a file without a header row: columns are then
+            named by position, ``"0"``, ``"1"``... and ``"-1"`` for the last one.
 
     Returns:
         A :class:`Table` of the wanted columns; blank rows are skipped.
@@ -159,25 +163,40 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str]) -
     # would otherwise swallow the lines after it, silently.
     options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if fmt == "tsv" else {}
     reader = csv.reader(io.StringIO(content, newline=""), **options)
-    try:
-        header = [name.strip() for name in next(reader)]
-    except csv.Error as error:
-        raise UserInputError(f"cannot parse header: {error}", where=f"{path}:1") from None
-    for wanted, option in columns.items():
-        if wanted not in header:
-            raise _missing(path, "1", wanted, option, header)
-    index = {name: header.index(name) for name in columns}
+    if header:
+        try:
+            names = [name.strip() for name in next(reader)]
+        except csv.Error as error:
+            raise UserInputError(f"cannot parse header: {error}", where=f"{path}:1") from None
+        for wanted, option in columns.items():
+            if wanted not in names:
+                raise _missing(path, "1", wanted, option, names)
+        index = {name: names.index(name) for name in columns}
+    else:
+        names = []
+        index = {}
+        for wanted, option in columns.items():
+            try:
+                index[wanted] = int(wanted)
+            except ValueError:
+                raise UserInputError(
+                    f"column '{wanted}' cannot be found in a file without a header",
+                    where=str(path), expected="a position: 0, 1, ... or -1 for the last column",
+                    received=repr(wanted), fix=f"set --set {option}=<position>",
+                ) from None
     values: dict[str, list[str]] = {name: [] for name in columns}
     lines: list[int] = []
     try:
         for row in reader:
             if not row or all(not cell.strip() for cell in row):
                 continue
-            if len(row) <= max(index.values()):
+            needed = max(p if p >= 0 else -p - 1 for p in index.values()) + 1
+            if len(row) < needed or (names and len(row) <= max(index.values())):
                 raise UserInputError(
                     "row has too few fields",
                     where=f"{path}:{reader.line_num}",
-                    expected=f"{len(header)} fields like the header",
+                    expected=f"{len(names) or needed} fields"
+                    + (" like the header" if names else ""),
                     received=f"{len(row)} field(s)",
                     fix=f"check the {'tab' if fmt == 'tsv' else 'comma'} separators and quoting",
                 )
@@ -189,7 +208,7 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str]) -
                              fix="check the quoting of that row") from None
     if not lines:
         raise UserInputError("file has a header but no data rows", where=str(path),
-                             received=f"header {header}", fix="add rows below the header")
+                             received=f"header {names}", fix="add rows below the header")
     return Table({k: np.array(v, dtype=object) for k, v in values.items()},
                  np.array(lines, dtype=int), str(path))
 
@@ -223,11 +242,12 @@ def read_jsonl(path: str | os.PathLike, columns: dict[str, str]) -> Table:
                  np.array(lines, dtype=int), str(path))
 
 
-def read_table(path: str | os.PathLike, fmt: str, columns: dict[str, str]) -> Table:
+def read_table(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
+               header: bool = True) -> Table:
     """Read CSV, TSV or JSONL (``fmt`` as from :func:`resolve_format`)."""
     if fmt == "jsonl":
         return read_jsonl(path, columns)
-    return read_delimited(path, fmt, columns)
+    return read_delimited(path, fmt, columns, header=header)
 
 
 def iter_lines(path: str, *, option: str = "--input") -> Iterator[str]:

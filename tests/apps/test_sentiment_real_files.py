@@ -125,3 +125,38 @@ def test_class_folders_read_upper_case_extensions_and_name_the_folders(tmp_path)
     (tmp_path / "one" / "pos" / "a.txt").write_text("fine", encoding="utf-8")
     with pytest.raises(UserInputError, match="check the class sub-folders"):
         _load(tmp_path / "one")
+
+
+def test_uci_style_files_without_a_header(tmp_path):
+    path = tmp_path / "yelp_labelled.txt"
+    path.write_text("Wow... Loved this place.\t1\nCrust is not good.\t0\n", encoding="utf-8")
+    data = _load(path, format="tsv", header=False)
+    assert data.texts.tolist() == ["Wow... Loved this place.", "Crust is not good."]
+    assert data.labels.tolist() == ["1", "0"]
+    with pytest.raises(UserInputError, match="cannot be found in a file without a header; "
+                                             "expected a position"):
+        _load(path, format="tsv", header=False, text_column="review")
+
+
+def test_repeated_texts_are_reported_and_dropped(tmp_path, capsys):
+    path = tmp_path / "dups.csv"
+    path.write_text("text,label\nGood.,pos\nBad.,neg\n good. ,pos\nBad.,pos\nFine.,pos\n",
+                    encoding="utf-8")
+    data = _load(path)
+    assert data.texts.tolist() == ["Good.", "Bad.", " good. ", "Fine."]  # case is not a repeat
+    err = capsys.readouterr().err
+    assert err == (f"{path}: 1 repeated texts (1 with another label than their first copy; "
+                   f"first at {path}:5) dropped; --set duplicates=keep keeps them\n")
+    assert len(_load(path, duplicates="keep")) == 5
+
+
+def test_a_test_split_never_holds_training_texts(tmp_path, capsys):
+    for split, texts in (("train", ["good one", "bad one"]), ("test", ["good one", "new"])):
+        for label, text in zip(("pos", "neg"), texts, strict=True):
+            folder = tmp_path / "acl" / split / label
+            folder.mkdir(parents=True)
+            (folder / "0.txt").write_text(text, encoding="utf-8")
+    data = _load(tmp_path / "acl")
+    assert data.test.texts.tolist() == ["new"]
+    assert "1 test texts also in the training data dropped from the test split" in \
+        capsys.readouterr().err

@@ -308,7 +308,8 @@ def test_ctrl_c_is_one_line_and_exit_130(run, monkeypatch, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--set", "units=16"], "--set: config key 'units' does not apply to evaluate; expected only "
-                            "keys that say how to read --data: format, text_column, label_column"),
+                            "keys that say how to read --data: format, header, text_column, "
+                            "label_column, duplicates"),
     (["--set", "colour=red"], "--set: unknown config key 'colour'"),
     (["--set", "text_column=review"], "--set: --set needs --data with evaluate"),
 ])
