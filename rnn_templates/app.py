@@ -27,6 +27,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -41,7 +42,7 @@ from rnn_templates import io, reporting
 from rnn_templates.config import AppConfig
 from rnn_templates.errors import UserInputError
 from rnn_templates.export import check_in_fresh_process, export_saved_model
-from rnn_templates.runs import run_directory
+from rnn_templates.runs import read_config, run_directory
 from rnn_templates.text import batches
 from rnn_templates.training import (
     BACKUP_DIR,
@@ -159,7 +160,7 @@ class App:
         raise NotImplementedError
 
     def format_prediction(self, row: dict[str, Any]) -> str:
-        return json.dumps(row, ensure_ascii=False)
+        return io.json_line(row)
 
     # --- 4. metrics and plots --------------------------------------------------
 
@@ -243,15 +244,15 @@ class Runner:
         data = self.app.load_data(config)  # bad input fails here, before anything is written
         run_dir = Path(run_dir)
         with run_directory(run_dir, overwrite=overwrite, config=_config_dict(config)) as work:
-            metrics = self._train_in(config, data, work, keras_tuner.HyperParameters())
+            set_seed(config.seed, config.deterministic)
+            prepared = self.app.prepare(config, data)
+            metrics = self._train_in(config, prepared, work, keras_tuner.HyperParameters())
         print(self._summary(run_dir, metrics))
         return metrics
 
-    def _train_in(self, config: Any, data: Any, work: Path,
+    def _train_in(self, config: Any, prepared: Prepared, work: Path,
                   hyperparameters: keras_tuner.HyperParameters,
                   extra: dict[str, Any] | None = None) -> dict:
-        set_seed(config.seed, config.deterministic)
-        prepared = self.app.prepare(config, data)
         model, training = self._fit_or_resume(config, prepared, work, hyperparameters)
         metrics: dict[str, Any] = {"training": training, **(extra or {})}
         for split in ("validation", "test"):
@@ -290,10 +291,9 @@ class Runner:
                 received=f"learning_rate={hyperparameters.get('learning_rate')}",
                 fix="lower --set learning_rate=..., or keep gradient clipping on (clipnorm=1.0)",
             )
-        early_stopping = callbacks[1]
-        rows = reporting.read_history(work / HISTORY_FILE)
+        early_stopping, run_log = callbacks[1], callbacks[2]  # see standard_callbacks
         training = {
-            "epochs_run": len(rows),
+            "epochs_run": len(run_log.records),
             "kept_epoch": int(early_stopping.best_epoch) + 1,
             "train_examples": int(len(prepared.splits["train"][1])),
             "seconds": round(time.perf_counter() - started, 2),
@@ -305,8 +305,6 @@ class Runner:
             model.save(temporary)
         io.write_json(work / TRAINING_FILE, training)
         # The model is safe on disk: the epoch backups are no longer needed.
-        import shutil
-
         shutil.rmtree(work / BACKUP_DIR, ignore_errors=True)
         reporting.plot_learning_curves(work / HISTORY_FILE, work / "learning_curves.png",
                                        kept_epoch=training["kept_epoch"] - 1)
@@ -413,7 +411,8 @@ class Runner:
             write_leaderboard(rows, work)
             tuning = {"tuner": config.tuner, "trials": len(rows), "best": dict(best.values),
                       "search": str(search)}
-            metrics = self._train_in(config, data, work, best, extra={"tuning": tuning})
+            set_seed(config.seed, config.deterministic)  # the retrained model starts as trained
+            metrics = self._train_in(config, prepared, work, best, extra={"tuning": tuning})
         print(self._summary(run_dir, metrics))
         print(f"leaderboard: {run_dir / 'leaderboard.md'}")
         return metrics
@@ -469,15 +468,14 @@ class Runner:
         run_dir = Path(run_dir)
         requested = data_overrides(self.app.config_class, config_file, overrides or [],
                                    has_data=data_path is not None)
-        model = load_keras_model(run_dir / MODEL_FILE) if (run_dir / MODEL_FILE).exists() \
-            else self._missing_model(run_dir)
+        model = load_keras_model(self._model_file(run_dir))
         artifacts = _load_artifacts(run_dir)
         if data_path is None:
             inputs, targets = self.app.read_held_out(run_dir, artifacts)
             source = HELD_OUT
             name = _report_name(run_dir, "test", source)
         else:
-            stored = io_yaml(run_dir / "config.yaml")
+            stored = read_config(run_dir) or {}  # a run without one reads with the defaults
             stored.update(requested, data=data_path)
             config = load_config(self.app.config_class, None,
                                  {k: v for k, v in stored.items()
@@ -499,12 +497,15 @@ class Runner:
         return metrics
 
     @staticmethod
-    def _missing_model(run_dir: Path):
-        partial = Path(f"{run_dir}.partial")
-        hint = " (an interrupted run: train again to resume)" if partial.exists() else ""
-        raise UserInputError(f"no trained model in the run directory{hint}",
-                             where=str(run_dir / MODEL_FILE),
-                             fix="train first, or check --run-dir")
+    def _model_file(run_dir: Path) -> Path:
+        """The run's ``model.keras``, or a line that says why there is none."""
+        path = run_dir / MODEL_FILE
+        if not path.exists():
+            hint = " (an interrupted run: train again to resume)" if Path(
+                f"{run_dir}.partial").exists() else ""
+            raise UserInputError(f"no trained model in the run directory{hint}",
+                                 where=str(path), fix="train first, or check --run-dir")
+        return path
 
     # --- export ----------------------------------------------------------------
 
@@ -522,11 +523,10 @@ class Runner:
                check: bool = True) -> Path:
         """(Re)export a run's model as a SavedModel with the app's ``serve`` signature."""
         run_dir = Path(run_dir)
-        if not (run_dir / MODEL_FILE).exists():
-            self._missing_model(run_dir)
+        model_file = self._model_file(run_dir)
         destination = Path(output) if output else run_dir / SAVED_MODEL_DIR
         io.check_replaceable(destination, option="--output")
-        model = load_keras_model(run_dir / MODEL_FILE)
+        model = load_keras_model(model_file)
         artifacts = _load_artifacts(run_dir)
         sample = None
         if check:
@@ -611,11 +611,3 @@ def _numpy(value: Any) -> np.ndarray:
                          for v in array.ravel()], dtype=object).reshape(array.shape)
     return array
 
-
-def io_yaml(path: Path) -> dict[str, Any]:
-    """A run's stored config (empty, so defaults apply, for a run that lacks one)."""
-    import yaml
-
-    if not path.is_file():
-        return {}
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}

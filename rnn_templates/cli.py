@@ -17,7 +17,6 @@ import argparse
 import dataclasses
 import errno
 import importlib
-import json
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -26,6 +25,7 @@ from typing import Any
 
 from rnn_templates.config import describe_config, load_config
 from rnn_templates.errors import UserInputError
+from rnn_templates.io import json_line
 
 APP_GROUP = "rnn_templates.apps"
 VERBS = ("train", "tune", "evaluate", "export", "predict")
@@ -148,19 +148,6 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
                               progress=progress):
         print(json_line(row) if args.json else runner.app.format_prediction(row),
               flush=progress)
-
-
-def json_line(row: dict[str, Any]) -> str:
-    """One JSON object on one line, even for readers that also split at U+0085/U+2028/U+2029.
-
-    Example:
-        >>> json_line({"text": "a\u2028b"})
-        '{"text": "a\\\\u2028b"}'
-    """
-    text = json.dumps(row, ensure_ascii=False)
-    for character in ("\u0085", "\u2028", "\u2029"):
-        text = text.replace(character, f"\\u{ord(character):04x}")
-    return text
 
 
 def _positive(text: str) -> int:

@@ -183,3 +183,16 @@ def save_figure(figure: Any, path: str | os.PathLike) -> Path:
     finally:
         plt.close(figure)
     return Path(path)
+
+
+def json_line(row: dict[str, Any]) -> str:
+    """One JSON object on one line, even for readers that also split at U+0085/U+2028/U+2029.
+
+    Example:
+        >>> json_line({"text": "a\u2028b"})
+        '{"text": "a\\\\u2028b"}'
+    """
+    text = json.dumps(row, ensure_ascii=False)
+    for character in ("\u0085", "\u2028", "\u2029"):
+        text = text.replace(character, f"\\u{ord(character):04x}")
+    return text

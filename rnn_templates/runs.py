@@ -99,12 +99,19 @@ def _differing_keys(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
 
 
-def _check_resume_config(work: Path, config: dict[str, Any]) -> None:
-    stored = work / CONFIG_FILE
+def read_config(directory: str | os.PathLike) -> dict[str, Any] | None:
+    """The config a run directory was started with (``None`` if it has none)."""
+    stored = Path(directory) / CONFIG_FILE
     if not stored.is_file():
-        io.write_yaml(stored, config)
+        return None
+    return yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
+
+
+def _check_resume_config(work: Path, config: dict[str, Any]) -> None:
+    previous = read_config(work)
+    if previous is None:
+        io.write_yaml(work / CONFIG_FILE, config)
         return
-    previous = yaml.safe_load(stored.read_text(encoding="utf-8")) or {}
     # Round-trip the new config through YAML so tuples and lists compare alike.
     current = yaml.safe_load(yaml.safe_dump(config))
     differing = _differing_keys(previous, current)

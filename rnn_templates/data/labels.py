@@ -26,16 +26,6 @@ def label_from(value: object, where: str) -> str:
         return str(int(value))
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
-        if value.is_integer():
-            return str(int(value))
-        raise UserInputError(
-            "label is not a class",
-            where=where,
-            expected="a class name or an integer",
-            received=repr(value),
-            fix="map scores to classes first (e.g. 1-2 negative, 4-5 positive)",
-        )
     if isinstance(value, str):
         label = value.strip()
         if not label:
@@ -47,21 +37,25 @@ def label_from(value: object, where: str) -> str:
             number = float(label)
         except ValueError:
             return label
-        if number.is_integer():
-            return str(int(number))
+        shown = repr(label)
+    elif isinstance(value, float):
+        number, shown = value, repr(value)
+    else:
         raise UserInputError(
             "label is not a class",
             where=where,
             expected="a class name or an integer",
-            received=repr(label),
-            fix="map scores to classes first (e.g. 1-2 negative, 4-5 positive)",
+            received=f"{type(value).__name__} {value!r}"[:80],
+            fix="give each row a single class name",
         )
+    if number.is_integer():
+        return str(int(number))
     raise UserInputError(
         "label is not a class",
         where=where,
         expected="a class name or an integer",
-        received=f"{type(value).__name__} {value!r}"[:80],
-        fix="give each row a single class name",
+        received=shown,
+        fix="map scores to classes first (e.g. 1-2 negative, 4-5 positive)",
     )
 
 
