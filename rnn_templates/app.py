@@ -17,8 +17,9 @@ does everything else the same way for every app:
 Run directory layout: ``config.yaml``, ``artifacts.json`` (what the model needs
 besides its weights: class names...), ``model.keras``, ``training.json``,
 ``metrics.json``, ``history.csv``, ``learning_curves.png``, the app's plots,
-``logs/`` (TensorBoard), ``checkpoints/``, ``saved_model/`` and the held-out
-split the app writes (``evaluate`` reads it back).
+``logs/`` (TensorBoard), ``checkpoints/``, ``saved_model/``, the held-out
+split the app writes (``evaluate`` reads it back) and ``baselines.joblib``
+(the app's reference models, scored beside the model in every report).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from rnn_templates.tuning import leaderboard, make_tuner, tuner_role, write_lead
 MODEL_FILE = "model.keras"
 ARTIFACTS_FILE = "artifacts.json"
 TRAINING_FILE = "training.json"
+BASELINES_FILE = "baselines.joblib"
 SAVED_MODEL_DIR = "saved_model"
 
 
@@ -185,6 +187,14 @@ class App:
         """More lines ``evaluate`` prints (a confusion matrix, say)."""
         return ""
 
+    def baselines(self, config: Any, prepared: Prepared) -> list[Any]:
+        """Reference models fitted on the training split, reported beside the model.
+
+        Each has ``name``, ``settings`` and ``outputs(inputs)`` returning what
+        :meth:`outputs` returns for the model (see :mod:`rnn_templates.baselines`).
+        """
+        return []
+
 
 def data_fingerprint(*arrays: Any) -> str:
     """A short SHA-256 of arrays' contents (training data identity for tuning)."""
@@ -254,12 +264,13 @@ class Runner:
                   hyperparameters: keras_tuner.HyperParameters,
                   extra: dict[str, Any] | None = None) -> dict:
         model, training = self._fit_or_resume(config, prepared, work, hyperparameters)
+        baselines = self._fit_baselines(config, prepared, work)
         metrics: dict[str, Any] = {"training": training, **(extra or {})}
         for split in ("validation", "test"):
             inputs, targets = prepared.splits[split]
             if len(targets):
                 metrics[split] = self._evaluate(model, inputs, targets, prepared.artifacts,
-                                                work, split)
+                                                work, split, baselines)
         self.app.write_held_out(work, *prepared.splits["test"], prepared.artifacts)
         held_out = prepared.splits["test"][0]
         if not len(held_out):
@@ -310,16 +321,43 @@ class Runner:
                                        kept_epoch=training["kept_epoch"] - 1)
         return model, training
 
+    def _fit_baselines(self, config: Any, prepared: Prepared, work: Path) -> list[Any]:
+        """The app's reference models, fitted once (a resumed run reloads them)."""
+        import joblib
+
+        path = work / BASELINES_FILE
+        if path.is_file():
+            return joblib.load(path)
+        baselines = self.app.baselines(config, prepared)
+        if baselines:
+            with io.atomic_path(path) as temporary:
+                joblib.dump(baselines, temporary)
+        return baselines
+
     def _evaluate(self, model: keras.Model, inputs: Any, targets: Any,
-                  artifacts: dict[str, Any], directory: Path, name: str) -> dict:
+                  artifacts: dict[str, Any], directory: Path, name: str,
+                  baselines: list[Any] = ()) -> dict:
         metrics = self.app.metrics(targets, self.app.outputs(model, inputs), artifacts)
         self.app.plots(metrics, artifacts, directory, name)
+        if baselines:
+            metrics["baselines"] = {
+                baseline.name: {**self.app.metrics(targets, baseline.outputs(inputs), artifacts),
+                                "settings": baseline.settings}
+                for baseline in baselines}
         return metrics
+
+    def _lines(self, name: str, metrics: dict) -> list[str]:
+        """The model's summary line for one split, then one per baseline."""
+        lines = [self.app.summary(name, metrics)]
+        for baseline, scores in metrics.get("baselines", {}).items():
+            lines.append(self.app.summary(f"  {baseline}", scores))
+        return lines
 
     def _summary(self, run_dir: Path, metrics: dict) -> str:
         lines = [f"run directory: {run_dir.resolve()}"]
-        lines += [self.app.summary(split, metrics[split]) for split in ("validation", "test")
-                  if split in metrics]
+        for split in ("validation", "test"):
+            if split in metrics:
+                lines += self._lines(split, metrics[split])
         return "\n".join(lines)
 
     # --- in-memory API (benchmarks, notebooks) ------------------------------------
@@ -477,6 +515,7 @@ class Runner:
         else:
             stored = read_config(run_dir) or {}  # a run without one reads with the defaults
             stored.update(requested, data=data_path)
+            stored.pop("test_data", None)  # the file given is the one evaluated
             config = load_config(self.app.config_class, None,
                                  {k: v for k, v in stored.items()
                                   if k in {f.name for f in dataclasses.fields(
@@ -487,10 +526,16 @@ class Runner:
         if not len(targets):
             raise UserInputError("nothing to evaluate: no labelled examples", where=source,
                                  fix="evaluate on a file with examples (--data FILE)")
-        metrics = self._evaluate(model, inputs, targets, artifacts, run_dir, f"evaluation-{name}")
+        baselines = []
+        if (run_dir / BASELINES_FILE).is_file():
+            import joblib
+
+            baselines = joblib.load(run_dir / BASELINES_FILE)
+        metrics = self._evaluate(model, inputs, targets, artifacts, run_dir, f"evaluation-{name}",
+                                 baselines)
         metrics["source"] = source
         io.write_json(run_dir / f"evaluation-{name}.json", metrics)
-        print(self.app.summary(name, metrics))
+        print("\n".join(self._lines(name, metrics)))
         details = self.app.details(metrics)
         if details:
             print(details)
@@ -532,6 +577,11 @@ class Runner:
         if check:
             inputs, _ = self.app.read_held_out(run_dir, artifacts)
             sample = list(inputs[:8])
+            if not sample:
+                raise UserInputError(
+                    "nothing to check the export on: the run has no held-out examples",
+                    where=str(run_dir), fix="export with --no-check, or train with a test "
+                    "split (a test file, or a test fraction above 0)")
         differences = self._export(model, artifacts, destination, sample)
         if check:
             worst = max(differences.values(), default=0.0)

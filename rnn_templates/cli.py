@@ -101,6 +101,8 @@ def _config(spec: AppSpec, args: argparse.Namespace) -> Any:
     overrides = list(args.overrides)
     if getattr(args, "data", None):
         overrides.append(f"data={args.data}")
+    if getattr(args, "test_data", None):
+        overrides.append(f"test_data={args.test_data}")
     return load_config(spec.config_class(), args.config, overrides)
 
 
@@ -172,6 +174,10 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
 
     def training_options(verb: argparse.ArgumentParser) -> None:
         verb.add_argument("--data", help="the data to train on (default: the shipped sample)")
+        if "test_data" in {field.name for field in dataclasses.fields(config_class)}:
+            verb.add_argument("--test-data", metavar="FILE",
+                              help="a separate labelled file to test on (no test split is "
+                              "then taken from --data)")
         verb.add_argument("--run-dir", help=f"output directory (default: "
                           f"<runs-root>/{spec.name}/<date>-<time>-<pid>)")
         verb.add_argument("--runs-root", default="runs",

@@ -335,6 +335,8 @@ class TrainingOptions(AppConfig):
     learning_rate: float = knob(1e-3, "Adam learning rate", interval="(0, 1]")
     clipnorm: float = knob(1.0, "gradient clipping by norm against exploding gradients; 0 = off",
                            interval="[0, inf)")
+    weight_decay: float = knob(0.0, "decoupled weight decay (AdamW-style) of all weights but "
+                               "embeddings and biases; 0 = off", interval="[0, 1)")
     batch_size: int = knob(32, "examples per batch", interval="[1, inf)")
     epochs: int = knob(20, "upper bound: early stopping usually ends sooner", interval="[1, inf)")
     patience: int = knob(3, "epochs without validation improvement before stopping",

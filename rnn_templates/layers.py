@@ -57,3 +57,72 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class WordDropout(keras.layers.Layer):
+    """While training, replace each token id with the unknown-word id at ``rate``.
+
+    Dropping whole words (Iyyer et al., 2015; Gal & Ghahramani, 2016) keeps a
+    small-data text model from leaning on a few memorised words. Padding (id
+    0) is never touched, so the mask is unchanged; at inference the ids pass
+    through as they are.
+
+    Args:
+        rate: Share of words replaced, in ``[0, 1)``.
+        unknown_id: The id that stands for an unknown word (1 in ``TextVectorization``).
+        seed: Seed of the random draws.
+    """
+
+    def __init__(self, rate: float, unknown_id: int = 1, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"`rate` must be in [0, 1); received {rate!r}")
+        self.rate = rate
+        self.unknown_id = unknown_id
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        if not training or not self.rate:
+            return inputs
+        draw = keras.random.uniform(ops.shape(inputs), seed=self.seed_generator)
+        drop = ops.logical_and(draw < self.rate, ops.not_equal(inputs, 0))
+        return ops.where(drop, ops.cast(self.unknown_id, inputs.dtype), inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "unknown_id": self.unknown_id,
+                "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class GradientGate(keras.layers.Layer):
+    """Identity forward; while closed, no gradient reaches the layers before it.
+
+    Placed after a pretrained ``Embedding``, it keeps the vectors frozen for
+    the first epochs (the rest of the network learns to read them first) and
+    lets them be fine-tuned once opened (:class:`~rnn_templates.training.OpenGates`).
+    The state is a saved, non-trainable variable, so a resumed run continues
+    with the gate as it was, and the optimizer knows the embedding from the
+    start (zero gradients leave Adam's update at exactly zero).
+    """
+
+    def __init__(self, open: bool = False, **kwargs):  # noqa: A002 - a gate is open or not
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.initially_open = bool(open)
+        self.gate = self.add_weight(shape=(), initializer=keras.initializers.Constant(
+            float(self.initially_open)), trainable=False, name="open")
+
+    def call(self, inputs):
+        gate = ops.cast(self.gate, inputs.dtype)
+        return inputs * gate + ops.stop_gradient(inputs) * (1.0 - gate)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "open": self.initially_open}

@@ -62,13 +62,15 @@ def compile_model(
     learning_rate: float = 1e-3,
     clipnorm: float | None = 1.0,
     optimizer: str = "adam",
+    weight_decay: float = 0.0,
 ) -> keras.Model:
     """Compile with gradient clipping on by default.
 
     Clipping each gradient's norm (``clipnorm``) is the standard guard against
     the exploding gradients that long sequences produce in recurrent nets;
     it costs nothing when gradients are small. Pass ``clipnorm=None`` to turn
-    it off.
+    it off. ``weight_decay`` is decoupled (AdamW-style) decay of every weight
+    but embeddings and biases, a regulariser for small datasets.
     """
     optimizers = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
                   "sgd": keras.optimizers.SGD, "adamw": keras.optimizers.AdamW}
@@ -79,7 +81,12 @@ def compile_model(
     kwargs = {"learning_rate": learning_rate}
     if clipnorm is not None:
         kwargs["clipnorm"] = clipnorm
-    model.compile(optimizer=optimizers[optimizer](**kwargs), loss=loss, metrics=metrics or [])
+    if weight_decay:
+        kwargs["weight_decay"] = weight_decay
+    chosen = optimizers[optimizer](**kwargs)
+    if weight_decay:
+        chosen.exclude_from_weight_decay(var_names=["embeddings", "bias"])
+    model.compile(optimizer=chosen, loss=loss, metrics=metrics or [])
     return model
 
 
@@ -158,6 +165,35 @@ def _seed_variables(model: keras.Model) -> list[Any]:
     # Dropout's random state: not part of saved weights, but it decides which
     # units each later epoch drops.
     return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+class OpenGates(keras.callbacks.Callback):
+    """Open every :class:`~rnn_templates.layers.GradientGate` from epoch ``epoch`` (0-based) on.
+
+    Example: ``OpenGates(2)`` trains two epochs with pretrained vectors frozen,
+    then fine-tunes them. Set at each epoch's start, so a resumed run agrees.
+    """
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from rnn_templates.layers import GradientGate
+
+        value = 1.0 if epoch >= self.epoch else 0.0
+        for layer in _all_layers(self.model):
+            if isinstance(layer, GradientGate):
+                layer.gate.assign(value)
+
+
+def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    layers = []
+    for layer in model.layers:
+        layers.append(layer)
+        if isinstance(layer, keras.Model):
+            layers += _all_layers(layer)
+    return layers
 
 
 class RunLog(keras.callbacks.Callback):

@@ -114,6 +114,7 @@ def early_to_late_gradient(model, x):
     return float(per_step[:FIRST_MARK_WITHIN].mean() / per_step[-10:].mean())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_gated_cells_bridge_a_50_step_lag(cell, data):
     model, mse = _train(cell, data)
@@ -124,6 +125,7 @@ def test_gated_cells_bridge_a_50_step_lag(cell, data):
     assert early_to_late_gradient(model, data[1][0]) > 0.5
 
 
+@pytest.mark.slow
 def test_simple_rnn_stays_at_the_baseline(data):
     model, mse = _train("simple", data)
     baseline = data[2]

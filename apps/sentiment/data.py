@@ -4,7 +4,8 @@ Every loader returns a :class:`LabelledTexts` (texts and string labels) and
 checks what it reads, so a bad file fails here with one line that names the
 file, the line and the fix, before any run directory exists:
 
-- missing or empty files, invalid UTF-8 (with line and column);
+- missing or empty files, bytes the ``encoding`` cannot read (with line and column);
+- CSV rows that run over several lines (an unclosed quote) unless ``multiline``;
 - a missing text or label column (the columns found are listed);
 - empty texts, labels that are not class names (blank, fractional numbers,
   more distinct values than ``max_classes``), and a single class.
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn_templates.data.labels import check_classes, label_from, shared_texts, unique_rows
-from rnn_templates.data.readers import decode_utf8, read_table, resolve_format
+from rnn_templates.data.readers import check_encoding, decode_text, read_table, resolve_format
 from rnn_templates.errors import UserInputError
 
 IMDB_ARCHIVE = "aclImdb_v1.tar.gz"
@@ -75,17 +76,20 @@ def _text_from(value: object, where: str) -> str:
 
 
 def read_labelled_table(path: str | os.PathLike, fmt: str, text_column: str,
-                        label_column: str, *, header: bool = True) -> LabelledTexts:
+                        label_column: str, *, header: bool = True, encoding: str = "utf-8",
+                        multiline: bool = False) -> LabelledTexts:
     """Read a CSV, TSV or JSONL file of texts and labels.
 
     Without a header row (``header=False``, the UCI ``sentence<TAB>label``
     layout), the default column names mean the first and the last column.
+    ``encoding`` is the file's text encoding; ``multiline`` accepts CSV texts
+    with line breaks inside quotes.
     """
     if not header:
         text_column = "0" if text_column == "text" else text_column
         label_column = "-1" if label_column == "label" else label_column
     table = read_table(path, fmt, {text_column: "text_column", label_column: "label_column"},
-                       header=header)
+                       header=header, encoding=encoding, multiline=multiline)
     kind = "key" if fmt == "jsonl" else "column"
     texts = [_text_from(value, table.where(row, text_column).replace(" column", f" {kind}"))
              for row, value in enumerate(table.columns[text_column])]
@@ -105,23 +109,24 @@ def drop_duplicates(data: LabelledTexts, policy: str) -> LabelledTexts:
     return data
 
 
-def _read_class_folders(root: Path) -> LabelledTexts:
+def _read_class_folders(root: Path, encoding: str) -> LabelledTexts:
     texts, labels = [], []
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         if class_dir.name == "unsup":  # aclImdb's unlabelled reviews
             continue
         for file in sorted(p for p in class_dir.iterdir() if p.suffix.lower() == ".txt"):
-            text = decode_utf8(file.read_bytes(), str(file))
+            text = decode_text(file.read_bytes(), str(file), encoding)
             if text.strip():
                 texts.append(text.replace("<br />", " "))
                 labels.append(class_dir.name)
     return LabelledTexts(np.array(texts, dtype=object), np.array(labels, dtype=object), str(root))
 
 
-def read_folder(path: str | os.PathLike) -> LabelledTexts:
+def read_folder(path: str | os.PathLike, *, encoding: str = "utf-8") -> LabelledTexts:
     """Read ``root/<class>/*.txt``; with ``root/train`` and ``root/test``, keep that split.
 
     This is the aclImdb layout (``unsup/`` is skipped, ``<br />`` becomes a space).
+    Every file is read with ``encoding``.
     """
     root = Path(path)
     if not root.is_dir():
@@ -130,12 +135,12 @@ def read_folder(path: str | os.PathLike) -> LabelledTexts:
             fix="point --data at a folder with one sub-folder of .txt files per class",
         )
     if (root / "train").is_dir() and (root / "test").is_dir():
-        train = _read_class_folders(root / "train")
-        train.test = _read_class_folders(root / "test")
+        train = _read_class_folders(root / "train", encoding)
+        train.test = _read_class_folders(root / "test", encoding)
         train.source = str(root)
         data = train
     else:
-        data = _read_class_folders(root)
+        data = _read_class_folders(root, encoding)
     if len(data) == 0:
         raise UserInputError(
             "no .txt files found in class sub-folders",
@@ -191,16 +196,18 @@ def resolve_path(path: str) -> str:
 
 def load(config) -> LabelledTexts:
     """Read the data a :class:`~apps.sentiment.config.SentimentConfig` points at."""
+    check_encoding(config.encoding)  # a misspelt codec fails before any download or read
     if config.format == "imdb":
-        data = read_folder(download_imdb(config.data, config.imdb_url))
+        data = read_folder(download_imdb(config.data, config.imdb_url), encoding=config.encoding)
     else:
         path = resolve_path(config.data)
         fmt = resolve_format(path, config.format)
         if fmt == "folder":
-            data = read_folder(path)
+            data = read_folder(path, encoding=config.encoding)
         else:
             data = read_labelled_table(path, fmt, config.text_column, config.label_column,
-                                       header=config.header)
+                                       header=config.header, encoding=config.encoding,
+                                       multiline=config.multiline)
             check_classes(data.labels, data.source, config.max_classes)
             return drop_duplicates(data, config.duplicates)
     check_classes(data.labels, data.source, config.max_classes,

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import keras
 import keras_tuner
+import numpy as np
 
 from apps.sentiment.config import SentimentConfig
 from rnn_templates import build_many_to_one
 from rnn_templates.data import EpochShuffle
 from rnn_templates.text import bucket_edges, bucketed_dataset
-from rnn_templates.training import compile_model
+from rnn_templates.training import OpenGates, compile_model
 
 
 def _choices(values: list, default) -> list:
@@ -40,11 +41,27 @@ class SentimentHyperModel(keras_tuner.HyperModel):
         num_classes: Number of classes.
     """
 
-    def __init__(self, config: SentimentConfig, vocab_size: int, num_classes: int):
+    def __init__(self, config: SentimentConfig, vocab_size: int, num_classes: int,
+                 pretrained: np.ndarray | None = None):
         super().__init__(name="sentiment")
         self.config = config
         self.vocab_size = vocab_size
         self.num_classes = num_classes
+        self.pretrained = pretrained
+
+    def _embedding(self, hp) -> dict:
+        """Width and starting rows of the embedding: learnt, or the pretrained vectors."""
+        c = self.config
+        if self.pretrained is None:
+            width = hp.Choice("embedding_dim", _choices([32, 64, 128], c.embedding_dim),
+                              default=c.embedding_dim)
+            return {"embedding_dim": width}
+        training = hp.Choice("embeddings_training", _choices(
+            ["fine-tune", "frozen", "gated"], c.embeddings_training),
+            default=c.embeddings_training)
+        freeze = {"fine-tune": "never", "frozen": "always", "gated": "gated"}[training]
+        return {"embedding_dim": self.pretrained.shape[1], "pretrained": self.pretrained,
+                "freeze": freeze}
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         c = self.config
@@ -60,13 +77,13 @@ class SentimentHyperModel(keras_tuner.HyperModel):
         model = build_many_to_one(
             self.num_classes,
             vocab_size=self.vocab_size,
-            embedding_dim=hp.Choice("embedding_dim", _choices([32, 64, 128], c.embedding_dim),
-                                    default=c.embedding_dim),
+            **self._embedding(hp),
             rnn=rnn,
             pooling=hp.Choice("pooling", _choices(["last", "max", "mean_max"], c.pooling),
                               default=c.pooling),
             embedding_dropout=_float(hp, "embedding_dropout", 0.0, 0.4, c.embedding_dropout,
                                      step=0.1),
+            word_dropout=_float(hp, "word_dropout", 0.0, 0.3, c.word_dropout, step=0.1),
             head_dropout=_float(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1),
             output_activation="softmax",
             name="sentiment_core",
@@ -78,6 +95,7 @@ class SentimentHyperModel(keras_tuner.HyperModel):
             learning_rate=_float(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
                                  sampling="log"),
             clipnorm=c.clipnorm or None,
+            weight_decay=c.weight_decay,
         )
 
     def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
@@ -94,5 +112,8 @@ class SentimentHyperModel(keras_tuner.HyperModel):
         val_ds = bucketed_dataset(*validation, 256, edges)
         kwargs.setdefault("epochs", c.epochs)
         kwargs["shuffle"] = False  # EpochShuffle orders the dataset itself
+        extra = [shuffle]
+        if self.pretrained is not None and hp.get("embeddings_training") == "gated":
+            extra.append(OpenGates(c.unfreeze_epoch))
         return model.fit(train_ds, *args, validation_data=val_ds,
-                         callbacks=[shuffle, *(callbacks or [])], **kwargs)
+                         callbacks=[*extra, *(callbacks or [])], **kwargs)

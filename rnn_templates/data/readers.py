@@ -3,7 +3,8 @@
 Every reader checks what it reads and raises
 :class:`~rnn_templates.errors.UserInputError` with one line that names the
 file, the line, what was expected, what was found and how to fix it: missing
-or empty files, invalid UTF-8, unparseable rows, missing columns. Apps turn
+or empty files, bytes the encoding cannot read, unparseable rows, CSV rows
+that run over several lines, missing columns. Apps turn
 the columns into their own types (labels, numbers) with :meth:`Table.where`
 for their own messages.
 """
@@ -24,6 +25,8 @@ import numpy as np
 
 from rnn_templates.errors import UserInputError
 
+# Appended as the last line of a CSV file: a quote still open at the end takes it in.
+_END_MARK = "\ufdd0end of file\ufdd0"
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 
 
@@ -50,32 +53,103 @@ class Table:
         return f"{self.source}:{self.lines[row]} column '{column}'"
 
 
-def decode_utf8(raw: bytes, where: str) -> str:
-    """Decode UTF-8 (a byte-order mark is dropped), naming line and column of a bad byte.
-
-    The advice fits the bytes found: 0x80-0x9f are printable only in Windows-1252.
+def check_encoding(encoding: str) -> str:
+    """The codec's canonical name, refusing a name Python does not know as a text encoding.
 
     Example:
-        >>> decode_utf8(b"\\xef\\xbb\\xbfok", "f.txt")
-        'ok'
+        >>> check_encoding("Latin-1")
+        'iso8859-1'
     """
-    body = raw[len(codecs.BOM_UTF8):] if raw.startswith(codecs.BOM_UTF8) else raw
     try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        start = error.start
-        line = body[:start].count(b"\n") + 1
-        line_start = body.rfind(b"\n", 0, start) + 1
-        column = len(body[line_start:start].decode("utf-8", errors="replace")) + 1
-        byte = body[start]
-        source = "cp1252" if 0x80 <= byte <= 0x9F else "latin1"
+        name = codecs.lookup(encoding).name
+        b"x".decode(encoding, "ignore")  # bytes-to-bytes codecs (base64, zlib) end here
+    except LookupError:
         raise UserInputError(
-            "file is not valid UTF-8",
-            where=f"{where}:{line}:{column}",
-            received=f"byte 0x{byte:02x}",
-            fix=f"re-save the file as UTF-8 (e.g. iconv -f {source} -t utf-8, if it was "
-            f"written as {'Windows-1252' if source == 'cp1252' else 'Latin-1'})",
+            "unknown text encoding", where="--set encoding",
+            expected="a codec name such as utf-8, cp1252 (Windows-1252) or latin-1",
+            received=repr(encoding), fix="pick one with --set encoding=<name>",
         ) from None
+    except UnicodeError:  # a real codec that refuses the "ignore" handler (idna)
+        pass
+    return name
+
+
+def _position(body: bytes, start: int, encoding: str) -> str:
+    """``line:column`` (1-based, in characters) of byte ``start`` of ``body``."""
+    before = body[:start].decode(encoding, errors="replace")
+    line = before.count("\n") + 1
+    column = len(before) - before.rfind("\n")
+    return f"{line}:{column}"
+
+
+def _advice(byte: int) -> tuple[str, str]:
+    """The encoding a stray byte most likely came from: (codec, its common name)."""
+    if 0x80 <= byte <= 0x9F:
+        try:
+            bytes([byte]).decode("cp1252")
+            return "cp1252", "Windows-1252"
+        except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d are unused there
+            pass
+    return "latin-1", "Latin-1"
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_text(raw: bytes, where: str, encoding: str = "utf-8") -> str:
+    """Decode a file's bytes, naming line and column of a byte the encoding cannot read.
+
+    UTF-8 drops a byte-order mark; so does a single-byte encoding such as
+    cp1252, unless the rest is UTF-8 too (refused rather than misread). For
+    UTF-8 the advice fits the bytes found: 0x80-0x9f are printable only in
+    Windows-1252, the others most likely Latin-1.
+
+    Example:
+        >>> decode_text(b"\\xef\\xbb\\xbfok", "f.txt")
+        'ok'
+        >>> decode_text(b"\\x93caf\\xe9\\x94", "f.txt", "cp1252")
+        '\u201ccafé\u201d'
+    """
+    name = check_encoding(encoding)
+    body = raw
+    if raw.startswith(codecs.BOM_UTF8) and (name == "utf-8" or not name.startswith("utf")):
+        body = raw[len(codecs.BOM_UTF8):]
+        if name != "utf-8" and not body.isascii() and _is_utf8(body):
+            raise UserInputError(
+                f"file is UTF-8 (it starts with a byte-order mark), not {encoding}",
+                where=where, fix="drop --set encoding (UTF-8 is the default)",
+            )
+    try:
+        return body.decode(name)
+    except UnicodeDecodeError as error:
+        byte = body[error.start]
+        position = f"{where}:{_position(body, error.start, name)}"
+    except UnicodeError as error:  # codecs that give no position
+        raise UserInputError(f"file cannot be read as {encoding}", where=where,
+                             received=str(error)[:200],
+                             fix="check --set encoding=<name>") from None
+    if name == "utf-8":
+        codec, written = _advice(byte)
+        raise UserInputError(
+            "file is not valid UTF-8", where=position, received=f"byte 0x{byte:02x}",
+            fix=f"re-save the file as UTF-8 (e.g. iconv -f {codec.replace('-', '')} -t utf-8) "
+            f"or, if it was written as {written}, read it with --set encoding={codec}",
+        )
+    raise UserInputError(
+        f"file is not valid {encoding}", where=position, received=f"byte 0x{byte:02x}",
+        fix="check what the file was written in and pick it with --set encoding=<name> "
+        "(latin-1 reads every byte), or re-save the file as UTF-8 and drop the option",
+    )
+
+
+def decode_utf8(raw: bytes, where: str) -> str:
+    """:func:`decode_text` for UTF-8."""
+    return decode_text(raw, where)
 
 
 def split_lines(text: str) -> list[str]:
@@ -94,8 +168,9 @@ def split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def read_text_file(path: str | os.PathLike, *, option: str = "--data") -> str:
-    """The whole file as text, refusing a missing, folder, empty or non-UTF-8 file."""
+def read_text_file(path: str | os.PathLike, *, option: str = "--data",
+                   encoding: str = "utf-8") -> str:
+    """The whole file as text, refusing a missing, folder, empty or undecodable file."""
     path = Path(path)
     if not path.exists():
         raise UserInputError("data file not found", where=str(path),
@@ -103,7 +178,7 @@ def read_text_file(path: str | os.PathLike, *, option: str = "--data") -> str:
     if path.is_dir():
         raise UserInputError("expected a file but found a folder", where=str(path),
                              fix=f"pass the file itself to {option}")
-    text = decode_utf8(path.read_bytes(), str(path))
+    text = decode_text(path.read_bytes(), str(path), encoding)
     if not text.strip():
         raise UserInputError("data file is empty", where=str(path),
                              fix=f"point {option} at a file with examples")
@@ -142,9 +217,65 @@ def _missing(path: Path, line: str, wanted: str, option: str, found: list[str]) 
     )
 
 
+def _physical_rows(reader, source: str) -> list[tuple[int, int, list[str]]]:
+    """Every row with its first and last line, parse errors naming where the row began."""
+    rows = []
+    first = 1
+    try:
+        for row in reader:
+            rows.append((first, reader.line_num, row))
+            first = reader.line_num + 1
+    except csv.Error as error:
+        spans = (f" (a row running from line {first} to {reader.line_num})"
+                 if reader.line_num > first else "")
+        what = "cannot parse header" if first == 1 else "cannot parse row"
+        raise UserInputError(f"{what}: {error}{spans}", where=f"{source}:{first}",
+                             fix=f"check the quoting on line {first}") from None
+    return rows
+
+
+def _check_one_row_per_line(rows: list[tuple[int, int, list[str]]], source: str,
+                            last_line: int, multiline: bool) -> None:
+    """Refuse rows over several lines (unless ``multiline``) and a quote open at the end.
+
+    ``rows`` ends with the end marker's row, removed here; a quote still open
+    at the end of the file has taken the marker into its text instead.
+    """
+    first, _, row = rows.pop()
+    unclosed = row != [_END_MARK]
+    spanning = [(start, end) for start, end, _ in rows if end > start]
+    if spanning and not multiline:
+        start, end = spanning[0]
+        count = len(spanning) + unclosed
+        raise UserInputError(
+            f"row runs over lines {start}-{end} (a quote opened on line {start} takes the line "
+            "breaks after it into the text)", where=f"{source}:{start}",
+            expected="one row per line",
+            received=f"{count} such row{'s' if count > 1 else ''} in the file"
+            + (", this is the first" if count > 1 else ""),
+            fix=f"check the quoting on line {start}, or --set multiline=true if the texts "
+            "really contain line breaks",
+        )
+    if unclosed:
+        raise UserInputError(
+            "quoted text is never closed", where=f"{source}:{first}",
+            expected="a closing double quote",
+            received=f"a quote opened on line {first}, the last line" if first == last_line
+            else f"a row running from line {first} to the end of the file (line {last_line})",
+            fix=f"check the quoting on line {first}: close the quote, or double each quote "
+            'inside a quoted text ("")',
+        )
+
+
 def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
-                   header: bool = True) -> Table:
+                   header: bool = True, encoding: str = "utf-8",
+                   multiline: bool = False) -> Table:
     """Read a CSV (``fmt="csv"``) or TSV file whose first row names its columns.
+
+    A CSV row must fit on one line unless ``multiline``: a double quote that
+    opens a text and is not closed on that line would take the following lines
+    into that text, silently, so such a file is refused with the line where the
+    quote opened. A quote still open at the end of the file is always refused.
 
     Args:
         path: The file.
@@ -153,21 +284,36 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
             ``{"review": "text_column"}`` (named in the message when missing).
         header: ``False`` for a file without a header row: columns are then
             named by position, ``"0"``, ``"1"``... and ``"-1"`` for the last one.
+        encoding: The text encoding of the file (a Python codec name).
+        multiline: Accept CSV rows whose quoted texts hold line breaks; each
+            row's line is then the line it starts on.
 
     Returns:
         A :class:`Table` of the wanted columns; blank rows are skipped.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+        ...     _ = f.write('text,label\\n"one\\ntwo",pos\\nthree,neg\\n')
+        >>> read_delimited(f.name, "csv", {"text": "text_column"}, multiline=True).lines
+        array([2, 4])
     """
     path = Path(path)
-    content = read_text_file(path)
-    # TSV is read without quote processing: a text that starts with a double quote
-    # would otherwise swallow the lines after it, silently.
-    options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if fmt == "tsv" else {}
-    reader = csv.reader(io.StringIO(content, newline=""), **options)
+    content = read_text_file(path, encoding=encoding)
+    # Split as csv does with newline="" (at \n, \r\n and \r) so line numbers agree.
+    physical = io.StringIO(content, newline="").readlines()
+    if fmt == "tsv":
+        # TSV is read without quote processing: a text that starts with a double quote
+        # would otherwise swallow the lines after it, silently.
+        rows = _physical_rows(csv.reader(physical, delimiter="\t", quoting=csv.QUOTE_NONE),
+                              str(path))
+    else:
+        # A quote left open at the end takes the marker line into its text.
+        ended = physical[:-1] + [physical[-1].rstrip("\r\n") + "\n", _END_MARK + "\n"]
+        rows = _physical_rows(csv.reader(ended), str(path))
+        _check_one_row_per_line(rows, str(path), len(physical), multiline)
     if header:
-        try:
-            names = [name.strip() for name in next(reader)]
-        except csv.Error as error:
-            raise UserInputError(f"cannot parse header: {error}", where=f"{path}:1") from None
+        names = [name.strip() for name in rows.pop(0)[2]] if rows else []
         for wanted, option in columns.items():
             if wanted not in names:
                 raise _missing(path, "1", wanted, option, names)
@@ -186,26 +332,21 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
                 ) from None
     values: dict[str, list[str]] = {name: [] for name in columns}
     lines: list[int] = []
-    try:
-        for row in reader:
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            needed = max(p if p >= 0 else -p - 1 for p in index.values()) + 1
-            if len(row) < needed or (names and len(row) <= max(index.values())):
-                raise UserInputError(
-                    "row has too few fields",
-                    where=f"{path}:{reader.line_num}",
-                    expected=f"{len(names) or needed} fields"
-                    + (" like the header" if names else ""),
-                    received=f"{len(row)} field(s)",
-                    fix=f"check the {'tab' if fmt == 'tsv' else 'comma'} separators and quoting",
-                )
-            for name, position in index.items():
-                values[name].append(row[position])
-            lines.append(reader.line_num)
-    except csv.Error as error:
-        raise UserInputError(f"cannot parse row: {error}", where=f"{path}:{reader.line_num}",
-                             fix="check the quoting of that row") from None
+    needed = max(p if p >= 0 else -p - 1 for p in index.values()) + 1
+    for first, _, row in rows:
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) < needed or (names and len(row) <= max(index.values())):
+            raise UserInputError(
+                "row has too few fields",
+                where=f"{path}:{first}",
+                expected=f"{len(names) or needed} fields" + (" like the header" if names else ""),
+                received=f"{len(row)} field(s)",
+                fix=f"check the {'tab' if fmt == 'tsv' else 'comma'} separators and quoting",
+            )
+        for name, position in index.items():
+            values[name].append(row[position])
+        lines.append(first)
     if not lines:
         raise UserInputError("file has a header but no data rows", where=str(path),
                              received=f"header {names}", fix="add rows below the header")
@@ -213,12 +354,13 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
                  np.array(lines, dtype=int), str(path))
 
 
-def read_jsonl(path: str | os.PathLike, columns: dict[str, str]) -> Table:
+def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
+               encoding: str = "utf-8") -> Table:
     """Read one JSON object per line, keeping the keys named in ``columns``."""
     path = Path(path)
     values: dict[str, list[object]] = {name: [] for name in columns}
     lines: list[int] = []
-    for number, line in enumerate(split_lines(read_text_file(path)), start=1):
+    for number, line in enumerate(split_lines(read_text_file(path, encoding=encoding)), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -243,11 +385,16 @@ def read_jsonl(path: str | os.PathLike, columns: dict[str, str]) -> Table:
 
 
 def read_table(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
-               header: bool = True) -> Table:
-    """Read CSV, TSV or JSONL (``fmt`` as from :func:`resolve_format`)."""
+               header: bool = True, encoding: str = "utf-8", multiline: bool = False) -> Table:
+    """Read CSV, TSV or JSONL (``fmt`` as from :func:`resolve_format`).
+
+    ``encoding`` is the files' text encoding; ``multiline`` lets CSV rows span
+    lines (see :func:`read_delimited`).
+    """
     if fmt == "jsonl":
-        return read_jsonl(path, columns)
-    return read_delimited(path, fmt, columns, header=header)
+        return read_jsonl(path, columns, encoding=encoding)
+    return read_delimited(path, fmt, columns, header=header, encoding=encoding,
+                          multiline=multiline)
 
 
 def iter_lines(path: str, *, option: str = "--input") -> Iterator[str]:

@@ -7,6 +7,10 @@ from typing import Any
 import keras
 
 from rnn_templates.cells import RecurrentConfig
+from rnn_templates.layers import GradientGate, WordDropout
+
+# How a pretrained embedding trains: see sequence_input.
+FREEZE = ("never", "always", "gated")
 
 
 def resolve_rnn(rnn: RecurrentConfig | dict | None) -> RecurrentConfig:
@@ -36,6 +40,9 @@ def sequence_input(
     mask_value: float | None = None,
     batch_size: int | None = None,
     embedding_dropout: float = 0.0,
+    word_dropout: float = 0.0,
+    pretrained: Any = None,
+    freeze: str = "never",
     name: str = "inputs",
     embedding_name: str = "embedding",
 ) -> tuple[Any, Any]:
@@ -46,7 +53,16 @@ def sequence_input(
     sequences (``input_dim`` given) enter as float32 ``(time, input_dim)``;
     with ``mask_value`` set, steps whose features all equal it are masked.
     Padding must be on the right for the mask to stay cuDNN-compatible.
-    ``embedding_dropout`` drops whole embedding channels (SpatialDropout1D).
+    ``embedding_dropout`` drops whole embedding channels (SpatialDropout1D);
+    ``word_dropout`` replaces whole words with the unknown id 1 while training
+    (:class:`~rnn_templates.layers.WordDropout`).
+
+    ``pretrained`` (a ``(vocab_size, embedding_dim)`` array, e.g. from
+    :func:`rnn_templates.embeddings.embedding_matrix`) starts the embedding;
+    ``freeze`` keeps it ``"never"`` frozen (fine-tuned from the start),
+    ``"always"``, or ``"gated"``: frozen until a
+    :class:`~rnn_templates.training.OpenGates` callback opens the
+    ``<embedding_name>_gate`` layer.
 
     Returns:
         ``(input_tensor, features)`` where features is ``(batch, time, width)``.
@@ -59,10 +75,25 @@ def sequence_input(
     if vocab_size is not None:
         if not isinstance(vocab_size, int) or vocab_size < 2:
             raise ValueError(f"`vocab_size` must be an integer >= 2; received {vocab_size!r}")
+        if freeze not in FREEZE:
+            raise ValueError(f"`freeze` must be one of {', '.join(map(repr, FREEZE))}; "
+                             f"received {freeze!r}")
         inputs = keras.Input((timesteps,), batch_size=batch_size, dtype="int32", name=name)
-        features = keras.layers.Embedding(
-            vocab_size, embedding_dim, mask_zero=True, name=embedding_name
-        )(inputs)
+        ids = inputs
+        if word_dropout:
+            ids = WordDropout(word_dropout, name=f"{embedding_name}_word_dropout")(ids)
+        embedding = keras.layers.Embedding(
+            vocab_size, embedding_dim, mask_zero=True, name=embedding_name,
+            trainable=freeze != "always",
+        )
+        features = embedding(ids)
+        if pretrained is not None:
+            if tuple(pretrained.shape) != (vocab_size, embedding_dim):
+                raise ValueError(f"`pretrained` must have shape {(vocab_size, embedding_dim)}; "
+                                 f"received {tuple(pretrained.shape)}")
+            embedding.set_weights([pretrained])
+        if freeze == "gated":
+            features = GradientGate(name=f"{embedding_name}_gate")(features)
         if embedding_dropout:
             features = keras.layers.SpatialDropout1D(
                 embedding_dropout, name=f"{embedding_name}_dropout"

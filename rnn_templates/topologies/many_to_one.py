@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from rnn_templates.cells import POOLINGS, RecurrentConfig, recurrent_stack
@@ -20,6 +22,9 @@ def build_many_to_one(
     rnn: RecurrentConfig | dict | None = None,
     pooling: str = "last",
     embedding_dropout: float = 0.0,
+    word_dropout: float = 0.0,
+    pretrained: Any = None,
+    freeze: str = "never",
     head_dropout: float = 0.0,
     output_activation: str | None = None,
     name: str = "many_to_one",
@@ -46,6 +51,12 @@ def build_many_to_one(
             sequence reach the output without surviving every later step.
         embedding_dropout: For token input, drop whole embedding channels
             (``SpatialDropout1D``), a regulariser for small text datasets.
+        word_dropout: For token input, replace whole words by the unknown id
+            while training, another small-data regulariser.
+        pretrained: For token input, starting embedding rows
+            ``(vocab_size, embedding_dim)`` (pretrained word vectors).
+        freeze: ``"never"``, ``"always"`` or ``"gated"`` (frozen until opened);
+            see :func:`~rnn_templates.topologies._common.sequence_input`.
         head_dropout: Dropout before the output layer.
         output_activation: Head activation (``"softmax"``, ``"sigmoid"``, None).
         name: Model name.
@@ -73,6 +84,9 @@ def build_many_to_one(
         timesteps=timesteps,
         mask_value=mask_value,
         embedding_dropout=embedding_dropout,
+        word_dropout=word_dropout,
+        pretrained=pretrained,
+        freeze=freeze,
     )
     if pooling == "last":
         hidden = recurrent_stack(features, config, name="rnn")

@@ -126,6 +126,7 @@ def test_a_failure_after_training_keeps_the_run_and_a_rerun_does_not_retrain(
     assert not list(run_dir.glob(".saved_model*"))  # no orphaned temporary export
 
 
+@pytest.mark.slow
 def test_a_resumed_default_run_ends_like_an_uninterrupted_one(workspace, small_csv, monkeypatch):
     args = ["--data", str(small_csv), *TINY, "--set", "epochs=8", "--set", "patience=2",
             "--set", "learning_rate=0.02"]
@@ -380,6 +381,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_chief_and_a_worker_finish_a_search_together(workspace, small_csv):
     port = str(_free_port())
     tuning_dir, run_dir = workspace / "shared-tuning", workspace / "distributed"

