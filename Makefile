@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # GPU=1 installs TensorFlow with CUDA instead of the CPU build.
-EXTRAS := $(if $(GPU),gpu,cpu),dev,glove
+EXTRAS := $(if $(GPU),gpu,cpu),dev
 STAMP := $(VENV)/.installed-$(if $(GPU),gpu,cpu)
 RUNS ?= runs
 # Options passed to every app command, e.g. make train-sentiment ARGS="--set epochs=5"

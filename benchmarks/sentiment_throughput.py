@@ -9,10 +9,10 @@ Peer recipe ("Bidirectional LSTM on IMDB", keras-io), written from its descripti
     Adam (default learning rate), binary cross-entropy, batch size 32, no mask.
 
 Ours (what a user of ``apps/sentiment`` runs), at the same model size:
-    ``SentimentConfig(embedding_dim=128, units=64, num_layers=2,
-    bidirectional=True)`` (every other field at its default: dropout 0.2,
-    head dropout 0.3, learning rate 3e-3, clipnorm 1.0, batch 32, 8 length
-    buckets, max_length 400; ``epochs`` and ``patience`` are set to
+    ``SentimentConfig(embeddings="", embedding_dim=128, units=64, num_layers=2,
+    bidirectional=True)`` (learnt embeddings like the peer's; every other field
+    at its default: dropout 0.2, head dropout 0.3, learning rate 3e-3,
+    clipnorm 1.0, batch 32, 8 length buckets, max_length 400; ``epochs`` and ``patience`` are set to
     ``1 + --epochs`` so every run trains exactly that many epochs), trained
     with ``Runner(SentimentApp()).fit`` on the raw training texts: it holds
     out ``validation_fraction`` for validation, fits the vocabulary on the
@@ -276,7 +276,9 @@ def ours_config(overrides: list[str], epochs: int, max_length: int | None = None
     from apps.sentiment.config import SentimentConfig
     from rnn_templates.config import load_config
 
-    base = ["embedding_dim=128", "units=64", "num_layers=2", "bidirectional=true", "cell=lstm"]
+    # Learnt 128-d embeddings like the peer's (the app's default starts from 50-d GloVe).
+    base = ["embeddings=", "embedding_dim=128", "units=64", "num_layers=2", "bidirectional=true",
+            "cell=lstm"]
     if max_length is not None:
         base.append(f"max_length={max_length}")
     config = load_config(SentimentConfig, None, base + list(overrides))

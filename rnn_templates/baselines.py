@@ -33,7 +33,7 @@ class TfidfLogisticRegression:
         >>> texts = ["good film", "great film", "bad film", "awful plot"] * 5
         >>> labels = np.array([1, 1, 0, 0] * 5)
         >>> baseline = TfidfLogisticRegression().fit(texts, labels, texts[:4], labels[:4])
-        >>> baseline.outputs(["good plot", "awful film"]).argmax(axis=1).tolist()
+        >>> baseline.outputs(["a great film", "an awful plot"]).argmax(axis=1).tolist()
         [1, 0]
     """
 

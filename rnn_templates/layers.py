@@ -126,3 +126,47 @@ class GradientGate(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "open": self.initially_open}
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class NgramIds(keras.layers.Layer):
+    """Token ids to the ids of their unigrams and hashed bigrams, for a bag of n-grams.
+
+    Input ``(batch, time)`` ids below ``vocab_size`` (0 = padding); output
+    ``(batch, 2 * time - 1)``: the unigrams as they are, then one id per pair of
+    neighbouring tokens, ``vocab_size + (a * vocab_size + b) % buckets``, or 0
+    where either is padding. An ``Embedding(vocab_size + buckets, ...,
+    mask_zero=True)`` over these, averaged, is a fastText-style linear
+    classifier (Joulin et al., 2017) that reads word pairs as well as words.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = NgramIds(vocab_size=10, buckets=7)
+        >>> np.asarray(layer(np.array([[2, 3, 0]]))).tolist()
+        [[2, 3, 0, 12, 0]]
+    """
+
+    def __init__(self, vocab_size: int, buckets: int, **kwargs):
+        super().__init__(**kwargs)
+        if vocab_size * vocab_size >= 2**31:
+            raise ValueError(f"`vocab_size` must be below 46341 for int32 pair ids; "
+                             f"received {vocab_size}")
+        if buckets < 1:
+            raise ValueError(f"`buckets` must be a positive integer; received {buckets!r}")
+        self.vocab_size = vocab_size
+        self.buckets = buckets
+
+    def call(self, inputs):
+        ids = ops.cast(inputs, "int32")
+        first, second = ids[:, :-1], ids[:, 1:]
+        pairs = self.vocab_size + ops.mod(first * self.vocab_size + second, self.buckets)
+        valid = ops.logical_and(ops.not_equal(first, 0), ops.not_equal(second, 0))
+        pairs = ops.where(valid, pairs, ops.zeros_like(pairs))
+        return ops.concatenate([ids, pairs], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        time = None if input_shape[1] is None else 2 * input_shape[1] - 1
+        return (input_shape[0], time)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "buckets": self.buckets}

@@ -129,3 +129,28 @@ def test_weight_decay_shrinks_weights_but_not_embeddings():
         np.testing.assert_allclose(model.get_layer("embedding").get_weights()[0], start)
         norms.append(np.linalg.norm(model.get_layer("output_head").get_weights()[0]))
     assert norms[1] < norms[0]
+
+
+def test_the_ngram_path_reads_word_pairs_and_ignores_padding():
+    model = build_many_to_one(2, vocab_size=30, embedding_dim=4, rnn={"units": 4},
+                              ngram_buckets=64, output_activation="softmax")
+    ids = np.array([[3, 4, 5, 0, 0]], "int32")
+    padded = model.predict(ids, verbose=0)
+    np.testing.assert_allclose(padded, model.predict(ids[:, :3], verbose=0), atol=1e-5)
+    np.testing.assert_allclose(padded.sum(axis=1), 1.0, atol=1e-5)
+    # "not good" and "good not" share their words, not their pair: a linear
+    # model over the bag learns to tell them apart.
+    rng = np.random.default_rng(0)
+    words = rng.integers(5, 30, size=(400, 4))
+    first = np.where(rng.random(400) < 0.5, 2, 3)
+    ids = np.concatenate([words[:, :2], first[:, None], np.where(first == 2, 3, 2)[:, None],
+                          words[:, 2:]], axis=1).astype("int32")
+    labels = (first == 2).astype("int32")
+    bag_only = build_many_to_one(2, vocab_size=30, embedding_dim=2, rnn={"units": 1},
+                                 ngram_buckets=64, output_activation="softmax")
+    for layer in ("rnn_1", "output_head", "embedding"):  # only the bag of n-grams learns
+        bag_only.get_layer(layer).trainable = False
+    compile_model(bag_only, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  learning_rate=0.05)
+    history = bag_only.fit(ids, labels, epochs=30, batch_size=50, verbose=0)
+    assert history.history["accuracy"][-1] > 0.95

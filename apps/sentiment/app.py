@@ -70,7 +70,7 @@ def pretrained_vectors(config: SentimentConfig, vectorizer, train_texts
         load_seconds=round(time.perf_counter() - started, 2))
     print(f"word vectors {vectors.source}: {coverage['found']} of {coverage['words']} "
           f"vocabulary words found (out of vocabulary: {coverage['oov_rate']:.1%} of words, "
-          f"{coverage['token_oov_rate']:.1%} of training tokens)", file=sys.stderr)
+          f"{coverage['token_oov_rate']:.1%} of training tokens)")
     return matrix, coverage
 
 

@@ -67,11 +67,12 @@ class SentimentConfig(TuningOptions, TrainingOptions, RecurrentOptions):
                            interval="[1, inf)")
 
     # --- model: embedding -> recurrent stack -> pooling -> softmax ------------------
-    embedding_dim: int = knob(64, "word embedding width (with embeddings: the vectors' width)",
+    embedding_dim: int = knob(64, "word embedding width without pretrained vectors (with them: "
+                              "the vectors' width)",
                               interval="[1, inf)")
-    embeddings: str = knob("", "pretrained word vectors to start from: glove-6b-50d (pip "
-                           "install \"rnn-templates[glove]\"), or a GloVe/word2vec/fastText "
-                           "text file; empty = learnt from scratch")
+    embeddings: str = knob("glove-6b-50d", "pretrained word vectors to start from: "
+                           "glove-6b-50d (packaged), or a GloVe/word2vec/fastText text file; "
+                           "empty (--set embeddings=) learns them from scratch")
     embeddings_training: str = knob(
         "gated", "pretrained vectors: fine-tune from the start, frozen, or gated (frozen for "
         "unfreeze_epoch epochs, then fine-tuned)", choices=("fine-tune", "frozen", "gated"))
@@ -84,6 +85,9 @@ class SentimentConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     embedding_dropout: float = knob(0.0, "drops whole embedding channels (SpatialDropout1D)",
                                     interval="[0, 1)")
     head_dropout: float = knob(0.3, "dropout before the output layer", interval="[0, 1)")
+    ngram_buckets: int = knob(0, "add a bag of words and hashed word pairs (fastText-style "
+                              "linear path, this many pair buckets) to the output; 0 = off",
+                              interval="[0, inf)")
     baseline: bool = knob(True, "fit TF-IDF + logistic regression on the training split and "
                           "report it beside the model")
     num_buckets: int = knob(8, "length buckets for batching (1 = plain padding)",

@@ -56,12 +56,14 @@ class SentimentHyperModel(keras_tuner.HyperModel):
             width = hp.Choice("embedding_dim", _choices([32, 64, 128], c.embedding_dim),
                               default=c.embedding_dim)
             return {"embedding_dim": width}
+        width = self.pretrained.shape[1]
+        if not hp.Boolean("pretrained", default=True):  # the search may try without them
+            return {"embedding_dim": width}
         training = hp.Choice("embeddings_training", _choices(
             ["fine-tune", "frozen", "gated"], c.embeddings_training),
-            default=c.embeddings_training)
+            default=c.embeddings_training, parent_name="pretrained", parent_values=[True])
         freeze = {"fine-tune": "never", "frozen": "always", "gated": "gated"}[training]
-        return {"embedding_dim": self.pretrained.shape[1], "pretrained": self.pretrained,
-                "freeze": freeze}
+        return {"embedding_dim": width, "pretrained": self.pretrained, "freeze": freeze}
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         c = self.config
@@ -85,6 +87,8 @@ class SentimentHyperModel(keras_tuner.HyperModel):
                                      step=0.1),
             word_dropout=_float(hp, "word_dropout", 0.0, 0.3, c.word_dropout, step=0.1),
             head_dropout=_float(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1),
+            ngram_buckets=hp.Choice("ngram_buckets", _choices([0, 2**17], c.ngram_buckets),
+                                    default=c.ngram_buckets),
             output_activation="softmax",
             name="sentiment_core",
         )
@@ -95,7 +99,8 @@ class SentimentHyperModel(keras_tuner.HyperModel):
             learning_rate=_float(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
                                  sampling="log"),
             clipnorm=c.clipnorm or None,
-            weight_decay=c.weight_decay,
+            weight_decay=hp.Choice("weight_decay", _choices([0.0, 0.01, 0.1], c.weight_decay),
+                                   default=c.weight_decay),
         )
 
     def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
@@ -113,7 +118,8 @@ class SentimentHyperModel(keras_tuner.HyperModel):
         kwargs.setdefault("epochs", c.epochs)
         kwargs["shuffle"] = False  # EpochShuffle orders the dataset itself
         extra = [shuffle]
-        if self.pretrained is not None and hp.get("embeddings_training") == "gated":
+        if (self.pretrained is not None and hp.get("pretrained")
+                and hp.get("embeddings_training") == "gated"):
             extra.append(OpenGates(c.unfreeze_epoch))
         return model.fit(train_ds, *args, validation_data=val_ds,
                          callbacks=[*extra, *(callbacks or [])], **kwargs)

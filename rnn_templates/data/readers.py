@@ -147,11 +147,6 @@ def decode_text(raw: bytes, where: str, encoding: str = "utf-8") -> str:
     )
 
 
-def decode_utf8(raw: bytes, where: str) -> str:
-    """:func:`decode_text` for UTF-8."""
-    return decode_text(raw, where)
-
-
 def split_lines(text: str) -> list[str]:
     """Lines ended by ``\\n`` (or ``\\r\\n``) only, never by U+0085, U+2028 or U+2029.
 

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 
 from rnn_templates.cells import POOLINGS, RecurrentConfig, recurrent_stack
-from rnn_templates.layers import MaskedGlobalMaxPooling1D
+from rnn_templates.layers import MaskedGlobalMaxPooling1D, NgramIds
 from rnn_templates.topologies._common import output_head, resolve_rnn, sequence_input
 
 
@@ -26,6 +26,7 @@ def build_many_to_one(
     pretrained: Any = None,
     freeze: str = "never",
     head_dropout: float = 0.0,
+    ngram_buckets: int = 0,
     output_activation: str | None = None,
     name: str = "many_to_one",
 ) -> keras.Model:
@@ -58,13 +59,18 @@ def build_many_to_one(
         freeze: ``"never"``, ``"always"`` or ``"gated"`` (frozen until opened);
             see :func:`~rnn_templates.topologies._common.sequence_input`.
         head_dropout: Dropout before the output layer.
+        ngram_buckets: For token input, add a bag of words and hashed word
+            pairs (this many buckets) to the output logits: a fastText-style
+            linear path trained jointly with the recurrent one, strong where
+            word identity carries most of the signal. 0 = off.
         output_activation: Head activation (``"softmax"``, ``"sigmoid"``, None).
         name: Model name.
 
     Returns:
         A model mapping ``(batch, time[, input_dim])`` to ``(batch, output_dim)``.
         Layers: ``embedding`` or ``masking``, ``rnn_1..N``, ``pooling`` (unless
-        ``"last"``), ``output_head``.
+        ``"last"``), ``output_head``; with n-grams also ``ngram_ids``,
+        ``ngram_embedding``, ``ngram_mean``, ``logits`` and ``output``.
 
     Example:
         >>> model = build_many_to_one(2, vocab_size=100, output_activation="softmax",
@@ -93,7 +99,18 @@ def build_many_to_one(
     else:
         sequence = recurrent_stack(features, config, return_sequences=True, name="rnn")
         hidden = _pool(sequence, pooling)
-    outputs = output_head(hidden, output_dim, output_activation, dropout=head_dropout)
+    if not ngram_buckets:
+        outputs = output_head(hidden, output_dim, output_activation, dropout=head_dropout)
+        return keras.Model(inputs, outputs, name=name)
+    if vocab_size is None:
+        raise ValueError("`ngram_buckets` needs token input (`vocab_size`)")
+    logits = output_head(hidden, output_dim, None, dropout=head_dropout)
+    bag = NgramIds(vocab_size, ngram_buckets, name="ngram_ids")(inputs)
+    bag = keras.layers.Embedding(vocab_size + ngram_buckets, output_dim, mask_zero=True,
+                                 name="ngram_embedding")(bag)
+    bag = keras.layers.GlobalAveragePooling1D(name="ngram_mean")(bag)
+    logits = keras.layers.Add(name="logits")([logits, bag])
+    outputs = keras.layers.Activation(output_activation or "linear", name="output")(logits)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -198,7 +198,7 @@ def _rnnt(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     [
         (["--data", "missing.csv"], "missing.csv: data file not found"),
         (["--set", "colour=blue"], "--set: unknown config key 'colour'; expected one of "
-                                   "activation, batch_size,"),
+                                   "activation, baseline, batch_size,"),
     ],
 )
 def test_console_script_user_errors_exit_2_with_one_line_and_write_nothing(tmp_path, args, message):
