@@ -14,7 +14,6 @@ the CLI) is :mod:`rnn_templates.app`.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from pathlib import Path
 from typing import Any
