@@ -75,6 +75,7 @@ def run_variant(name: str, overrides: list[str], folder: Path, work: Path) -> di
     baseline = test.get("baselines", {}).get("tfidf_logreg", {})
     return {
         "variant": name, "overrides": overrides,
+        "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - seconds)),
         "dev_accuracy": round(test["accuracy"], 4), "dev_macro_f1": round(test["macro_f1"], 4),
         "dev_examples": test["examples"],
         "baseline_dev_accuracy": round(baseline["accuracy"], 4) if baseline else None,
@@ -95,11 +96,11 @@ def markdown(result: dict) -> str:
     meta = result["meta"]
     lines = [
         "# SST-2: dev accuracy", "",
-        f"{meta['date']}; {meta['machine']}; TensorFlow {meta['tensorflow']}, Keras "
-        f"{meta['keras']}. Command: `{meta['command']}`.", "",
+        f"{meta['machine']}; TensorFlow {meta['tensorflow']}, Keras {meta['keras']}. "
+        f"Last command: `{meta['command']}`.", "",
         "| variant | overrides | dev accuracy | dev macro F1 | TF-IDF + LR dev accuracy "
-        "| validation accuracy (phrases) | epochs (kept) | training s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| validation accuracy (phrases) | epochs (kept) | training s | run at |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result["variants"]:
         baseline = row["baseline_dev_accuracy"]
@@ -108,7 +109,7 @@ def markdown(result: dict) -> str:
             f"{row['dev_accuracy']:.4f} | {row['dev_macro_f1']:.4f} | "
             f"{'-' if baseline is None else f'{baseline:.4f}'} | "
             f"{row['validation_accuracy']:.4f} | {row['epochs_run']} ({row['kept_epoch']}) | "
-            f"{row['training_seconds']:.0f} |")
+            f"{row['training_seconds']:.0f} | {row.get('date', meta['date'])} |")
     loaded = [row for row in result["variants"] if row["vectors_load_seconds"] is not None]
     if loaded:
         row = loaded[0]
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                         default=list(VARIANTS))
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="results stem: writes .json and .md (default: %(default)s)")
+    parser.add_argument("--keep-others", action="store_true",
+                        help="keep the output's rows of the variants not run now")
     args = parser.parse_args(argv)
     for name in ("train.tsv", "dev.tsv"):
         if not (args.data / name).is_file():
@@ -137,11 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     result = {"meta": {**machine_info(), "command": " ".join(["benchmarks/sentiment_sst2.py",
                                                               *(argv or sys.argv[1:])])},
               "variants": []}
+    kept = []
+    if args.keep_others and args.output.with_suffix(".json").is_file():
+        previous = json.loads(args.output.with_suffix(".json").read_text(encoding="utf-8"))
+        kept = [row for row in previous["variants"] if row["variant"] not in args.variants]
+    order = list(VARIANTS)
     with tempfile.TemporaryDirectory() as work:
         for name in args.variants:
             row = run_variant(name, VARIANTS[name], args.data.resolve(), Path(work))
             print(json.dumps(row), flush=True)
-            result["variants"].append(row)
+            result["variants"] = sorted([*kept, *result["variants"], row],
+                                        key=lambda r: order.index(r["variant"]))
+            kept = [r for r in kept if r["variant"] != name]
             write_text_atomic(args.output.with_suffix(".json"), json.dumps(result, indent=2))
             write_text_atomic(args.output.with_suffix(".md"), markdown(result))
     return 0

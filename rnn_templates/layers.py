@@ -60,6 +60,41 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rnn_templates")
+class MaskedGlobalAveragePooling1D(keras.layers.Layer):
+    """Mean over time of ``(batch, time, features)``, ignoring masked steps.
+
+    Keras's ``GlobalAveragePooling1D`` divides by the number of unmasked steps,
+    which is zero for a text with no tokens left after standardization (a
+    phrase of punctuation only): one such text turns the loss into NaN. Here a
+    sequence masked entirely gives zeros.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.array([[[1.0], [3.0], [9.0]], [[5.0], [5.0], [5.0]]])
+        >>> mask = np.array([[True, True, False], [False, False, False]])
+        >>> np.asarray(MaskedGlobalAveragePooling1D()(x, mask=mask)).tolist()
+        [[2.0], [0.0]]
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return ops.mean(inputs, axis=1)
+        keep = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
+        count = ops.maximum(ops.sum(keep, axis=1), 1.0)
+        return ops.sum(inputs * keep, axis=1) / count
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
 class WordDropout(keras.layers.Layer):
     """While training, replace each token id with the unknown-word id at ``rate``.
 

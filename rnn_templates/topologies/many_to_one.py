@@ -7,7 +7,11 @@ from typing import Any
 import keras
 
 from rnn_templates.cells import POOLINGS, RecurrentConfig, recurrent_stack
-from rnn_templates.layers import MaskedGlobalMaxPooling1D, NgramIds
+from rnn_templates.layers import (
+    MaskedGlobalAveragePooling1D,
+    MaskedGlobalMaxPooling1D,
+    NgramIds,
+)
 from rnn_templates.topologies._common import output_head, resolve_rnn, sequence_input
 
 
@@ -108,7 +112,7 @@ def build_many_to_one(
     bag = NgramIds(vocab_size, ngram_buckets, name="ngram_ids")(inputs)
     bag = keras.layers.Embedding(vocab_size + ngram_buckets, output_dim, mask_zero=True,
                                  name="ngram_embedding")(bag)
-    bag = keras.layers.GlobalAveragePooling1D(name="ngram_mean")(bag)
+    bag = MaskedGlobalAveragePooling1D(name="ngram_mean")(bag)
     logits = keras.layers.Add(name="logits")([logits, bag])
     outputs = keras.layers.Activation(output_activation or "linear", name="output")(logits)
     return keras.Model(inputs, outputs, name=name)
@@ -117,9 +121,9 @@ def build_many_to_one(
 def _pool(sequence, pooling: str):
     """Masked pooling over time of ``(batch, time, width)`` outputs."""
     if pooling == "mean":
-        return keras.layers.GlobalAveragePooling1D(name="pooling")(sequence)
+        return MaskedGlobalAveragePooling1D(name="pooling")(sequence)
     if pooling == "max":
         return MaskedGlobalMaxPooling1D(name="pooling")(sequence)
-    mean = keras.layers.GlobalAveragePooling1D(name="pooling_mean")(sequence)
+    mean = MaskedGlobalAveragePooling1D(name="pooling_mean")(sequence)
     peak = MaskedGlobalMaxPooling1D(name="pooling_max")(sequence)
     return keras.layers.Concatenate(name="pooling")([mean, peak])

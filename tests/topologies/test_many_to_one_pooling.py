@@ -43,3 +43,16 @@ def test_masked_max_skips_padded_steps():
     np.testing.assert_allclose(pooled, [[-2.0, -1.0], [0.0, 0.0]])
     np.testing.assert_allclose(to_numpy(MaskedGlobalMaxPooling1D()(values)),
                                [[0.0, 0.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("options", [{"pooling": "mean"}, {"pooling": "mean_max"},
+                                     {"pooling": "max"}, {"ngram_buckets": 16}])
+def test_a_text_with_no_tokens_trains_to_a_finite_loss(options):
+    # A phrase of punctuation only ("," in SST-2) has no tokens left: all padding.
+    model = build_many_to_one(2, vocab_size=30, embedding_dim=4, rnn={"units": 3},
+                              output_activation="softmax", **options)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    ids = np.array([[4, 9, 2], [0, 0, 0], [7, 5, 0]], dtype="int32")
+    history = model.fit(ids, np.array([1, 0, 1]), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert np.isfinite(model.predict(ids, verbose=0)).all()
