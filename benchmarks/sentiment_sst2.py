@@ -145,13 +145,13 @@ def main(argv: list[str] | None = None) -> int:
         previous = json.loads(args.output.with_suffix(".json").read_text(encoding="utf-8"))
         kept = [row for row in previous["variants"] if row["variant"] not in args.variants]
     order = list(VARIANTS)
+    done: list[dict] = []
     with tempfile.TemporaryDirectory() as work:
         for name in args.variants:
             row = run_variant(name, VARIANTS[name], args.data.resolve(), Path(work))
             print(json.dumps(row), flush=True)
-            result["variants"] = sorted([*kept, *result["variants"], row],
-                                        key=lambda r: order.index(r["variant"]))
-            kept = [r for r in kept if r["variant"] != name]
+            done.append(row)
+            result["variants"] = sorted([*kept, *done], key=lambda r: order.index(r["variant"]))
             write_text_atomic(args.output.with_suffix(".json"), json.dumps(result, indent=2))
             write_text_atomic(args.output.with_suffix(".md"), markdown(result))
     return 0
