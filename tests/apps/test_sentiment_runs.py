@@ -166,6 +166,7 @@ def test_a_resumed_default_run_ends_like_an_uninterrupted_one(workspace, small_c
 # --- 5. a search is tied to its data ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_tuning_other_data_starts_another_search(workspace, small_csv, capsys):
     from apps.sentiment.app import SentimentApp
     from apps.sentiment.data import read_labelled_table
