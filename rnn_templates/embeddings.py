@@ -21,8 +21,10 @@ import dataclasses
 import gzip
 import importlib
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -207,4 +209,34 @@ def embedding_matrix(vocabulary: list[str], vectors: WordVectors, *, seed: int =
     words = max(len(vocabulary) - reserved, 0)
     coverage = {"words": words, "found": found,
                 "oov_rate": round(1.0 - found / words, 4) if words else 0.0}
+    return matrix, coverage
+
+
+def pretrained_embedding(source: str | os.PathLike, vocabulary: list[str], train_ids: np.ndarray,
+                         *, seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`embedding_matrix` from ``source``, with coverage per word and per running word.
+
+    Args:
+        source: As for :func:`load_word_vectors`.
+        vocabulary: The model's vocabulary (padding and unknown first).
+        train_ids: Token ids of the training split (0 = padding): frequent
+            words weigh more in ``token_oov_rate``.
+        seed: Seed of the rows of words without a vector.
+
+    Returns:
+        ``(matrix, coverage)``; coverage adds ``source``, ``dim``,
+        ``token_oov_rate`` and ``load_seconds`` to :func:`embedding_matrix`'s.
+    """
+    started = time.perf_counter()
+    vectors = load_word_vectors(source, vocabulary)
+    matrix, coverage = embedding_matrix(vocabulary, vectors, seed=seed)
+    running = np.asarray(train_ids)[np.asarray(train_ids) > 0]
+    found = np.array([word in vectors.index for word in vocabulary])
+    coverage.update(
+        source=vectors.source, dim=vectors.dim,
+        token_oov_rate=round(float(1.0 - found[running].mean()), 4) if running.size else 0.0,
+        load_seconds=round(time.perf_counter() - started, 2))
+    print(f"word vectors {vectors.source}: {coverage['found']} of {coverage['words']} "
+          f"vocabulary words found (out of vocabulary: {coverage['oov_rate']:.1%} of words, "
+          f"{coverage['token_oov_rate']:.1%} of training tokens)")
     return matrix, coverage

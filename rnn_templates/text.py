@@ -11,6 +11,7 @@ Training and serving see the same vocabulary through different graphs:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 
 import keras
@@ -27,6 +28,14 @@ from rnn_templates.layers import TrimPadding
 # splitlines(), so a token holding one would break every reload of the model.
 _SEPARATORS = r"<br\s*/?>|[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]"
 _PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+
+
+@dataclasses.dataclass
+class TextState:
+    """What a text app fits besides its splits: the vocabulary and any pretrained rows."""
+
+    vectorizer: keras.layers.TextVectorization
+    pretrained: np.ndarray | None = None
 
 
 @keras.saving.register_keras_serializable(package="rnn_templates")

@@ -14,7 +14,6 @@ the CLI) is :mod:`rnn_templates.app`.
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,43 +33,11 @@ from rnn_templates.data.labels import (
     shared_texts,
     stratified_split,
 )
-from rnn_templates.embeddings import embedding_matrix, load_word_vectors
+from rnn_templates.embeddings import pretrained_embedding
 from rnn_templates.errors import UserInputError
-from rnn_templates.text import make_vectorizer, string_model, token_ids
+from rnn_templates.text import TextState, make_vectorizer, string_model, token_ids
 
 TEST_FILE = "test.tsv"
-
-
-@dataclasses.dataclass
-class TextState:
-    """What ``prepare`` fits besides the splits: the vocabulary and any pretrained rows."""
-
-    vectorizer: keras.layers.TextVectorization
-    pretrained: np.ndarray | None = None
-
-
-def pretrained_vectors(config: SentimentConfig, vectorizer, train_texts
-                       ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Embedding rows from ``config.embeddings`` for the vocabulary, and their coverage.
-
-    Coverage is reported per vocabulary word and per running word of the
-    training split (frequent words matter more).
-    """
-    vocabulary = vectorizer.get_vocabulary()
-    started = time.perf_counter()
-    vectors = load_word_vectors(config.embeddings, vocabulary)
-    matrix, coverage = embedding_matrix(vocabulary, vectors, seed=config.seed)
-    ids = token_ids(vectorizer, train_texts)
-    running = ids[ids > 0]
-    found_rows = np.array([word in vectors.index for word in vocabulary])
-    coverage.update(
-        source=vectors.source, dim=vectors.dim,
-        token_oov_rate=round(float(1.0 - found_rows[running].mean()), 4) if running.size else 0.0,
-        load_seconds=round(time.perf_counter() - started, 2))
-    print(f"word vectors {vectors.source}: {coverage['found']} of {coverage['words']} "
-          f"vocabulary words found (out of vocabulary: {coverage['oov_rate']:.1%} of words, "
-          f"{coverage['token_oov_rate']:.1%} of training tokens)")
-    return matrix, coverage
 
 
 class SentimentApp(App):
@@ -122,8 +89,9 @@ class SentimentApp(App):
         artifacts: dict[str, Any] = {"class_names": class_names}
         pretrained = None
         if config.embeddings:
-            pretrained, artifacts["embeddings"] = pretrained_vectors(
-                config, vectorizer, splits["train"][0])
+            pretrained, artifacts["embeddings"] = pretrained_embedding(
+                config.embeddings, vectorizer.get_vocabulary(),
+                token_ids(vectorizer, splits["train"][0]), seed=config.seed)
         return Prepared(splits, artifacts, TextState(vectorizer, pretrained))
 
     def labelled(self, data, artifacts):

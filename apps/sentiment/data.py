@@ -24,13 +24,17 @@ from pathlib import Path
 import numpy as np
 
 from rnn_templates.data.labels import check_classes, label_from, shared_texts, unique_rows
-from rnn_templates.data.readers import check_encoding, decode_text, read_table, resolve_format
+from rnn_templates.data.readers import (
+    check_encoding,
+    decode_text,
+    fetch_archive,
+    read_table,
+    resolve_format,
+    resolve_path,
+)
 from rnn_templates.errors import UserInputError
 
 IMDB_ARCHIVE = "aclImdb_v1.tar.gz"
-# The project checkout: relative --data paths not found in the current
-# directory are looked up here, so the shipped sample works from anywhere.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclasses.dataclass
@@ -152,46 +156,14 @@ def read_folder(path: str | os.PathLike, *, encoding: str = "utf-8") -> Labelled
 
 
 def download_imdb(cache_dir: str | os.PathLike, url: str) -> Path:
-    """Download and unpack the Large Movie Review Dataset (Maas et al., 2011).
-
-    Uses ``keras.utils.get_file``, which caches the archive in
-    ``<cache_dir>/datasets`` so the ~80 MB download happens once.
+    """The Large Movie Review Dataset (Maas et al., 2011), downloaded once into ``cache_dir``.
 
     Returns:
         The ``aclImdb`` folder (``train/{pos,neg}``, ``test/{pos,neg}``).
     """
-    import keras
-
-    # get_file silently falls back to /tmp/.keras when the cache folder does not
-    # exist yet (it checks that it is writable), so create it first.
-    cache = Path(cache_dir).resolve()
-    cache.mkdir(parents=True, exist_ok=True)
-    try:
-        extracted = keras.utils.get_file(
-            fname=IMDB_ARCHIVE, origin=url, extract=True, cache_dir=str(cache)
-        )
-    except Exception as error:  # get_file raises bare Exception on network failures
-        raise UserInputError(
-            "could not download IMDB",
-            where=url,
-            received=str(error).splitlines()[0][:200],
-            fix="check the network, or download the archive yourself and pass the aclImdb "
-            "folder with --set format=folder",
-        ) from None
-    folder = Path(extracted) / "aclImdb"
-    if not folder.is_dir():
-        raise UserInputError(
-            "downloaded archive has no aclImdb folder", where=str(extracted),
-            fix="delete the cached archive and try again",
-        )
-    return folder
-
-
-def resolve_path(path: str) -> str:
-    """``path`` as given, or inside the project when only found there."""
-    if not Path(path).exists() and not Path(path).is_absolute() and (PROJECT_ROOT / path).exists():
-        return str(PROJECT_ROOT / path)
-    return path
+    return fetch_archive(url, IMDB_ARCHIVE, cache_dir, "aclImdb", what="IMDB",
+                         fix="download the archive yourself and pass the aclImdb folder with "
+                         "--set format=folder")
 
 
 def load(config) -> LabelledTexts:

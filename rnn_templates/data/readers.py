@@ -27,6 +27,9 @@ from rnn_templates.errors import UserInputError
 
 # Appended as the last line of a CSV file: a quote still open at the end takes it in.
 _END_MARK = "\ufdd0end of file\ufdd0"
+# The project checkout: relative --data paths not found in the current
+# directory are looked up here, so the shipped samples work from anywhere.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 
 
@@ -422,3 +425,50 @@ def iter_lines(path: str, *, option: str = "--input") -> Iterator[str]:
                 ) from None
             if line.strip():
                 yield line
+
+
+def resolve_path(path: str) -> str:
+    """``path`` as given, or inside the project when only found there."""
+    if not Path(path).exists() and not Path(path).is_absolute() and (PROJECT_ROOT / path).exists():
+        return str(PROJECT_ROOT / path)
+    return path
+
+
+def fetch_archive(url: str, archive: str, cache_dir: str | os.PathLike, folder: str, *,
+                  what: str, fix: str) -> Path:
+    """Download and unpack ``archive`` from ``url`` once, into ``<cache_dir>/datasets``.
+
+    Uses ``keras.utils.get_file`` (cached, so later runs do not download).
+
+    Args:
+        url: Where to download from (a local ``http://`` URL works too).
+        archive: The archive's file name.
+        cache_dir: The cache folder (created if missing).
+        folder: The folder the archive must unpack to.
+        what: The dataset's name, for messages.
+        fix: What to do without a network, for messages.
+
+    Returns:
+        The unpacked ``folder``.
+    """
+    import keras
+
+    # get_file silently falls back to /tmp/.keras when the cache folder does not
+    # exist yet (it checks that it is writable), so create it first.
+    cache = Path(cache_dir).resolve()
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        extracted = keras.utils.get_file(fname=archive, origin=url, extract=True,
+                                         cache_dir=str(cache))
+    except Exception as error:  # get_file raises bare Exception on network failures
+        raise UserInputError(
+            f"could not download {what}", where=url,
+            received=str(error).splitlines()[0][:200], fix=f"check the network, or {fix}",
+        ) from None
+    unpacked = Path(extracted) / folder
+    if not unpacked.is_dir():
+        raise UserInputError(
+            f"downloaded archive has no {folder} folder", where=str(extracted),
+            fix="delete the cached archive and try again",
+        )
+    return unpacked
