@@ -30,18 +30,28 @@ class TrimPadding(keras.layers.Layer):
         return (input_shape[0], None)
 
 
+class _MaskedTimePooling(keras.layers.Layer):
+    """``(batch, time, features)`` to ``(batch, features)``, reading the mask."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
 @keras.saving.register_keras_serializable(package="rnn_templates")
-class MaskedGlobalMaxPooling1D(keras.layers.Layer):
+class MaskedGlobalMaxPooling1D(_MaskedTimePooling):
     """Maximum over time of ``(batch, time, features)``, ignoring masked steps.
 
     Keras's ``GlobalMaxPooling1D`` ignores masks, so zeros written at padded
     steps would compete with real (possibly negative) activations. Output
     ``(batch, features)``; a sequence masked entirely gives zeros.
     """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
 
     def call(self, inputs, mask=None):
         if mask is None:
@@ -52,15 +62,9 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
         any_step = ops.any(keep, axis=1)
         return ops.where(any_step, pooled, ops.zeros_like(pooled))
 
-    def compute_mask(self, inputs, mask=None):
-        return None
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2])
-
 
 @keras.saving.register_keras_serializable(package="rnn_templates")
-class MaskedGlobalAveragePooling1D(keras.layers.Layer):
+class MaskedGlobalAveragePooling1D(_MaskedTimePooling):
     """Mean over time of ``(batch, time, features)``, ignoring masked steps.
 
     Keras's ``GlobalAveragePooling1D`` divides by the number of unmasked steps,
@@ -76,22 +80,12 @@ class MaskedGlobalAveragePooling1D(keras.layers.Layer):
         [[2.0], [0.0]]
     """
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
     def call(self, inputs, mask=None):
         if mask is None:
             return ops.mean(inputs, axis=1)
         keep = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
         count = ops.maximum(ops.sum(keep, axis=1), 1.0)
         return ops.sum(inputs * keep, axis=1) / count
-
-    def compute_mask(self, inputs, mask=None):
-        return None
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2])
 
 
 @keras.saving.register_keras_serializable(package="rnn_templates")

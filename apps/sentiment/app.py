@@ -27,12 +27,8 @@ from apps.sentiment.model import SentimentHyperModel
 from rnn_templates import io, reporting
 from rnn_templates.app import App, Prepared
 from rnn_templates.baselines import TfidfLogisticRegression
-from rnn_templates.data.labels import (
-    check_classes,
-    class_indices,
-    shared_texts,
-    stratified_split,
-)
+from rnn_templates.data.labelled import with_test
+from rnn_templates.data.labels import check_classes, class_indices, stratified_split
 from rnn_templates.embeddings import pretrained_embedding
 from rnn_templates.errors import UserInputError
 from rnn_templates.text import TextState, make_vectorizer, string_model, token_ids
@@ -50,13 +46,7 @@ class SentimentApp(App):
         data = data_io.load(config)
         if config.test_data:
             test = data_io.load(dataclasses.replace(config, data=config.test_data, test_data=""))
-            unknown = sorted(set(test.labels.tolist()) - set(data.labels.tolist()))
-            if unknown:
-                raise UserInputError(
-                    "the test data has classes the training data lacks", where=test.source,
-                    expected=f"classes among {data.classes}", received=f"{unknown[:5]}",
-                    fix="check --test-data and the label column")
-            data.test = test.subset(~shared_texts(data.texts, test.texts, test.source))
+            data.test = with_test(data, test)
         return data
 
     def from_arrays(self, config, inputs, targets) -> data_io.LabelledTexts:
