@@ -562,7 +562,8 @@ class Runner:
             return {}
         batch = self.app.to_batch(sample)
         expected = {key: _numpy(value) for key, value in serve(*batch).items()}
-        return check_in_fresh_process(path, _numpy(batch[0]), expected, atol=1e-4)
+        return check_in_fresh_process(path, [_numpy(tensor) for tensor in batch], expected,
+                                      atol=1e-4)
 
     def export(self, run_dir: str | os.PathLike, output: str | None = None, *,
                check: bool = True) -> Path:

@@ -31,11 +31,11 @@ import numpy as np
 import tensorflow as tf
 path, inputs_file, outputs_file, endpoint = sys.argv[1:5]
 with np.load(inputs_file, allow_pickle=False) as stored:
-    inputs = stored["inputs"]
+    inputs = [stored[f"input_{i}"] for i in range(len(stored.files))]
 loaded = tf.saved_model.load(path)
 function = getattr(loaded, endpoint)
-tensor = tf.constant(inputs.astype(object) if inputs.dtype.kind == "U" else inputs)
-result = function(tensor)
+tensors = [tf.constant(a.astype(object) if a.dtype.kind == "U" else a) for a in inputs]
+result = function(*tensors)
 if not isinstance(result, dict):
     result = {"output": result}
 arrays = {}
@@ -87,9 +87,12 @@ def export_saved_model(
 
 
 def call_in_fresh_process(
-    path: str | os.PathLike, inputs: np.ndarray, endpoint: str = SERVING_ENDPOINT
+    path: str | os.PathLike, inputs: Any, endpoint: str = SERVING_ENDPOINT
 ) -> dict[str, np.ndarray]:
     """Load the SavedModel in a new TensorFlow-only process and call ``endpoint``.
+
+    ``inputs`` is one array, or a list or tuple of arrays for a signature
+    with several inputs (a window and its covariates, a seed and a length...).
 
     Raises:
         RuntimeError: the process failed, or it imported project code (which
@@ -98,8 +101,10 @@ def call_in_fresh_process(
     with tempfile.TemporaryDirectory() as scratch:
         inputs_file = Path(scratch) / "inputs.npz"
         outputs_file = Path(scratch) / "outputs.npz"
-        inputs = np.asarray(inputs)
-        np.savez(inputs_file, inputs=inputs.astype(str) if inputs.dtype == object else inputs)
+        arrays = [np.asarray(a) for a in (inputs if isinstance(inputs, list | tuple)
+                                          else [inputs])]
+        np.savez(inputs_file, **{f"input_{i}": a.astype(str) if a.dtype == object else a
+                                 for i, a in enumerate(arrays)})
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
         # Run from the scratch directory so the project is not importable from
         # the working directory: the SavedModel must stand on TensorFlow alone.
@@ -123,7 +128,7 @@ def call_in_fresh_process(
 
 def check_in_fresh_process(
     path: str | os.PathLike,
-    inputs: np.ndarray,
+    inputs: Any,
     expected: dict[str, np.ndarray],
     *,
     atol: float = 1e-5,
