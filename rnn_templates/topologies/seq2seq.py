@@ -40,7 +40,8 @@ def build_seq2seq(
     target_input_dim: int | None = None,
     embedding_dim: int = 64,
     rnn: RecurrentConfig | dict | None = None,
-    attention: bool = False,
+    attention: bool | str | None = False,
+    dropout: float = 0.0,
     output_activation: str | None = "softmax",
     name: str = "seq2seq",
 ) -> keras.Model:
@@ -55,15 +56,18 @@ def build_seq2seq(
         embedding_dim: Embedding width for token inputs.
         rnn: Recurrent options shared by encoder and decoder. A bidirectional
             encoder needs ``merge_mode="concat"``.
-        attention: Add dot-product attention over the encoder outputs.
+        attention: Attention over the encoder outputs: ``False``/``None`` (none),
+            ``"dot"`` (or ``True``), ``"luong"`` or ``"bahdanau"``.
+        dropout: Dropout before the output layer (0 <= rate < 1).
         output_activation: Activation per output step.
         name: Model name.
 
     Returns:
         A model taking ``[source (batch, src_time), decoder_input (batch,
         tgt_time)]`` and returning ``(batch, tgt_time, target_dim)``. Layers:
-        ``encoder_1..N``, ``decoder_1..N``, optional ``attention``, and
-        ``output_head``.
+        ``encoder_1..N``, ``decoder_1..N``, optional ``attention`` (with
+        ``attention_query``/``attention_keys`` projections for luong and
+        bahdanau), and ``output_head``.
 
     Example:
         >>> model = build_seq2seq(30, source_vocab_size=40, target_vocab_size=30,
@@ -72,6 +76,9 @@ def build_seq2seq(
         (None, None, 30)
     """
     config = resolve_rnn(rnn)
+    attention = _attention_kind(attention)
+    if not 0 <= dropout < 1:
+        raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}")
     if config.bidirectional and config.merge_mode != "concat":
         raise ValueError(
             "a bidirectional seq2seq encoder needs merge_mode='concat' (its states are "
@@ -116,19 +123,59 @@ def build_seq2seq(
         )
         y, *_ = layer(y, initial_state=bridges[index - 1])
     if attention:
-        y = _attend(y, encoder_outputs, decoder_config.units, mask=None)
-    outputs = output_head(y, target_dim, output_activation)
+        y = _attend(y, encoder_outputs, decoder_config.units, attention)
+    outputs = output_head(y, target_dim, output_activation, dropout=dropout)
     return keras.Model([encoder_inputs, decoder_inputs], outputs, name=name)
 
 
-def _attend(query: Any, values: Any, units: int, mask: Any) -> Any:
-    attention = keras.layers.Attention(name="attention")
-    if mask is None:
-        context = attention([query, values])
+ATTENTION_KINDS = ("dot", "luong", "bahdanau")
+
+
+def _attention_kind(attention: bool | str | None) -> str | None:
+    if attention is None or attention is False:
+        return None
+    if attention is True:
+        return "dot"
+    if attention not in ATTENTION_KINDS:
+        raise ValueError(
+            f"`attention` must be False, True or one of {', '.join(map(repr, ATTENTION_KINDS))}; "
+            f"received {attention!r}"
+        )
+    return attention
+
+
+def _attend(query: Any, values: Any, units: int, kind: str) -> Any:
+    """Attention layers in training; the mask of ``values`` keeps padded steps out."""
+    if kind == "bahdanau":
+        layer = keras.layers.AdditiveAttention(name="attention")
+        keys = keras.layers.Dense(units, use_bias=False, name="attention_keys")(values)
+        scored = keras.layers.Dense(units, use_bias=False, name="attention_query")(query)
+        context = layer([scored, values, keys])
+    elif kind == "luong":
+        # q^T W k, computed as (W^T q)^T k so the keys need no projection per step.
+        scored = keras.layers.Dense(values.shape[-1], use_bias=False,
+                                    name="attention_query")(query)
+        context = keras.layers.Attention(name="attention")([scored, values])
     else:
-        context = attention([query, values], mask=[None, mask])
+        context = keras.layers.Attention(name="attention")([query, values])
     merged = keras.layers.Concatenate(name="attention_concat")([query, context])
     return keras.layers.Dense(units, activation="tanh", name="attention_projection")(merged)
+
+
+def _attend_step(model: keras.Model, query: Any, memory: Any, mask: Any) -> tuple[Any, Any]:
+    """The trained attention layers on one decoder step: ``(output, scores (batch, 1, src))``."""
+    layer = model.get_layer("attention")
+    scored = query
+    projection = _layer_or_none(model, "attention_query")
+    if projection is not None:
+        scored = projection(query)
+    inputs = [scored, memory]
+    keys = _layer_or_none(model, "attention_keys")
+    if keys is not None:
+        inputs.append(keys(memory))
+    context, scores = layer(inputs, mask=[None, mask], return_attention_scores=True)
+    merged = model.get_layer("attention_concat")([query, context])
+    return model.get_layer("attention_projection")(merged), scores
 
 
 def _layer_or_none(model: keras.Model, name: str) -> keras.layers.Layer | None:
@@ -138,8 +185,15 @@ def _layer_or_none(model: keras.Model, name: str) -> keras.layers.Layer | None:
         return None
 
 
-def seq2seq_inference_models(model: keras.Model) -> tuple[keras.Model, keras.Model]:
+def seq2seq_inference_models(
+    model: keras.Model, *, return_attention: bool = False
+) -> tuple[keras.Model, keras.Model]:
     """Split a trained :func:`build_seq2seq` model for step-by-step decoding.
+
+    Args:
+        model: A model from :func:`build_seq2seq` (trained, or reloaded).
+        return_attention: The step model also returns the attention weights
+            ``(batch, 1, src_time)`` last (needs an attention layer).
 
     Returns:
         ``(encoder, decoder_step)``. ``encoder(source)`` returns
@@ -195,14 +249,18 @@ def seq2seq_inference_models(model: keras.Model) -> tuple[keras.Model, keras.Mod
         carried = state_inputs[layer_index * per_layer : (layer_index + 1) * per_layer]
         y, *layer_states = layer(y, initial_state=carried)
         new_states.extend(layer_states)
+    extra = []
     if _layer_or_none(model, "attention") is not None:
-        context = model.get_layer("attention")([y, memory], mask=[None, memory_mask])
-        merged = model.get_layer("attention_concat")([y, context])
-        y = model.get_layer("attention_projection")(merged)
+        y, scores = _attend_step(model, y, memory, memory_mask)
+        if return_attention:
+            extra.append(scores)
+    elif return_attention:
+        raise ValueError(f"model {model.name!r} has no attention layer; "
+                         "call with return_attention=False")
     step_output = model.get_layer("output_head")(y)
     decoder_step = keras.Model(
         [token, memory, memory_mask, *state_inputs],
-        [step_output, *new_states],
+        [step_output, *new_states, *extra],
         name="seq2seq_decoder_step",
     )
     return encoder, decoder_step

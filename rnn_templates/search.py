@@ -1,0 +1,296 @@
+"""Batched greedy and beam search over a one-step decoder, as TensorFlow graph ops.
+
+Every search here drives a *step function*, the one interface a decoder has
+to offer::
+
+    step(tokens, states, context) -> (log_probs, new_states)
+
+- ``tokens``: int32 ``(n,)``, the token each sequence emitted last;
+- ``states``: a nest (list, tuple, dict) of ``(n, ...)`` tensors the decoder
+  carries from one step to the next (recurrent states, a step counter...);
+- ``context``: a nest of ``(n, ...)`` tensors that stay fixed while decoding
+  (the encoder outputs and their mask), or ``None``;
+- ``log_probs``: float32 ``(n, vocab)`` log-probabilities of the next token.
+
+A step reads one token per sequence and returns the new states, so decoding
+``t`` tokens costs ``t`` decoder steps: the decoder never re-reads the
+prefix. Greedy and beam search run all sequences of a batch together in one
+``tf.while_loop`` that stops as soon as every sequence has emitted the end
+token (or at ``max_length``). They use stock TensorFlow ops only, so a
+``tf.function`` (or a SavedModel signature) wrapping them runs on TensorFlow
+Serving. :func:`keras_step` adapts the one-step decoder of
+:func:`~rnn_templates.topologies.seq2seq_inference_models`.
+
+Example:
+    >>> import tensorflow as tf
+    >>> table = tf.math.log(tf.constant([[0.1, 0.1, 0.2, 0.6],   # after token 0
+    ...                                  [0.1, 0.1, 0.2, 0.6],   # after 1
+    ...                                  [0.1, 0.1, 0.1, 0.7],   # after 2
+    ...                                  [0.1, 0.7, 0.1, 0.1]]))  # after 3: end (1)
+    >>> def step(tokens, states, context):
+    ...     return tf.gather(table, tokens), states
+    >>> result = greedy_search(step, [tf.zeros([2, 1])], start_token=2, end_token=1,
+    ...                        max_length=5)
+    >>> result.tokens.numpy().tolist()
+    [[3, 1], [3, 1]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import tensorflow as tf
+
+StepFunction = Callable[[tf.Tensor, Any, Any], tuple[tf.Tensor, Any]]
+# A score far below any real log-probability, finite so sums never give NaN.
+_IMPOSSIBLE = -1e9
+
+
+class SearchResult(NamedTuple):
+    """What a search returns.
+
+    Attributes:
+        tokens: int32 ``(batch, time)`` best sequence per input: the emitted
+            tokens, the end token included, then ``pad_token``.
+        scores: float32 ``(batch,)`` summed log-probabilities of ``tokens``.
+        lengths: int32 ``(batch,)`` tokens up to and including the end token.
+        beam_tokens: int32 ``(batch, beam, time)`` every beam, best first
+            (beam search; greedy gives one beam).
+        beam_scores: float32 ``(batch, beam)`` their summed log-probabilities.
+        normalized_scores: float32 ``(batch, beam)`` the scores the beams are
+            ranked by (divided by the length penalty).
+    """
+
+    tokens: tf.Tensor
+    scores: tf.Tensor
+    lengths: tf.Tensor
+    beam_tokens: tf.Tensor
+    beam_scores: tf.Tensor
+    normalized_scores: tf.Tensor
+
+
+def _batch_size(states: Any) -> tf.Tensor:
+    flat = tf.nest.flatten(states)
+    if not flat:
+        raise ValueError("`states` must hold at least one tensor with a batch dimension")
+    return tf.shape(flat[0])[0]
+
+
+def _shape_invariant(tensor: tf.Tensor) -> tf.TensorShape:
+    # The batch dimension may be unknown when tracing; every other one stays.
+    return tf.TensorShape([None, *tensor.shape[1:]])
+
+
+def length_penalty_factor(lengths: tf.Tensor, alpha: float | tf.Tensor) -> tf.Tensor:
+    """GNMT's length penalty ``((5 + length) / 6) ** alpha`` (Wu et al., 2016); 1 for alpha 0.
+
+    A beam's ranking score is its summed log-probability divided by this, so
+    ``alpha > 0`` stops the search from preferring short outputs.
+
+    Example:
+        >>> float(length_penalty_factor(tf.constant(7), 1.0))
+        2.0
+    """
+    lengths = tf.cast(lengths, tf.float32)
+    return tf.pow((5.0 + lengths) / 6.0, tf.cast(alpha, tf.float32))
+
+
+def greedy_search(
+    step: StepFunction,
+    states: Any,
+    context: Any = None,
+    *,
+    start_token: int,
+    end_token: int,
+    max_length: int | tf.Tensor,
+    pad_token: int = 0,
+) -> SearchResult:
+    """Pick the most likely next token at every step, for a whole batch at once.
+
+    Args:
+        step: The step function (see the module docstring).
+        states: Initial decoder states, a nest of ``(batch, ...)`` tensors.
+        context: Fixed tensors every step reads, a nest of ``(batch, ...)``.
+        start_token: The token fed at the first step.
+        end_token: The token that ends a sequence.
+        max_length: The most tokens to emit per sequence.
+        pad_token: What follows the end token in ``tokens``.
+
+    Returns:
+        A :class:`SearchResult` with one beam.
+    """
+    batch = _batch_size(states)
+    tokens = tf.fill([batch], tf.constant(start_token, tf.int32))
+    finished = tf.zeros([batch], tf.bool)
+    scores = tf.zeros([batch], tf.float32)
+    lengths = tf.zeros([batch], tf.int32)
+    output = tf.zeros([batch, 0], tf.int32)
+
+    def condition(t, tokens, states, finished, scores, lengths, output):
+        return tf.logical_and(t < max_length, tf.logical_not(tf.reduce_all(finished)))
+
+    def body(t, tokens, states, finished, scores, lengths, output):
+        log_probs, states = step(tokens, states, context)
+        log_probs = tf.cast(log_probs, tf.float32)
+        chosen = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
+        gained = tf.gather(log_probs, chosen, batch_dims=1)
+        chosen = tf.where(finished, tf.constant(pad_token, tf.int32), chosen)
+        scores += tf.where(finished, 0.0, gained)
+        lengths += tf.cast(tf.logical_not(finished), tf.int32)
+        finished = tf.logical_or(finished, tf.equal(chosen, end_token))
+        output = tf.concat([output, chosen[:, None]], axis=1)
+        return t + 1, chosen, states, finished, scores, lengths, output
+
+    loop = (tf.constant(0), tokens, states, finished, scores, lengths, output)
+    invariants = tf.nest.map_structure(_shape_invariant, loop[1:])
+    _, _, _, _, scores, lengths, output = tf.while_loop(
+        condition, body, loop,
+        shape_invariants=(tf.TensorShape([]), *invariants[:-1], tf.TensorShape([None, None])))
+    return SearchResult(output, scores, lengths, output[:, None, :], scores[:, None],
+                        scores[:, None])
+
+
+def beam_search(
+    step: StepFunction,
+    states: Any,
+    context: Any = None,
+    *,
+    start_token: int,
+    end_token: int,
+    max_length: int | tf.Tensor,
+    beam_width: int | tf.Tensor,
+    length_penalty: float | tf.Tensor = 0.0,
+    pad_token: int = 0,
+) -> SearchResult:
+    """Keep the ``beam_width`` best prefixes of every input, one decoder step at a time.
+
+    All ``batch * beam_width`` prefixes advance together: each step scores
+    every continuation of every live prefix, keeps the best ``beam_width``
+    per input and reorders the decoder states to follow their parents. A
+    finished prefix stays in the beam with its score unchanged (it only
+    "emits" padding), so it competes with the live ones until the end. Beams
+    are ranked by summed log-probability divided by
+    :func:`length_penalty_factor`; width 1 is exactly :func:`greedy_search`.
+
+    Args:
+        step: The step function (see the module docstring).
+        states: Initial decoder states, a nest of ``(batch, ...)`` tensors.
+        context: Fixed tensors every step reads, a nest of ``(batch, ...)``.
+        start_token: The token fed at the first step.
+        end_token: The token that ends a sequence.
+        max_length: The most tokens to emit per sequence.
+        beam_width: Prefixes kept per input (at most the vocabulary size).
+        length_penalty: GNMT's alpha; 0 ranks by summed log-probability.
+        pad_token: What follows the end token.
+
+    Returns:
+        A :class:`SearchResult`; ``tokens`` is the best beam.
+    """
+    if isinstance(beam_width, int) and beam_width < 1:
+        raise ValueError(f"`beam_width` must be >= 1; received {beam_width}")
+    batch = _batch_size(states)
+    width = tf.cast(beam_width, tf.int32)
+    tf.debugging.assert_positive(width, message="`beam_width` must be >= 1")
+
+    def tile(tensor):
+        return tf.repeat(tensor, width, axis=0)  # row i becomes rows i*width..(i+1)*width-1
+
+    states = tf.nest.map_structure(tile, states)
+    if context is not None:
+        context = tf.nest.map_structure(tile, context)
+    tokens = tf.fill([batch * width], tf.constant(start_token, tf.int32))
+    # All beams start from the same prefix: only the first is alive, or the
+    # first step would pick the same continuation `width` times.
+    first = tf.where(tf.range(width) == 0, 0.0, _IMPOSSIBLE)
+    scores = tf.tile(first[None, :], [batch, 1])
+    finished = tf.zeros([batch, width], tf.bool)
+    lengths = tf.zeros([batch, width], tf.int32)
+    sequences = tf.zeros([batch, width, 0], tf.int32)
+    offsets = tf.range(batch)[:, None] * width
+
+    def condition(t, tokens, states, finished, scores, lengths, sequences):
+        return tf.logical_and(t < max_length, tf.logical_not(tf.reduce_all(finished)))
+
+    def body(t, tokens, states, finished, scores, lengths, sequences):
+        log_probs, states = step(tokens, states, context)
+        log_probs = tf.cast(log_probs, tf.float32)
+        vocab = tf.shape(log_probs)[-1]
+        log_probs = tf.reshape(log_probs, [batch, width, vocab])
+        # A finished beam continues only with padding, at no cost.
+        padding_only = tf.where(tf.range(vocab) == pad_token, 0.0, _IMPOSSIBLE)
+        log_probs = tf.where(finished[:, :, None], padding_only[None, None, :], log_probs)
+        totals = scores[:, :, None] + log_probs
+        grown = lengths + tf.cast(tf.logical_not(finished), tf.int32)
+        ranking = totals / length_penalty_factor(grown, length_penalty)[:, :, None]
+        _, best = tf.math.top_k(tf.reshape(ranking, [batch, width * vocab]), k=width)
+        parents = best // vocab
+        chosen = best % vocab
+        scores = tf.gather(tf.reshape(totals, [batch, width * vocab]), best, batch_dims=1)
+        finished = tf.logical_or(tf.gather(finished, parents, batch_dims=1),
+                                 tf.equal(chosen, end_token))
+        lengths = tf.gather(grown, parents, batch_dims=1)
+        sequences = tf.concat(
+            [tf.gather(sequences, parents, batch_dims=1), chosen[:, :, None]], axis=2)
+        rows = tf.reshape(offsets + parents, [-1])
+        states = tf.nest.map_structure(lambda s: tf.gather(s, rows), states)
+        return t + 1, tf.reshape(chosen, [-1]), states, finished, scores, lengths, sequences
+
+    loop = (tf.constant(0), tokens, states, finished, scores, lengths, sequences)
+    invariants = (
+        tf.TensorShape([]),
+        tf.TensorShape([None]),
+        tf.nest.map_structure(_shape_invariant, states),
+        tf.TensorShape([None, None]),
+        tf.TensorShape([None, None]),
+        tf.TensorShape([None, None]),
+        tf.TensorShape([None, None, None]),
+    )
+    _, _, _, _, scores, lengths, sequences = tf.while_loop(
+        condition, body, loop, shape_invariants=invariants)
+    normalized = scores / length_penalty_factor(lengths, length_penalty)
+    # top_k ranked the beams at the last step; rank again in case the loop ended early.
+    _, order = tf.math.top_k(normalized, k=width)
+    sequences = tf.gather(sequences, order, batch_dims=1)
+    scores = tf.gather(scores, order, batch_dims=1)
+    lengths = tf.gather(lengths, order, batch_dims=1)
+    normalized = tf.gather(normalized, order, batch_dims=1)
+    return SearchResult(sequences[:, 0], scores[:, 0], lengths[:, 0], sequences, scores,
+                        normalized)
+
+
+def keras_step(decoder_step: Any, num_states: int) -> StepFunction:
+    """A step function over a one-step Keras decoder returning logits.
+
+    Args:
+        decoder_step: The model from
+            :func:`~rnn_templates.topologies.seq2seq_inference_models`:
+            ``[token (n, 1), *context, *states] -> [logits (n, 1, vocab),
+            *new_states, ...]`` (built with ``output_activation=None``).
+        num_states: How many state tensors it carries.
+
+    Returns:
+        ``step(tokens, states, context)`` with ``context`` the list of fixed
+        inputs (the encoder outputs and the source mask).
+    """
+
+    def step(tokens, states, context):
+        outputs = decoder_step([tokens[:, None], *context, *states], training=False)
+        logits = tf.cast(outputs[0][:, 0, :], tf.float32)
+        return tf.nn.log_softmax(logits, axis=-1), list(outputs[1 : 1 + num_states])
+
+    return step
+
+
+def strip_after_end(tokens: Any, end_token: int) -> list[list[int]]:
+    """Python lists of ids up to (not including) the first ``end_token`` per row.
+
+    Example:
+        >>> strip_after_end([[5, 6, 3, 0], [7, 3, 0, 0]], end_token=3)
+        [[5, 6], [7]]
+    """
+    rows = []
+    for row in (tokens.numpy() if hasattr(tokens, "numpy") else tokens):
+        ids = [int(t) for t in row]
+        rows.append(ids[: ids.index(end_token)] if end_token in ids else ids)
+    return rows
