@@ -45,6 +45,7 @@ def sequence_input(
     freeze: str = "never",
     name: str = "inputs",
     embedding_name: str = "embedding",
+    mask_zero: bool = True,
 ) -> tuple[Any, Any]:
     """Build the input of a sequence model and its per-step features.
 
@@ -55,7 +56,10 @@ def sequence_input(
     Padding must be on the right for the mask to stay cuDNN-compatible.
     ``embedding_dropout`` drops whole embedding channels (SpatialDropout1D);
     ``word_dropout`` replaces whole words with the unknown id 1 while training
-    (:class:`~rnn_templates.layers.WordDropout`).
+    (:class:`~rnn_templates.layers.WordDropout`). ``mask_zero=False`` makes id 0
+    an ordinary token and attaches no mask: for batches that are never padded
+    (fixed windows), where a mask would only send LSTM/GRU to the slow
+    per-step loop on the JAX and PyTorch backends.
 
     ``pretrained`` (a ``(vocab_size, embedding_dim)`` array, e.g. from
     :func:`rnn_templates.embeddings.embedding_matrix`) starts the embedding;
@@ -83,7 +87,7 @@ def sequence_input(
         if word_dropout:
             ids = WordDropout(word_dropout, name=f"{embedding_name}_word_dropout")(ids)
         embedding = keras.layers.Embedding(
-            vocab_size, embedding_dim, mask_zero=True, name=embedding_name,
+            vocab_size, embedding_dim, mask_zero=mask_zero, name=embedding_name,
             trainable=freeze != "always",
         )
         features = embedding(ids)

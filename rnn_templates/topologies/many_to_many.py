@@ -21,6 +21,7 @@ def build_many_to_many(
     output_activation: str | None = None,
     stateful: bool = False,
     batch_size: int | None = None,
+    mask_zero: bool = True,
     name: str = "many_to_many",
 ) -> keras.Model:
     """Sequence in, a sequence of the same length out.
@@ -45,6 +46,8 @@ def build_many_to_many(
         output_activation: Activation per step.
         stateful: Keep recurrent state between calls.
         batch_size: Fixed batch size (required when stateful).
+        mask_zero: Token input: id 0 is padding (masked). False for windows
+            that are never padded: no mask, the fused kernel on every backend.
         name: Model name.
 
     Returns:
@@ -71,6 +74,7 @@ def build_many_to_many(
         timesteps=timesteps,
         mask_value=mask_value,
         batch_size=batch_size,
+        mask_zero=mask_zero,
     )
     hidden = recurrent_stack(
         features, config, return_sequences=True, stateful=stateful, name="rnn"

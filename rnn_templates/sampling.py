@@ -1,0 +1,255 @@
+"""Compiled stateful sampling from a recurrent token model, on every Keras backend.
+
+A token language model (embedding -> recurrent layers -> dense head, as
+:func:`~rnn_templates.topologies.build_many_to_many` builds it) is trained on
+whole windows, with the fast fused recurrent layers. To generate, this module
+runs the same weights one step at a time through each layer's *cell*,
+carrying the states: a step costs one recurrent step, never a re-read of the
+history. The prompt is read by the same loop (teacher-forced), then each
+sampled token is fed back.
+
+The whole loop is one compiled function: ``tf.function`` on TensorFlow (so it
+also exports into a SavedModel), ``jax.jit`` on JAX; on PyTorch it runs
+eagerly under ``no_grad`` with every tensor kept on the device (no host copy
+per step). Randomness comes in as one uniform number per (step, sequence),
+drawn before the loop from a seeded NumPy generator (or
+``tf.random.stateless_uniform`` in an export), so a seed gives the same
+music on every backend and the loop itself stays pure. A token is drawn by
+inverting the cumulative distribution after temperature, top-k and top-p;
+temperature 0 takes the most likely token.
+
+Example:
+    >>> import numpy as np
+    >>> from rnn_templates.topologies import build_many_to_many
+    >>> model = build_many_to_many(6, vocab_size=6, rnn={"cell": "gru", "units": 8},
+    ...                            output_activation="softmax", mask_zero=False)
+    >>> sampler = RecurrentSampler.from_model(model)
+    >>> sampler.sample(np.array([[1, 2], [3, 4]]), 5, seed=0).shape
+    (2, 5)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+__all__ = ["RecurrentSampler", "choose_tokens"]
+
+
+def choose_tokens(logits: Any, uniforms: Any, temperature: Any, top_k: Any, top_p: Any) -> Any:
+    """One token per row of ``logits`` (batch, vocab), in ``keras.ops``.
+
+    Args:
+        logits: Unnormalized log-probabilities (batch, vocab).
+        uniforms: One uniform number in [0, 1) per row (batch,).
+        temperature: Scalar; 0 picks the most likely token.
+        top_k: Scalar; keep the k most likely tokens (0 keeps all).
+        top_p: Scalar; keep the smallest set whose probability reaches p (1 keeps all).
+
+    Returns:
+        Int32 tokens (batch,).
+    """
+    ops = keras.ops
+    logits = ops.cast(logits, "float32")
+    vocab = ops.shape(logits)[-1]
+    greedy = ops.cast(ops.argmax(logits, axis=-1), "int32")
+    temperature = ops.cast(temperature, "float32")
+    scaled = logits / ops.maximum(temperature, 1e-6)
+    ordered = ops.flip(ops.sort(scaled, axis=-1), axis=-1)  # descending
+    # top-k: everything below the k-th largest value goes.
+    k = ops.cast(top_k, "int32")
+    k = ops.where(ops.logical_or(k <= 0, k > vocab), vocab, k)
+    kth = ops.take(ordered, ops.reshape(k - 1, (1,)), axis=-1)
+    # top-p: keep an entry while the mass before it is below p (the first always stays).
+    probabilities = ops.softmax(ordered, axis=-1)
+    before = ops.cumsum(probabilities, axis=-1) - probabilities
+    kept = ops.where(before < ops.cast(top_p, "float32"), ordered, ordered[:, :1])
+    floor = ops.maximum(kth, ops.min(kept, axis=-1, keepdims=True))
+    masked = ops.where(scaled >= floor, scaled, -1e30)
+    cumulative = ops.cumsum(ops.softmax(masked, axis=-1), axis=-1)
+    drawn = ops.sum(ops.cast(cumulative < ops.expand_dims(uniforms, -1), "int32"), axis=-1)
+    drawn = ops.minimum(drawn, vocab - 1)
+    # A draw can only land on a kept token up to float rounding at the edges.
+    drawn = ops.where(ops.take_along_axis(masked, ops.expand_dims(drawn, -1), axis=-1)[:, 0]
+                      > -1e29, drawn, greedy)
+    return ops.where(temperature <= 0, greedy, drawn)
+
+
+class RecurrentSampler:
+    """Generate from a trained token model one carried-state step at a time.
+
+    Args:
+        embedding: The ``Embedding`` layer (ids -> vectors).
+        recurrent: The recurrent layers in order (``LSTM``, ``GRU`` or
+            ``SimpleRNN``; not bidirectional).
+        head: The ``Dense`` output layer (softmax or linear: logits either way).
+    """
+
+    def __init__(self, embedding: keras.layers.Layer, recurrent: list[keras.layers.Layer],
+                 head: keras.layers.Layer):
+        for layer in recurrent:
+            if not hasattr(layer, "cell"):
+                raise ValueError(
+                    f"`recurrent` layers must be LSTM, GRU or SimpleRNN layers; received "
+                    f"{type(layer).__name__} {layer.name!r} (a bidirectional layer reads the "
+                    "future and cannot generate)")
+        self.embedding = embedding
+        self.recurrent = list(recurrent)
+        self.head = head
+        self._compiled: dict[str, Any] = {}
+
+    @classmethod
+    def from_model(cls, model: keras.Model, *, embedding: str = "embedding",
+                   recurrent_prefix: str = "rnn", head: str = "output_head") -> RecurrentSampler:
+        """The sampler of a model built by ``build_many_to_many`` (layers found by name)."""
+        layers = [layer for layer in model.layers
+                  if layer.name.startswith(f"{recurrent_prefix}_")
+                  and layer.name[len(recurrent_prefix) + 1:].isdigit()]
+        layers.sort(key=lambda layer: int(layer.name[len(recurrent_prefix) + 1:]))
+        if not layers:
+            raise ValueError(f"no recurrent layers named {recurrent_prefix}_1... in model "
+                             f"{model.name!r}")
+        return cls(model.get_layer(embedding), layers, model.get_layer(head))
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.head.units)
+
+    # --- one step ------------------------------------------------------------------
+
+    def initial_states(self, batch: Any) -> list[list[Any]]:
+        """Zero states for every layer: ``[[h, c], ...]`` for LSTM, ``[[h], ...]`` otherwise."""
+        states = []
+        for layer in self.recurrent:
+            sizes = layer.cell.state_size
+            sizes = list(sizes) if isinstance(sizes, list | tuple) else [sizes]
+            states.append([keras.ops.zeros((batch, size)) for size in sizes])
+        return states
+
+    def logits(self, hidden: Any) -> Any:
+        """The head's logits (before a softmax, if it has one)."""
+        if getattr(self.head, "activation", None) is keras.activations.softmax:
+            out = keras.ops.matmul(hidden, self.head.kernel)
+            return out + self.head.bias if self.head.use_bias else out
+        return self.head(hidden)
+
+    def step(self, tokens: Any, states: list[list[Any]]) -> tuple[Any, list[list[Any]]]:
+        """Feed one token per sequence; returns ``(logits, new_states)``."""
+        x = self.embedding(tokens)
+        new_states = []
+        for layer, state in zip(self.recurrent, states, strict=True):
+            x, state = layer.cell(x, state, training=False)
+            new_states.append(list(state) if isinstance(state, list | tuple) else [state])
+        return self.logits(x), new_states
+
+    # --- the loop ------------------------------------------------------------------
+
+    def loop(self, prompts: Any, uniforms: Any, temperature: Any = 1.0, top_k: Any = 0,
+             top_p: Any = 1.0) -> Any:
+        """Read ``prompts`` (batch, length >= 1), then sample ``len(uniforms)`` tokens.
+
+        Pure ``keras.ops``: trace it inside ``tf.function`` (an export does),
+        ``jax.jit``, or run it eagerly. ``uniforms`` is (steps, batch).
+
+        Returns:
+            Int32 tokens (batch, steps).
+        """
+        ops = keras.ops
+        prompts = ops.cast(prompts, "int32")
+        batch = ops.shape(prompts)[0]
+        steps = ops.shape(uniforms)[0]
+
+        def read(t, carry):
+            logits, states = carry
+            return self.step(ops.take(prompts, t, axis=1), states)
+
+        first_logits, first_states = self.step(prompts[:, 0], self.initial_states(batch))
+        logits, states = ops.fori_loop(1, ops.shape(prompts)[1], read,
+                                       (first_logits, first_states))
+
+        def write(t, carry):
+            logits, states, out = carry
+            tokens = choose_tokens(logits, ops.take(uniforms, t, axis=0), temperature, top_k,
+                                   top_p)
+            out = ops.slice_update(out, (0, t), ops.expand_dims(tokens, 1))
+            logits, states = self.step(tokens, states)
+            return logits, states, out
+
+        out = ops.zeros((batch, steps), "int32")
+        return ops.fori_loop(0, steps, write, (logits, states, out))[2]
+
+    def _compiled_loop(self) -> Any:
+        backend = keras.backend.backend()
+        if backend not in self._compiled:
+            if backend == "tensorflow":
+                import tensorflow as tf
+
+                function = tf.function(self.loop, reduce_retracing=True)
+            elif backend == "jax":
+                import jax
+
+                function = jax.jit(self.loop)
+            else:
+                function = self.loop
+            self._compiled[backend] = function
+        return self._compiled[backend]
+
+    def sample(self, prompts: Any, steps: int, *, temperature: float = 1.0,
+               top_k: int | None = None, top_p: float | None = None,
+               seed: int | None = None) -> np.ndarray:
+        """Continue each prompt by ``steps`` tokens; returns an int array (batch, steps).
+
+        Args:
+            prompts: Int array (batch, length >= 1) of token ids.
+            steps: Tokens to generate.
+            temperature: Below 1 sharpens, above 1 flattens; 0 is greedy.
+            top_k: Keep the k most likely tokens.
+            top_p: Keep the smallest set whose probability reaches p (nucleus).
+            seed: Seed of the draws (same seed, same tokens, on any backend).
+        """
+        prompts = np.asarray(prompts)
+        if prompts.ndim != 2 or prompts.shape[1] < 1 or prompts.shape[0] < 1:
+            raise ValueError("`prompts` must be ids of shape (batch >= 1, length >= 1); "
+                             f"received shape {prompts.shape}")
+        if not isinstance(steps, int | np.integer) or steps < 0:
+            raise ValueError(f"`steps` must be an integer >= 0; received {steps!r}")
+        if temperature < 0:
+            raise ValueError(f"`temperature` must be >= 0; received {temperature}")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"`top_k` must be >= 1; received {top_k}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ValueError(f"`top_p` must be in (0, 1]; received {top_p}")
+        if steps == 0:
+            return np.zeros((len(prompts), 0), dtype=np.int32)
+        uniforms = np.random.default_rng(seed).random((steps, len(prompts)), dtype=np.float32)
+        arguments = [keras.ops.convert_to_tensor(prompts.astype(np.int32)),
+                     keras.ops.convert_to_tensor(uniforms),
+                     keras.ops.convert_to_tensor(np.float32(temperature)),
+                     keras.ops.convert_to_tensor(np.int32(top_k or 0)),
+                     keras.ops.convert_to_tensor(np.float32(top_p or 1.0))]
+        if keras.backend.backend() == "torch":
+            import torch
+
+            with torch.no_grad():
+                tokens = self._compiled_loop()(*arguments)
+        else:
+            tokens = self._compiled_loop()(*arguments)
+        return keras.ops.convert_to_numpy(tokens).astype(np.int32)
+
+    def log_probabilities(self, prompts: Any, tokens: Any) -> np.ndarray:
+        """Log-probability of each of ``tokens`` (batch, steps) after ``prompts``."""
+        ops = keras.ops
+        prompts = np.asarray(prompts, dtype=np.int32)
+        tokens = np.asarray(tokens, dtype=np.int32)
+        sequence = np.concatenate([prompts, tokens], axis=1)
+        states = self.initial_states(len(prompts))
+        scores = []
+        for t in range(sequence.shape[1] - 1):
+            logits, states = self.step(ops.convert_to_tensor(sequence[:, t]), states)
+            if t >= prompts.shape[1] - 1:
+                log_p = ops.log_softmax(logits, axis=-1)
+                scores.append(ops.convert_to_numpy(ops.take_along_axis(
+                    log_p, ops.convert_to_tensor(sequence[:, t + 1:t + 2]), axis=-1))[:, 0])
+        return np.stack(scores, axis=1) if scores else np.zeros((len(prompts), 0))

@@ -1,0 +1,135 @@
+"""The compiled stateful sampler: same answers as the fused model, on every backend."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from rnn_templates.sampling import RecurrentSampler, choose_tokens
+from rnn_templates.topologies import build_many_to_many
+
+VOCAB = 7
+
+
+def _model(cell: str, layers: int = 2, seed: int = 3) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    model = build_many_to_many(VOCAB, vocab_size=VOCAB, embedding_dim=5, mask_zero=False,
+                               rnn={"cell": cell, "units": 6, "num_layers": layers},
+                               output_activation="softmax")
+    # Larger weights than the initializer's, so the distributions are far from uniform.
+    model.set_weights([w * 3 for w in model.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple"])
+def test_greedy_equals_the_fused_model_argmax(cell):
+    model = _model(cell)
+    prompts = np.array([[1, 2, 3], [4, 0, 6]])
+    tokens = RecurrentSampler.from_model(model).sample(prompts, 6, temperature=0)
+    full = np.concatenate([prompts, tokens], axis=1)
+    probabilities = keras.ops.convert_to_numpy(model(full[:, :-1]))
+    # Each generated token is the argmax of the full model read over everything before it.
+    np.testing.assert_array_equal(probabilities[:, 2:].argmax(-1), tokens)
+
+
+def test_log_probabilities_match_the_fused_model():
+    model = _model("lstm")
+    sampler = RecurrentSampler.from_model(model)
+    prompts = np.array([[1, 2], [3, 4]])
+    tokens = sampler.sample(prompts, 5, seed=1)
+    full = np.concatenate([prompts, tokens], axis=1)
+    probabilities = keras.ops.convert_to_numpy(model(full[:, :-1]))[:, 1:]
+    expected = np.log(np.take_along_axis(probabilities, tokens[..., None], -1)[..., 0])
+    np.testing.assert_allclose(sampler.log_probabilities(prompts, tokens), expected, atol=1e-4)
+
+
+def test_a_seed_repeats_and_other_seeds_differ():
+    sampler = RecurrentSampler.from_model(_model("gru"))
+    prompts = np.ones((8, 1), dtype=int)
+    first = sampler.sample(prompts, 30, seed=5)
+    np.testing.assert_array_equal(first, sampler.sample(prompts, 30, seed=5))
+    assert not np.array_equal(first, sampler.sample(prompts, 30, seed=6))
+    assert first.min() >= 0 and first.max() < VOCAB
+
+
+def test_draws_follow_the_distribution_and_the_filters():
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]], dtype=np.float32))
+    rows = np.repeat(logits, 20000, axis=0)
+    uniforms = np.random.default_rng(0).random(20000, dtype=np.float32)
+
+    def frequencies(**kwargs):
+        tokens = keras.ops.convert_to_numpy(choose_tokens(rows, uniforms, **kwargs))
+        return np.bincount(tokens, minlength=4) / len(tokens)
+
+    np.testing.assert_allclose(frequencies(temperature=1.0, top_k=0, top_p=1.0),
+                               [0.5, 0.3, 0.15, 0.05], atol=0.015)
+    # Temperature 2 flattens: p ** (1/2) renormalized.
+    flat = np.sqrt([0.5, 0.3, 0.15, 0.05])
+    np.testing.assert_allclose(frequencies(temperature=2.0, top_k=0, top_p=1.0),
+                               flat / flat.sum(), atol=0.015)
+    np.testing.assert_allclose(frequencies(temperature=1.0, top_k=2, top_p=1.0),
+                               [0.625, 0.375, 0, 0], atol=0.015)
+    # p = 0.7: the mass before the third token is 0.8, so two tokens stay.
+    np.testing.assert_allclose(frequencies(temperature=1.0, top_k=0, top_p=0.7),
+                               [0.625, 0.375, 0, 0], atol=0.015)
+    np.testing.assert_allclose(frequencies(temperature=0.0, top_k=0, top_p=1.0), [1, 0, 0, 0])
+    np.testing.assert_allclose(frequencies(temperature=1.0, top_k=1, top_p=1.0), [1, 0, 0, 0])
+
+
+def test_bad_arguments_name_the_argument():
+    sampler = RecurrentSampler.from_model(_model("gru", layers=1))
+    with pytest.raises(ValueError, match="`prompts` must be ids of shape"):
+        sampler.sample(np.array([1, 2]), 3)
+    with pytest.raises(ValueError, match="`temperature` must be >= 0; received -1"):
+        sampler.sample(np.ones((1, 1), int), 3, temperature=-1)
+    with pytest.raises(ValueError, match=r"`top_p` must be in \(0, 1\]; received 0"):
+        sampler.sample(np.ones((1, 1), int), 3, top_p=0)
+    assert sampler.sample(np.ones((2, 1), int), 0).shape == (2, 0)
+    bidirectional = build_many_to_many(VOCAB, vocab_size=VOCAB, rnn={"units": 4,
+                                                                     "bidirectional": True})
+    with pytest.raises(ValueError, match="bidirectional layer reads the future"):
+        RecurrentSampler.from_model(bidirectional)
+
+
+_OTHER_BACKEND = textwrap.dedent("""
+    import json, sys
+    import keras, numpy as np
+    from rnn_templates.sampling import RecurrentSampler
+    model = keras.saving.load_model(sys.argv[1])
+    sampler = RecurrentSampler.from_model(model)
+    prompts = np.array([[1, 2, 3], [4, 5, 6]])
+    print(json.dumps({
+        "backend": keras.backend.backend(),
+        "greedy": sampler.sample(prompts, 12, temperature=0).tolist(),
+        "sampled": sampler.sample(prompts, 12, temperature=1.0, top_k=5, seed=4).tolist(),
+    }))
+""")
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_the_same_tokens_on_the_jax_and_torch_backends(backend, tmp_path: Path):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    model = _model("lstm")
+    model.save(tmp_path / "model.keras")
+    sampler = RecurrentSampler.from_model(model)
+    prompts = np.array([[1, 2, 3], [4, 5, 6]])
+    env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu", CUDA_VISIBLE_DEVICES="")
+    process = subprocess.run([sys.executable, "-c", _OTHER_BACKEND, str(tmp_path / "model.keras")],
+                             capture_output=True, text=True, env=env, check=False,
+                             cwd=Path(__file__).resolve().parents[1])
+    assert process.returncode == 0, process.stderr[-2000:]
+    other = json.loads(process.stdout.strip().splitlines()[-1])
+    assert other["backend"] == backend
+    np.testing.assert_array_equal(other["greedy"], sampler.sample(prompts, 12, temperature=0))
+    np.testing.assert_array_equal(other["sampled"],
+                                  sampler.sample(prompts, 12, temperature=1.0, top_k=5, seed=4))
