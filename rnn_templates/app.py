@@ -147,6 +147,11 @@ class App:
         """
         raise NotImplementedError
 
+    def extra_endpoints(self, model: keras.Model, artifacts: dict[str, Any]
+                        ) -> dict[str, tuple[Callable[..., dict], list[Any]]]:
+        """More SavedModel signatures beside ``serve``: name -> (function, input signature)."""
+        return {}
+
     def parse_input(self, text: str) -> Any:
         """One prediction input from one command-line argument or input line."""
         return text
@@ -557,7 +562,8 @@ class Runner:
     def _export(self, model: keras.Model, artifacts: dict[str, Any], path: Path,
                 sample: list[Any] | None) -> dict[str, float]:
         serve = self.app.serve(model, artifacts)
-        export_saved_model(model, path, serve, self.app.input_signature())
+        export_saved_model(model, path, serve, self.app.input_signature(),
+                           extra_endpoints=self.app.extra_endpoints(model, artifacts))
         if sample is None:
             return {}
         batch = self.app.to_batch(sample)

@@ -56,6 +56,7 @@ def export_saved_model(
     input_signature: list[Any],
     *,
     extra_tracked: list[Any] | None = None,
+    extra_endpoints: dict[str, tuple[Callable[..., Any], list[Any]]] | None = None,
 ) -> Path:
     """Write a SavedModel whose ``serve`` signature is ``serve_fn``.
 
@@ -70,6 +71,8 @@ def export_saved_model(
         serve_fn: Takes raw input tensors, returns a tensor or a dict of them.
         input_signature: e.g. ``[tf.TensorSpec([None], tf.string)]``.
         extra_tracked: Other resources ``serve_fn`` uses (lookup tables...).
+        extra_endpoints: More signatures beside ``serve``, by name: ``(function,
+            input_signature)`` (a translator's beam search with a width input, say).
 
     Returns:
         The destination path.
@@ -82,6 +85,8 @@ def export_saved_model(
         for resource in extra_tracked or []:
             archive.track(resource)
         archive.add_endpoint(SERVING_ENDPOINT, serve_fn, input_signature=input_signature)
+        for name, (function, signature) in (extra_endpoints or {}).items():
+            archive.add_endpoint(name, function, input_signature=signature)
         archive.write_out(str(temporary), verbose=False)
     return path
 
