@@ -147,11 +147,14 @@ class RecurrentSampler:
     # --- the loop ------------------------------------------------------------------
 
     def loop(self, prompts: Any, uniforms: Any, temperature: Any = 1.0, top_k: Any = 0,
-             top_p: Any = 1.0) -> Any:
+             top_p: Any = 1.0, starts: Any = None) -> Any:
         """Read ``prompts`` (batch, length >= 1), then sample ``len(uniforms)`` tokens.
 
         Pure ``keras.ops``: trace it inside ``tf.function`` (an export does),
         ``jax.jit``, or run it eagerly. ``uniforms`` is (steps, batch).
+        Prompts of different lengths are left-padded: ``starts`` (batch,)
+        gives each one's first real position, and the state stays at zero
+        until then, exactly as if that prompt had been read alone.
 
         Returns:
             Int32 tokens (batch, steps).
@@ -160,14 +163,21 @@ class RecurrentSampler:
         prompts = ops.cast(prompts, "int32")
         batch = ops.shape(prompts)[0]
         steps = ops.shape(uniforms)[0]
+        if starts is None:
+            starts = ops.zeros((batch,), "int32")
+        starts = ops.expand_dims(ops.cast(starts, "int32"), -1)
 
         def read(t, carry):
             logits, states = carry
-            return self.step(ops.take(prompts, t, axis=1), states)
+            new_logits, new_states = self.step(ops.take(prompts, t, axis=1), states)
+            started = t >= starts  # (batch, 1)
+            new_states = [[ops.where(started, new, old) for new, old in zip(n, o, strict=True)]
+                          for n, o in zip(new_states, states, strict=True)]
+            return ops.where(started, new_logits, logits), new_states
 
-        first_logits, first_states = self.step(prompts[:, 0], self.initial_states(batch))
-        logits, states = ops.fori_loop(1, ops.shape(prompts)[1], read,
-                                       (first_logits, first_states))
+        empty = ops.zeros((batch, self.vocab_size))
+        logits, states = ops.fori_loop(0, ops.shape(prompts)[1], read,
+                                       (empty, self.initial_states(batch)))
 
         def write(t, carry):
             logits, states, out = carry
@@ -198,7 +208,7 @@ class RecurrentSampler:
 
     def sample(self, prompts: Any, steps: int, *, temperature: float = 1.0,
                top_k: int | None = None, top_p: float | None = None,
-               seed: int | None = None) -> np.ndarray:
+               seed: int | None = None, starts: Any = None) -> np.ndarray:
         """Continue each prompt by ``steps`` tokens; returns an int array (batch, steps).
 
         Args:
@@ -207,7 +217,10 @@ class RecurrentSampler:
             temperature: Below 1 sharpens, above 1 flattens; 0 is greedy.
             top_k: Keep the k most likely tokens.
             top_p: Keep the smallest set whose probability reaches p (nucleus).
-            seed: Seed of the draws (same seed, same tokens, on any backend).
+            seed: Seed of the draws: the same seed gives the same tokens on any
+                backend, and row ``i`` the same tokens in any batch.
+            starts: For left-padded prompts of different lengths, each one's
+                first real position (batch,); default: all start at 0.
         """
         prompts = np.asarray(prompts)
         if prompts.ndim != 2 or prompts.shape[1] < 1 or prompts.shape[0] < 1:
@@ -223,12 +236,18 @@ class RecurrentSampler:
             raise ValueError(f"`top_p` must be in (0, 1]; received {top_p}")
         if steps == 0:
             return np.zeros((len(prompts), 0), dtype=np.int32)
-        uniforms = np.random.default_rng(seed).random((steps, len(prompts)), dtype=np.float32)
+        # One stream per row: a piece depends on its seed and its row, not on the batch.
+        entropy = np.random.SeedSequence(seed).entropy
+        uniforms = np.stack([np.random.default_rng([entropy, row]).random(steps, np.float32)
+                             for row in range(len(prompts))], axis=1)
         arguments = [keras.ops.convert_to_tensor(prompts.astype(np.int32)),
                      keras.ops.convert_to_tensor(uniforms),
                      keras.ops.convert_to_tensor(np.float32(temperature)),
                      keras.ops.convert_to_tensor(np.int32(top_k or 0)),
-                     keras.ops.convert_to_tensor(np.float32(top_p or 1.0))]
+                     keras.ops.convert_to_tensor(np.float32(top_p or 1.0)),
+                     keras.ops.convert_to_tensor(
+                         np.zeros(len(prompts), np.int32) if starts is None
+                         else np.asarray(starts, np.int32))]
         if keras.backend.backend() == "torch":
             import torch
 

@@ -52,6 +52,19 @@ def test_log_probabilities_match_the_fused_model():
     np.testing.assert_allclose(sampler.log_probabilities(prompts, tokens), expected, atol=1e-4)
 
 
+def test_left_padded_prompts_sample_as_if_alone():
+    sampler = RecurrentSampler.from_model(_model("lstm"))
+    alone = sampler.sample(np.array([[5, 6]]), 8, seed=2)
+    # Batched with a longer prompt: padded on the left, started at position 2.
+    both = sampler.sample(np.array([[0, 0, 5, 6], [1, 2, 3, 4]]), 8, seed=2, starts=[2, 0])
+    longer = sampler.sample(np.array([[1, 2, 3, 4]]), 8, temperature=0)
+    np.testing.assert_array_equal(both[0], alone[0])
+    np.testing.assert_array_equal(
+        sampler.sample(np.array([[0, 5], [1, 2]]), 8, temperature=0, starts=[1, 0])[0],
+        sampler.sample(np.array([[5]]), 8, temperature=0)[0])
+    assert longer.shape == (1, 8)
+
+
 def test_a_seed_repeats_and_other_seeds_differ():
     sampler = RecurrentSampler.from_model(_model("gru"))
     prompts = np.ones((8, 1), dtype=int)
