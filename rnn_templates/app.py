@@ -152,6 +152,13 @@ class App:
         """More SavedModel signatures beside ``serve``: name -> (function, input signature)."""
         return {}
 
+    def use_artifacts(self, artifacts: dict[str, Any]) -> None:
+        """Called by ``predict`` with the model's artifacts before any input is parsed.
+
+        An app whose inputs are read with the trained run's settings (the
+        columns and history length of a forecaster) keeps them here.
+        """
+
     def parse_input(self, text: str) -> Any:
         """One prediction input from one command-line argument or input line."""
         return text
@@ -168,6 +175,10 @@ class App:
 
     def format_prediction(self, row: dict[str, Any]) -> str:
         return io.json_line(row)
+
+    def prediction_header(self) -> str | None:
+        """A first line for ``predict --output FILE`` (a CSV header, say); None: no header."""
+        return None
 
     # --- 4. metrics and plots --------------------------------------------------
 
@@ -343,12 +354,12 @@ class Runner:
                   artifacts: dict[str, Any], directory: Path, name: str,
                   baselines: list[Any] = ()) -> dict:
         metrics = self.app.metrics(targets, self.app.outputs(model, inputs), artifacts)
-        self.app.plots(metrics, artifacts, directory, name)
         if baselines:
             metrics["baselines"] = {
                 baseline.name: {**self.app.metrics(targets, baseline.outputs(inputs), artifacts),
                                 "settings": baseline.settings}
                 for baseline in baselines}
+        self.app.plots(metrics, artifacts, directory, name)  # the baselines' scores included
         return metrics
 
     def _lines(self, name: str, metrics: dict) -> list[str]:
@@ -564,6 +575,7 @@ class Runner:
         serve = self.app.serve(model, artifacts)
         export_saved_model(model, path, serve, self.app.input_signature(),
                            extra_endpoints=self.app.extra_endpoints(model, artifacts))
+        io.write_json(path / ARTIFACTS_FILE, artifacts)  # what predict needs to read inputs
         if sample is None:
             return {}
         batch = self.app.to_batch(sample)
@@ -604,6 +616,7 @@ class Runner:
                 batch_size: int = 256, progress: bool = False) -> Iterator[dict[str, Any]]:
         """Stream predictions for raw inputs from a SavedModel or a run's ``model.keras``."""
         serve = self._load_serving(Path(model_path))
+        self.app.use_artifacts(_serving_artifacts(Path(model_path)))
         done = 0
         empty = True
         for chunk in batches(iter(items), batch_size):
@@ -647,6 +660,14 @@ class Runner:
 
 
 HELD_OUT = "the run's held-out test split"
+
+
+def _serving_artifacts(path: Path) -> dict[str, Any]:
+    """The artifacts beside a model: in an exported folder, or in the run that holds it."""
+    for candidate in (path / ARTIFACTS_FILE, path.parent / ARTIFACTS_FILE):
+        if candidate.is_file():
+            return json.loads(candidate.read_text(encoding="utf-8"))
+    return {}
 
 
 def _report_name(run_dir: Path, stem: str, source: str) -> str:

@@ -146,10 +146,19 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
 
     runner = spec.runner()
     progress = bool(args.input) and sys.stderr.isatty()
-    for row in runner.predict(args.model, items(), batch_size=args.batch_size,
-                              progress=progress):
-        print(json_line(row) if args.json else runner.app.format_prediction(row),
-              flush=progress)
+    lines = (json_line(row) if args.json else runner.app.format_prediction(row)
+             for row in runner.predict(args.model, items(), batch_size=args.batch_size,
+                                       progress=progress))
+    if args.output:  # written whole, atomically, once every input is predicted
+        from rnn_templates.io import write_text
+
+        header = None if args.json else runner.app.prediction_header()
+        body = [*([header] if header else []), *lines]
+        write_text(args.output, "\n".join(body) + "\n")
+        print(f"{len(body) - bool(header)} predictions written to {args.output}")
+        return
+    for line in lines:
+        print(line, flush=progress)
 
 
 def _positive(text: str) -> int:
@@ -226,6 +235,9 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
                          help="SavedModel folder (or a run's model.keras)")
     predict.add_argument("--input", help="file with one input per line ('-' for stdin)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument("--output", metavar="FILE",
+                         help="write the predictions to FILE (with the app's header line, "
+                         "e.g. CSV) instead of printing them")
     predict.add_argument("--batch-size", type=_positive, default=256,
                          help="inputs per model call (default: %(default)s)")
     if extra is not None:

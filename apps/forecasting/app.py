@@ -1,0 +1,243 @@
+"""Time-series forecasting: the hooks the shared runner calls, top to bottom.
+
+1. data: read and check the series (gaps, duplicates, bad cells reported
+   with their line), split it in time, fit the scaling on the training rows
+   only;
+2. model: SegRNN, a direct multi-step RNN or a single-step RNN over the raw
+   window, wrapped so the saved model answers in original units with
+   split-conformal 80% and 95% intervals calibrated on the validation windows;
+3. serving: ``serve(window: float32[batch, rows, columns]) -> {forecast,
+   lower_80, upper_80, lower_95, upper_95}``, each ``[batch, horizon, targets]``;
+   ``predict`` reads the history from the end of a CSV file;
+4. metrics: MAE, RMSE, MASE, sMAPE, standardized MSE/MAE, per horizon step
+   and per origin (a backtest over every window of the split, one batched
+   prediction), interval coverage; the naive baselines beside the model.
+
+Everything else (run directories, resuming, tuning, export and its check,
+the CLI) is :mod:`rnn_templates.app`.
+"""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.forecasting import data as data_io
+from apps.forecasting.config import ForecastingConfig
+from apps.forecasting.model import ForecastingHyperModel
+from rnn_templates import forecasting as fc
+from rnn_templates import io
+from rnn_templates.app import App, Prepared
+from rnn_templates.data.series import Series, series_from_frame
+from rnn_templates.data.windows import forecast_windows
+from rnn_templates.errors import UserInputError
+from rnn_templates.topologies.forecast import ForecastOutputs
+
+TEST_FILE = "test_windows.npz"
+OUTPUTS = ("forecast", "lower_80", "upper_80", "lower_95", "upper_95")
+READER_KEYS = ("time_column", "date_format", "targets", "past_covariates", "future_covariates",
+               "calendar", "freq", "missing")
+
+
+class ForecastingApp(App):
+    name = "forecasting"
+    config_class = ForecastingConfig
+
+    # --- 1. data -------------------------------------------------------------------------
+
+    def load_data(self, config: ForecastingConfig) -> Series:
+        return data_io.load(config)
+
+    def from_arrays(self, config, inputs, targets) -> Series:
+        """``inputs``: a DataFrame with a time column (``targets`` unused: name them in config)."""
+        return series_from_frame(inputs, source="memory", time_column=config.time_column,
+                                 targets=config.targets, past=config.past_covariates,
+                                 future=config.future_covariates, calendar=config.calendar,
+                                 freq=config.freq, date_format=config.date_format,
+                                 missing=config.missing)
+
+    def _windows(self, series_values, artifacts, start: int, end: int):
+        """Inputs and (history + horizon) target windows of rows ``start:end``."""
+        lookback, horizon = artifacts["lookback"], artifacts["horizon"]
+        values = np.asarray(series_values[start:end], dtype="float32")
+        inputs, _ = forecast_windows(values, values[:, : artifacts["targets"]], lookback,
+                                     horizon, future_rows=artifacts["future_rows"])
+        full, _ = forecast_windows(values[:, : artifacts["targets"]], values[:, :0],
+                                   lookback + horizon, 0, future_rows=False)
+        return inputs, full[: len(inputs)]
+
+    def prepare(self, config: ForecastingConfig, series: Series) -> Prepared:
+        validation, test = data_io.split_points(series, config)
+        values = series.values.astype("float32")
+        train_rows = values[:validation]
+        # Scaling statistics come from the training rows only.
+        mean, std = train_rows.mean(axis=0), train_rows.std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+        targets = len(series.targets)
+        season = config.season or fc.detect_season(train_rows[:, :targets], config.lookback)
+        lagged = train_rows[season:, :targets] - train_rows[:-season, :targets]
+        future_rows = bool(series.future)
+        artifacts: dict[str, Any] = {
+            "targets": targets, "target_names": series.targets, "input_columns": series.columns,
+            "past": len(series.past), "future": len(series.future), "future_rows": future_rows,
+            "lookback": config.lookback, "horizon": config.horizon, "freq": series.freq,
+            "mean": mean.tolist(), "std": std.tolist(), "season": int(season),
+            "naive_scale": np.maximum(np.abs(lagged).mean(axis=0), 1e-12).tolist(),
+            "reader": {**{key: getattr(config, key) for key in READER_KEYS},
+                       "freq": series.freq},
+            "split": {"train_end": str(series.index[validation - 1]),
+                      "validation_end": str(series.index[test - 1]),
+                      "rows": [int(validation), int(test - validation), int(len(values) - test)]},
+            "data_notes": series.notes,
+        }
+        lookback = config.lookback
+        splits = {"train": self._windows(values, artifacts, 0, validation),
+                  "validation": self._windows(values, artifacts, validation - lookback, test),
+                  "test": self._windows(values, artifacts, test - lookback, len(values))
+                  if test < len(values) else (np.zeros((0,)), np.zeros((0,)))}
+        scaled = ((values - mean) / std)[:, :targets]
+        state = types.SimpleNamespace(
+            fit={"train": (train_rows, scaled[:validation]),
+                 "validation": (values[validation - lookback:test],
+                                scaled[validation - lookback:test])})
+        return Prepared(splits, artifacts, state)
+
+    def labelled(self, series: Series, artifacts):
+        if series.columns != artifacts["input_columns"]:
+            raise UserInputError("the file's columns differ from the model's", where=series.source,
+                                 expected=", ".join(artifacts["input_columns"]),
+                                 received=", ".join(series.columns),
+                                 fix="evaluate on a file with the columns the model was trained on")
+        return self._windows(series.values, artifacts, 0, len(series))
+
+    def write_held_out(self, directory: Path, inputs, targets, artifacts) -> None:
+        with io.atomic_path(directory / TEST_FILE) as temporary:
+            with open(temporary, "wb") as stream:
+                np.savez(stream, inputs=np.asarray(inputs, "float32"),
+                         targets=np.asarray(targets, "float32"))
+
+    def read_held_out(self, directory: Path, artifacts):
+        with np.load(directory / TEST_FILE) as stored:
+            return stored["inputs"], stored["targets"]
+
+    # --- 2. model ------------------------------------------------------------------------
+
+    def hypermodel(self, config, prepared) -> ForecastingHyperModel:
+        a = prepared.artifacts
+        shape = {"targets": a["targets"], "past": a["past"], "future": a["future"],
+                 "rows": a["lookback"] + (a["horizon"] if a["future_rows"] else 0),
+                 "columns": len(a["input_columns"])}
+        return ForecastingHyperModel(config, shape, a["mean"], a["std"])
+
+    def fit_data(self, prepared: Prepared) -> dict[str, Any]:
+        return prepared.state.fit
+
+    def serving_model(self, prepared: Prepared, core: keras.Model) -> keras.Model:
+        """The core plus original units and split-conformal intervals from validation errors."""
+        a = prepared.artifacts
+        inputs, full = prepared.splits["validation"]
+        target_std = np.asarray(a["std"][: a["targets"]])
+        target_mean = np.asarray(a["mean"][: a["targets"]])
+        truth = (full[:, a["lookback"]:] - target_mean) / target_std
+        predicted = core.predict(inputs, batch_size=512, verbose=0)
+        widths = fc.conformal_widths(np.abs(predicted - truth), fc.LEVELS)
+        a["interval_half_widths_standardized"] = widths.mean(axis=(1, 2)).round(6).tolist()
+        outputs = ForecastOutputs(target_mean.tolist(), target_std.tolist(), widths.tolist(),
+                                  name="original_units")(core.output)
+        return keras.Model(core.input, outputs, name="forecasting")
+
+    def baselines(self, config: ForecastingConfig, prepared: Prepared) -> list[Any]:
+        if not config.baseline:
+            return []
+        a = prepared.artifacts
+        shape = (a["lookback"], a["horizon"], a["targets"])
+        train, validation = prepared.splits["train"], prepared.splits["validation"]
+        linear = fc.LinearWindow(*shape).fit(train[0], train[1][:, a["lookback"]:],
+                                             validation[0], validation[1][:, a["lookback"]:])
+        return [fc.LastValue(*shape), fc.RepeatWindow(*shape),
+                fc.SeasonalNaive(*shape, season=a["season"]), linear]
+
+    # --- 3. serving ----------------------------------------------------------------------
+
+    def input_signature(self) -> list[tf.TensorSpec]:
+        shape = getattr(self, "_window_shape", (None, None))
+        return [tf.TensorSpec([None, *shape], tf.float32, name="window")]
+
+    def serve(self, model: keras.Model, artifacts: dict[str, Any]):
+        self._window_shape = tuple(model.input_shape[1:])
+
+        def serve(window):
+            outputs = model(window, training=False)
+            return {name: outputs[..., i] for i, name in enumerate(OUTPUTS)}
+
+        return serve
+
+    def use_artifacts(self, artifacts: dict[str, Any]) -> None:
+        self.artifacts = artifacts
+        self._parsed: dict[str, Any] = {}
+
+    def parse_input(self, text: str) -> dict[str, Any]:
+        reader = types.SimpleNamespace(data=text, **self.artifacts["reader"])
+        window, timestamps = data_io.prediction_window(text, reader, self.artifacts)
+        self._parsed[text] = timestamps
+        return {"window": window}
+
+    def to_batch(self, items: list[Any]) -> list[tf.Tensor]:
+        windows = [item["window"] if isinstance(item, dict) else item for item in items]
+        return [tf.constant(np.stack(windows).astype("float32"))]
+
+    def prediction_rows(self, outputs, items) -> list[dict[str, Any]]:
+        names = self.artifacts["target_names"]
+        rows = []
+        for i, item in enumerate(items):
+            for step, moment in enumerate(self._parsed[item]):
+                for t, target in enumerate(names):
+                    rows.append({"input": item, "timestamp": moment.isoformat(),
+                                 "target": target, **{name: float(outputs[name][i, step, t])
+                                                      for name in OUTPUTS}})
+        return rows
+
+    def prediction_header(self) -> str:
+        return ",".join(["input", "timestamp", "target", *OUTPUTS])
+
+    def format_prediction(self, row: dict[str, Any]) -> str:
+        return ",".join([row["input"], row["timestamp"], row["target"],
+                         *(f"{row[name]:.6g}" for name in OUTPUTS)])
+
+    # --- 4. metrics and plots --------------------------------------------------------------
+
+    def outputs(self, model: keras.Model, inputs) -> np.ndarray:
+        return np.asarray(model.predict(np.asarray(inputs, "float32"), batch_size=512,
+                                        verbose=0))
+
+    def metrics(self, targets, outputs, artifacts) -> dict:
+        targets = np.asarray(targets)
+        lookback, count = artifacts["lookback"], artifacts["targets"]
+        return fc.forecast_metrics(
+            targets[:, lookback:], outputs, std=np.asarray(artifacts["std"][:count]),
+            naive_scale=np.asarray(artifacts["naive_scale"]), names=artifacts["target_names"],
+            history=targets[:, :lookback])
+
+    def plots(self, metrics, artifacts, directory: Path, name: str) -> None:
+        if name == "validation":
+            return
+        prefix = "" if name == "test" else f"{name}-"
+        title = ("Test split" if name == "test"
+                 else f"Evaluation: {name.removeprefix('evaluation-')}")
+        fc.plot_forecast(metrics["example"], directory / f"{prefix}forecast.png",
+                         f"{title}: last window")
+        fc.plot_errors(metrics, directory / f"{prefix}errors.png", title)
+
+    def summary(self, name: str, metrics: dict) -> str:
+        coverage = ""
+        if "coverage_80" in metrics:
+            coverage = (f"  coverage80 {metrics['coverage_80']:.3f}  coverage95 "
+                        f"{metrics['coverage_95']:.3f}")
+        return (f"{name:16s} MAE {metrics['mae']:.4g}  RMSE {metrics['rmse']:.4g}  MASE "
+                f"{metrics['mase']:.3f}  sMAPE {metrics['smape']:.2f}%  MSE(std) "
+                f"{metrics['mse_normalized']:.4f}{coverage}  ({metrics['windows']} windows)")

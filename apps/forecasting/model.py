@@ -1,0 +1,99 @@
+"""Forecasting models and their search space: SegRNN, direct multi-step RNN, single-step.
+
+Every model takes the raw window (``lookback`` rows, plus the horizon's rows
+when known-future covariates are read) and returns the standardized
+forecast; the app wraps it so the saved model answers in original units
+with intervals (:class:`rnn_templates.topologies.forecast.ForecastOutputs`).
+"""
+
+from __future__ import annotations
+
+import keras
+import keras_tuner
+
+from apps.forecasting.config import ForecastingConfig
+from rnn_templates.data.windows import window_dataset
+from rnn_templates.topologies.forecast import build_forecaster
+from rnn_templates.training import compile_model
+
+LOSSES = {"mae": "mae", "mse": "mse", "huber": keras.losses.Huber(delta=1.0)}
+
+
+def _choices(values: list, default) -> list:
+    # keras-tuner needs the default among the choices.
+    return sorted(set(values) | {default}, key=lambda v: (str(type(v)), v))
+
+
+class ForecastingHyperModel(keras_tuner.HyperModel):
+    """Search space over model kind, cell, units, layers, segment length and learning rate.
+
+    ``build(keras_tuner.HyperParameters())`` is the config's own model.
+
+    Args:
+        config: Defaults for every hyperparameter.
+        shape: ``{"targets", "past", "future", "rows", "columns"}`` of the windows.
+        mean, std: Training statistics of every input column.
+    """
+
+    def __init__(self, config: ForecastingConfig, shape: dict, mean: list, std: list):
+        super().__init__(name="forecasting")
+        self.config, self.shape, self.mean, self.std = config, shape, mean, std
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        c = self.config
+        kinds = ["single_step"] if c.horizon == 1 and c.model == "single_step" else ["segrnn",
+                                                                                       "rnn"]
+        kind = hp.Choice("model", _choices(kinds, c.model), default=c.model)
+        units = hp.Choice("units", _choices([32, 64, 128, 256], c.units), default=c.units)
+        common = dict(lookback=c.lookback, horizon=c.horizon, targets=self.shape["targets"],
+                      past=self.shape["past"], future=self.shape["future"], mean=self.mean,
+                      std=self.std, window_norm=c.window_norm)
+        if kind == "segrnn":
+            divisors = [d for d in (c.lookback // 8, c.lookback // 4, c.lookback // 2)
+                        if d >= 1 and c.lookback % d == 0]
+            segment = hp.Choice("segment_length", _choices(divisors, c.segment_length),
+                                default=c.segment_length, parent_name="model",
+                                parent_values=["segrnn"])
+            if c.lookback % segment:
+                raise keras_tuner.errors.FailedTrialError(
+                    f"segment_length {segment} does not divide lookback {c.lookback}")
+            options = dict(segment_length=segment, units=units, dropout=c.dropout)
+        else:
+            rnn = dict(
+                cell=hp.Choice("cell", _choices(["lstm", "gru"], c.cell), default=c.cell,
+                               parent_name="model", parent_values=["rnn", "single_step"]),
+                units=units,
+                num_layers=hp.Int("num_layers", 1, max(2, c.num_layers), default=c.num_layers,
+                                  parent_name="model", parent_values=["rnn", "single_step"]),
+                bidirectional=c.bidirectional, dropout=c.dropout,
+                recurrent_dropout=c.recurrent_dropout, activation=c.activation)
+            options = dict(rnn=rnn)
+        model = build_forecaster("segrnn" if kind == "segrnn" else "rnn",
+                                 rows=self.shape["rows"], columns=self.shape["columns"],
+                                 name="forecasting_core", **common, **options)
+        learning_rate = hp.Float("learning_rate", min(3e-4, c.learning_rate),
+                                 max(1e-2, c.learning_rate), sampling="log",
+                                 default=c.learning_rate)
+        return compile_model(model, loss=LOSSES[c.loss], metrics=["mse", "mae"],
+                             learning_rate=learning_rate, clipnorm=c.clipnorm or None,
+                             weight_decay=c.weight_decay)
+
+    def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
+        """Train on ``train=(rows, standardized targets)``, validating on ``validation``.
+
+        Windows are cut by tf.data (:func:`rnn_templates.data.windows.window_dataset`),
+        shuffled every epoch with the config's seed.
+        """
+        c = self.config
+        batch_size = hp.Choice("batch_size", _choices([32, 64, 128], c.batch_size),
+                               default=c.batch_size)
+        future_rows = self.shape["rows"] > c.lookback
+        train_ds = window_dataset(*train, c.lookback, c.horizon, future_rows=future_rows,
+                                  batch_size=batch_size, stride=c.stride, shuffle=True,
+                                  seed=c.seed)
+        val_ds = window_dataset(*validation, c.lookback, c.horizon, future_rows=future_rows,
+                                batch_size=512)
+        kwargs.setdefault("epochs", c.epochs)
+        kwargs["shuffle"] = False  # the dataset shuffles its windows itself
+        return model.fit(train_ds, *args, validation_data=val_ds, callbacks=callbacks or [],
+                         **kwargs)

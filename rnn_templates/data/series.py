@@ -1,0 +1,396 @@
+"""Timestamped tables read into one checked, regular, numeric series (pandas, no TensorFlow).
+
+:func:`read_series` reads a CSV or Parquet file; :func:`series_from_frame`
+does the same checks on a ``pandas.DataFrame``. Every problem names the file,
+the line (CSV: the file's line number; Parquet: the row number) and the
+column, and is either fixed by the ``missing`` policy and reported in
+:attr:`Series.notes`, or refused with a :class:`~rnn_templates.errors.UserInputError`:
+
+- the time column: given, or the first column whose every value reads as a
+  date (``date_format`` for unusual formats); unreadable or empty timestamps;
+- duplicate timestamps (refused) and rows out of time order (sorted, reported);
+- the frequency: declared (a pandas alias such as ``h``, ``D``, ``W-SAT``) or
+  inferred; timestamps off that grid are refused; missing steps (gaps) are
+  inserted and filled, or refused with ``missing=error``;
+- cells that are not numbers (refused), empty, NaN or infinite cells (filled
+  by ``missing=interpolate`` (linear in time) or ``ffill``, or refused);
+- constant columns (nothing to learn, and a zero scale): refused.
+
+Calendar features (sine and cosine of the hour, day of week, month...) are
+generated from the timestamps as known-future covariates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnn_templates.errors import UserInputError
+
+MISSING_POLICIES = ("interpolate", "ffill", "error")
+# Cells read as "no value" (compared lower-case, stripped).
+NA_TOKENS = frozenset({"", "na", "nan", "n/a", "null", "none", "-nan"})
+# name -> (function of a DatetimeIndex, period)
+CALENDAR = {
+    "hour": (lambda index: index.hour + index.minute / 60, 24),
+    "dayofweek": (lambda index: index.dayofweek, 7),
+    "dayofmonth": (lambda index: index.day - 1, 31),
+    "month": (lambda index: index.month - 1, 12),
+    "dayofyear": (lambda index: index.dayofyear - 1, 366),
+    "weekofyear": (lambda index: index.isocalendar().week.to_numpy() - 1, 53),
+}
+
+
+@dataclasses.dataclass
+class Series:
+    """A regular multivariate series: one row per time step, no missing value.
+
+    Attributes:
+        index: The timestamps, regular at ``freq``.
+        values: ``(steps, columns)`` float64, in :attr:`columns` order: the
+            targets, then past covariates, then known-future covariates
+            (calendar features last).
+        targets: Columns to forecast.
+        past: Covariates known only up to the forecast origin.
+        future: Covariates known for the horizon too (calendar features included).
+        freq: The pandas frequency alias.
+        source: The file (for messages).
+        notes: What was fixed, one line each (gaps filled, rows sorted...).
+    """
+
+    index: pd.DatetimeIndex
+    values: np.ndarray
+    targets: list[str]
+    past: list[str]
+    future: list[str]
+    freq: str
+    source: str
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.targets, *self.past, *self.future]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def calendar_features(index: pd.DatetimeIndex,
+                      names: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """Sine and cosine of each calendar position, ``(columns, (steps, 2 * len(names)))``.
+
+    Example:
+        >>> columns, values = calendar_features(pd.date_range("2024-01-01", periods=2, freq="h"),
+        ...                                     ["hour"])
+        >>> columns, values.round(3).tolist()
+        (['hour_sin', 'hour_cos'], [[0.0, 1.0], [0.259, 0.966]])
+    """
+    columns, arrays = [], []
+    for name in names:
+        if name not in CALENDAR:
+            raise UserInputError(f"unknown calendar feature '{name}'", where="calendar",
+                                 expected=f"some of {', '.join(CALENDAR)}", received=repr(name),
+                                 fix="fix the name in --set calendar=[...]")
+        function, period = CALENDAR[name]
+        angle = 2 * np.pi * np.asarray(function(index), dtype=np.float64) / period
+        columns += [f"{name}_sin", f"{name}_cos"]
+        arrays += [np.sin(angle), np.cos(angle)]
+    values = np.stack(arrays, axis=1) if arrays else np.zeros((len(index), 0))
+    return columns, values
+
+
+def future_index(last: pd.Timestamp, freq: str, steps: int) -> pd.DatetimeIndex:
+    """The ``steps`` timestamps after ``last`` at ``freq``."""
+    return pd.date_range(last, periods=steps + 1, freq=freq)[1:]
+
+
+def read_series(path: str | os.PathLike, **options) -> Series:
+    """Read a CSV or Parquet file (by extension) and check it; see :func:`series_from_frame`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError("data file not found", where=str(path),
+                             fix="check the path given to --data")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+            first_line, unit = 1, "row"
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
+                                skipinitialspace=True)
+            first_line, unit = 2, "line"  # the header is line 1
+    except UnicodeDecodeError as error:
+        raise UserInputError("file is not valid UTF-8", where=str(path),
+                             received=f"byte 0x{error.object[error.start]:02x}",
+                             fix="re-save the file as UTF-8") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as error:
+        raise UserInputError("cannot read the table", where=str(path),
+                             received=str(error).splitlines()[0][:160] if str(error) else
+                             type(error).__name__,
+                             expected="a CSV file with a header row, or a Parquet file",
+                             fix="check the file's format") from None
+    return series_from_frame(frame, source=str(path), first_line=first_line, unit=unit, **options)
+
+
+def _where(source: str, unit: str, line: int) -> str:
+    return f"{source}:{line}" if unit == "line" else f"{source}: row {line}"
+
+
+def _detect_time_column(frame: pd.DataFrame, date_format: str | None) -> str:
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            return name
+        if pd.api.types.is_numeric_dtype(column):
+            continue
+        text = column.astype(str).str.strip()
+        if text.str.fullmatch(r"[-+]?[0-9.eE]+").all():
+            continue  # numbers are not dates
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        if parsed.notna().mean() >= 0.9:
+            return name
+    raise UserInputError(
+        "no datetime column found", expected="a column of dates or times",
+        received=f"columns {', '.join(map(str, frame.columns))}",
+        fix="name it with --set time_column=NAME (and --set date_format=... if unusual)")
+
+
+def _timestamps(frame, name, date_format, source, lines, unit) -> pd.DatetimeIndex:
+    column = frame[name]
+    if pd.api.types.is_datetime64_any_dtype(column):
+        parsed = pd.to_datetime(column)
+        bad = parsed.isna().to_numpy()
+    else:
+        text = column.astype(str).str.strip()
+        try:
+            parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        except ValueError as error:  # a format pandas cannot use at all
+            raise UserInputError("date_format not understood", where="date_format",
+                                 received=f"{date_format!r} ({error})",
+                                 fix="use strftime codes, e.g. %d.%m.%Y %H:%M:%S") from None
+        bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise UserInputError(
+            f"timestamp not understood in column '{name}'",
+            where=_where(source, unit, int(lines[row])), received=repr(str(column.iloc[row])),
+            expected="a date or time" + (f" in the format {date_format}" if date_format else ""),
+            fix="fix the cell, or give the format with --set date_format=...")
+    index = pd.DatetimeIndex(parsed)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    return index
+
+
+def _numbers(frame, names, source, lines, unit) -> np.ndarray:
+    """Numeric columns; refuse non-numeric cells, keep NaN for empty ones, inf as NaN."""
+    arrays = []
+    for name in names:
+        column = frame[name]
+        if pd.api.types.is_bool_dtype(column):
+            column = column.astype(float)
+        if pd.api.types.is_numeric_dtype(column):
+            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            text = column.astype(str).str.strip()
+            empty = column.isna().to_numpy() | text.str.lower().isin(NA_TOKENS).to_numpy()
+            values = pd.to_numeric(text.where(~empty, "nan"), errors="coerce").to_numpy(
+                dtype=np.float64)
+            bad = np.isnan(values) & ~empty
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise UserInputError(
+                    f"non-numeric value in column '{name}'",
+                    where=_where(source, unit, int(lines[row])),
+                    received=f"{text.iloc[row]!r} ({int(bad.sum())} such cells in the column)",
+                    expected="a number, or an empty cell for a missing value",
+                    fix="fix the cell, or leave the column out of targets and covariates")
+        arrays.append(np.where(np.isinf(values), np.nan, values))
+    return np.stack(arrays, axis=1)
+
+
+def _resolve_freq(index: pd.DatetimeIndex, freq: str | None, source: str) -> str:
+    if freq:
+        try:
+            return pd.tseries.frequencies.to_offset(freq).freqstr
+        except ValueError:
+            raise UserInputError("frequency not understood", where="freq", received=repr(freq),
+                                 expected="a pandas alias such as 15min, h, D, W-SAT, MS",
+                                 fix="fix --set freq=...") from None
+    if len(index) >= 3:
+        inferred = pd.infer_freq(index)
+        if inferred:
+            return inferred
+    steps = pd.Series(index[1:] - index[:-1])
+    if len(steps):
+        step = steps.mode().iloc[0]
+        if step == pd.Timedelta(days=7):
+            return pd.tseries.frequencies.to_offset(f"W-{index[0].day_name()[:3].upper()}").freqstr
+        if step % pd.Timedelta(days=1) == pd.Timedelta(0):
+            return f"{step.days}D" if step.days > 1 else "D"
+        return pd.tseries.frequencies.to_offset(step).freqstr
+    raise UserInputError("cannot infer the frequency of fewer than two timestamps",
+                         where=source, fix="declare it with --set freq=h (or D, W-SAT, ...)")
+
+
+def series_from_frame(
+    frame: pd.DataFrame,
+    *,
+    source: str = "data",
+    time_column: str = "",
+    targets: Sequence[str] = (),
+    past: Sequence[str] = (),
+    future: Sequence[str] = (),
+    calendar: Sequence[str] = (),
+    freq: str = "",
+    date_format: str = "",
+    missing: str = "interpolate",
+    first_line: int = 2,
+    unit: str = "line",
+) -> Series:
+    """Check a table and return a regular :class:`Series`.
+
+    Args:
+        frame: The table, one row per timestamp.
+        source: The file (for messages).
+        time_column: The datetime column; empty: detected.
+        targets: Columns to forecast; empty: every other column that is not a covariate.
+        past: Past-only covariates.
+        future: Known-future covariates (their values over the horizon are given).
+        calendar: Calendar features to generate (keys of :data:`CALENDAR`).
+        freq: A pandas frequency alias; empty: inferred.
+        date_format: A ``strftime`` format for the time column; empty: detected.
+        missing: ``interpolate``, ``ffill`` or ``error`` for gaps and empty cells.
+        first_line: Line number of the first row (2 under a CSV header).
+        unit: ``"line"`` (CSV) or ``"row"`` (Parquet) in messages.
+
+    Returns:
+        The series; :attr:`Series.notes` says what was fixed.
+
+    Example:
+        >>> frame = pd.DataFrame({"day": ["2024-01-01", "2024-01-02", "2024-01-04"],
+        ...                       "sales": ["3", "", "5"]})
+        >>> series = series_from_frame(frame)
+        >>> series.freq, series.values[:, 0].tolist()
+        ('D', [3.0, 3.6666666666666665, 4.333333333333333, 5.0])
+        >>> print(series.notes[0].replace(": inserted", ":\\n inserted"))
+        data:3: 1 missing step after this row (first 2024-01-03):
+         inserted, values filled by interpolate
+    """
+    if missing not in MISSING_POLICIES:
+        raise UserInputError("unknown missing-value policy", where="missing",
+                             expected=" or ".join(MISSING_POLICIES), received=repr(missing))
+    if frame.empty:
+        raise UserInputError("the table has no rows", where=source,
+                             fix="give a file with a header row and data rows")
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    date_format = date_format or None
+    lines = np.arange(len(frame)) + first_line
+    found = list(frame.columns)
+    time_column = time_column or _detect_time_column(frame, date_format)
+    named = [time_column, *targets, *past, *future]
+    for name, role in zip(named, ["time_column"] + ["targets"] * len(targets)
+                          + ["past_covariates"] * len(past)
+                          + ["future_covariates"] * len(future), strict=True):
+        if name not in found:
+            raise UserInputError(f"column '{name}' not found", where=source,
+                                 expected=f"one of {', '.join(found)}", received=repr(name),
+                                 fix=f"fix --set {role}=...")
+    repeated = sorted({n for n in named if named.count(n) > 1})
+    if repeated:
+        raise UserInputError(f"column '{repeated[0]}' is given two roles", where=source,
+                             fix="name each column once among time, targets and covariates")
+    targets = list(targets) or [n for n in found if n not in named]
+    if not targets:
+        raise UserInputError("no target column", where=source, received=f"columns {found}",
+                             fix="name them with --set targets=[...]")
+    index = _timestamps(frame, time_column, date_format, source, lines, unit)
+    columns = [*targets, *past, *future]
+    values = _numbers(frame, columns, source, lines, unit)
+    notes: list[str] = []
+
+    # Order and duplicates.
+    order = np.argsort(index.asi8, kind="stable")
+    if (order != np.arange(len(order))).any():
+        first = int(lines[np.flatnonzero(order != np.arange(len(order)))[0]])
+        notes.append(f"{_where(source, unit, first)}: rows not in time order: sorted by time")
+        index, values, lines = index[order], values[order], lines[order]
+    duplicated = np.flatnonzero(index[1:] == index[:-1])
+    if len(duplicated):
+        row = int(duplicated[0])
+        raise UserInputError(
+            f"duplicate timestamp {index[row]} in column '{time_column}'",
+            where=_where(source, unit, int(lines[row + 1])),
+            received=f"also at {unit} {int(lines[row])} ({len(duplicated)} repeated in all)",
+            fix="keep one row per timestamp (aggregate them first)")
+
+    # Frequency, off-grid timestamps and gaps.
+    freq = _resolve_freq(index, freq, source)
+    grid = pd.date_range(index[0], index[-1], freq=freq)
+    off_grid = ~index.isin(grid)
+    if off_grid.any():
+        row = int(np.flatnonzero(off_grid)[0])
+        raise UserInputError(
+            f"timestamp {index[row]} is off the {freq} grid that starts at {index[0]}",
+            where=_where(source, unit, int(lines[row])),
+            fix="resample the data to one frequency, or declare the right one with --set freq=")
+    if len(grid) > len(index):
+        positions = grid.get_indexer(index)
+        after = np.flatnonzero(np.diff(positions) > 1)
+        gap_rows = len(grid) - len(index)
+        first = int(lines[after[0]])
+        first_missing = grid[positions[after[0]] + 1]
+        if missing == "error":
+            raise UserInputError(
+                f"{gap_rows} missing time steps at frequency {freq} (first {first_missing})",
+                where=_where(source, unit, first) + " (after this row)",
+                fix="fill them with --set missing=interpolate or missing=ffill")
+        full = np.full((len(grid), values.shape[1]), np.nan)
+        full[positions] = values
+        values = full
+        notes.append(f"{_where(source, unit, first)}: {gap_rows} missing step"
+                     f"{'s' if gap_rows > 1 else ''} after this row (first "
+                     f"{first_missing.date() if freq in ('D', 'B') else first_missing}): "
+                     f"inserted, values filled by {missing}")
+        index = grid
+    # Empty, NaN and infinite cells.
+    empty = np.isnan(values)
+    if empty.any():
+        if missing == "error":
+            row, column = map(int, np.argwhere(empty)[0])
+            raise UserInputError(
+                f"missing or non-finite value in column '{columns[column]}'",
+                where=f"{source}: {index[row]}",
+                received=f"{int(empty.sum())} empty, NaN or infinite cells",
+                fix="fill them with --set missing=interpolate or missing=ffill")
+        table = pd.DataFrame(values, index=index)
+        if missing == "interpolate":
+            table = table.interpolate(method="time", limit_direction="both")
+        else:
+            table = table.ffill().bfill()
+        for column in np.flatnonzero(empty.any(axis=0)):
+            count = int(empty[:, column].sum())
+            first_time = index[int(np.flatnonzero(empty[:, column])[0])]
+            notes.append(f"{source}: column '{columns[column]}': {count} empty or non-finite "
+                         f"value{'s' if count > 1 else ''} (first at {first_time}) filled by "
+                         f"{missing}")
+        values = table.to_numpy()
+    if np.isnan(values).any():
+        column = int(np.argwhere(np.isnan(values))[0][1])
+        raise UserInputError(f"column '{columns[column]}' has no value at all", where=source,
+                             fix="leave it out of the targets and covariates")
+    constant = np.flatnonzero(np.ptp(values, axis=0) == 0) if len(values) else []
+    if len(constant):
+        name = columns[int(constant[0])]
+        raise UserInputError(
+            f"column '{name}' is constant ({values[0, constant[0]]:g} in every row)",
+            where=source, fix="leave it out of the targets and covariates: it carries nothing")
+    calendar_columns, calendar_values = calendar_features(index, calendar)
+    return Series(index=index, values=np.concatenate([values, calendar_values], axis=1),
+                  targets=list(targets), past=list(past),
+                  future=[*future, *calendar_columns], freq=freq, source=source, notes=notes)

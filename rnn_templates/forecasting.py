@@ -1,0 +1,304 @@
+"""Forecast scoring, naive baselines, split-conformal intervals and plots (NumPy, scikit-learn).
+
+Shapes: windows of inputs ``(n, rows, columns)`` (targets in the first
+columns), targets ``(n, horizon, targets)``, and a model's outputs
+``(n, horizon, targets, k)`` where ``k`` is 5 (point forecast, 80% lower and
+upper bound, 95% lower and upper bound) or 1 (a point forecast only, as the
+baselines give).
+
+Metrics come in original units and in standardized units (divided by the
+training standard deviation of each target, the units of the published
+long-horizon benchmarks), per horizon step, per origin (the rolling-origin
+backtest: every window of the split is one origin, predicted in one batch),
+and, when intervals are given, their empirical coverage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnn_templates import io
+
+LEVELS = (0.8, 0.95)
+
+
+# --- intervals ------------------------------------------------------------------------
+
+
+def conformal_widths(errors: np.ndarray, levels=LEVELS) -> np.ndarray:
+    """Split-conformal half-widths from absolute calibration errors ``(n, ...)``.
+
+    The ``ceil((n + 1) * level) / n`` empirical quantile of each column, the
+    finite-sample correction that guarantees coverage of at least ``level``
+    for exchangeable errors.
+
+    Returns:
+        ``(len(levels), ...)``.
+
+    Example:
+        >>> conformal_widths(np.arange(1.0, 11.0)[:, None], (0.8,)).tolist()
+        [[10.0]]
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    n = len(errors)
+    if n == 0:
+        raise ValueError("`errors` must hold at least one calibration window; received none")
+    quantiles = [min(1.0, np.ceil((n + 1) * level) / n) for level in levels]
+    return np.stack([np.quantile(errors, q, axis=0, method="higher") for q in quantiles])
+
+
+def coverage(truth: np.ndarray, forecast: np.ndarray, width: np.ndarray) -> float:
+    """Share of ``truth`` within ``forecast +- width`` (width broadcast over windows)."""
+    return float(np.mean(np.abs(np.asarray(truth) - np.asarray(forecast)) <= width))
+
+
+# --- seasonality and baselines --------------------------------------------------------
+
+
+def detect_season(values: np.ndarray, max_lag: int) -> int:
+    """The lag of the highest autocorrelation peak of ``values (steps, columns)``, averaged.
+
+    Returns 1 (no season) when no lag from 2 to ``max_lag`` shows a peak
+    with autocorrelation above 0.1.
+
+    Example:
+        >>> steps = np.arange(400)
+        >>> detect_season(np.sin(2 * np.pi * steps / 12)[:, None], 50)
+        12
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values - values.mean(axis=0)
+    # Remove a linear trend so the autocorrelation reflects the cycle.
+    steps = np.arange(len(values))[:, None]
+    slope = (steps - steps.mean()).T @ values / max(1.0, float(((steps - steps.mean()) ** 2).sum()))
+    values = values - (steps - steps.mean()) * slope
+    max_lag = min(max_lag, len(values) // 2)
+    if max_lag < 2:
+        return 1
+    spectrum = np.fft.rfft(values, n=2 * len(values), axis=0)
+    acf = np.fft.irfft(spectrum * np.conj(spectrum), axis=0)[: max_lag + 1]
+    acf = (acf / np.maximum(acf[:1], 1e-12)).mean(axis=1)
+    peaks = [lag for lag in range(2, max_lag) if acf[lag] >= acf[lag - 1] and acf[lag] >= acf[
+        lag + 1] and acf[lag] > 0.1]
+    return int(max(peaks, key=lambda lag: acf[lag])) if peaks else 1
+
+
+class _Baseline:
+    """A forecast rule over raw windows; ``outputs`` gives ``(n, horizon, targets, 1)``."""
+
+    name = "baseline"
+
+    def __init__(self, lookback: int, horizon: int, targets: int):
+        self.lookback, self.horizon, self.targets = lookback, horizon, targets
+        self.settings: dict[str, Any] = {}
+
+    def history(self, inputs: np.ndarray) -> np.ndarray:
+        return np.asarray(inputs, dtype=np.float64)[:, : self.lookback, : self.targets]
+
+    def outputs(self, inputs) -> np.ndarray:
+        return self.forecast(self.history(inputs))[..., None].astype("float32")
+
+    def forecast(self, history: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class LastValue(_Baseline):
+    """Every step of the horizon is the window's last value."""
+
+    name = "last_value"
+
+    def forecast(self, history):
+        return np.repeat(history[:, -1:], self.horizon, axis=1)
+
+
+class SeasonalNaive(_Baseline):
+    """Each step repeats the value one season earlier (``season=lookback``: the last window)."""
+
+    name = "seasonal_naive"
+
+    def __init__(self, lookback, horizon, targets, season: int):
+        super().__init__(lookback, horizon, targets)
+        self.season = int(min(max(1, season), lookback))
+        self.settings = {"season": self.season}
+
+    def forecast(self, history):
+        cycle = history[:, self.lookback - self.season:]
+        repeats = -(-self.horizon // self.season)
+        return np.tile(cycle, (1, repeats, 1))[:, : self.horizon]
+
+
+class RepeatWindow(SeasonalNaive):
+    """The last ``lookback`` steps repeated over the horizon."""
+
+    name = "repeat_window"
+
+    def __init__(self, lookback, horizon, targets):
+        super().__init__(lookback, horizon, targets, lookback)
+        self.settings = {}
+
+
+class LinearWindow(_Baseline):
+    """Ridge regression from a window to its horizon, shared by all targets.
+
+    Channel-independent like DLinear/NLinear: each target's lookback, minus
+    its last value, maps to its horizon; the regularization strength is
+    chosen on the validation windows.
+    """
+
+    name = "linear"
+
+    def fit(self, train_inputs, train_targets, validation_inputs, validation_targets,
+            alphas=(0.1, 1.0, 10.0, 100.0)) -> LinearWindow:
+        from sklearn.linear_model import Ridge
+
+        def design(inputs, targets=None):
+            history = self.history(inputs)
+            last = history[:, -1:]
+            x = np.transpose(history - last, (0, 2, 1)).reshape(-1, self.lookback)
+            if targets is None:
+                return x, last
+            y = np.transpose(np.asarray(targets, np.float64) - last, (0, 2, 1))
+            return x, y.reshape(-1, self.horizon)
+
+        x, y = design(train_inputs, train_targets)
+        scale = np.std(x) or 1.0  # comparable alphas whatever the units
+        x_val, y_val = design(validation_inputs, validation_targets)
+        best = None
+        for alpha in alphas:
+            model = Ridge(alpha=alpha * len(x) * scale**2 / 1000).fit(x, y)
+            error = float(np.mean((model.predict(x_val) - y_val) ** 2))
+            if best is None or error < best[0]:
+                best = (error, alpha, model)
+        _, alpha, self.model = best
+        self.settings = {"alpha": alpha}
+        return self
+
+    def forecast(self, history):
+        last = history[:, -1:]
+        x = np.transpose(history - last, (0, 2, 1)).reshape(-1, self.lookback)
+        y = self.model.predict(x).reshape(len(history), self.targets, self.horizon)
+        return np.transpose(y, (0, 2, 1)) + last
+
+
+# --- metrics ---------------------------------------------------------------------------
+
+
+def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarray,
+                     naive_scale: np.ndarray, names: list[str], history: np.ndarray | None = None
+                     ) -> dict[str, Any]:
+    """Point and interval scores of forecasts against ``targets``.
+
+    Args:
+        targets: ``(n, horizon, targets)`` in original units.
+        outputs: ``(n, horizon, targets, k)``, see the module docstring.
+        std: Training standard deviation per target (standardized units).
+        naive_scale: Training mean absolute error of the seasonal naive
+            forecast per target, the MASE denominator.
+        names: Target names.
+        history: Optional ``(n, lookback, targets)`` inputs, kept for the
+            forecast plot (the last window only).
+
+    Returns:
+        ``mae``, ``rmse``, ``mase``, ``smape`` (percent) in original units;
+        ``mse_normalized``, ``mae_normalized``; ``per_step`` (normalized MAE
+        and MSE per horizon step); ``backtest`` (normalized MAE per origin);
+        ``per_target``; ``coverage_80``/``coverage_95`` and the mean interval
+        widths when ``k == 5``; and the last window for plotting.
+    """
+    targets = np.asarray(targets, np.float64)
+    outputs = np.asarray(outputs, np.float64)
+    forecast = outputs[..., 0]
+    error = forecast - targets
+    scaled = error / std
+    absolute = np.abs(error)
+    denominator = np.abs(targets) + np.abs(forecast)
+    smape = np.where(denominator > 0, 2 * absolute / np.where(denominator > 0, denominator, 1), 0)
+    per_target_mae = absolute.mean(axis=(0, 1))
+    metrics: dict[str, Any] = {
+        "windows": int(len(targets)),
+        "mae": float(absolute.mean()),
+        "rmse": float(np.sqrt((error**2).mean())),
+        "mase": float(np.mean(per_target_mae / naive_scale)),
+        "smape": float(100 * smape.mean()),
+        "mse_normalized": float((scaled**2).mean()),
+        "mae_normalized": float(np.abs(scaled).mean()),
+        "per_step": {"mae_normalized": np.abs(scaled).mean(axis=(0, 2)).round(6).tolist(),
+                     "mse_normalized": (scaled**2).mean(axis=(0, 2)).round(6).tolist()},
+        "backtest": {"mae_normalized": np.abs(scaled).mean(axis=(1, 2)).round(6).tolist()},
+        "per_target": {name: {"mae": float(per_target_mae[i]),
+                              "rmse": float(np.sqrt((error[..., i] ** 2).mean()))}
+                       for i, name in enumerate(names)},
+    }
+    if outputs.shape[-1] == 5:
+        for column, level in ((1, 80), (3, 95)):
+            lower, upper = outputs[..., column], outputs[..., column + 1]
+            metrics[f"coverage_{level}"] = float(np.mean((targets >= lower) & (targets <= upper)))
+            metrics[f"width_{level}"] = float(np.mean(upper - lower))
+    if len(targets):
+        example = {"actual": targets[-1, :, 0].tolist(), "forecast": forecast[-1, :, 0].tolist(),
+                   "target": names[0]}
+        if history is not None:
+            example["history"] = np.asarray(history, np.float64)[-1, :, 0].tolist()
+        if outputs.shape[-1] == 5:
+            example["lower_80"], example["upper_80"] = (outputs[-1, :, 0, 1].tolist(),
+                                                        outputs[-1, :, 0, 2].tolist())
+            example["lower_95"], example["upper_95"] = (outputs[-1, :, 0, 3].tolist(),
+                                                        outputs[-1, :, 0, 4].tolist())
+        metrics["example"] = example
+    return metrics
+
+
+# --- plots ---------------------------------------------------------------------------------
+
+
+def plot_forecast(example: dict[str, Any], path: str | Path, title: str) -> None:
+    """The last window: history, actual values, forecast and its interval bands."""
+    import matplotlib.pyplot as plt
+
+    history = example.get("history", [])
+    steps = np.arange(len(example["actual"])) + len(history)
+    figure, axis = plt.subplots(figsize=(9, 4))
+    if history:
+        axis.plot(np.arange(len(history)), history, color="0.4", label="history")
+    axis.plot(steps, example["actual"], color="black", label="actual")
+    for level, alpha in (("95", 0.15), ("80", 0.3)):
+        if f"lower_{level}" in example:
+            axis.fill_between(steps, example[f"lower_{level}"], example[f"upper_{level}"],
+                              color="tab:blue", alpha=alpha, label=f"{level}% interval")
+    axis.plot(steps, example["forecast"], color="tab:blue", label="forecast")
+    axis.axvline(len(history) - 0.5, color="0.6", linestyle=":")
+    axis.set_xlabel("step (forecast origin at the dotted line)")
+    axis.set_ylabel(example["target"])
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="best", fontsize="small")
+    io.save_figure(figure, path)
+
+
+def plot_errors(metrics: dict[str, Any], path: str | Path, title: str) -> None:
+    """Normalized MAE by horizon step (model and baselines) and over the backtest's origins."""
+    import matplotlib.pyplot as plt
+
+    figure, (by_step, by_origin) = plt.subplots(1, 2, figsize=(12, 4))
+    runs = {"model": metrics, **metrics.get("baselines", {})}
+    for name, scores in runs.items():
+        steps = np.arange(1, len(scores["per_step"]["mae_normalized"]) + 1)
+        by_step.plot(steps, scores["per_step"]["mae_normalized"], label=name,
+                     linewidth=2 if name == "model" else 1)
+        by_origin.plot(scores["backtest"]["mae_normalized"], label=name,
+                       linewidth=1.5 if name == "model" else 0.8,
+                       alpha=1.0 if name == "model" else 0.6)
+    by_step.set_xlabel("horizon step")
+    by_step.set_ylabel("MAE (standardized)")
+    by_step.set_title("Error by horizon step")
+    by_origin.set_xlabel("forecast origin (window of the split, in time order)")
+    by_origin.set_ylabel("MAE (standardized)")
+    by_origin.set_title("Rolling-origin backtest")
+    for axis in (by_step, by_origin):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize="small")
+    figure.suptitle(title)
+    io.save_figure(figure, path)

@@ -1,0 +1,315 @@
+"""Forecasters over a raw window: segment-recurrent (SegRNN) and direct multi-step RNN.
+
+Both take a window of raw rows ``(batch, rows, columns)``, columns ordered
+targets, past covariates, known-future covariates, with ``rows = lookback``
+or ``lookback + horizon`` when known-future covariates are read over the
+horizon (only those columns of the horizon rows are read, so the future
+targets in them never leak in). They standardize with the training
+statistics they carry (``mean``, ``std``), so the saved model takes raw
+values; they return the forecast ``(batch, horizon, targets)`` in
+standardized units, which :class:`ForecastOutputs` turns back into the
+original units with intervals.
+
+Per-window normalization (``window_norm``): ``"last"`` subtracts each
+window's last value per target and adds it back to the forecast (SegRNN's
+default); ``"revin"`` subtracts the window mean and divides by the window
+standard deviation (RevIN without the affine part). Both answer the level
+shifts between the training and test periods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+from rnn_templates.cells import RecurrentConfig, make_recurrent_layer
+
+WINDOW_NORMS = ("last", "revin", "none")
+
+
+def _check(name: str, value: Any, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ValueError(f"`{name}` must be one of {', '.join(map(repr, valid))}; "
+                         f"received {value!r}")
+
+
+class _WindowForecaster(keras.layers.Layer):
+    """Shared parts: standardization, slicing, per-window normalization."""
+
+    def __init__(self, lookback: int, horizon: int, targets: int, past: int, future: int,
+                 mean: list[float], std: list[float], window_norm: str = "last", **kwargs):
+        super().__init__(**kwargs)
+        _check("window_norm", window_norm, WINDOW_NORMS)
+        for name, value in (("lookback", lookback), ("horizon", horizon), ("targets", targets)):
+            if int(value) < 1:
+                raise ValueError(f"`{name}` must be a positive integer; received {value!r}")
+        if len(mean) != targets + past + future or len(std) != len(mean):
+            raise ValueError(f"`mean` and `std` need one value per column "
+                             f"({targets + past + future}); received {len(mean)} and "
+                             f"{len(std)}")
+        self.lookback, self.horizon = int(lookback), int(horizon)
+        self.targets, self.past, self.future = int(targets), int(past), int(future)
+        self.mean, self.std = [float(v) for v in mean], [float(v) for v in std]
+        self.window_norm = window_norm
+
+    @property
+    def covariates(self) -> int:
+        return self.past + self.future
+
+    def _split(self, inputs):
+        x = (ops.cast(inputs, "float32") - ops.array(self.mean, "float32")) / ops.array(
+            self.std, "float32")
+        history = x[:, : self.lookback]
+        values = history[..., : self.targets]
+        covariates = history[..., self.targets:] if self.covariates else None
+        ahead = None
+        if self.future:
+            ahead = x[:, self.lookback: self.lookback + self.horizon,
+                      self.targets + self.past:]
+        return values, covariates, ahead
+
+    def _normalize(self, values):
+        if self.window_norm == "last":
+            level = values[:, -1:, :]
+            return values - level, (level, None)
+        if self.window_norm == "revin":
+            level = ops.mean(values, axis=1, keepdims=True)
+            spread = ops.sqrt(ops.var(values, axis=1, keepdims=True) + 1e-5)
+            return (values - level) / spread, (level, spread)
+        return values, (None, None)
+
+    @staticmethod
+    def _restore(forecast, stats):
+        level, spread = stats
+        if spread is not None:
+            forecast = forecast * spread
+        return forecast + level if level is not None else forecast
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.horizon, self.targets)
+
+    def get_config(self):
+        return {**super().get_config(), "lookback": self.lookback, "horizon": self.horizon,
+                "targets": self.targets, "past": self.past, "future": self.future,
+                "mean": self.mean, "std": self.std, "window_norm": self.window_norm}
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class SegmentRecurrentForecaster(_WindowForecaster):
+    """SegRNN (Lin et al., 2023): segments read by a GRU, the horizon decoded in parallel.
+
+    The lookback of each target is cut into ``lookback / segment_length``
+    segments, each embedded by one shared dense layer and read by a GRU
+    (channel-independent: every target uses the same weights). The horizon's
+    segments are decoded in parallel: one GRU step per segment from the
+    encoder's final state, its input the embedding of the segment's position
+    and of the target (channel), then a dense layer to ``segment_length``
+    values. Covariates of the lookback are embedded per segment and added to
+    every target's segment embedding; known-future covariates of the horizon
+    are embedded per segment and added to the decoder's input.
+
+    The decoder step is written with ``keras.ops`` so the state's share of
+    the gates is computed once per window, not once per horizon segment.
+
+    Args:
+        lookback, horizon, targets, past, future, mean, std, window_norm:
+            see the module docstring.
+        segment_length: Steps per segment; must divide ``lookback``.
+        units: Width of embeddings and state (the paper's ``d``).
+        dropout: Before the output projection.
+
+    Example:
+        >>> layer = SegmentRecurrentForecaster(8, 6, 2, 0, 0, [0.0, 0.0], [1.0, 1.0],
+        ...                                    segment_length=4, units=16)
+        >>> tuple(layer(keras.ops.ones((3, 8, 2))).shape)
+        (3, 6, 2)
+    """
+
+    def __init__(self, lookback: int, horizon: int, targets: int, past: int, future: int,
+                 mean: list[float], std: list[float], window_norm: str = "last",
+                 segment_length: int = 12, units: int = 128, dropout: float = 0.0, **kwargs):
+        super().__init__(lookback, horizon, targets, past, future, mean, std, window_norm,
+                         **kwargs)
+        if int(segment_length) < 1 or lookback % int(segment_length):
+            raise ValueError(f"`segment_length` must divide `lookback` ({lookback}); "
+                             f"received {segment_length!r}")
+        self.segment_length, self.units, self.dropout_rate = int(segment_length), int(units), \
+            float(dropout)
+        self.segments_in = self.lookback // self.segment_length
+        self.segments_out = -(-self.horizon // self.segment_length)
+        self.embed = keras.layers.Dense(units, activation="relu", name="segment_embedding")
+        self.covariate_embed = (keras.layers.Dense(units, name="covariate_embedding")
+                                if self.covariates else None)
+        self.future_embed = (keras.layers.Dense(units, name="future_embedding")
+                             if self.future else None)
+        self.encoder = keras.layers.GRU(units, name="segment_encoder")
+        self.dropout = keras.layers.Dropout(dropout)
+        self.project = keras.layers.Dense(self.segment_length, name="segment_projection")
+
+    def build(self, input_shape):
+        d, w = self.units, self.segment_length
+        self.embed.build((None, w))
+        if self.covariate_embed is not None:
+            self.covariate_embed.build((None, w * self.covariates))
+        if self.future_embed is not None:
+            self.future_embed.build((None, w * self.future))
+        self.encoder.build((None, self.segments_in, d))
+        half = d // 2
+        self.position = self.add_weight((self.segments_out, half), initializer="random_normal",
+                                        name="position_embedding")
+        self.channel = self.add_weight((self.targets, d - half), initializer="random_normal",
+                                       name="channel_embedding")
+        self.kernel = self.add_weight((d, 3 * d), initializer="glorot_uniform",
+                                      name="decoder_kernel")
+        self.recurrent_kernel = self.add_weight((d, 3 * d), initializer="orthogonal",
+                                                name="decoder_recurrent_kernel")
+        self.bias = self.add_weight((2, 3 * d), initializer="zeros", name="decoder_bias")
+        self.project.build((None, d))
+
+    def call(self, inputs, training=None):
+        values, covariates, ahead = self._split(inputs)
+        values, stats = self._normalize(values)
+        batch = ops.shape(values)[0]
+        t, d, w = self.targets, self.units, self.segment_length
+        n, m = self.segments_in, self.segments_out
+        # (batch, lookback, targets) -> (batch * targets, segments, segment_length)
+        segments = ops.reshape(ops.transpose(values, (0, 2, 1)), (-1, n, w))
+        embedded = ops.reshape(self.embed(segments), (batch, t, n, d))
+        if covariates is not None:
+            context = self.covariate_embed(ops.reshape(covariates, (batch, n, w * self.covariates)))
+            embedded = embedded + ops.expand_dims(context, 1)
+        state = self.encoder(ops.reshape(embedded, (-1, n, d)), training=training)
+        # Decoder input per (target, segment): [position ; channel] embeddings.
+        position = ops.broadcast_to(ops.expand_dims(self.position, 0), (t, m, d // 2))
+        channel = ops.broadcast_to(ops.expand_dims(self.channel, 1), (t, m, d - d // 2))
+        gates_in = ops.matmul(ops.concatenate([position, channel], axis=-1), self.kernel)
+        gates_in = ops.expand_dims(gates_in + self.bias[0], 0)  # (1, t, m, 3d)
+        if ahead is not None:
+            padding = m * w - self.horizon
+            if padding:
+                ahead = ops.pad(ahead, ((0, 0), (0, padding), (0, 0)))
+            future = self.future_embed(ops.reshape(ahead, (batch, m, w * self.future)))
+            gates_in = gates_in + ops.expand_dims(ops.matmul(future, self.kernel), 1)
+        gates_state = ops.matmul(state, self.recurrent_kernel) + self.bias[1]
+        gates_state = ops.reshape(gates_state, (batch, t, 1, 3 * d))
+        x_z, x_r, x_h = ops.split(gates_in, 3, axis=-1)
+        h_z, h_r, h_h = ops.split(gates_state, 3, axis=-1)
+        update = ops.sigmoid(x_z + h_z)
+        reset = ops.sigmoid(x_r + h_r)
+        candidate = ops.tanh(x_h + reset * h_h)
+        previous = ops.reshape(state, (batch, t, 1, d))
+        decoded = update * previous + (1.0 - update) * candidate  # (batch, t, m, d)
+        out = self.project(self.dropout(decoded, training=training))  # (batch, t, m, w)
+        out = ops.reshape(out, (batch, t, m * w))[:, :, : self.horizon]
+        return self._restore(ops.transpose(out, (0, 2, 1)), stats)
+
+    def get_config(self):
+        return {**super().get_config(), "segment_length": self.segment_length,
+                "units": self.units, "dropout": self.dropout_rate}
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class RecurrentForecaster(_WindowForecaster):
+    """A recurrent stack over the lookback, then one dense layer to the whole horizon.
+
+    Direct multi-step forecasting: every step of the horizon comes from the
+    final state at once (no step feeds the next). With ``horizon=1`` it is
+    the classic single-step (many-to-one) forecaster. Known-future
+    covariates of the horizon are flattened and joined to the final state.
+
+    Args:
+        rnn: Options of the stack (:class:`~rnn_templates.cells.RecurrentConfig` fields).
+
+    Example:
+        >>> layer = RecurrentForecaster(8, 3, 1, 1, 0, [0.0, 0.0], [1.0, 1.0],
+        ...                             rnn={"cell": "gru", "units": 4})
+        >>> tuple(layer(keras.ops.ones((2, 8, 2))).shape)
+        (2, 3, 1)
+    """
+
+    def __init__(self, lookback: int, horizon: int, targets: int, past: int, future: int,
+                 mean: list[float], std: list[float], window_norm: str = "last",
+                 rnn: dict | None = None, **kwargs):
+        super().__init__(lookback, horizon, targets, past, future, mean, std, window_norm,
+                         **kwargs)
+        self.rnn = dict(rnn or {})
+        config = RecurrentConfig(**self.rnn)
+        self.stack = [make_recurrent_layer(config, return_sequences=i < config.num_layers,
+                                           name=f"rnn_{i}")
+                      for i in range(1, config.num_layers + 1)]
+        self.head = keras.layers.Dense(self.horizon * self.targets, name="horizon_head")
+
+    def build(self, input_shape):
+        width = self.targets + self.covariates
+        shape = (None, self.lookback, width)
+        for layer in self.stack:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+            if isinstance(shape, list):
+                shape = shape[0]
+        self.head.build((None, shape[-1] + self.horizon * self.future))
+
+    def call(self, inputs, training=None):
+        values, covariates, ahead = self._split(inputs)
+        values, stats = self._normalize(values)
+        x = values if covariates is None else ops.concatenate([values, covariates], axis=-1)
+        for layer in self.stack:
+            x = layer(x, training=training)
+        if ahead is not None:
+            x = ops.concatenate([x, ops.reshape(ahead, (-1, self.horizon * self.future))], -1)
+        forecast = ops.reshape(self.head(x), (-1, self.horizon, self.targets))
+        return self._restore(forecast, stats)
+
+    def get_config(self):
+        return {**super().get_config(), "rnn": self.rnn}
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class ForecastOutputs(keras.layers.Layer):
+    """Standardized forecast ``(batch, horizon, targets)`` to original units with intervals.
+
+    Output ``(batch, horizon, targets, 5)``: the point forecast, then the
+    lower and upper bounds of the 80% and of the 95% interval. ``widths``
+    hold the half-widths of both intervals in standardized units, one per
+    horizon step and target ``(2, horizon, targets)`` (split-conformal
+    quantiles of validation errors).
+    """
+
+    def __init__(self, mean: list[float], std: list[float], widths: list, **kwargs):
+        super().__init__(**kwargs)
+        self.mean, self.std, self.widths = list(mean), list(std), widths
+
+    def call(self, forecast):
+        mean = ops.array(self.mean, "float32")
+        std = ops.array(self.std, "float32")
+        widths = ops.array(self.widths, "float32")
+        parts = [forecast]
+        for level in range(2):
+            parts += [forecast - widths[level], forecast + widths[level]]
+        return ops.stack(parts, axis=-1) * std[:, None] + mean[:, None]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, 5)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "std": self.std,
+                "widths": self.widths}
+
+
+def build_forecaster(kind: str, *, rows: int, columns: int, name: str = "forecaster",
+                     **options) -> keras.Model:
+    """A functional model around one forecaster layer: raw window in, standardized forecast out.
+
+    Args:
+        kind: ``"segrnn"`` or ``"rnn"`` (direct multi-step; ``horizon=1`` is single-step).
+        rows: Rows of the input window (``lookback`` or ``lookback + horizon``).
+        columns: Columns of the input window.
+        **options: The layer's arguments.
+    """
+    _check("kind", kind, ("segrnn", "rnn"))
+    layer = (SegmentRecurrentForecaster if kind == "segrnn" else RecurrentForecaster)(
+        name=kind, **options)
+    inputs = keras.Input((rows, columns), name="window")
+    return keras.Model(inputs, layer(inputs), name=name)
