@@ -159,6 +159,13 @@ class App:
         columns and history length of a forecaster) keeps them here.
         """
 
+    def use_options(self, options: dict[str, Any]) -> None:
+        """Called by ``rnnt ... predict`` with its parsed options before it starts.
+
+        Options an app adds with ``AppSpec.arguments`` (a generator's length
+        and temperature, say) arrive here; raise UserInputError on bad values.
+        """
+
     def parse_input(self, text: str) -> Any:
         """One prediction input from one command-line argument or input line."""
         return text
@@ -187,6 +194,11 @@ class App:
         parts = [np.asarray(model(*self.to_batch(list(chunk)), training=False))
                  for chunk in batches(iter(inputs), 256)]
         return np.concatenate(parts) if parts else np.zeros((0,))
+
+    def scored_outputs(self, model: keras.Model, inputs: Any, artifacts: dict[str, Any]) -> Any:
+        """What :meth:`metrics` scores (default: :meth:`outputs`); override when decoding
+        needs the run's artifacts (a translator's vocabulary and beam width)."""
+        return self.outputs(model, inputs)
 
     def metrics(self, targets: Any, outputs: np.ndarray, artifacts: dict[str, Any]) -> dict:
         raise NotImplementedError
@@ -353,7 +365,8 @@ class Runner:
     def _evaluate(self, model: keras.Model, inputs: Any, targets: Any,
                   artifacts: dict[str, Any], directory: Path, name: str,
                   baselines: list[Any] = ()) -> dict:
-        metrics = self.app.metrics(targets, self.app.outputs(model, inputs), artifacts)
+        metrics = self.app.metrics(targets, self.app.scored_outputs(model, inputs, artifacts),
+                                   artifacts)
         if baselines:
             metrics["baselines"] = {
                 baseline.name: {**self.app.metrics(targets, baseline.outputs(inputs), artifacts),

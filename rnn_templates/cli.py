@@ -145,6 +145,7 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
             yield from iter_lines(args.input)
 
     runner = spec.runner()
+    runner.app.use_options(vars(args))  # the options the app added (AppSpec.arguments) too
     progress = bool(args.input) and sys.stderr.isatty()
     lines = (json_line(row) if args.json else runner.app.format_prediction(row)
              for row in runner.predict(args.model, items(), batch_size=args.batch_size,

@@ -1,0 +1,129 @@
+"""Reading pieces: a folder of MIDI files and/or chorale CSV files, as grids of voices.
+
+Every piece becomes an int array ``(steps, voices)`` of MIDI pitches, 0 for
+silence. What could not be read is named and skipped, never silently: the
+reader returns the list, and the app prints it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from apps.music import midi
+from rnn_templates.data.readers import resolve_path
+from rnn_templates.errors import UserInputError
+
+MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".rmi")
+SPLIT_FOLDERS = {"train": "train", "valid": "validation", "validation": "validation",
+                 "test": "test"}
+
+
+@dataclasses.dataclass
+class Pieces:
+    """Pieces (grids of voices) with their names and, when the folder says, their splits."""
+
+    grids: list[np.ndarray]
+    names: list[str]
+    splits: list[str | None]
+    source: str
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.grids)
+
+
+def read_csv_piece(path: Path, voices: int) -> np.ndarray:
+    """A chorale CSV: one row per time step, one integer column per voice (header optional)."""
+    table = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
+    header = bool(len(table)) and not table.iloc[0].str.strip().str.isdigit().all()
+    if header:
+        table = table.iloc[1:]
+    if table.shape[1] != voices:
+        raise ValueError(f"{table.shape[1]} columns, expected one per voice ({voices}); set "
+                         f"--set voices={table.shape[1]} if that is right")
+    grid = np.zeros(table.shape, dtype=np.int16)
+    for column in range(table.shape[1]):
+        values = pd.to_numeric(table.iloc[:, column].str.strip(), errors="coerce")
+        bad = values.isna() | (values < 0) | (values > 127) | (values % 1 != 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            line = row + 1 + header
+            raise ValueError(f"line {line}, column {column + 1}: expected a MIDI pitch 0-127 "
+                             f"(0 = silence), received {table.iloc[row, column]!r}")
+        grid[:, column] = values.to_numpy()
+    return grid
+
+
+def read_piece(path: Path, voices: int, steps_per_quarter: int) -> tuple[np.ndarray, list[str]]:
+    """One file's grid and notes about it; raises ValueError with the reason."""
+    if path.suffix.lower() == ".csv":
+        return read_csv_piece(path, voices), []
+    music, repairs = midi.load_pretty_midi(path)
+    read = midi.to_grid(music, voices, steps_per_quarter)
+    notes = [f"repaired ({', '.join(repairs)})"] if repairs else []
+    if read.dropped_notes:
+        notes.append(f"{read.dropped_notes} notes beyond the {voices} highest voices left out")
+    if read.drum_notes:
+        notes.append(f"{read.drum_notes} drum notes kept apart (not voiced)")
+    return read.grid, notes
+
+
+def load(data: str, voices: int, steps_per_quarter: int) -> Pieces:
+    """Every readable piece under ``data`` (a folder, or one file)."""
+    path = Path(resolve_path(data))
+    if not path.exists():
+        raise UserInputError("no such file or folder", where=str(data),
+                             expected="a folder of .mid/.midi or chorale .csv files",
+                             fix="check --data")
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file()
+        and (p.suffix.lower() in MIDI_SUFFIXES or p.suffix.lower() == ".csv"))
+    pieces = Pieces([], [], [], str(path))
+    for file in files:
+        name = str(file.relative_to(path)) if path.is_dir() else file.name
+        try:
+            grid, notes = read_piece(file, voices, steps_per_quarter)
+        except (ValueError, OSError, EOFError, IndexError, KeyError) as error:
+            pieces.skipped.append(f"{name}: {error}")
+            continue
+        if not len(grid) or not grid.any():
+            pieces.skipped.append(f"{name}: no notes")
+            continue
+        pieces.grids.append(grid)
+        pieces.names.append(name)
+        first = Path(name).parts[0].lower() if path.is_dir() and len(Path(name).parts) > 1 \
+            else None
+        pieces.splits.append(SPLIT_FOLDERS.get(first))
+        pieces.notes += [f"{name}: {note}" for note in notes]
+    if not pieces.grids:
+        raise UserInputError(
+            "no readable piece", where=str(path),
+            expected=".mid/.midi files or chorale .csv files (one column per voice)",
+            received=f"{len(files)} candidate files, {len(pieces.skipped)} unreadable"
+            + (f" (first: {pieces.skipped[0]})" if pieces.skipped else ""),
+            fix="check --data and --set voices=...")
+    return pieces
+
+
+def parse_pitches(text: str, voices: int, where: str) -> np.ndarray:
+    """``'72 67 64 48; 74 67 62 43'`` -> a (chords, voices) grid, each chord's pitches
+    sorted from the highest voice down; a chord with fewer notes leaves the lowest
+    voices silent."""
+    chords = [chord.split() for chord in text.replace(",", " ").split(";") if chord.strip()]
+    grid = np.zeros((len(chords), voices), dtype=np.int16)
+    for row, chord in enumerate(chords):
+        if len(chord) > voices:
+            raise UserInputError(f"a chord has more notes than voices ({voices})", where=where,
+                                 received=" ".join(chord), fix="give at most one pitch per voice")
+        for column, token in enumerate(chord):
+            if not token.isdigit() or not 0 <= int(token) <= 127:
+                raise UserInputError("not a MIDI pitch", where=where, expected="0-127",
+                                     received=token, fix="e.g. '60 64 67 72; 62 65 69 74'")
+            grid[row, column] = int(token)
+    # Voices run from the highest down (soprano first), as in the training files.
+    return -np.sort(-grid, axis=1)

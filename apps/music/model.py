@@ -1,0 +1,70 @@
+"""The music HyperModel: pitch embedding -> recurrent stack -> softmax over pitches.
+
+An aligned many-to-many language model over a window of notes (chords
+flattened voice by voice): at every position it predicts the next note.
+Windows are never padded, so the embedding attaches no mask and LSTM/GRU keep
+their fused kernels on every backend. ``build(HyperParameters())`` is the
+configured model; a search varies the cell, width, depth, embedding, dropout
+and learning rate.
+"""
+
+from __future__ import annotations
+
+import keras
+import keras_tuner
+import tensorflow as tf
+
+from apps.music.config import MusicConfig
+from rnn_templates.data.shuffle import EpochShuffle
+from rnn_templates.topologies import build_many_to_many
+from rnn_templates.training import compile_model
+
+LM_NAME = "music_lm"
+
+
+def _choices(values: list, default) -> list:
+    return sorted(set(values) | {default}, key=lambda v: (str(type(v)), v))
+
+
+class MusicHyperModel(keras_tuner.HyperModel):
+    def __init__(self, config: MusicConfig, vocab_size: int):
+        super().__init__(name="music")
+        self.config = config
+        self.vocab_size = vocab_size
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        c = self.config
+        rnn = dict(
+            cell=hp.Choice("cell", _choices(["lstm", "gru"], c.cell), default=c.cell),
+            units=hp.Choice("units", _choices([64, 128, 256], c.units), default=c.units),
+            num_layers=hp.Int("num_layers", 1, max(3, c.num_layers), default=c.num_layers),
+            dropout=hp.Choice("dropout", _choices([0.0, 0.1, 0.2, 0.3], c.dropout),
+                              default=c.dropout),
+            activation=c.activation, recurrent_dropout=c.recurrent_dropout,
+        )
+        model = build_many_to_many(
+            self.vocab_size, vocab_size=self.vocab_size, mask_zero=False,
+            embedding_dim=hp.Choice("embedding_dim", _choices([8, 16, 32], c.embedding_dim),
+                                    default=c.embedding_dim),
+            rnn=rnn, head_dropout=c.head_dropout, output_activation="softmax", name=LM_NAME)
+        learning_rate = hp.Float("learning_rate", min(5e-4, c.learning_rate),
+                                 max(5e-3, c.learning_rate), sampling="log",
+                                 default=c.learning_rate)
+        return compile_model(model, loss="sparse_categorical_crossentropy",
+                             metrics=["accuracy"], learning_rate=learning_rate,
+                             clipnorm=c.clipnorm or None, weight_decay=c.weight_decay)
+
+    def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
+        """Train on ``train=(notes, next_notes)`` windows, validating on ``validation``."""
+        c = self.config
+        # The order of each epoch depends on (seed, epoch) only: a resumed run repeats it.
+        shuffle = EpochShuffle(c.seed)
+        notes, targets = (tf.constant(a) for a in train)
+        train_ds = (shuffle.indices(len(train[0])).batch(c.batch_size)
+                    .map(lambda i: (tf.gather(notes, i), tf.gather(targets, i)))
+                    .prefetch(2))
+        val_ds = tf.data.Dataset.from_tensor_slices(validation).batch(256)
+        kwargs.setdefault("epochs", c.epochs)
+        kwargs["shuffle"] = False
+        return model.fit(train_ds, *args, validation_data=val_ds,
+                         callbacks=[shuffle, *(callbacks or [])], **kwargs)

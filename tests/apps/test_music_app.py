@@ -1,0 +1,125 @@
+"""Music end to end on a slice of the shipped pieces: train, evaluate, export, predict."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from apps.music.app import MusicApp
+from rnn_templates.cli import main
+from rnn_templates.export import call_in_fresh_process
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--set", "epochs=2", "--set", "units=16", "--set", "num_layers=1", "--set", "window=8",
+        "--set", "stride=4", "--set", "embedding_dim=8", "--set", "validation_fraction=0.2",
+        "--set", "test_fraction=0.2"]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return tmp_path_factory.mktemp("music")
+
+
+@pytest.fixture(scope="module")
+def pieces(workspace):
+    folder = workspace / "pieces"
+    folder.mkdir()
+    for path in sorted((REPO / "data/music/chorales").glob("*.csv"))[:15]:
+        shutil.copy(path, folder / path.name)
+    (folder / "broken.mid").write_bytes(b"MThd nonsense")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained_run(workspace, pieces):
+    run_dir = workspace / "run"
+    assert main(["music", "train", "--data", str(pieces), "--run-dir", str(run_dir), *TINY]) == 0
+    return run_dir
+
+
+def test_train_reports_notes_beside_the_baseline_and_skips_the_broken_file(trained_run, capsys):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"metrics.json", "model.keras", "saved_model", "test_windows.npz",
+            "learning_curves.png", "generated_vs_held_out.png", "baselines.joblib"} <= names
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    test = metrics["test"]
+    assert 0 <= test["accuracy"] <= 1 and test["nll_per_note"] > 0
+    assert test["nll_per_step"] == pytest.approx(4 * test["nll_per_note"], rel=1e-6)
+    baseline = test["baselines"]["repeat last note"]
+    assert baseline["accuracy"] > 0.5  # held notes: a strong baseline on chorales
+    generated = test["generated"]
+    assert generated["pieces"] >= 1 and 0 <= generated["pitch_class_distance"] <= 1
+    assert metrics["export"]["notes"] == 0  # the fresh-process check matched exactly
+
+
+def test_evaluate_matches_the_training_report(trained_run, capsys):
+    assert main(["music", "evaluate", "--run-dir", str(trained_run)]) == 0
+    evaluation = json.loads((trained_run / "evaluation-test.json").read_text())
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert evaluation["accuracy"] == pytest.approx(metrics["test"]["accuracy"], abs=1e-6)
+    assert evaluation["baselines"]["repeat last note"]["accuracy"] == pytest.approx(
+        metrics["test"]["baselines"]["repeat last note"]["accuracy"], abs=1e-6)
+
+
+def test_the_exported_generator_runs_alone_and_agrees(trained_run):
+    app = MusicApp()
+    app.use_artifacts(json.loads((trained_run / "artifacts.json").read_text()))
+    app.use_options({"steps": 6, "temperature": 1.0, "seed": 5})
+    seeds = [app.parse_input("72 67 64 48; 74 67 62 43"), app.parse_input("")]
+    batch = [np.asarray(t) for t in app.to_batch(seeds)]
+    fresh = call_in_fresh_process(trained_run / "saved_model", batch)
+    assert fresh["notes"].shape == (2, 6, 4)
+    assert set(np.unique(fresh["notes"])) <= {0, *range(30, 90)}
+    from rnn_templates.app import load_keras_model
+
+    serve = app.serve(load_keras_model(trained_run / "model.keras"), app.artifacts)
+    np.testing.assert_array_equal(serve(*batch)["notes"].numpy(), fresh["notes"])
+    # A piece depends on its seed and row, not on the rest of the batch.
+    alone = [np.asarray(t) for t in app.to_batch(seeds[:1])]
+    np.testing.assert_array_equal(serve(*alone)["notes"].numpy()[0], fresh["notes"][0])
+    other = app.to_batch(seeds)
+    other[-1] = np.int32(6)
+    assert not np.array_equal(serve(*other)["notes"].numpy(), fresh["notes"])
+
+
+def test_predict_writes_midi_and_piano_rolls(trained_run, workspace, capsys):
+    out = workspace / "generated"
+    seed_file = sorted((REPO / "data/music/chorales").glob("*.csv"))[-1]
+    code = main(["music", "predict", "--model", str(trained_run / "saved_model"), "",
+                 "72 67 64 48", str(seed_file), "--steps", "8", "--seed", "1",
+                 "--output-dir", str(out)])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith(str(out / "piece-001.mid"))
+    assert sorted(p.name for p in out.iterdir()) == [
+        "piece-001.mid", "piece-001.png", "piece-002.mid", "piece-002.png", "piece-003.mid",
+        "piece-003.png"]
+    second = mido.MidiFile(out / "piece-002.mid")
+    assert len([t for t in second.tracks if any(m.type == "note_on" for m in t)]) >= 1
+    # The seed comes first: the written piece is seed + 8 new time steps.
+    assert "9 steps" in lines[1]
+
+
+def test_predict_prints_notes_without_an_output_folder(trained_run, capsys):
+    assert main(["music", "predict", "--model", str(trained_run / "saved_model"), "72 67 64 48",
+                 "--steps", "3", "--temperature", "0"]) == 0
+    notes = capsys.readouterr().out.split("\t")[0].split(";")
+    assert len(notes) == 4 and notes[0].split() == ["72", "67", "64", "48"]
+
+
+@pytest.mark.parametrize("argument, message", [
+    (["--steps", "0"], "--steps out of range"),
+    (["--top-p", "0"], "--top-p must be in (0, 1]"),
+    (["60 x"], "not a MIDI pitch"),
+    (["missing.mid"], "no such seed file"),
+])
+def test_bad_predict_input_is_one_line(trained_run, capsys, argument, message):
+    code = main(["music", "predict", "--model", str(trained_run / "saved_model"), *argument])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,160 @@
+"""Music data: MIDI round trips, broken MIDI files of each kind, CSV grids, tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+
+from apps.music import data as data_io
+from apps.music import midi
+from apps.music.app import PitchTokens, RepeatLastNote, tokens_of, windows
+from rnn_templates.errors import UserInputError
+
+CHORALE = np.array([[72, 67, 64, 48]] * 4 + [[74, 67, 62, 43]] * 4 + [[0, 0, 0, 0]] * 2
+                   + [[72, 67, 64, 48]] * 6 + [[71, 67, 62, 55]] * 8, dtype=np.int16)
+
+
+def _midi_file(path: Path, grid=CHORALE) -> bytes:
+    raw = midi.midi_bytes(midi.grid_to_midi(grid, 4, 100))
+    path.write_bytes(raw)
+    return raw
+
+
+def test_a_grid_written_then_read_back_is_the_same(tmp_path):
+    _midi_file(tmp_path / "piece.mid")
+    grid, notes = data_io.read_piece(tmp_path / "piece.mid", 4, 4)
+    np.testing.assert_array_equal(grid, CHORALE)
+    assert notes == []
+
+
+def test_tempo_changes_keep_the_grid(tmp_path):
+    music = midi.grid_to_midi(CHORALE, 4, 100)
+    raw_path = tmp_path / "tempo.mid"
+    music.write(str(raw_path))
+    # Double the tempo half-way through: ticks stay where they were.
+    import mido
+
+    file = mido.MidiFile(raw_path)
+    file.tracks[0].insert(1, mido.MetaMessage("set_tempo", tempo=300000, time=1000))
+    file.save(raw_path)
+    grid, _ = data_io.read_piece(raw_path, 4, 4)
+    np.testing.assert_array_equal(grid, CHORALE)
+
+
+def test_more_notes_than_voices_keep_the_highest_and_say_how_many_were_left_out(tmp_path):
+    music = pretty_midi.PrettyMIDI(initial_tempo=120)
+    piano = pretty_midi.Instrument(program=0)
+    for pitch in (48, 55, 60, 64, 67, 72):  # six notes at once, one instrument
+        piano.notes.append(pretty_midi.Note(velocity=80, pitch=pitch, start=0, end=0.5))
+    drums = pretty_midi.Instrument(program=0, is_drum=True)
+    drums.notes.append(pretty_midi.Note(velocity=80, pitch=36, start=0, end=0.1))
+    music.instruments += [piano, drums]
+    music.write(str(tmp_path / "dense.mid"))
+    grid, notes = data_io.read_piece(tmp_path / "dense.mid", 4, 4)
+    np.testing.assert_array_equal(grid[0], [72, 67, 64, 60])
+    assert notes == ["2 notes beyond the 4 highest voices left out",
+                     "1 drum notes kept apart (not voiced)"]
+
+
+def _broken(raw: bytes, kind: str) -> bytes:
+    """A readable file broken the way files in the wild are."""
+    track = raw.index(b"MTrk", raw.index(b"MTrk") + 4)  # the first voice's track
+    start = track + 8
+    if kind == "truncated":
+        return raw[:start + 40]
+    if kind == "wrong track length":
+        return raw[:track + 4] + (10**6).to_bytes(4, "big") + raw[track + 8:]
+    if kind == "running status after meta":
+        # A text meta event, then note data relying on the status byte before it.
+        body = (b"\x00\x90\x3c\x50" + b"\x00\xff\x01\x02hi" + b"\x60\x3c\x00"
+                + b"\x00\xff\x2f\x00")
+        return raw + b"MTrk" + len(body).to_bytes(4, "big") + body
+    if kind == "data byte above 127":
+        body = b"\x00\x90\x3c\x50\x60\x80\x3c\xc0\x00\xff\x2f\x00"
+        return raw + b"MTrk" + len(body).to_bytes(4, "big") + body
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "wrong track length",
+                                  "running status after meta", "data byte above 127"])
+def test_broken_files_are_read_leniently_and_the_repair_is_named(tmp_path, kind):
+    raw = _midi_file(tmp_path / "good.mid")
+    path = tmp_path / "broken.mid"
+    path.write_bytes(_broken(raw, kind))
+    pieces = data_io.load(str(tmp_path), 4, 4)
+    assert pieces.names == ["broken.mid", "good.mid"] and pieces.skipped == []
+    grid = pieces.grids[0]
+    assert grid.shape[1] == 4 and grid.any()
+    if kind != "truncated":
+        np.testing.assert_array_equal(grid[:len(CHORALE), :3], CHORALE[:, :3])
+
+
+def test_the_forgiving_reader_reports_what_it_repaired():
+    raw = midi.midi_bytes(midi.grid_to_midi(CHORALE, 4, 100))
+    _, repairs = midi.forgiving_midi(_broken(raw, "running status after meta"))
+    assert "1 running status after meta/sysex" in repairs
+    _, repairs = midi.forgiving_midi(_broken(raw, "truncated"))
+    assert "1 truncated tracks" in repairs
+
+
+def test_unreadable_files_are_named_and_skipped_without_stopping(tmp_path):
+    _midi_file(tmp_path / "good.mid")
+    (tmp_path / "text.mid").write_bytes(b"this is not a MIDI file at all")
+    huge = bytearray(midi.midi_bytes(midi.grid_to_midi(CHORALE, 4, 100)))
+    at = huge.index(b"MTrk", huge.index(b"MTrk") + 4) + 8
+    huge[at:at + 4] = b"\x8f\xff\xff\x7f"  # a delta time of 2**28 ticks
+    (tmp_path / "absurd.mid").write_bytes(bytes(huge))
+    pieces = data_io.load(str(tmp_path), 4, 4)
+    assert pieces.names[-1] == "good.mid"
+    assert [line.split(":")[0] for line in pieces.skipped] == ["text.mid"]
+    assert "no MIDI header" in pieces.skipped[0]
+    # The absurd delta is clipped (a repair), not read as hours of silence.
+    absurd = pieces.grids[pieces.names.index("absurd.mid")]
+    assert len(absurd) < 1000
+
+
+def test_csv_grids_with_and_without_a_header_and_their_errors(tmp_path):
+    (tmp_path / "a.csv").write_text("note0,note1\n60,55\n62,0\n")
+    (tmp_path / "b.csv").write_text("60,55\n62,x\n")
+    np.testing.assert_array_equal(data_io.read_csv_piece(tmp_path / "a.csv", 2),
+                                  [[60, 55], [62, 0]])
+    with pytest.raises(ValueError, match=r"line 2, column 2: expected a MIDI pitch 0-127 "
+                       r"\(0 = silence\), received 'x'"):
+        data_io.read_csv_piece(tmp_path / "b.csv", 2)
+    with pytest.raises(ValueError, match="2 columns, expected one per voice \\(4\\)"):
+        data_io.read_csv_piece(tmp_path / "a.csv", 4)
+
+
+def test_no_readable_piece_is_one_clear_error(tmp_path):
+    (tmp_path / "x.csv").write_text("1,2,3\n")
+    with pytest.raises(UserInputError, match="no readable piece.*first: x.csv: 3 columns"):
+        data_io.load(str(tmp_path), 4, 4)
+
+
+def test_seed_pitches_are_voiced_from_the_top():
+    grid = data_io.parse_pitches("60 64 67 72; 62 65", 4, "seed")
+    np.testing.assert_array_equal(grid, [[72, 67, 64, 60], [65, 62, 0, 0]])
+    with pytest.raises(UserInputError, match="not a MIDI pitch"):
+        data_io.parse_pitches("60 200", 4, "seed")
+
+
+def test_pitch_tokens_fold_octaves_into_the_training_range():
+    layer = PitchTokens(48, 72)
+    tokens = np.asarray(layer(np.array([[0, 48, 72, 36, 84, 100]])))
+    np.testing.assert_array_equal(tokens, [[0, 1, 25, 1, 25, 17]])  # 100 -> 76 -> 64
+
+
+def test_windows_and_the_repeat_baseline():
+    grids = [CHORALE, CHORALE[:5]]
+    cut = windows(grids, 8, 4)
+    assert cut.shape == (5 + 1, 8, 4)  # 24 steps: starts 0, 4, 8, 12, 16; a short piece padded
+    np.testing.assert_array_equal(cut[-1, 5:], 0)
+    artifacts = {"low": 43, "high": 74, "voices": 4}
+    probabilities = RepeatLastNote(artifacts).outputs(cut[:1])
+    targets = tokens_of(cut[:1], artifacts)[:, 1:]
+    assert probabilities.shape == (1, 31, 33)
+    # Within the first held chord every note repeats its voice: the baseline's pick is right.
+    assert (probabilities[0, 3:12].argmax(-1) == targets[0, 3:12]).all()
