@@ -145,19 +145,27 @@ def _attention_kind(attention: bool | str | None) -> str | None:
 
 
 def _attend(query: Any, values: Any, units: int, kind: str) -> Any:
-    """Attention layers in training; the mask of ``values`` keeps padded steps out."""
+    """Attention layers in training; the mask of ``values`` keeps padded steps out.
+
+    The attention layer is called with ``return_attention_scores=True`` although
+    training ignores the scores: a Keras layer keeps the number of outputs of
+    its first call, and the step model of :func:`seq2seq_inference_models`
+    needs them.
+    """
     if kind == "bahdanau":
         layer = keras.layers.AdditiveAttention(name="attention")
         keys = keras.layers.Dense(units, use_bias=False, name="attention_keys")(values)
         scored = keras.layers.Dense(units, use_bias=False, name="attention_query")(query)
-        context = layer([scored, values, keys])
+        context, _ = layer([scored, values, keys], return_attention_scores=True)
     elif kind == "luong":
         # q^T W k, computed as (W^T q)^T k so the keys need no projection per step.
         scored = keras.layers.Dense(values.shape[-1], use_bias=False,
                                     name="attention_query")(query)
-        context = keras.layers.Attention(name="attention")([scored, values])
+        context, _ = keras.layers.Attention(name="attention")([scored, values],
+                                                              return_attention_scores=True)
     else:
-        context = keras.layers.Attention(name="attention")([query, values])
+        context, _ = keras.layers.Attention(name="attention")([query, values],
+                                                              return_attention_scores=True)
     merged = keras.layers.Concatenate(name="attention_concat")([query, context])
     return keras.layers.Dense(units, activation="tanh", name="attention_projection")(merged)
 
