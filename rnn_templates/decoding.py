@@ -1,12 +1,16 @@
 """Stateful step-by-step generation and sampling.
 
-A language model built with ``build_many_to_many(..., stateful=True,
-batch_size=B)`` keeps its recurrent state between calls. :func:`generate`
-primes it with a prompt in one call, then feeds back one sampled token per
-call: each step costs one recurrent step, not a re-read of the whole history.
+:func:`generate` continues prompts with a language model built by
+``build_many_to_many``: it reads each prompt once and then feeds back one
+sampled token per step through the layers' cells, carrying the state, in one
+compiled loop (:mod:`rnn_templates.sampling`): each step costs one recurrent
+step, not a re-read of the whole history. :func:`sample_from_probabilities`
+is the same draw in NumPy, for probabilities you already have.
 """
 
 from __future__ import annotations
+
+import weakref
 
 import keras
 import numpy as np
@@ -85,9 +89,14 @@ def generate(
 ) -> np.ndarray:
     """Continue each prompt by ``num_steps`` sampled tokens.
 
+    Runs :class:`rnn_templates.sampling.RecurrentSampler`: one compiled loop
+    that carries the recurrent state through the model's cells, on every
+    backend. The model may be stateful or not (its own carried state is not
+    used or changed).
+
     Args:
-        step_model: A stateful token model (batch, time) -> (batch, time, vocab)
-            of probabilities, whose batch size equals ``len(prompts)``.
+        step_model: A token model built by ``build_many_to_many`` (layers
+            ``embedding``, ``rnn_1``..., ``output_head``).
         prompts: Int array (batch, prompt_length) of token ids, no padding.
         num_steps: Tokens to generate.
         temperature, top_k, top_p: See :func:`sample_from_probabilities`.
@@ -96,21 +105,19 @@ def generate(
     Returns:
         Int array (batch, num_steps) of generated ids.
     """
+    from rnn_templates.sampling import RecurrentSampler
+
     prompts = np.asarray(prompts)
     if prompts.ndim != 2 or prompts.shape[1] < 1:
         raise ValueError(
             f"`prompts` must be (batch, length >= 1) ids; received shape {prompts.shape}"
         )
-    rng = np.random.default_rng(seed)
-    reset_states(step_model)
-    # convert_to_numpy: on a GPU the torch backend returns device tensors.
-    to_numpy = keras.ops.convert_to_numpy
-    probabilities = to_numpy(step_model(prompts, training=False))[:, -1]
-    generated = []
-    for _ in range(num_steps):
-        tokens = sample_from_probabilities(
-            probabilities, temperature=temperature, top_k=top_k, top_p=top_p, rng=rng
-        )
-        generated.append(tokens)
-        probabilities = to_numpy(step_model(tokens[:, None], training=False))[:, -1]
-    return np.stack(generated, axis=1) if generated else np.zeros((len(prompts), 0), int)
+    sampler = _SAMPLERS.get(step_model)
+    if sampler is None:
+        sampler = _SAMPLERS[step_model] = RecurrentSampler.from_model(step_model)
+    return sampler.sample(prompts, num_steps, temperature=temperature, top_k=top_k, top_p=top_p,
+                          seed=seed)
+
+
+# One sampler (and so one compiled loop) per model.
+_SAMPLERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -30,9 +30,10 @@ def build_many_to_many(
     and metrics ignore them. With ``stateful=True`` (which needs a fixed
     ``batch_size``) each call starts from the state the previous call ended
     in: that is how truncated backpropagation through time feeds a long series
-    in chunks, and how :func:`rnn_templates.decoding.generate` samples one
-    step at a time. Bidirectional stacks cannot be stateful generators, since
-    they read the future.
+    in chunks. To generate, a plain (not stateful) model is enough:
+    :class:`rnn_templates.sampling.RecurrentSampler` carries the state itself,
+    step by step. Bidirectional stacks cannot generate, since they read the
+    future.
 
     Args:
         output_dim: Width of each step's output (tags, vocabulary, values).
