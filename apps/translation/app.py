@@ -1,0 +1,334 @@
+"""Translation: the hooks the shared runner calls, top to bottom.
+
+1. data: read and check sentence pairs, hold out a fixed-seed test and
+   validation split, fit both vocabularies on the training pairs only;
+2. model: the encoder-decoder HyperModel over token ids, wrapped so the saved
+   model reads raw source strings;
+3. serving: ``serve(text) -> {translation, score, length}`` decoding with the
+   configured beam width, plus ``greedy(text)`` and ``beam(text,
+   beam_width)`` signatures, all batched searches in stock TensorFlow ops;
+4. metrics: sacreBLEU BLEU and chrF of beam and greedy decoding, sample
+   translations and an attention heat-map.
+
+Everything else (run directories, resuming, tuning, export and its check,
+the CLI) is :mod:`rnn_templates.app`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from apps.translation import data as data_io
+from apps.translation.config import TranslationConfig
+from apps.translation.model import TranslationHyperModel
+from rnn_templates import io
+from rnn_templates.app import App, Prepared
+from rnn_templates.errors import UserInputError
+from rnn_templates.layers import TrimPadding
+from rnn_templates.search import beam_search, greedy_search, keras_step
+from rnn_templates.sentences import (
+    END_ID,
+    START_ID,
+    detokenize,
+    sentence_ids,
+    sentence_vectorizer,
+)
+from rnn_templates.topologies import seq2seq_inference_models
+
+TEST_FILE = "test.tsv"
+TEXT = tf.TensorSpec([None], tf.string, name="text")
+# Sentences whose attention the report draws.
+HEAT_MAPS = 3
+
+
+class TranslationApp(App):
+    name = "translation"
+    config_class = TranslationConfig
+
+    # --- 1. data -------------------------------------------------------------------
+
+    def load_data(self, config: TranslationConfig) -> data_io.Pairs:
+        pairs = data_io.load(config)
+        if config.test_data:
+            pairs.test = data_io.load(dataclasses.replace(config, data=config.test_data,
+                                                          test_data="", format="auto"))
+        return pairs
+
+    def from_arrays(self, config, inputs, targets) -> data_io.Pairs:
+        sources, translations = (np.asarray(list(a), dtype=object) for a in (inputs, targets))
+        if len(sources) != len(translations):
+            raise ValueError(f"{len(sources)} sources but {len(translations)} targets")
+        return data_io.Pairs(sources, translations, np.arange(1, len(sources) + 1), "memory")
+
+    def prepare(self, config: TranslationConfig, pairs: data_io.Pairs) -> Prepared:
+        order = np.random.default_rng(config.seed).permutation(len(pairs))
+        test_count = 0 if pairs.test is not None else round(config.test_fraction * len(pairs))
+        validation_count = round(config.validation_fraction * len(pairs))
+        if validation_count < 1 or len(pairs) - test_count - validation_count < 1:
+            raise UserInputError("too few pairs for training and validation splits",
+                                 where=pairs.source, received=f"{len(pairs)} pairs",
+                                 fix="add pairs or change --set validation_fraction")
+        test, validation = order[:test_count], order[test_count:test_count + validation_count]
+        train = order[test_count + validation_count:]
+        held_out = pairs.test if pairs.test is not None else pairs.subset(test)
+        splits = {name: (pairs.sources[part], pairs.targets[part])
+                  for name, part in (("train", train), ("validation", validation))}
+        splits["test"] = (held_out.sources, held_out.targets)
+        sources, targets = splits["train"]
+        target_vectorizer = sentence_vectorizer(
+            targets, level=config.level, lowercase=config.lowercase_target,
+            max_tokens=config.target_tokens, name="target_vectorizer")
+        longest_target = sentence_ids(target_vectorizer, targets).shape[1]
+        longest_source = _longest(sentence_vectorizer(
+            sources[:2000], level=config.level, lowercase=config.lowercase_source,
+            max_tokens=config.source_tokens), sources)
+        source_vectorizer = sentence_vectorizer(
+            sources, level=config.level, lowercase=config.lowercase_source,
+            max_tokens=config.source_tokens, max_length=2 * longest_source,
+            name="source_vectorizer")
+        artifacts = {
+            "target_vocabulary": [str(t) for t in target_vectorizer.get_vocabulary()],
+            "level": config.level,
+            "lowercase_target": config.lowercase_target,
+            "spaced_punctuation": config.spaced_punctuation,
+            "max_output_length": math.ceil(config.max_output_ratio * (longest_target + 1)),
+            "beam_width": config.beam_width,
+            "length_penalty": config.length_penalty,
+            "samples": config.samples,
+            "pairs": {name: len(split[0]) for name, split in splits.items()},
+            "left_out": {key: len(value) if isinstance(value, list) else value
+                         for key, value in pairs.dropped.items()},
+        }
+        return Prepared(splits, artifacts, (source_vectorizer, target_vectorizer))
+
+    def labelled(self, pairs, artifacts):
+        pairs = pairs.test or pairs
+        return pairs.sources, pairs.targets
+
+    def write_held_out(self, directory: Path, inputs, targets, artifacts) -> None:
+        io.write_text(directory / TEST_FILE, "".join(
+            f"{' '.join(str(s).split())}\t{' '.join(str(t).split())}\n"
+            for s, t in zip(inputs, targets, strict=True)))
+
+    def read_held_out(self, directory: Path, artifacts):
+        path = directory / TEST_FILE
+        if path.is_file() and not path.read_text(encoding="utf-8").strip():
+            return np.array([], dtype=object), np.array([], dtype=object)  # trained without one
+        pairs = data_io.read_pair_lines(path, malformed="refuse")
+        return pairs.sources, pairs.targets
+
+    # --- 2. model ------------------------------------------------------------------
+
+    def hypermodel(self, config, prepared) -> TranslationHyperModel:
+        source_vectorizer, target_vectorizer = prepared.state
+        return TranslationHyperModel(config, source_vectorizer.vocabulary_size(),
+                                     target_vectorizer.vocabulary_size())
+
+    def fit_data(self, prepared: Prepared) -> dict[str, Any]:
+        source_vectorizer, target_vectorizer = prepared.state
+        return {split: (sentence_ids(source_vectorizer, prepared.splits[split][0]),
+                        sentence_ids(target_vectorizer, prepared.splits[split][1]))
+                for split in ("train", "validation")}
+
+    def serving_model(self, prepared: Prepared, core: keras.Model) -> keras.Model:
+        """``[source text (batch,), decoder ids (batch, time)] -> logits``, saved as model.keras."""
+        text = keras.Input(shape=(), dtype="string", name="source_text")
+        decoder_ids = keras.Input(shape=(None,), dtype="int32", name="decoder_ids")
+        ids = TrimPadding(name="trim_padding")(prepared.state[0](text))
+        return keras.Model([text, decoder_ids], core([ids, decoder_ids]), name="translation")
+
+    # --- 3. serving ----------------------------------------------------------------
+
+    def input_signature(self) -> list[tf.TensorSpec]:
+        return [TEXT]
+
+    def _decoder(self, model: keras.Model, artifacts: dict[str, Any]):
+        """``decode(texts, beam_width or None) -> dict`` over the trained layers."""
+        vectorizer = model.get_layer("source_vectorizer")
+        trim = model.get_layer("trim_padding")
+        encoder, decoder_step = seq2seq_inference_models(model.get_layer("translation_core"))
+        step = keras_step(decoder_step, len(encoder.outputs) - 2)
+        vocabulary = tf.constant(artifacts["target_vocabulary"])
+        search = {"start_token": START_ID, "end_token": END_ID,
+                  "max_length": artifacts["max_output_length"]}
+
+        def decode(texts, beam_width=None):
+            memory, mask, *states = encoder(trim(vectorizer(texts)), training=False)
+            memory = tf.identity(memory)  # drops the Keras mask: the step reads `mask` itself
+            if beam_width is None:
+                result = greedy_search(step, states, [memory, mask], **search)
+            else:
+                result = beam_search(step, states, [memory, mask], beam_width=beam_width,
+                                     length_penalty=artifacts["length_penalty"], **search)
+            translation = detokenize(result.tokens, vocabulary, level=artifacts["level"],
+                                     spaced_punctuation=artifacts["spaced_punctuation"])
+            return {"translation": translation, "score": result.scores, "length": result.lengths}
+
+        return decode
+
+    def serve(self, model: keras.Model, artifacts: dict[str, Any]):
+        decode = self._decoder(model, artifacts)
+        width = artifacts["beam_width"]
+        return tf.function(lambda texts: decode(texts, None if width == 1 else width),
+                           input_signature=[TEXT], autograph=False)
+
+    def extra_endpoints(self, model: keras.Model, artifacts: dict[str, Any]):
+        decode = self._decoder(model, artifacts)
+        return {"greedy": (lambda texts: decode(texts), [TEXT]),
+                "beam": (lambda texts, beam_width: decode(texts, beam_width),
+                         [TEXT, tf.TensorSpec([], tf.int32, name="beam_width")])}
+
+    def to_batch(self, items: list[Any]) -> list[tf.Tensor]:
+        return [tf.constant([str(item) for item in items], dtype=tf.string)]
+
+    def prediction_rows(self, outputs, items) -> list[dict[str, Any]]:
+        return [{"translation": str(t), "score": float(s), "source": str(item)}
+                for t, s, item in zip(outputs["translation"], outputs["score"], items,
+                                      strict=True)]
+
+    def format_prediction(self, row: dict[str, Any]) -> str:
+        return row["translation"]
+
+    # --- 4. metrics and plots ----------------------------------------------------------
+
+    def outputs(self, model: keras.Model, inputs: Any) -> list[str]:
+        raise ValueError("a translation model decodes with its run's artifacts: call "
+                         "apps.translation.app.translate(model, artifacts, texts)")
+
+    def scored_outputs(self, model: keras.Model, inputs: Any, artifacts: dict[str, Any]) -> dict:
+        """Beam and greedy translations of ``inputs``, and the attention of the first few."""
+        texts = [str(t) for t in inputs]
+        width = artifacts["beam_width"]
+        result = {"greedy": translate(model, artifacts, texts)}
+        result["beam"] = (translate(model, artifacts, texts, beam_width=width) if width > 1
+                          else result["greedy"])
+        result["attention"] = attention_maps(model, artifacts, texts[:HEAT_MAPS])
+        return result
+
+    def metrics(self, targets, outputs, artifacts) -> dict:
+        import sacrebleu
+
+        references = [[str(t) for t in targets]]
+        lowercase = artifacts["lowercase_target"]
+        scores: dict[str, Any] = {}
+        for name, key in (("", "beam"), ("greedy_", "greedy")):
+            scores[f"{name}bleu"] = round(sacrebleu.corpus_bleu(
+                outputs[key], references, lowercase=lowercase).score, 2)
+            scores[f"{name}chrf"] = round(sacrebleu.corpus_chrf(
+                outputs[key], references).score, 2)
+        scores["decoding"] = (f"beam width {artifacts['beam_width']}, length penalty "
+                              f"{artifacts['length_penalty']}" if artifacts["beam_width"] > 1
+                              else "greedy")
+        scores["examples"] = len(references[0])
+        scores["samples"] = [{"reference": r, "translation": t}
+                             for r, t in zip(references[0][:artifacts.get("samples", 10)],
+                                             outputs["beam"], strict=False)]
+        scores["attention"] = outputs.get("attention", [])
+        return scores
+
+    def plots(self, metrics, artifacts, directory: Path, name: str) -> None:
+        if name == "validation":
+            return
+        stem = "test" if name == "test" else name
+        if metrics.get("attention"):
+            plot_attention(metrics["attention"], directory / f"attention-{stem}.png")
+        io.write_text(directory / f"translations-{stem}.md", sample_table(metrics))
+
+    def summary(self, name: str, metrics: dict) -> str:
+        return (f"{name:10s} BLEU {metrics['bleu']:.2f}  chrF {metrics['chrf']:.2f}  "
+                f"(greedy: BLEU {metrics['greedy_bleu']:.2f}, chrF {metrics['greedy_chrf']:.2f}; "
+                f"{metrics['examples']} pairs)")
+
+    def details(self, metrics: dict) -> str:
+        return sample_table(metrics)
+
+
+def _strings(tensor: tf.Tensor) -> list[str]:
+    return [t.decode("utf-8") for t in tensor.numpy()]
+
+
+def _longest(vectorizer: keras.layers.TextVectorization, texts) -> int:
+    return max(sentence_ids(vectorizer, texts).shape[1], 8)
+
+
+def translate(model: keras.Model, artifacts: dict[str, Any], texts: list[str], *,
+              beam_width: int | None = None, batch_size: int = 256) -> list[str]:
+    """Translations of ``texts`` by a trained model: greedy, or beam search of ``beam_width``.
+
+    The search is compiled once per call (a ``tf.function``) and runs
+    ``batch_size`` sentences together.
+    """
+    decode = TranslationApp()._decoder(model, artifacts)
+    width = None if beam_width in (None, 1) else beam_width
+    compiled = tf.function(lambda t: decode(t, width)["translation"], input_signature=[TEXT],
+                           autograph=False)
+    translations: list[str] = []
+    for start in range(0, len(texts), batch_size):
+        translations += _strings(compiled(tf.constant(list(texts[start:start + batch_size]))))
+    return translations
+
+
+def attention_maps(model: keras.Model, artifacts: dict[str, Any], texts: list[str]) -> list:
+    """Greedy translations of ``texts`` with the attention weights of every output token."""
+    core = model.get_layer("translation_core")
+    try:
+        encoder, decoder_step = seq2seq_inference_models(core, return_attention=True)
+    except ValueError:
+        return []  # a model without attention
+    vectorizer = model.get_layer("source_vectorizer")
+    source_vocabulary = vectorizer.get_vocabulary()
+    target_vocabulary = artifacts["target_vocabulary"]
+    maps = []
+    for text in texts:
+        ids = model.get_layer("trim_padding")(vectorizer(tf.constant([text])))
+        memory, mask, *states = encoder(ids, training=False)
+        token, rows, emitted = START_ID, [], []
+        for _ in range(artifacts["max_output_length"]):
+            logits, *rest = decoder_step([tf.constant([[token]]), memory, mask, *states],
+                                         training=False)
+            states, weights = rest[:-1], rest[-1]
+            token = int(tf.argmax(logits[0, 0]))
+            rows.append(np.round(np.asarray(weights)[0, 0], 3).tolist())
+            emitted.append(target_vocabulary[token] if token != END_ID else "[end]")
+            if token == END_ID:
+                break
+        source_tokens = [source_vocabulary[i] for i in np.asarray(ids)[0] if i]
+        maps.append({"source": text, "source_tokens": source_tokens, "target_tokens": emitted,
+                     "weights": [row[: len(source_tokens)] for row in rows]})
+    return maps
+
+
+def plot_attention(maps: list[dict], path: Path) -> None:
+    """One heat-map per sentence: output tokens (rows) against source tokens (columns)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps), 4.5), squeeze=False)
+    for axis, entry in zip(axes[0], maps, strict=True):
+        weights = np.array(entry["weights"], dtype=float).reshape(
+            len(entry["target_tokens"]), len(entry["source_tokens"]))
+        axis.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        axis.set_xticks(range(len(entry["source_tokens"])), entry["source_tokens"], rotation=60,
+                        ha="right", fontsize=8)
+        axis.set_yticks(range(len(entry["target_tokens"])), entry["target_tokens"], fontsize=8)
+        axis.set_title(entry["source"][:40], fontsize=9)
+    figure.suptitle("Attention: output tokens (rows) over source tokens (columns)")
+    figure.tight_layout()
+    io.save_figure(figure, path)
+
+
+def sample_table(metrics: dict) -> str:
+    """The sample translations as a Markdown table."""
+    rows = ["| reference | translation |", "|---|---|"]
+    rows += [f"| {s['reference'].replace('|', '/')} | {s['translation'].replace('|', '/')} |"
+             for s in metrics.get("samples", [])]
+    return "\n".join(rows) + "\n"

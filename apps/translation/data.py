@@ -1,0 +1,253 @@
+"""Translation data: sentence pairs from Tatoeba/Anki TSV, CSV or JSONL, or the Anki download.
+
+Every loader returns :class:`Pairs` and reports what it leaves out, so no
+line disappears silently:
+
+- a malformed line (no tab, an empty side, bytes that are not UTF-8) is
+  skipped and reported with its line number (``malformed=skip``), or refused
+  with one line that names it (``malformed=refuse``);
+- pairs with a side longer than ``max_words`` words and repeated pairs
+  (``duplicates=drop``) are counted and reported;
+- ``max_pairs`` keeps the first pairs of the file, in file order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rnn_templates.data.readers import (
+    check_encoding,
+    read_table,
+    read_text_file,
+    resolve_format,
+    resolve_path,
+)
+from rnn_templates.errors import UserInputError
+
+PAIR_SUFFIXES = {".tsv": "tsv", ".txt": "tsv", ".tab": "tsv"}
+
+
+@dataclasses.dataclass
+class Pairs:
+    """Sentence pairs and where they came from.
+
+    Attributes:
+        sources: Object array of source sentences.
+        targets: Object array of their translations.
+        lines: The line each pair came from (1-based).
+        source: The file, for messages.
+        dropped: What was left out and why: ``{"malformed": [(line, reason)...],
+            "too_long": n, "duplicates": n, "beyond_max_pairs": n}``.
+        test: A separate test set (``--test-data``), or None.
+    """
+
+    sources: np.ndarray
+    targets: np.ndarray
+    lines: np.ndarray
+    source: str
+    dropped: dict = dataclasses.field(default_factory=dict)
+    test: Pairs | None = None
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def subset(self, keep: np.ndarray) -> Pairs:
+        return dataclasses.replace(self, sources=self.sources[keep], targets=self.targets[keep],
+                                   lines=self.lines[keep])
+
+
+def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
+                    encoding: str = "utf-8") -> Pairs:
+    """Read ``source<TAB>target[<TAB>attribution...]`` lines (the Tatoeba/Anki layout).
+
+    Blank lines are ignored; a third and later fields (the attribution) are
+    not read. Each line is decoded on its own, so one bad byte costs one line.
+
+    Args:
+        path: The file.
+        malformed: ``"skip"`` (report) or ``"refuse"`` (raise) a bad line.
+        encoding: The file's encoding.
+
+    Raises:
+        UserInputError: a missing or empty file, a malformed line under
+            ``refuse``, or no usable line at all.
+    """
+    path = Path(path)
+    check_encoding(encoding)
+    read_text_file(path, encoding="latin-1")  # missing, folder or empty: one clear line
+    sources, targets, lines, bad = [], [], [], []
+    with open(path, "rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as error:
+                _malformed(bad, malformed, path, number, f"byte 0x{raw[error.start]:02x} is not "
+                           f"{encoding} (column {error.start + 1})",
+                           "re-save the file as UTF-8 or set --set encoding=<name>")
+                continue
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            text = text.rstrip("\r\n")
+            if not text.strip():
+                continue
+            fields = text.split("\t")
+            if len(fields) < 2:
+                _malformed(bad, malformed, path, number, "no tab between source and target",
+                           "separate the two sentences with one tab")
+                continue
+            source, target = fields[0].strip(), fields[1].strip()
+            if not source or not target:
+                side = "source" if not source else "target"
+                _malformed(bad, malformed, path, number, f"empty {side} sentence",
+                           "write both sentences, or delete the line")
+                continue
+            sources.append(source)
+            targets.append(target)
+            lines.append(number)
+    return _pairs(sources, targets, lines, str(path), bad)
+
+
+def _malformed(bad: list, policy: str, path: Path, number: int, reason: str, fix: str) -> None:
+    if policy == "refuse":
+        raise UserInputError(f"malformed line: {reason}", where=f"{path}:{number}",
+                             fix=f"{fix}, or --set malformed=skip to leave such lines out")
+    bad.append((number, reason))
+
+
+def _pairs(sources, targets, lines, where: str, bad: list) -> Pairs:
+    if not sources:
+        raise UserInputError("no sentence pairs found", where=where,
+                             received=f"{len(bad)} malformed line(s)" if bad else "no lines",
+                             expected="lines of source<TAB>target",
+                             fix="check the file and its format (--set format=...)")
+    return Pairs(np.array(sources, dtype=object), np.array(targets, dtype=object),
+                 np.array(lines, dtype=int), where, {"malformed": bad})
+
+
+def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, target_column: str,
+                    *, malformed: str = "skip", encoding: str = "utf-8") -> Pairs:
+    """Pairs from the named columns of a CSV (with a header) or JSONL file."""
+    table = read_table(path, fmt, {source_column: "source_column",
+                                   target_column: "target_column"}, encoding=encoding)
+    sources, targets, lines, bad = [], [], [], []
+    for row, line in enumerate(table.lines):
+        source = table.columns[source_column][row]
+        target = table.columns[target_column][row]
+        if not isinstance(source, str) or not isinstance(target, str):
+            _malformed(bad, malformed, Path(path), int(line), "a sentence that is not text",
+                       "write both sentences as strings")
+            continue
+        if not source.strip() or not target.strip():
+            side = "source" if not source.strip() else "target"
+            _malformed(bad, malformed, Path(path), int(line), f"empty {side} sentence",
+                       "write both sentences, or delete the row")
+            continue
+        sources.append(" ".join(source.split()))
+        targets.append(" ".join(target.split()))
+        lines.append(int(line))
+    return _pairs(sources, targets, lines, str(path), bad)
+
+
+def download_anki(cache_dir: str | os.PathLike, url: str) -> Path:
+    """An Anki archive of manythings.org (``<lang>-eng.zip``), downloaded once into ``cache_dir``.
+
+    Returns:
+        The pairs file inside it (``fra.txt`` for ``fra-eng.zip``).
+    """
+    import keras
+
+    cache = Path(cache_dir).resolve()
+    cache.mkdir(parents=True, exist_ok=True)  # get_file falls back to /tmp/.keras otherwise
+    archive = url.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        extracted = Path(keras.utils.get_file(fname=archive, origin=url, extract=True,
+                                              cache_dir=str(cache)))
+    except Exception as error:  # get_file raises bare Exception on network failures
+        raise UserInputError(
+            "could not download the Anki archive", where=url,
+            received=str(error).splitlines()[0][:200],
+            fix="check the network, or download it yourself and pass the .txt with --data",
+        ) from None
+    found = sorted(p for p in extracted.rglob("*.txt") if not p.name.startswith("_"))
+    if not found:
+        raise UserInputError("the downloaded archive holds no pairs file (*.txt)",
+                             where=str(extracted), fix="check --set anki_url")
+    return found[0]
+
+
+def load(config, *, report: bool = True) -> Pairs:
+    """Read, cap and deduplicate the pairs a :class:`TranslationConfig` points at."""
+    check_encoding(config.encoding)
+    if config.format == "anki":
+        path, fmt = download_anki(config.data, config.anki_url), "tsv"
+    else:
+        path = resolve_path(config.data)
+        suffix = Path(path).suffix.lower()
+        fmt = config.format
+        if fmt == "auto":
+            fmt = PAIR_SUFFIXES.get(suffix) or resolve_format(path, "auto")
+    if fmt == "tsv":
+        pairs = read_pair_lines(path, malformed=config.malformed, encoding=config.encoding)
+    elif fmt in ("csv", "jsonl"):
+        pairs = read_pair_table(path, fmt, config.source_column, config.target_column,
+                                malformed=config.malformed, encoding=config.encoding)
+    else:
+        raise UserInputError("a folder is not a file of pairs", where=str(path),
+                             fix="pass a .tsv, .csv or .jsonl file")
+    pairs = cap(pairs, max_pairs=config.max_pairs, max_words=config.max_words,
+                duplicates=config.duplicates)
+    if report:
+        line = describe_dropped(pairs)
+        if line:
+            print(line, file=sys.stderr)
+    return pairs
+
+
+def cap(pairs: Pairs, *, max_pairs: int = 0, max_words: int = 0,
+        duplicates: str = "drop") -> Pairs:
+    """The first ``max_pairs`` pairs, without too-long pairs or (``drop``) repeated ones."""
+    dropped = dict(pairs.dropped)
+    if max_pairs and len(pairs) > max_pairs:
+        dropped["beyond_max_pairs"] = len(pairs) - max_pairs
+        pairs = pairs.subset(np.arange(max_pairs))
+    if max_words:
+        words = np.array([max(len(s.split()), len(t.split()))
+                          for s, t in zip(pairs.sources, pairs.targets, strict=True)])
+        keep = words <= max_words
+        dropped["too_long"] = int((~keep).sum())
+        pairs = pairs.subset(np.flatnonzero(keep))
+    if duplicates == "drop":
+        seen, keep = set(), []
+        for index, pair in enumerate(zip(pairs.sources, pairs.targets, strict=True)):
+            if pair not in seen:
+                seen.add(pair)
+                keep.append(index)
+        dropped["duplicates"] = len(pairs) - len(keep)
+        pairs = pairs.subset(np.array(keep, dtype=int))
+    if not len(pairs):
+        raise UserInputError("no pairs left after the caps", where=pairs.source,
+                             received=describe_dropped(dataclasses.replace(pairs,
+                                                                           dropped=dropped)),
+                             fix="raise --set max_words or check the file")
+    return dataclasses.replace(pairs, dropped=dropped)
+
+
+def describe_dropped(pairs: Pairs) -> str:
+    """One line saying what was left out of ``pairs`` and why ('' when nothing)."""
+    parts = []
+    bad = pairs.dropped.get("malformed", [])
+    if bad:
+        shown = ", ".join(f"{line} ({reason})" for line, reason in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        parts.append(f"skipped {len(bad)} malformed line(s): {shown}{more}")
+    for key, what in (("too_long", "pair(s) longer than max_words"),
+                      ("duplicates", "repeated pair(s)"),
+                      ("beyond_max_pairs", "pair(s) after max_pairs")):
+        if pairs.dropped.get(key):
+            parts.append(f"left out {pairs.dropped[key]} {what}")
+    return f"{pairs.source}: " + "; ".join(parts) if parts else ""

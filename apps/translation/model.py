@@ -1,0 +1,95 @@
+"""Translation model: an encoder-decoder over token ids with attention, and its search space.
+
+The core is :func:`rnn_templates.build_seq2seq` trained with teacher forcing:
+``[source ids, START + target ids] -> logits of target + END``. The app
+wraps it with the source vectorizer so the saved model reads raw source
+strings; decoding (greedy or beam search) runs outside the core through
+:mod:`rnn_templates.search`.
+"""
+
+from __future__ import annotations
+
+import keras
+import keras_tuner
+
+from apps.translation.config import TranslationConfig
+from rnn_templates import build_seq2seq
+from rnn_templates.sentences import pair_dataset
+from rnn_templates.training import compile_model
+
+
+def _choices(values: list, default) -> list:
+    # keras-tuner needs the default among the choices.
+    return sorted(set(values) | {default}, key=lambda v: (str(type(v)), v))
+
+
+def _float(hp, name: str, low: float, high: float, default: float, **kwargs) -> float:
+    return hp.Float(name, min(low, default), max(high, default), default=default, **kwargs)
+
+
+class TranslationHyperModel(keras_tuner.HyperModel):
+    """Search space for the translator, with the config as its defaults.
+
+    ``build(keras_tuner.HyperParameters())`` is exactly the configured model.
+
+    Args:
+        config: Defaults for every hyperparameter.
+        source_vocab_size: Size of the fitted source vocabulary.
+        target_vocab_size: Size of the fitted target vocabulary.
+    """
+
+    def __init__(self, config: TranslationConfig, source_vocab_size: int,
+                 target_vocab_size: int):
+        super().__init__(name="translation")
+        self.config = config
+        self.source_vocab_size = source_vocab_size
+        self.target_vocab_size = target_vocab_size
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        c = self.config
+        rnn = dict(
+            cell=hp.Choice("cell", _choices(["lstm", "gru"], c.cell), default=c.cell),
+            units=hp.Choice("units", _choices([128, 256, 512], c.units), default=c.units),
+            num_layers=hp.Int("num_layers", 1, max(2, c.num_layers), default=c.num_layers),
+            bidirectional=hp.Boolean("bidirectional", default=c.bidirectional),
+            dropout=_float(hp, "dropout", 0.0, 0.4, c.dropout, step=0.1),
+            recurrent_dropout=c.recurrent_dropout,
+            activation=c.activation,
+        )
+        attention = hp.Choice("attention", _choices(["luong", "bahdanau", "none"], c.attention),
+                              default=c.attention)
+        model = build_seq2seq(
+            self.target_vocab_size,
+            source_vocab_size=self.source_vocab_size,
+            target_vocab_size=self.target_vocab_size,
+            embedding_dim=hp.Choice("embedding_dim", _choices([64, 128, 256], c.embedding_dim),
+                                    default=c.embedding_dim),
+            rnn=rnn,
+            attention=None if attention == "none" else attention,
+            dropout=_float(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1),
+            output_activation=None,  # logits: the search takes log_softmax itself
+            name="translation_core",
+        )
+        return compile_model(
+            model,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            learning_rate=_float(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
+                                 sampling="log"),
+            clipnorm=c.clipnorm or None,
+            weight_decay=c.weight_decay,
+        )
+
+    def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
+        """Train on ``train=(source ids, target ids)`` (lists of id arrays), validating too.
+
+        The batch size is tuned here because it shapes the dataset, not the model.
+        """
+        c = self.config
+        batch_size = hp.Choice("batch_size", _choices([32, 64, 128], c.batch_size),
+                               default=c.batch_size)
+        train_data = pair_dataset(*train, batch_size, num_buckets=c.num_buckets,
+                                  shuffle_seed=c.seed)
+        validation_data = pair_dataset(*validation, 256, num_buckets=c.num_buckets)
+        kwargs.setdefault("epochs", c.epochs)
+        return model.fit(train_data, *args, validation_data=validation_data,
+                         callbacks=callbacks or [], **kwargs)

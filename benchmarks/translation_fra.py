@@ -1,0 +1,409 @@
+"""English to French on Tatoeba/Anki pairs: sacreBLEU of ours beside the keras-io recipe.
+
+Data
+    ``fra.txt`` of manythings.org/anki (Tatoeba pairs, ``English<TAB>French
+    <TAB>attribution``, sorted short to long), read in place from the path
+    given; nothing is copied into the repository.
+
+Protocol
+    The first 50,000 pairs of the file, shuffled with ``numpy.random.
+    default_rng(0).permutation``; the last 2,000 of the shuffled pairs are
+    held out and scored once, after training, with sacreBLEU (BLEU, 13a
+    tokenization, and chrF) against their single reference. No pair is
+    deduplicated or dropped: a held-out English sentence may also occur in
+    training with another translation, as in any random split of this file.
+
+Ours
+    ``apps/translation`` through its in-memory API (``Runner(TranslationApp())
+    .fit``) on the 48,000 training pairs (2.5% of them held back for early
+    stopping), with the settings in ``OURS`` below; training stops when the
+    time budget is spent (``--minutes``). Held-out translations by batched
+    greedy search and by beam search (width 4, length penalty 0.6).
+
+Peer recipe: keras-io "Character-level recurrent sequence-to-sequence model"
+    (``lstm_seq2seq``, F. Chollet), written from its published description:
+    characters one-hot encoded, ``\\t`` starts and ``\\n`` ends each target;
+    ``LSTM(256, return_state=True)`` encoder whose final states start an
+    ``LSTM(256, return_sequences=True)`` decoder under teacher forcing, then
+    ``Dense(softmax)`` over the target characters; RMSprop, categorical
+    cross-entropy, batch 64, 20% of the training pairs for validation.
+    Trained on the same 48,000 pairs for the same wall time as ours. Its
+    held-out translations come from greedy decoding, computed for all
+    sentences at once (the recipe's ``decode_sequence`` does the same argmax
+    one sentence at a time; the script checks the two agree on the first 20).
+
+Speed, in the same run
+    Sentences per second of our batched greedy decoder against the keras-io
+    ``decode_sequence`` loop run on our model (one sentence at a time, one
+    ``predict`` call per output token, as the recipe does), and the time of
+    beam search (width 4) against greedy, over the held-out sentences.
+
+Everything runs on the CPU; pin it to one core with ``taskset -c 1`` and the
+wall times are one core's.
+
+Example::
+
+    taskset -c 1 .venv/bin/python benchmarks/translation_fra.py \\
+        ../shared/datasets/translation/fra-eng/fra.txt --minutes 18
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("RNNT_VERBOSE", "2")
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
+
+from bench_common import RESULTS, machine_info, write_text_atomic  # noqa: E402
+
+OURS = {
+    "level": "word", "cell": "gru", "units": 256, "embedding_dim": 128, "attention": "luong",
+    "source_tokens": 8000, "target_tokens": 12000, "batch_size": 64, "learning_rate": 2e-3,
+    "dropout": 0.1, "head_dropout": 0.2, "validation_fraction": 0.025, "patience": 2,
+    "epochs": 100, "num_buckets": 4, "beam_width": 4, "length_penalty": 0.6,
+    "max_words": 10_000, "duplicates": "keep",
+}
+PEER_UNITS = 256
+SPEED_SENTENCES = 100
+
+
+def read_split(path: Path, pairs: int, held_out: int, seed: int):
+    """(train sources, train targets, test sources, test targets) by the protocol."""
+    import numpy as np
+
+    from apps.translation.data import read_pair_lines
+
+    data = read_pair_lines(path, malformed="refuse")
+    if len(data) < pairs:
+        sys.exit(f"{path}: {len(data)} pairs, fewer than the {pairs} the protocol reads")
+    order = np.random.default_rng(seed).permutation(pairs)
+    sources, targets = data.sources[:pairs][order], data.targets[:pairs][order]
+    return (sources[:-held_out], targets[:-held_out], sources[-held_out:],
+            targets[-held_out:])
+
+
+def time_budget(seconds: float):
+    """A callback that stops training once ``seconds`` of fitting have passed."""
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.started = time.perf_counter()
+            self.stopped_early = False
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.perf_counter() - self.started > seconds:
+                self.model.stop_training = True
+                self.stopped_early = True
+
+    return TimeBudget()
+
+
+def scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+    import sacrebleu
+
+    return {"bleu": round(sacrebleu.corpus_bleu(hypotheses, [references]).score, 2),
+            "chrf": round(sacrebleu.corpus_chrf(hypotheses, [references]).score, 2)}
+
+
+def train_ours(sources, targets, seconds: float, work: Path):
+    from apps.translation.app import TranslationApp
+    from apps.translation.config import TranslationConfig
+    from rnn_templates.app import Runner
+
+    config = TranslationConfig(**OURS)
+    budget = time_budget(seconds)
+    started = time.perf_counter()
+    model, artifacts, training = Runner(TranslationApp()).fit(
+        config, sources, targets, work, callbacks=[budget])
+    return model, artifacts, {**training, "wall_seconds": round(time.perf_counter() - started, 1),
+                              "stopped_by_time_budget": budget.stopped_early}
+
+
+def keras_io_loop(model, artifacts, texts: list[str]) -> list[str]:
+    """The keras-io ``decode_sequence`` loop on our model: one sentence, one predict per token."""
+    import numpy as np
+    import tensorflow as tf
+
+    from rnn_templates.sentences import END_ID, START_ID, detokenize
+    from rnn_templates.topologies import seq2seq_inference_models
+
+    encoder, step = seq2seq_inference_models(model.get_layer("translation_core"))
+    vectorizer = model.get_layer("source_vectorizer")
+    trim = model.get_layer("trim_padding")
+    translations = []
+    for text in texts:
+        ids = np.asarray(trim(vectorizer(tf.constant([text]))))
+        memory, mask, *states = encoder.predict(ids, verbose=0)
+        token, emitted = START_ID, []
+        for _ in range(artifacts["max_output_length"]):
+            logits, *states = step.predict([np.array([[token]]), memory, mask, *states],
+                                           verbose=0)
+            token = int(logits[0, -1].argmax())
+            emitted.append(token)
+            if token == END_ID:
+                break
+        translations.append(detokenize(
+            tf.constant([emitted]), artifacts["target_vocabulary"], level=artifacts["level"],
+            spaced_punctuation=artifacts["spaced_punctuation"]).numpy()[0].decode("utf-8"))
+    return translations
+
+
+def peer_recipe(sources, targets, test_sources, seconds: float) -> tuple[list[str], dict]:
+    """The keras-io character-level lstm_seq2seq, trained for ``seconds``; greedy translations."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    targets = ["\t" + t + "\n" for t in targets]
+    source_chars = sorted({c for s in sources for c in s})
+    target_chars = sorted({c for t in targets for c in t})
+    source_index = {c: i for i, c in enumerate(source_chars)}
+    target_index = {c: i for i, c in enumerate(target_chars)}
+    source_length = max(len(s) for s in sources)
+    target_length = max(len(t) for t in targets)
+
+    def encode(texts, index, length):
+        # Character ids; one-hot encoding happens in the input pipeline
+        # (the recipe builds the same one-hot arrays up front).
+        array = np.zeros((len(texts), length), dtype="int32")
+        for row, text in enumerate(texts):
+            ids = [index[c] for c in text[:length] if c in index]
+            array[row, : len(ids)] = ids
+        return array
+
+    source_ids = encode(sources, source_index, source_length)
+    target_ids = encode(targets, target_index, target_length)
+    lengths = np.array([len(t) for t in targets])
+    # The recipe's arrays are zero beyond each text (no padding character).
+    source_valid = (np.arange(source_length)[None, :] < np.array(
+        [len(s) for s in sources])[:, None]).astype("float32")
+    target_valid = (np.arange(target_length)[None, :] < lengths[:, None]).astype("float32")
+    num_source, num_target = len(source_chars), len(target_chars)
+
+    def one_hot(ids, valid, depth):
+        return tf.one_hot(ids, depth) * valid[..., None]
+
+    def example(s, sv, t, tv):
+        decoder_in = one_hot(t, tv, num_target)
+        decoder_out = tf.concat([decoder_in[1:], tf.zeros([1, num_target])], axis=0)
+        return (one_hot(s, sv, num_source), decoder_in), decoder_out
+
+    count = len(sources)
+    split = int(count * 0.8)
+    parts = (source_ids, source_valid, target_ids, target_valid)
+    train = tf.data.Dataset.from_tensor_slices(tuple(p[:split] for p in parts)).shuffle(
+        split, seed=0).map(example).batch(64).prefetch(2)
+    validation = tf.data.Dataset.from_tensor_slices(tuple(p[split:] for p in parts)).map(
+        example).batch(64)
+
+    encoder_inputs = keras.Input((None, num_source))
+    _, state_h, state_c = keras.layers.LSTM(PEER_UNITS, return_state=True)(encoder_inputs)
+    decoder_inputs = keras.Input((None, num_target))
+    decoder_lstm = keras.layers.LSTM(PEER_UNITS, return_sequences=True, return_state=True)
+    decoded, _, _ = decoder_lstm(decoder_inputs, initial_state=[state_h, state_c])
+    decoder_dense = keras.layers.Dense(num_target, activation="softmax")
+    model = keras.Model([encoder_inputs, decoder_inputs], decoder_dense(decoded))
+    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    budget = time_budget(seconds)
+    started = time.perf_counter()
+    history = model.fit(train, validation_data=validation, epochs=1000, callbacks=[budget],
+                        verbose=2)
+    wall = time.perf_counter() - started
+
+    # Inference models, as in the recipe.
+    encoder_model = keras.Model(encoder_inputs, [state_h, state_c])
+    state_inputs = [keras.Input((PEER_UNITS,)), keras.Input((PEER_UNITS,))]
+    step_out, step_h, step_c = decoder_lstm(decoder_inputs, initial_state=state_inputs)
+    decoder_model = keras.Model([decoder_inputs, *state_inputs],
+                                [decoder_dense(step_out), step_h, step_c])
+    reverse = np.array(target_chars)
+    end = target_index["\n"]
+
+    def source_one_hot(texts):
+        ids = encode(texts, source_index, source_length)
+        valid = (np.arange(source_length)[None, :] < np.array(
+            [min(len(t), source_length) for t in texts])[:, None]).astype("float32")
+        return np.asarray(one_hot(ids, valid, num_source))
+
+    def decode_batch(texts):
+        h, c = (np.asarray(x) for x in encoder_model(source_one_hot(texts)))
+        token = np.zeros((len(texts), 1, num_target), dtype="float32")
+        token[:, 0, target_index["\t"]] = 1.0
+        done = np.zeros(len(texts), dtype=bool)
+        out = [[] for _ in texts]
+        for _ in range(target_length):
+            probabilities, h, c = (np.asarray(x) for x in decoder_model([token, h, c]))
+            chosen = probabilities[:, -1].argmax(axis=-1)
+            for row, index in enumerate(chosen):
+                if not done[row]:
+                    if index == end:
+                        done[row] = True
+                    else:
+                        out[row].append(reverse[index])
+            if done.all():
+                break
+            token = np.zeros_like(token)
+            token[np.arange(len(texts)), 0, chosen] = 1.0
+        return ["".join(chars) for chars in out]
+
+    def decode_sequence(text):
+        # The recipe's loop: one sentence, one predict call per character.
+        h, c = encoder_model.predict(source_one_hot([text]), verbose=0)
+        token = np.zeros((1, 1, num_target), dtype="float32")
+        token[0, 0, target_index["\t"]] = 1.0
+        chars = []
+        for _ in range(target_length):
+            probabilities, h, c = decoder_model.predict([token, h, c], verbose=0)
+            index = int(probabilities[0, -1].argmax())
+            if index == end:
+                break
+            chars.append(reverse[index])
+            token = np.zeros((1, 1, num_target), dtype="float32")
+            token[0, 0, index] = 1.0
+        return "".join(chars)
+
+    translations = []
+    for start in range(0, len(test_sources), 500):
+        translations += decode_batch(list(test_sources[start:start + 500]))
+    agree = sum(decode_sequence(t) == translations[i]
+                for i, t in enumerate(test_sources[:20]))
+    facts = {"epochs_started": len(history.history["loss"]),
+             "wall_seconds": round(wall, 1), "final_val_loss": round(
+                 float(history.history.get("val_loss", [float("nan")])[-1]), 4),
+             "decode_sequence_agrees_with_batched_on_first_20": int(agree),
+             "source_characters": num_source, "target_characters": num_target}
+    return translations, facts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data", type=Path, help="fra.txt (English<TAB>French<TAB>attribution)")
+    parser.add_argument("--pairs", type=int, default=50_000)
+    parser.add_argument("--held-out", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minutes", type=float, default=18.0,
+                        help="training wall time of each model")
+    parser.add_argument("--no-peer", action="store_true", help="skip the keras-io recipe")
+    parser.add_argument("--output", type=Path, default=RESULTS / "translation_fra")
+    args = parser.parse_args(argv)
+    if not args.data.is_file():
+        sys.exit(f"{args.data}: file not found; pass the path of fra.txt")
+
+    import tensorflow as tf
+
+    from apps.translation.app import translate
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    info = machine_info()
+    info["cpu_affinity"] = sorted(os.sched_getaffinity(0))
+    train_src, train_tgt, test_src, test_tgt = read_split(args.data, args.pairs, args.held_out,
+                                                          args.seed)
+    test_src, test_tgt = list(test_src), list(test_tgt)
+    result = {"protocol": {"data": str(args.data.resolve()), "pairs": args.pairs,
+                           "held_out": args.held_out, "seed": args.seed,
+                           "training_pairs": len(train_src), "minutes": args.minutes},
+              "machine": info, "ours": {"settings": OURS}}
+    with tempfile.TemporaryDirectory() as work:
+        model, artifacts, training = train_ours(train_src, train_tgt, args.minutes * 60,
+                                                Path(work) / "ours")
+    result["ours"]["training"] = training
+    translate(model, artifacts, test_src[:8])  # trace once, outside the timing
+    translate(model, artifacts, test_src[:8], beam_width=4)
+    started = time.perf_counter()
+    greedy = translate(model, artifacts, test_src, batch_size=500)
+    greedy_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    beam = translate(model, artifacts, test_src, beam_width=4, batch_size=500)
+    beam_seconds = time.perf_counter() - started
+    result["ours"]["greedy"] = {**scores(greedy, test_tgt), "seconds": round(greedy_seconds, 2)}
+    result["ours"]["beam4"] = {**scores(beam, test_tgt), "seconds": round(beam_seconds, 2)}
+    started = time.perf_counter()
+    looped = keras_io_loop(model, artifacts, test_src[:SPEED_SENTENCES])
+    loop_seconds = time.perf_counter() - started
+    greedy_rate = len(test_src) / greedy_seconds
+    loop_rate = SPEED_SENTENCES / loop_seconds
+    result["speed"] = {
+        "batched_greedy_sentences_per_second": round(greedy_rate, 1),
+        "keras_io_loop_sentences_per_second": round(loop_rate, 2),
+        "keras_io_loop_sentences": SPEED_SENTENCES,
+        "greedy_speedup": round(greedy_rate / loop_rate, 1),
+        "loop_agrees_with_batched_greedy": int(sum(
+            a == b for a, b in zip(looped, greedy[:SPEED_SENTENCES], strict=True))),
+        "beam4_time_over_greedy": round(beam_seconds / greedy_seconds, 2),
+    }
+    result["samples"] = [{"source": s, "reference": r, "greedy": g, "beam4": b}
+                         for s, r, g, b in zip(test_src[:12], test_tgt[:12], greedy[:12],
+                                               beam[:12], strict=True)]
+    write_text_atomic(args.output.with_suffix(".json"), json.dumps(result, indent=2,
+                                                                   ensure_ascii=False))
+    if not args.no_peer:
+        peer, facts = peer_recipe(list(train_src), list(train_tgt), test_src,
+                                  training["wall_seconds"])
+        result["keras_io_char_lstm_seq2seq"] = {**scores(peer, test_tgt), **facts}
+        result["samples"] = [{**row, "keras_io": p} for row, p in zip(result["samples"], peer,
+                                                                        strict=False)]
+    write_text_atomic(args.output.with_suffix(".json"), json.dumps(result, indent=2,
+                                                                   ensure_ascii=False))
+    write_text_atomic(args.output.with_suffix(".md"), markdown(result))
+    print(markdown(result))
+    return 0
+
+
+def markdown(result: dict) -> str:
+    ours, speed = result["ours"], result["speed"]
+    info = result["machine"]
+    lines = [
+        "# English to French, Tatoeba/Anki `fra.txt`",
+        "",
+        f"First {result['protocol']['pairs']:,} pairs, shuffled with seed "
+        f"{result['protocol']['seed']}, last {result['protocol']['held_out']:,} held out; "
+        "sacreBLEU 13a BLEU and chrF against one reference. "
+        f"{info['date']}, TensorFlow {info['tensorflow']}, Keras {info['keras']}, "
+        f"CPU cores used: {info['cpu_affinity']} (wall times are one core's).",
+        "",
+        "| model | training wall time | epochs | BLEU | chrF |",
+        "|---|---|---|---|---|",
+        f"| ours, greedy | {ours['training']['wall_seconds']:.0f} s | "
+        f"{ours['training']['epochs_run']} | {ours['greedy']['bleu']:.2f} | "
+        f"{ours['greedy']['chrf']:.2f} |",
+        f"| ours, beam 4 | same model | | **{ours['beam4']['bleu']:.2f}** | "
+        f"{ours['beam4']['chrf']:.2f} |",
+    ]
+    peer = result.get("keras_io_char_lstm_seq2seq")
+    if peer:
+        lines.append(f"| keras-io char lstm_seq2seq (greedy) | {peer['wall_seconds']:.0f} s | "
+                     f"{peer['epochs_started']} | {peer['bleu']:.2f} | {peer['chrf']:.2f} |")
+    lines += [
+        "",
+        f"Speed over the {result['protocol']['held_out']:,} held-out sentences: batched greedy "
+        f"{speed['batched_greedy_sentences_per_second']} sentences/s, the keras-io "
+        f"`decode_sequence` loop on the same model {speed['keras_io_loop_sentences_per_second']} "
+        f"sentences/s (on {speed['keras_io_loop_sentences']} of them; "
+        f"{speed['loop_agrees_with_batched_greedy']} identical translations): "
+        f"**{speed['greedy_speedup']}x**. Beam search (width 4) takes "
+        f"**{speed['beam4_time_over_greedy']}x** the time of greedy.",
+        "",
+        "| source | reference | ours (beam 4) |" + (" keras-io |" if peer else ""),
+        "|---|---|---|" + ("---|" if peer else ""),
+    ]
+    for row in result["samples"]:
+        cells = [row["source"], row["reference"], row["beam4"]]
+        if peer:
+            cells.append(row.get("keras_io", ""))
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

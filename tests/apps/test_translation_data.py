@@ -1,0 +1,133 @@
+"""Translation data: pair files, malformed lines, caps, CSV/JSONL columns, the Anki download."""
+
+import functools
+import http.server
+import json
+import threading
+import zipfile
+
+import pytest
+
+from apps.translation import data
+from apps.translation.config import TranslationConfig
+from rnn_templates.errors import UserInputError
+
+
+def _write(path, text: str | bytes):
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    path.write_bytes(text)
+    return path
+
+
+def test_reads_anki_lines_and_ignores_the_attribution(tmp_path):
+    path = _write(tmp_path / "pairs.txt", "Go.\tVa !\tCC-BY 2.0 (France) Attribution: x\n"
+                  "\n"
+                  "Hi.\tSalut !\n")
+    pairs = data.read_pair_lines(path)
+    assert list(pairs.sources) == ["Go.", "Hi."]
+    assert list(pairs.targets) == ["Va !", "Salut !"]
+    assert list(pairs.lines) == [1, 3]
+
+
+def test_malformed_lines_are_skipped_and_reported_with_their_numbers(tmp_path):
+    path = _write(tmp_path / "pairs.tsv", b"Go.\tVa !\nno tab here\nHi.\t \n\tSalut\n"
+                  b"Caf\xe9.\tCaf\xc3\xa9.\nRun!\tCours !\n")
+    pairs = data.read_pair_lines(path, malformed="skip")
+    assert list(pairs.sources) == ["Go.", "Run!"]
+    assert pairs.dropped["malformed"] == [
+        (2, "no tab between source and target"), (3, "empty target sentence"),
+        (4, "empty source sentence"), (5, "byte 0xe9 is not utf-8 (column 4)")]
+    assert data.describe_dropped(pairs) == (
+        f"{path}: skipped 4 malformed line(s): 2 (no tab between source and target), "
+        "3 (empty target sentence), 4 (empty source sentence), "
+        "5 (byte 0xe9 is not utf-8 (column 4))")
+
+
+def test_malformed_lines_are_refused_by_the_refuse_policy(tmp_path):
+    path = _write(tmp_path / "pairs.tsv", "Go.\tVa !\nno tab here\n")
+    with pytest.raises(UserInputError) as error:
+        data.read_pair_lines(path, malformed="refuse")
+    assert str(error.value) == (
+        f"{path}:2: malformed line: no tab between source and target; separate the two "
+        "sentences with one tab, or --set malformed=skip to leave such lines out")
+
+
+def test_a_file_without_any_pair_is_refused(tmp_path):
+    path = _write(tmp_path / "pairs.tsv", "just text\nmore text\n")
+    with pytest.raises(UserInputError) as error:
+        data.read_pair_lines(path)
+    assert str(error.value) == (
+        f"{path}: no sentence pairs found; expected lines of source<TAB>target; received 2 "
+        "malformed line(s); check the file and its format (--set format=...)")
+
+
+def test_caps_and_duplicates_are_counted_not_silent(tmp_path, capsys):
+    lines = ["A b.\tUn b.", "A b.\tUn b.", "One two three four five.\tUn deux trois quatre cinq.",
+             "C.\tC.", "D.\tD."]
+    path = _write(tmp_path / "pairs.tsv", "\n".join(lines) + "\n")
+    config = TranslationConfig(data=str(path), max_pairs=4, max_words=3)
+    pairs = data.load(config)
+    assert list(pairs.sources) == ["A b.", "C."]
+    assert pairs.dropped["beyond_max_pairs"] == 1
+    assert pairs.dropped["too_long"] == 1
+    assert pairs.dropped["duplicates"] == 1
+    assert capsys.readouterr().err.strip() == (
+        f"{path}: left out 1 pair(s) longer than max_words; left out 1 repeated pair(s); "
+        "left out 1 pair(s) after max_pairs")
+
+
+def test_csv_and_jsonl_with_named_columns(tmp_path):
+    csv_path = _write(tmp_path / "pairs.csv", 'en,fr\n"Hello, Tom.",Bonjour Tom.\nBye.,\n')
+    pairs = data.read_pair_table(csv_path, "csv", "en", "fr")
+    assert list(pairs.sources) == ["Hello, Tom."]
+    assert pairs.dropped["malformed"] == [(3, "empty target sentence")]
+    jsonl = _write(tmp_path / "pairs.jsonl", json.dumps({"en": "Hi.", "fr": "Salut."}) + "\n"
+                   + json.dumps({"en": "Go.", "fr": 3}) + "\n")
+    with pytest.raises(UserInputError) as error:
+        data.read_pair_table(jsonl, "jsonl", "en", "fr", malformed="refuse")
+    assert str(error.value) == (
+        f"{jsonl}:2: malformed line: a sentence that is not text; write both sentences as "
+        "strings, or --set malformed=skip to leave such lines out")
+    with pytest.raises(UserInputError, match="column 'source' not found"):
+        data.load(TranslationConfig(data=str(csv_path)))
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """A local HTTP server over ``tmp_path/www``."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_anki_archive_is_downloaded_once_and_read(server, tmp_path, capsys):
+    root, url = server
+    with zipfile.ZipFile(root / "fra-eng.zip", "w") as archive:
+        archive.writestr("_about.txt", "about the file")
+        archive.writestr("fra.txt", "Go.\tVa !\tattribution\nHi.\tSalut !\tattribution\n")
+    config = TranslationConfig(format="anki", data=str(tmp_path / "cache"),
+                               anki_url=f"{url}/fra-eng.zip")
+    pairs = data.load(config)
+    assert list(pairs.targets) == ["Va !", "Salut !"]
+    (root / "fra-eng.zip").unlink()  # the cached copy is used from now on
+    assert list(data.load(config).sources) == ["Go.", "Hi."]
+
+
+def test_a_failed_download_is_one_clear_line(server, tmp_path):
+    _, url = server
+    config = TranslationConfig(format="anki", data=str(tmp_path / "cache"),
+                               anki_url=f"{url}/missing-eng.zip")
+    with pytest.raises(UserInputError) as error:
+        data.load(config)
+    message = str(error.value)
+    assert message.startswith(f"{url}/missing-eng.zip: could not download the Anki archive; "
+                              "received ")
+    assert message.endswith("check the network, or download it yourself and pass the .txt "
+                            "with --data")
