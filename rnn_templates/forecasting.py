@@ -62,7 +62,7 @@ def detect_season(values: np.ndarray, max_lag: int) -> int:
     """The lag of the highest autocorrelation peak of ``values (steps, columns)``, averaged.
 
     Returns 1 (no season) when no lag from 2 to ``max_lag`` shows a peak
-    with autocorrelation above 0.1.
+    with autocorrelation above both 0.1 and ``3 / sqrt(steps)`` (noise level).
 
     Example:
         >>> steps = np.arange(400)
@@ -75,14 +75,16 @@ def detect_season(values: np.ndarray, max_lag: int) -> int:
     steps = np.arange(len(values))[:, None]
     slope = (steps - steps.mean()).T @ values / max(1.0, float(((steps - steps.mean()) ** 2).sum()))
     values = values - (steps - steps.mean()) * slope
-    max_lag = min(max_lag, len(values) // 2)
+    max_lag = min(max_lag, len(values) // 2 - 1)
     if max_lag < 2:
         return 1
     spectrum = np.fft.rfft(values, n=2 * len(values), axis=0)
-    acf = np.fft.irfft(spectrum * np.conj(spectrum), axis=0)[: max_lag + 1]
+    acf = np.fft.irfft(spectrum * np.conj(spectrum), axis=0)[: max_lag + 2]
     acf = (acf / np.maximum(acf[:1], 1e-12)).mean(axis=1)
-    peaks = [lag for lag in range(2, max_lag) if acf[lag] >= acf[lag - 1] and acf[lag] >= acf[
-        lag + 1] and acf[lag] > 0.1]
+    # A peak must stand above what noise gives (about 1/sqrt(n) per lag).
+    threshold = max(0.1, 3 / np.sqrt(len(values)))
+    peaks = [lag for lag in range(2, max_lag + 1) if acf[lag] >= acf[lag - 1]
+             and acf[lag] >= acf[lag + 1] and acf[lag] > threshold]
     return int(max(peaks, key=lambda lag: acf[lag])) if peaks else 1
 
 

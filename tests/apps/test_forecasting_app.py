@@ -1,0 +1,173 @@
+"""Forecasting end to end through the CLI on the shipped series, and learning on synthetic data."""
+
+import csv
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from apps.forecasting.app import ForecastingApp
+from rnn_templates.cli import main
+from rnn_templates.export import call_in_fresh_process
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--set", "epochs=2", "--set", "units=16", "--set", "lookback=52", "--set",
+        "horizon=13", "--set", "segment_length=13", "--set", "patience=2"]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return tmp_path_factory.mktemp("forecasting")
+
+
+@pytest.fixture(scope="module")
+def small_csv(workspace):
+    rows = (REPO / "data/forecasting/co2_weekly.csv").read_text().splitlines()
+    path = workspace / "co2.csv"
+    path.write_text("\n".join(rows[:1] + rows[-700:]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_run(workspace, small_csv):
+    run_dir = workspace / "run"
+    assert main(["forecasting", "train", "--data", str(small_csv), "--run-dir", str(run_dir),
+                 *TINY]) == 0
+    return run_dir
+
+
+def test_train_writes_a_complete_run_directory(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"config.yaml", "metrics.json", "history.csv", "learning_curves.png", "forecast.png",
+            "errors.png", "model.keras", "saved_model", "test_windows.npz",
+            "baselines.joblib", "artifacts.json"} <= names
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    test = metrics["test"]
+    assert test["windows"] == 105 - 13 + 1  # 15% of 700 rows, horizon 13
+    assert len(test["per_step"]["mae_normalized"]) == 13
+    assert len(test["backtest"]["mae_normalized"]) == test["windows"]
+    assert set(test["baselines"]) == {"last_value", "repeat_window", "seasonal_naive", "linear"}
+    assert test["baselines"]["seasonal_naive"]["settings"] == {"season": 52}
+    assert 0 <= test["coverage_80"] <= test["coverage_95"] <= 1
+    assert max(metrics["export"].values()) < 1e-3
+    for png in ("learning_curves.png", "forecast.png", "errors.png"):
+        assert (trained_run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_saved_model_takes_raw_windows_in_a_fresh_process(trained_run):
+    model = keras.saving.load_model(trained_run / "model.keras")
+    with np.load(trained_run / "test_windows.npz") as stored:
+        windows, targets = stored["inputs"][:5], stored["targets"][:5]
+    expected = np.asarray(model(windows))
+    fresh = call_in_fresh_process(trained_run / "saved_model", windows)
+    np.testing.assert_allclose(fresh["forecast"], expected[..., 0], atol=1e-3)
+    np.testing.assert_allclose(fresh["upper_95"], expected[..., 4], atol=1e-3)
+    assert np.all(fresh["lower_95"] <= fresh["lower_80"])
+    assert np.all(fresh["lower_80"] <= fresh["forecast"])
+    assert np.all(fresh["forecast"] <= fresh["upper_80"])
+    # Original units: ppm near the actual values, not standardized numbers near 0.
+    assert np.abs(fresh["forecast"] - targets[:, 52:]).mean() < 5
+    assert fresh["forecast"].min() > 300
+
+
+def test_evaluate_reproduces_the_test_metrics(trained_run, capsys):
+    assert main(["forecasting", "evaluate", "--run-dir", str(trained_run)]) == 0
+    evaluation = json.loads((trained_run / "evaluation-test.json").read_text())
+    recorded = json.loads((trained_run / "metrics.json").read_text())["test"]
+    assert evaluation["mae"] == pytest.approx(recorded["mae"], rel=1e-5)
+    assert evaluation["coverage_80"] == pytest.approx(recorded["coverage_80"])
+    assert "seasonal_naive" in capsys.readouterr().out
+
+
+def test_export_and_predict_write_a_csv_of_forecasts(trained_run, workspace, small_csv, capsys):
+    destination = workspace / "exported"
+    # (the fresh-process check of the export is tested above, on the training run's export)
+    assert main(["forecasting", "export", "--run-dir", str(trained_run), "--output",
+                 str(destination), "--no-check"]) == 0
+    assert f"exported {destination}" in capsys.readouterr().out
+    output = workspace / "forecasts.csv"
+    assert main(["forecasting", "predict", "--model", str(destination), str(small_csv),
+                 "--output", str(output)]) == 0
+    with open(output) as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 13
+    assert rows[0]["timestamp"] == "2002-01-05T00:00:00"  # one week after the last row
+    assert rows[-1]["timestamp"] == "2002-03-30T00:00:00"
+    for row in rows:
+        values = [float(row[k]) for k in ("lower_95", "lower_80", "forecast", "upper_80",
+                                           "upper_95")]
+        assert values == sorted(values) and 360 < values[2] < 390
+
+
+def test_predict_on_a_file_with_other_columns_is_one_clear_line(trained_run, workspace, capsys):
+    other = workspace / "other.csv"
+    pd.DataFrame({"date": pd.date_range("2001-01-06", periods=100, freq="W-SAT"),
+                  "temperature": np.arange(100) % 7}).to_csv(other, index=False)
+    assert main(["forecasting", "predict", "--model", str(trained_run / "saved_model"),
+                 str(other)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("rnnt forecasting: error: ") and "columns differ" in err
+
+
+def test_bad_data_fails_before_anything_is_written(workspace, capsys):
+    bad = workspace / "bad.csv"
+    bad.write_text("date,co2\n2001-01-06,370\n2001-01-13,abc\n2001-01-20,371\n")
+    run_dir = workspace / "never"
+    assert main(["forecasting", "train", "--data", str(bad), "--run-dir", str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"rnnt forecasting: error: {bad}:3: non-numeric value in column 'co2'; "
+                   "expected a number, or an empty cell for a missing value; received 'abc' (1 "
+                   "such cells in the column); fix the cell, or leave the column out of targets "
+                   "and covariates")
+    assert not run_dir.exists() and not Path(f"{run_dir}.partial").exists()
+
+
+def _seasonal_frame(steps: int, seed: int = 0) -> pd.DataFrame:
+    # A daily cycle on a slowly wandering level (AR(1)), plus noise: the seasonal naive
+    # forecast carries yesterday's level, the last value ignores the cycle.
+    rng = np.random.default_rng(seed)
+    t = np.arange(steps)
+    level = np.zeros(steps)
+    for i in range(1, steps):
+        level[i] = 0.97 * level[i - 1] + rng.normal(0, 0.3)
+    load = (10 + level + 3 * np.sin(2 * np.pi * t / 24) + np.sin(2 * np.pi * t / 12 + 1)
+            + rng.normal(0, 0.2, steps))
+    return pd.DataFrame({"time": pd.date_range("2021-01-01", periods=steps, freq="h"),
+                         "load": load})
+
+
+@pytest.mark.parametrize("model, extra", [
+    ("segrnn", {}),
+    pytest.param("rnn", {"calendar": ["hour"]}, marks=pytest.mark.slow),
+    pytest.param("single_step", {"horizon": 1}, marks=pytest.mark.slow),
+])
+def test_each_model_learns_a_seasonal_series_below_the_naive_baselines(workspace, model, extra):
+    from apps.forecasting.config import ForecastingConfig
+    from rnn_templates import forecasting as fc
+    from rnn_templates.app import Runner
+    from rnn_templates.data.series import series_from_frame
+    from rnn_templates.data.windows import forecast_windows
+
+    frame = _seasonal_frame(1000)
+    options = {"model": model, "lookback": 48, "horizon": 12, "segment_length": 12,
+               "units": 32, "epochs": 10, "learning_rate": 0.005, "patience": 3, **extra}
+    config = ForecastingConfig(**options)
+    runner = Runner(ForecastingApp())
+    model_, artifacts, _ = runner.fit(config, frame.iloc[:800], None, workspace / f"fit-{model}")
+    # Held-out windows from the last 200 rows (their history reaches back before them).
+    series = series_from_frame(frame.iloc[800 - 48:], calendar=config.calendar)
+    inputs, targets = forecast_windows(series.values.astype("float32"), series.values[:, :1],
+                                       48, config.horizon, future_rows=artifacts["future_rows"])
+    forecast = runner.predict_outputs(model_, inputs)[..., 0]
+    mae = float(np.abs(forecast - targets).mean())
+    shape = (48, config.horizon, 1)
+    last = np.abs(fc.LastValue(*shape).outputs(inputs)[..., 0] - targets).mean()
+    seasonal = np.abs(fc.SeasonalNaive(*shape, season=24).outputs(inputs)[..., 0]
+                      - targets).mean()
+    # One step ahead the last value is hard to beat by much; over 12 steps it is not.
+    assert mae < (0.8 if config.horizon == 1 else 0.6) * last
+    assert mae < 0.8 * seasonal
+

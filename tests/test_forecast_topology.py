@@ -1,0 +1,66 @@
+"""Forecasters over raw windows: shapes, save/reload, no look at future targets, checks."""
+
+import keras
+import numpy as np
+import pytest
+
+from rnn_templates.topologies.forecast import ForecastOutputs, build_forecaster
+
+COMMON = dict(lookback=8, horizon=6, targets=2, past=1, future=2,
+              mean=[1.0, 2.0, 3.0, 0.0, 0.0], std=[2.0, 1.0, 1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("segrnn", {"segment_length": 4, "units": 8}),
+    ("rnn", {"rnn": {"cell": "lstm", "units": 8, "num_layers": 2}}),
+])
+@pytest.mark.parametrize("window_norm", ["last", "revin", "none"])
+def test_shape_reload_and_no_future_target_leak(tmp_path, kind, options, window_norm):
+    model = build_forecaster(kind, rows=14, columns=5, window_norm=window_norm, **COMMON,
+                             **options)
+    rng = np.random.default_rng(0)
+    window = rng.normal(size=(3, 14, 5)).astype("float32")
+    out = np.asarray(model(window))
+    assert out.shape == (3, 6, 2)
+    # The horizon rows carry known-future covariates; their targets and past
+    # covariates must not change the forecast.
+    altered = window.copy()
+    altered[:, 8:, :3] = 1000.0
+    np.testing.assert_allclose(np.asarray(model(altered)), out, atol=1e-5)
+    # ... while the known-future covariates do.
+    moved = window.copy()
+    moved[:, 8:, 3:] += 5.0
+    assert np.abs(np.asarray(model(moved)) - out).max() > 1e-4
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(np.asarray(reloaded(window)), out, atol=1e-6)
+
+
+def test_last_value_normalization_follows_a_level_shift():
+    model = build_forecaster("segrnn", rows=8, columns=1, lookback=8, horizon=4, targets=1,
+                             past=0, future=0, mean=[0.0], std=[1.0], segment_length=4,
+                             units=4, window_norm="last")
+    window = np.random.default_rng(1).normal(size=(2, 8, 1)).astype("float32")
+    shifted = np.asarray(model(window + 100.0))
+    np.testing.assert_allclose(shifted, np.asarray(model(window)) + 100.0, atol=1e-3)
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="`segment_length` must divide `lookback` \\(8\\); "
+                                         "received 3"):
+        build_forecaster("segrnn", rows=8, columns=1, lookback=8, horizon=2, targets=1, past=0,
+                         future=0, mean=[0.0], std=[1.0], segment_length=3)
+    with pytest.raises(ValueError, match="`kind` must be one of 'segrnn', 'rnn'; received 'tcn'"):
+        build_forecaster("tcn", rows=8, columns=1)
+    with pytest.raises(ValueError, match="`window_norm` must be one of"):
+        build_forecaster("rnn", rows=8, columns=1, lookback=8, horizon=2, targets=1, past=0,
+                         future=0, mean=[0.0], std=[1.0], window_norm="max")
+
+
+def test_forecast_outputs_are_in_original_units_and_ordered():
+    widths = np.stack([np.full((3, 2), 1.0), np.full((3, 2), 2.0)]).tolist()
+    layer = ForecastOutputs([10.0, -5.0], [2.0, 0.5], widths)
+    out = np.asarray(layer(np.zeros((1, 3, 2), "float32")))
+    assert out.shape == (1, 3, 2, 5)
+    np.testing.assert_allclose(out[0, 0, 0], [10, 8, 12, 6, 14])
+    np.testing.assert_allclose(out[0, 0, 1], [-5, -5.5, -4.5, -6, -4])

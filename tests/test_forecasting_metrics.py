@@ -1,0 +1,79 @@
+"""Forecast metrics, baselines, conformal intervals, season detection and windows."""
+
+import numpy as np
+import pytest
+
+from rnn_templates import forecasting as fc
+from rnn_templates.data.windows import forecast_windows, sliding_windows, window_dataset
+
+
+def test_conformal_intervals_cover_noise_of_known_variance():
+    rng = np.random.default_rng(0)
+    sigma = 2.0
+    calibration = np.abs(rng.normal(0, sigma, size=(2000, 4, 3)))
+    widths = fc.conformal_widths(calibration, (0.8, 0.95))
+    # The half-widths approach the normal quantiles 1.2816 and 1.96 sigma.
+    np.testing.assert_allclose(widths[0].mean(), 1.2816 * sigma, rtol=0.06)
+    np.testing.assert_allclose(widths[1].mean(), 1.96 * sigma, rtol=0.06)
+    truth = rng.normal(0, sigma, size=(5000, 4, 3))
+    forecast = np.zeros_like(truth)
+    assert fc.coverage(truth, forecast, widths[0]) == pytest.approx(0.8, abs=0.03)
+    assert fc.coverage(truth, forecast, widths[1]) == pytest.approx(0.95, abs=0.03)
+
+
+def test_metrics_values_on_a_known_error():
+    targets = np.ones((2, 3, 1)) * 10
+    outputs = np.stack([targets + 1, targets - 2, targets + 2, targets - 3, targets + 3],
+                       axis=-1)
+    metrics = fc.forecast_metrics(targets, outputs, std=np.array([2.0]),
+                                  naive_scale=np.array([0.5]), names=["y"])
+    assert metrics["mae"] == pytest.approx(1.0)
+    assert metrics["rmse"] == pytest.approx(1.0)
+    assert metrics["mase"] == pytest.approx(2.0)
+    assert metrics["smape"] == pytest.approx(100 * 2 / 21)
+    assert metrics["mse_normalized"] == pytest.approx(0.25)
+    assert metrics["per_step"]["mae_normalized"] == pytest.approx([0.5, 0.5, 0.5])
+    assert metrics["backtest"]["mae_normalized"] == pytest.approx([0.5, 0.5])
+    assert metrics["coverage_80"] == 1.0 and metrics["width_95"] == pytest.approx(6.0)
+
+
+def test_baselines_on_a_seasonal_window():
+    season = np.tile(np.arange(4.0), 3)[None, :, None]  # lookback 12, season 4
+    shape = (12, 6, 1)
+    assert fc.LastValue(*shape).outputs(season)[0, :, 0, 0].tolist() == [3.0] * 6
+    assert fc.SeasonalNaive(*shape, season=4).outputs(season)[0, :, 0, 0].tolist() == [
+        0, 1, 2, 3, 0, 1]
+    assert fc.RepeatWindow(*shape).outputs(season)[0, :, 0, 0].tolist() == [0, 1, 2, 3, 0, 1]
+
+
+def test_linear_baseline_learns_a_linear_rule():
+    rng = np.random.default_rng(0)
+    series = np.cumsum(rng.normal(size=600))[:, None]
+    inputs, targets = forecast_windows(series, series, 10, 3, future_rows=False)
+    linear = fc.LinearWindow(10, 3, 1).fit(inputs[:400], targets[:400], inputs[400:],
+                                           targets[400:])
+    error = np.abs(linear.outputs(inputs[400:])[..., 0] - targets[400:]).mean()
+    last = np.abs(fc.LastValue(10, 3, 1).outputs(inputs[400:])[..., 0] - targets[400:]).mean()
+    assert error < 1.1 * last  # a random walk: the last value is optimal, linear finds it
+
+
+@pytest.mark.parametrize("period", [7, 24, 52])
+def test_season_is_detected(period):
+    steps = np.arange(20 * period)
+    noise = np.random.default_rng(period).normal(0, 0.3, len(steps))
+    values = (np.sin(2 * np.pi * steps / period) + 0.01 * steps + noise)[:, None]
+    assert fc.detect_season(values, 2 * period) == period
+    assert fc.detect_season(np.random.default_rng(1).normal(size=(500, 1)), 50) == 1
+
+
+def test_windows_without_python_loops_agree_with_tf_data():
+    values = np.arange(40, dtype="float32").reshape(20, 2)
+    targets = values[:, :1] * 10
+    inputs, outputs = forecast_windows(values, targets, 5, 3, future_rows=True)
+    assert inputs.shape == (13, 8, 2) and outputs.shape == (13, 3, 1)
+    assert outputs[0, :, 0].tolist() == [100, 120, 140]
+    batches = list(window_dataset(values, targets, 5, 3, future_rows=True, batch_size=4))
+    assert [len(x) for x, _ in batches] == [4, 4, 4, 1]  # the last partial batch is kept
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in batches]), inputs)
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), outputs)
+    assert sliding_windows(values[:2], 3).shape == (0, 3, 2)
