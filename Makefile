@@ -16,7 +16,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 quote = '$(subst ','\'',$(1))'
 
 .PHONY: help install lock demo test test-full lint clean train-sentiment tune-sentiment \
-	eval-sentiment export-sentiment predict-sentiment
+	eval-sentiment export-sentiment predict-sentiment \
+	demo-music train-music tune-music eval-music export-music predict-music
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -69,6 +70,55 @@ export-sentiment: $(STAMP) ## SavedModel of runs/sentiment/latest, checked in a 
 predict-sentiment: $(STAMP) ## classify INPUT="some text" (or ARGS="--input FILE") with the export
 	$(BIN)/rnnt sentiment predict --model $(RUNS)/sentiment/latest/saved_model \
 		$(if $(value INPUT),$(call quote,$(value INPUT))) $(ARGS)
+
+demo-music: $(STAMP) ## train briefly on the shipped chorales, export, write MIDI files and piano rolls
+	$(BIN)/rnnt music train --run-dir $(RUNS)/music/demo --overwrite --set epochs=5 $(ARGS)
+	$(BIN)/rnnt music export --run-dir $(RUNS)/music/demo --check
+	$(BIN)/rnnt music predict --model $(RUNS)/music/demo/saved_model --steps 64 --seed 1 \
+		--output-dir $(RUNS)/music/demo/generated "" "72 67 64 48; 74 67 62 43" \
+		data/music/chorales/piece_000.csv
+
+train-music: $(STAMP) ## train the music model (ARGS="--data FOLDER --set key=value ...")
+	$(BIN)/rnnt music train --run-dir $(RUNS)/music/latest --overwrite $(ARGS)
+
+tune-music: $(STAMP) ## hyperparameter search (resumable), then retrain and export the best
+	$(BIN)/rnnt music tune --run-dir $(RUNS)/music/tuned --overwrite $(ARGS)
+
+eval-music: $(STAMP) ## next-note accuracy and statistics of generated music on the held-out pieces
+	$(BIN)/rnnt music evaluate --run-dir $(RUNS)/music/latest $(ARGS)
+
+export-music: $(STAMP) ## the generator SavedModel of runs/music/latest, checked in a fresh process
+	$(BIN)/rnnt music export --run-dir $(RUNS)/music/latest --check $(ARGS)
+
+predict-music: $(STAMP) ## generate from SEED="72 67 64 48" (or a .mid file; ARGS="--steps 128 ...")
+	$(BIN)/rnnt music predict --model $(RUNS)/music/latest/saved_model \
+		--output-dir $(RUNS)/music/latest/generated $(call quote,$(value SEED)) $(ARGS)
+
+.PHONY: demo-forecasting train-forecasting tune-forecasting eval-forecasting \
+	export-forecasting predict-forecasting
+
+demo-forecasting: $(STAMP) ## train on the shipped weekly CO2 series, backtest, export, forecast to CSV
+	$(BIN)/rnnt forecasting train --run-dir $(RUNS)/forecasting/demo --overwrite $(ARGS)
+	$(BIN)/rnnt forecasting evaluate --run-dir $(RUNS)/forecasting/demo
+	$(BIN)/rnnt forecasting export --run-dir $(RUNS)/forecasting/demo --check
+	$(BIN)/rnnt forecasting predict --model $(RUNS)/forecasting/demo/saved_model \
+		data/forecasting/co2_weekly.csv --output $(RUNS)/forecasting/demo/forecast.csv
+
+train-forecasting: $(STAMP) ## train a forecaster (ARGS="--data FILE --set horizon=48 ...")
+	$(BIN)/rnnt forecasting train --run-dir $(RUNS)/forecasting/latest --overwrite $(ARGS)
+
+tune-forecasting: $(STAMP) ## hyperparameter search (resumable), then retrain and export the best
+	$(BIN)/rnnt forecasting tune --run-dir $(RUNS)/forecasting/tuned --overwrite $(ARGS)
+
+eval-forecasting: $(STAMP) ## backtest runs/forecasting/latest on its test split (or ARGS="--data FILE")
+	$(BIN)/rnnt forecasting evaluate --run-dir $(RUNS)/forecasting/latest $(ARGS)
+
+export-forecasting: $(STAMP) ## SavedModel of runs/forecasting/latest, checked in a fresh process
+	$(BIN)/rnnt forecasting export --run-dir $(RUNS)/forecasting/latest --check $(ARGS)
+
+predict-forecasting: $(STAMP) ## forecast from the end of INPUT=file.csv into forecast.csv
+	$(BIN)/rnnt forecasting predict --model $(RUNS)/forecasting/latest/saved_model \
+		$(call quote,$(value INPUT)) --output forecast.csv $(ARGS)
 
 clean: ## remove runs/ and caches (keeps .venv)
 	rm -rf $(RUNS) .pytest_cache .ruff_cache

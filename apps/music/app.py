@@ -27,7 +27,9 @@ import tensorflow as tf
 from apps.music import data as data_io
 from apps.music import midi
 from apps.music.config import MusicConfig
+from apps.music.events import EventSampler, RepeatLastEvent, event_metrics
 from apps.music.model import LM_NAME, MusicHyperModel
+from apps.music.tokens import EventFeatures, PitchTokens, pitches_of, tokens_of
 from rnn_templates import io
 from rnn_templates.app import App, Prepared
 from rnn_templates.errors import UserInputError
@@ -35,44 +37,6 @@ from rnn_templates.sampling import RecurrentSampler
 
 TEST_FILE = "test_windows.npz"
 GENERATED_STEPS = 64  # time steps generated per held-out opening for the statistics
-
-
-@keras.saving.register_keras_serializable(package="rnn_templates.music")
-class PitchTokens(keras.layers.Layer):
-    """MIDI pitches (0 = silence) to note tokens ``0..high - low + 1``.
-
-    Pitches outside ``[low, high]`` (the training range) move by octaves into
-    it, so a seed in another register still reads as the same notes.
-    """
-
-    def __init__(self, low: int, high: int, **kwargs):
-        super().__init__(**kwargs)
-        if not 1 <= low <= high <= 127:
-            raise ValueError(f"`low` and `high` must satisfy 1 <= low <= high <= 127; "
-                             f"received low={low}, high={high}")
-        self.low, self.high = int(low), int(high)
-
-    def call(self, pitches):
-        ops = keras.ops
-        p = ops.cast(pitches, "int32")
-        up = ops.where(p < self.low, p + 12 * ((self.low - p + 11) // 12), p)
-        folded = ops.where(up > self.high, up - 12 * ((up - self.high + 11) // 12), up)
-        folded = ops.clip(folded, self.low, self.high)  # a range narrower than an octave
-        return ops.where(p == 0, 0, folded - self.low + 1)
-
-    def get_config(self):
-        return {**super().get_config(), "low": self.low, "high": self.high}
-
-
-def tokens_of(grids: np.ndarray, artifacts: dict[str, Any]) -> np.ndarray:
-    """Pitch windows (n, steps, voices) -> flat note tokens (n, steps * voices)."""
-    tokens = keras.ops.convert_to_numpy(
-        PitchTokens(artifacts["low"], artifacts["high"])(np.asarray(grids, np.int32)))
-    return tokens.reshape(len(tokens), -1)
-
-
-def pitches_of(tokens: np.ndarray, low: int) -> np.ndarray:
-    return np.where(tokens == 0, 0, tokens + low - 1)
 
 
 def windows(grids: list[np.ndarray], length: int, stride: int) -> np.ndarray:
@@ -123,32 +87,43 @@ class MusicApp(App):
     # --- 1. data -------------------------------------------------------------------
 
     def load_data(self, config: MusicConfig) -> data_io.Pieces:
-        pieces = data_io.load(config.data, config.voices, config.steps_per_quarter)
+        pieces = data_io.load(config.data, config.voices, config.steps_per_quarter,
+                              config.representation)
         _report(pieces)
         return pieces
 
     def from_arrays(self, config, inputs, targets=None) -> data_io.Pieces:
-        grids = [np.asarray(grid, np.int16) for grid in inputs]
-        if not grids or any(g.ndim != 2 or g.shape[1] != config.voices for g in grids):
-            raise ValueError(f"`inputs` must be grids of shape (steps, {config.voices}); "
-                             f"received {[np.shape(g) for g in grids[:3]]}")
+        events = config.representation == "events"
+        width = 3 if events else config.voices
+        grids = [np.asarray(grid, np.float32 if events else np.int16) for grid in inputs]
+        if not grids or any(g.ndim != 2 or g.shape[1] != width for g in grids):
+            what = "note events of shape (notes, 3)" if events else \
+                f"grids of shape (steps, {config.voices})"
+            raise ValueError(f"`inputs` must be {what}; received "
+                             f"{[np.shape(g) for g in grids[:3]]}")
         return data_io.Pieces(grids, [f"piece {i}" for i in range(len(grids))],
                               [None] * len(grids), "memory")
 
     def prepare(self, config: MusicConfig, pieces: data_io.Pieces) -> Prepared:
         split = _split(pieces, config)
+        events = config.representation == "events"
         train = [pieces.grids[i] for i in split["train"]]
-        sounding = np.concatenate([grid[grid > 0] for grid in train])
+        pitches = [grid[:, 0] if events else grid for grid in train]
+        sounding = np.concatenate([p[p > 0] for p in pitches]).astype(int)
         if not len(sounding):
             raise UserInputError("the training pieces have no notes", where=pieces.source)
         openings = []
         for grid in train:
             first = grid[np.flatnonzero(grid.any(axis=1))[0]].tolist()
+            if events:
+                first = [first[0], 0.0, first[2]]  # the first note, from the start
             if first not in openings:
                 openings.append(first)
-        artifacts = {"low": int(sounding.min()), "high": int(sounding.max()),
+        artifacts = {"representation": config.representation,
+                     "low": int(sounding.min()), "high": int(sounding.max()),
                      "voices": config.voices, "steps_per_quarter": config.steps_per_quarter,
-                     "window": config.window, "stride": config.stride, "tempo": config.tempo,
+                     "window": config.window, "stride": config.held_out_stride,
+                     "tempo": config.tempo,
                      "openings": openings[:64],
                      "generation": {"steps": config.generate_steps,
                                     "temperature": config.temperature,
@@ -156,10 +131,11 @@ class MusicApp(App):
         splits = {}
         for name, indices in split.items():
             inputs = windows([pieces.grids[i] for i in indices], config.window + 1,
-                             config.stride)
-            splits[name] = (inputs, tokens_of(inputs, artifacts)[:, 1:])
-        moved = sum(int(((g > 0) & ((g < artifacts["low"]) | (g > artifacts["high"]))).sum())
-                    for name in ("validation", "test") for g in splits[name][0])
+                             config.stride if name == "train" else config.held_out_stride)
+            splits[name] = (inputs, _targets(inputs, artifacts))
+        moved = sum(int(((p > 0) & ((p < artifacts["low"]) | (p > artifacts["high"]))).sum())
+                    for name in ("validation", "test") for g in splits[name][0]
+                    for p in [g[:, 0] if events else g])
         if moved:
             print(f"{moved} held-out notes outside the training range "
                   f"{artifacts['low']}-{artifacts['high']} read an octave or more inside it")
@@ -173,17 +149,16 @@ class MusicApp(App):
     def labelled(self, pieces: data_io.Pieces, artifacts):
         chosen = [g for g, s in zip(pieces.grids, pieces.splits, strict=True) if s == "test"]
         inputs = windows(chosen or pieces.grids, artifacts["window"] + 1, artifacts["stride"])
-        return inputs, tokens_of(inputs, artifacts)[:, 1:]
+        return inputs, _targets(inputs, artifacts)
 
     def write_held_out(self, directory: Path, inputs, targets, artifacts) -> None:
         with io.atomic_path(directory / TEST_FILE) as temporary, open(temporary, "wb") as file:
-            np.savez_compressed(file, windows=np.asarray(inputs, np.int16))
+            np.savez_compressed(file, windows=np.asarray(inputs))
 
     def read_held_out(self, directory: Path, artifacts):
         with np.load(directory / TEST_FILE) as stored:
             inputs = stored["windows"]
-        targets = tokens_of(inputs, artifacts)[:, 1:] if len(inputs) else np.zeros((0, 0), int)
-        return inputs, targets
+        return inputs, _targets(inputs, artifacts)
 
     # --- 2. model ------------------------------------------------------------------
 
@@ -194,24 +169,39 @@ class MusicApp(App):
     def fit_data(self, prepared: Prepared) -> dict[str, Any]:
         data = {}
         for name in ("train", "validation"):
-            tokens = tokens_of(prepared.splits[name][0], prepared.artifacts)
-            data[name] = (tokens[:, :-1], tokens[:, 1:])
+            inputs = prepared.splits[name][0]
+            if prepared.artifacts["representation"] == "events":
+                tokens, timing = (keras.ops.convert_to_numpy(t) for t in EventFeatures(
+                    prepared.artifacts["low"], prepared.artifacts["high"])(inputs))
+                data[name] = ((tokens[:, :-1], timing[:, :-1]),
+                              {"pitch": tokens[:, 1:], "step": timing[:, 1:, :1],
+                               "duration": timing[:, 1:, 1:]})
+            else:
+                tokens = tokens_of(inputs, prepared.artifacts)
+                data[name] = (tokens[:, :-1], tokens[:, 1:])
         return data
 
     def serving_model(self, prepared: Prepared, core: keras.Model) -> keras.Model:
         artifacts = prepared.artifacts
+        if artifacts["representation"] == "events":
+            notes = keras.Input((None, 3), name="notes")
+            features = EventFeatures(artifacts["low"], artifacts["high"],
+                                     name="event_features")(notes)
+            return keras.Model(notes, core(features), name="music")
         notes = keras.Input((None, artifacts["voices"]), dtype="int32", name="notes")
         tokens = PitchTokens(artifacts["low"], artifacts["high"], name="pitch_tokens")(notes)
         flat = keras.layers.Reshape((-1,), name="flatten_voices")(tokens)
         return keras.Model(notes, core(flat), name="music")
 
     def baselines(self, config, prepared) -> list[Any]:
+        if prepared.artifacts["representation"] == "events":
+            return [RepeatLastEvent(prepared.artifacts)]
         return [RepeatLastNote(prepared.artifacts)]
 
     # --- 3. serving ----------------------------------------------------------------
 
     def input_signature(self) -> list[tf.TensorSpec]:
-        return [tf.TensorSpec([None, None, None], tf.int32, name="notes"),
+        return [tf.TensorSpec([None, None, None], tf.float32, name="notes"),
                 tf.TensorSpec([None], tf.int32, name="seed_chords"),
                 tf.TensorSpec([], tf.int32, name="steps"),
                 tf.TensorSpec([], tf.float32, name="temperature"),
@@ -220,34 +210,51 @@ class MusicApp(App):
                 tf.TensorSpec([], tf.int32, name="seed")]
 
     def serve(self, model: keras.Model, artifacts: dict[str, Any]):
-        sampler = RecurrentSampler.from_model(model.get_layer(LM_NAME))
-        to_tokens = model.get_layer("pitch_tokens")
-        voices, low = artifacts["voices"], artifacts["low"]
-        openings = tf.constant(artifacts["openings"], tf.int32)
+        """``serve(notes, seed_chords, steps, temperature, top_k, top_p, seed)``.
+
+        ``notes`` holds the seeds, left-padded: (batch, chords, <= voices) MIDI pitches,
+        or (batch, notes, 3) note events; ``seed_chords`` their lengths (0 = no seed:
+        the piece starts from a training piece's opening, picked by ``seed``). Returns
+        the seeds as used and ``steps`` new time steps (or notes) per piece.
+        """
+        events = artifacts.get("representation") == "events"
+        width = 3 if events else artifacts["voices"]
+        low = artifacts["low"]
+        openings = tf.constant(artifacts["openings"], tf.float32)
+        if events:
+            sampler, to_features = EventSampler(model.get_layer(LM_NAME)), \
+                model.get_layer("event_features")
+        else:
+            sampler, to_tokens = RecurrentSampler.from_model(model.get_layer(LM_NAME)), \
+                model.get_layer("pitch_tokens")
 
         @tf.function(autograph=False)
         def serve(notes, seed_chords, steps, temperature, top_k, top_p, seed):
-            """Seeds (batch, chords, <= voices) left-padded, their chord counts (0 = none);
-            returns the seeds as used and ``steps`` new chords per piece."""
-            notes = tf.cast(notes, tf.int32)
-            notes = tf.pad(notes, [[0, 0], [0, 0], [0, voices - tf.shape(notes)[2]]])
+            notes = tf.cast(notes, tf.float32)
+            notes = tf.pad(notes, [[0, 0], [0, 0], [0, width - tf.shape(notes)[2]]])
             batch, length = tf.shape(notes)[0], tf.shape(notes)[1]
-            # A piece with no seed starts from a training piece's opening chord.
             pick = tf.math.floormod(seed + tf.range(batch), tf.shape(openings)[0])
             empty = tf.reshape(seed_chords <= 0, (-1, 1, 1))
             last = tf.reshape(tf.range(length) == length - 1, (1, -1, 1))
             notes = tf.where(tf.logical_and(empty, last),
                              tf.gather(openings, pick)[:, None, :], notes)
-            chords = tf.maximum(seed_chords, 1)
-            tokens = tf.reshape(to_tokens(notes), (batch, -1))
-            draws = voices * steps
+            first = length - tf.maximum(seed_chords, 1)
+            draws = steps if events else width * steps
             uniforms = tf.transpose(tf.random.stateless_uniform(
                 tf.stack([batch, draws]), tf.stack([seed, 0])))
+            if events:
+                tokens, timing = to_features(notes)
+                chosen, timing = sampler.event_loop(tokens, timing, uniforms, temperature,
+                                                    top_k, top_p, starts=first)
+                pitches = tf.cast(tf.where(chosen == 0, 0, chosen + low - 1), tf.float32)
+                return {"notes": tf.concat([pitches[..., None], timing], axis=-1),
+                        "seed": notes}
+            notes = tf.cast(tf.round(notes), tf.int32)
+            tokens = tf.reshape(to_tokens(notes), (batch, -1))
             generated = sampler.loop(tokens, uniforms, temperature, top_k, top_p,
-                                     starts=(length - chords) * voices)
+                                     starts=first * width)
             generated = tf.where(generated == 0, 0, generated + low - 1)
-            generated = tf.reshape(generated, (batch, steps, voices))
-            return {"notes": generated, "seed": notes}
+            return {"notes": tf.reshape(generated, (batch, steps, width)), "seed": notes}
 
         return serve
 
@@ -271,22 +278,30 @@ class MusicApp(App):
         self.options = options
 
     def parse_input(self, text: str) -> np.ndarray:
-        """A seed: a .mid/.midi/.csv file, pitches ('60 64 67; 62 65 69'), or '' for none."""
+        """A seed: a .mid/.midi/.csv file, notes as text, or '' for none.
+
+        Voices: chords ``'72 67 64 48; 74 67 62 43'``. Events: a melody
+        ``'60 62:0.5 64:0.5:1'`` (``pitch[:step[:duration]]`` in quarter notes).
+        """
         text = str(text).strip()
-        voices = self.artifacts.get("voices", 4)
+        events = self.artifacts.get("representation") == "events"
         if Path(text).suffix.lower() in (*data_io.MIDI_SUFFIXES, ".csv"):
             path = Path(text)
             if not path.is_file():
                 raise UserInputError("no such seed file", where=text,
-                                     fix="give a .mid/.csv file, pitches, or '' for no seed")
+                                     fix="give a .mid/.csv file, notes, or '' for no seed")
             try:
-                grid, _ = data_io.read_piece(path, voices,
-                                             self.artifacts.get("steps_per_quarter", 4))
+                grid, _ = data_io.read_piece(path, self.artifacts.get("voices", 4),
+                                             self.artifacts.get("steps_per_quarter", 4),
+                                             "events" if events else "voices")
             except (ValueError, OSError) as error:
                 raise UserInputError("cannot read the seed", where=text,
                                      received=str(error)) from None
             return grid
-        return data_io.parse_pitches(text, voices, where=f"seed {text!r}")
+        if events:
+            return data_io.parse_melody(text, where=f"seed {text!r}")
+        return data_io.parse_pitches(text, self.artifacts.get("voices", 4),
+                                     where=f"seed {text!r}")
 
     def to_batch(self, items: list[np.ndarray]) -> list[tf.Tensor]:
         generation = {**self.artifacts.get("generation", {}), **{
@@ -294,7 +309,7 @@ class MusicApp(App):
             if k in ("steps", "temperature", "top_k", "top_p") and v is not None}}
         length = max([1, *(len(item) for item in items)])
         width = max([1, *(np.shape(item)[1] for item in items)])
-        notes = np.zeros((len(items), length, width), np.int32)
+        notes = np.zeros((len(items), length, width), np.float32)
         for row, item in enumerate(items):
             if len(item):
                 notes[row, length - len(item):, :np.shape(item)[1]] = item
@@ -306,31 +321,40 @@ class MusicApp(App):
                 tf.constant(int(self.options.get("seed") or 0), tf.int32)]
 
     def prediction_rows(self, outputs, items) -> list[dict[str, Any]]:
+        events = self.artifacts.get("representation") == "events"
         rows = []
         out_dir = self.options.get("output_dir")
         for row, item in enumerate(items):
             seed = outputs["seed"][row]
-            seed = seed[np.flatnonzero(seed.any(axis=1))[0]:] if seed.any() else seed[-1:]
-            piece = np.concatenate([seed, outputs["notes"][row]]).astype(int)
+            used = np.flatnonzero(seed.any(axis=1))
+            seed = seed[used[0]:] if len(used) else seed[-1:]
+            piece = np.concatenate([seed, outputs["notes"][row]])
+            piece = np.round(piece, 3) if events else piece.astype(int)
             entry: dict[str, Any] = {"seed": str(item), "seed_steps": len(seed),
                                      "steps": len(piece)}
             if out_dir:
                 entry.update(self.write_piece(piece, Path(out_dir)))
+            elif events:
+                entry["notes"] = " ".join(f"{int(p)}:{s:g}:{d:g}" for p, s, d in piece)
             else:
                 entry["notes"] = "; ".join(" ".join(map(str, chord)) for chord in piece)
             rows.append(entry)
         return rows
 
-    def write_piece(self, grid: np.ndarray, directory: Path) -> dict[str, str]:
+    def write_piece(self, piece: np.ndarray, directory: Path) -> dict[str, str]:
         """``piece-NNN.mid`` and its piano roll, numbered after what is there already."""
         directory.mkdir(parents=True, exist_ok=True)
         number = 1 + max((int(p.stem[6:]) for p in directory.glob("piece-*.mid")
                           if p.stem[6:].isdigit()), default=0)
         spq = self.artifacts.get("steps_per_quarter", 4)
+        tempo = self.artifacts.get("tempo", 100.0)
+        if self.artifacts.get("representation") == "events":
+            music, grid = midi.events_to_midi(piece, tempo), midi.events_to_grid(piece, spq)
+        else:
+            music, grid = midi.grid_to_midi(piece, spq, tempo), piece
         path = directory / f"piece-{number:03d}.mid"
         with io.atomic_path(path) as temporary:
-            temporary.write_bytes(midi.midi_bytes(
-                midi.grid_to_midi(grid, spq, self.artifacts.get("tempo", 100.0))))
+            temporary.write_bytes(midi.midi_bytes(music))
         plot_piano_roll(grid, spq, directory / f"piece-{number:03d}.png", title=path.name)
         return {"midi": str(path), "piano_roll": str(path.with_suffix(".png"))}
 
@@ -340,39 +364,62 @@ class MusicApp(App):
 
     # --- 4. metrics and plots ----------------------------------------------------------
 
-    def outputs(self, model: keras.Model, inputs) -> np.ndarray:
-        # Position i of a window predicts note i + 1: the last position predicts nothing.
-        parts = [keras.ops.convert_to_numpy(model(np.asarray(chunk, np.int32),
-                                                  training=False))[:, :-1]
-                 for chunk in np.array_split(inputs, max(1, len(inputs) // 128))] \
-            if len(inputs) else []
-        return np.concatenate(parts) if parts else np.zeros((0,))
+    def outputs(self, model: keras.Model, inputs) -> Any:
+        """Next-note probabilities (events: and step, duration) at every window position
+        but the last (position i predicts note i + 1)."""
+        if not len(inputs):
+            return np.zeros((0,))
+        inputs = np.asarray(inputs)
+        parts = []
+        for chunk in np.array_split(inputs, max(1, len(inputs) // 128)):
+            out = model(chunk.astype(np.float32 if inputs.dtype.kind == "f" else np.int32),
+                        training=False)
+            parts.append(keras.tree.map_structure(
+                lambda t: keras.ops.convert_to_numpy(t)[:, :-1], out))
+        return keras.tree.map_structure(lambda *p: np.concatenate(p), *parts)
 
-    def scored_outputs(self, model, inputs, artifacts) -> dict[str, np.ndarray]:
-        probabilities = self.outputs(model, inputs)
-        # Pieces from the held-out openings (their first time step), for the statistics.
-        sampler = RecurrentSampler.from_model(model.get_layer(LM_NAME))
-        seeds = tokens_of(np.asarray(inputs)[:64, :1], artifacts)
-        generated = sampler.sample(seeds, GENERATED_STEPS * artifacts["voices"], seed=0) \
-            if len(seeds) else np.zeros((0, 0), int)
-        return {"probabilities": probabilities,
-                "generated": pitches_of(generated, artifacts["low"]).reshape(
-                    len(seeds), -1, artifacts["voices"])}
+    def scored_outputs(self, model, inputs, artifacts) -> dict[str, Any]:
+        """The outputs, and pieces generated from the held-out openings (their first
+        time step or note) for the statistics."""
+        seeds = np.asarray(inputs)[:64, :1]
+        if artifacts.get("representation") == "events":
+            sampler = EventSampler(model.get_layer(LM_NAME))
+            tokens, timing = (keras.ops.convert_to_numpy(t) for t in model.get_layer(
+                "event_features")(seeds.astype(np.float32)))
+            uniforms = np.random.default_rng(0).random((GENERATED_STEPS, len(seeds)),
+                                                       np.float32)
+            chosen, timing = (keras.ops.convert_to_numpy(t) for t in sampler.event_loop(
+                tokens, timing, uniforms)) if len(seeds) else (np.zeros((0, 0)),) * 2
+            pieces = np.concatenate([pitches_of(chosen, artifacts["low"])[..., None], timing],
+                                    axis=-1) if len(seeds) else []
+            generated = [midi.events_to_grid(p, artifacts["steps_per_quarter"]) for p in pieces]
+        else:
+            sampler = RecurrentSampler.from_model(model.get_layer(LM_NAME))
+            voices = artifacts["voices"]
+            tokens = tokens_of(seeds, artifacts)
+            chosen = sampler.sample(tokens, GENERATED_STEPS * voices, seed=0) \
+                if len(seeds) else np.zeros((0, 0), int)
+            generated = list(pitches_of(chosen, artifacts["low"]).reshape(len(seeds), -1,
+                                                                          voices))
+        return {"model": self.outputs(model, inputs), "generated": generated}
 
     def metrics(self, targets, outputs, artifacts) -> dict:
         from apps.music.stats import music_statistics, note_metrics
 
-        if isinstance(outputs, dict):
-            metrics = note_metrics(targets, outputs["probabilities"], artifacts["voices"])
+        events = artifacts.get("representation") == "events"
+        scored = outputs["model"] if "generated" in outputs else outputs
+        metrics = (event_metrics(targets, scored, artifacts) if events
+                   else note_metrics(targets, scored, artifacts["voices"]))
+        if "generated" in outputs:
             reference = music_statistics(self._held_out_grids(targets, artifacts), artifacts)
-            generated = music_statistics(list(outputs["generated"]), artifacts, reference)
-            metrics["generated"] = generated
+            metrics["generated"] = music_statistics(outputs["generated"], artifacts, reference)
             metrics["held_out_music"] = reference
-            return metrics
-        return note_metrics(targets, outputs, artifacts["voices"])
+        return metrics
 
     @staticmethod
     def _held_out_grids(targets, artifacts) -> list[np.ndarray]:
+        if artifacts.get("representation") == "events":
+            return [midi.events_to_grid(t, artifacts["steps_per_quarter"]) for t in targets]
         voices = artifacts["voices"]
         # Targets are notes 1..end of each window: drop the first partial chord.
         whole = np.asarray(targets)[:, voices - 1:]
@@ -388,12 +435,23 @@ class MusicApp(App):
         line = (f"{name:10s} next-note accuracy {metrics['accuracy']:.4f}  nll/note "
                 f"{metrics['nll_per_note']:.4f}  nll/step {metrics['nll_per_step']:.3f}  "
                 f"({metrics['notes']} notes)")
+        if "step_mae" in metrics:
+            line += (f"\n{'':10s} step error {metrics['step_mae']:.3f}  duration error "
+                     f"{metrics['duration_mae']:.3f} (quarter notes)")
         if "generated" in metrics:
             g = metrics["generated"]
             line += (f"\n{'':10s} generated: pitch-class distance {g['pitch_class_distance']:.3f}"
                      f"  out-of-key {g['out_of_key']:.3f}  repeated bars "
                      f"{g['repeated_bars']:.3f}  density {g['density']:.3f}")
         return line
+
+
+def _targets(inputs: np.ndarray, artifacts: dict[str, Any]) -> np.ndarray:
+    """What each window position predicts: the next note token (voices), or the next
+    note event (events)."""
+    if artifacts.get("representation") == "events":
+        return np.asarray(inputs, np.float32)[:, 1:]
+    return tokens_of(inputs, artifacts)[:, 1:]
 
 
 def plot_piano_roll(grid: np.ndarray, steps_per_quarter: int, path: Path, title: str) -> None:

@@ -23,8 +23,9 @@ from rnn_templates.config import (
 
 @dataclasses.dataclass
 class MusicConfig(TuningOptions, TrainingOptions, RecurrentOptions):
+    # voices: accuracy is the next note's; events: pitch_accuracy (loss covers all three).
     TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = (
-        "val_accuracy", "val_loss", "accuracy", "loss")
+        "val_loss", "val_accuracy", "val_pitch_accuracy", "loss", "accuracy", "pitch_accuracy")
     DATA_KEYS: typing.ClassVar[tuple[str, ...]] = ("voices", "steps_per_quarter")
 
     # --- data -------------------------------------------------------------------
@@ -32,14 +33,19 @@ class MusicConfig(TuningOptions, TrainingOptions, RecurrentOptions):
                      "a folder of .mid/.midi files and/or chorale .csv files (one row per "
                      "time step, one column per voice, MIDI pitches, 0 = silence); "
                      "train/ valid/ test/ subfolders are kept as the splits")
+    representation: str = knob(
+        "voices", "voices: every voice on a time grid (polyphonic); events: the melody as "
+        "note events (pitch, step, duration), monophonic", choices=("voices", "events"))
     voices: int = knob(4, "voices per time step (4: soprano, alto, tenor, bass)",
                        interval="[1, 16]")
     steps_per_quarter: int = knob(4, "time-grid steps per quarter note (4: 16th notes)",
                                   interval="[1, 48]")
     window: int = knob(32, "time steps per training window (each flattened to "
-                       "window x voices notes)", interval="[2, inf)")
-    stride: int = knob(4, "time steps between the starts of consecutive windows",
+                       "window x voices notes); events: notes per window", interval="[2, inf)")
+    stride: int = knob(4, "time steps (events: notes) between consecutive training windows",
                        interval="[1, inf)")
+    held_out_stride: int = knob(16, "time steps between held-out windows (16 with window 32: "
+                                "the JSB chorale protocol)", interval="[1, inf)")
     test_fraction: float = knob(0.15, "held-out test share of the pieces",
                                 interval="[0, 0.5)")
     validation_fraction: float = knob(0.15, "validation share of the pieces",
@@ -63,21 +69,31 @@ class MusicConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     # One LSTM(128) reaches 0.89 next-note accuracy on the shipped pieces in 8 epochs.
     units: int = new_default(RecurrentOptions, "units", 128)
     learning_rate: float = new_default(TrainingOptions, "learning_rate", 3e-3)
-    tuning_objective: str = new_default(TuningOptions, "tuning_objective", "val_accuracy")
+    tuning_objective: str = new_default(TuningOptions, "tuning_objective", "val_loss")
+
+    def check(self) -> None:
+        super().check()
+        events = self.representation == "events"
+        if ("pitch" in self.tuning_objective) != events and "accuracy" in self.tuning_objective:
+            expected = "val_pitch_accuracy" if events else "val_accuracy"
+            raise ValueError(f"with representation={self.representation} the accuracy is "
+                             f"`{expected}`; received tuning_objective="
+                             f"{self.tuning_objective!r}")
 
 
 def add_arguments(verb: str, parser: argparse.ArgumentParser) -> None:
-    """``predict``'s generation options (the others verbs have none of their own)."""
+    """``predict``'s generation options (the other verbs have none of their own)."""
     if verb != "predict":
         return
-    parser.add_argument("--steps", type=int, default=64,
-                        help="time steps to add to each seed (default: %(default)s)")
-    parser.add_argument("--temperature", type=float, default=1.0,
-                        help="0 = always the likeliest note (default: %(default)s)")
-    parser.add_argument("--top-k", type=int, default=0,
-                        help="sample among the k likeliest notes, 0 = all (default: 0)")
-    parser.add_argument("--top-p", type=float, default=1.0,
-                        help="nucleus sampling mass (default: 1.0 = off)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="time steps (events: notes) to add to each seed "
+                        "(default: the run's generate_steps)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="0 = always the likeliest note (default: the run's temperature)")
+    parser.add_argument("--top-k", type=int, default=None,
+                        help="sample among the k likeliest notes, 0 = all")
+    parser.add_argument("--top-p", type=float, default=None,
+                        help="nucleus sampling mass, 1 = off")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed: the same seed gives the same pieces (default: 0)")
     parser.add_argument("--output-dir",

@@ -1,8 +1,11 @@
-"""Reading pieces: a folder of MIDI files and/or chorale CSV files, as grids of voices.
+"""Reading pieces: a folder of MIDI files and/or chorale CSV files.
 
-Every piece becomes an int array ``(steps, voices)`` of MIDI pitches, 0 for
-silence. What could not be read is named and skipped, never silently: the
-reader returns the list, and the app prints it.
+With ``representation="voices"`` every piece becomes an int array ``(steps,
+voices)`` of MIDI pitches on a time grid, 0 for silence; with ``"events"`` a
+float array ``(notes, 3)`` of its melody's note events: pitch, step (from the
+previous note's start) and duration, in quarter notes. What could not be read
+is named and skipped, never silently: the reader returns the list, and the
+app prints it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ SPLIT_FOLDERS = {"train": "train", "valid": "validation", "validation": "validat
 
 @dataclasses.dataclass
 class Pieces:
-    """Pieces (grids of voices) with their names and, when the folder says, their splits."""
+    """Pieces (grids of voices or note events) with their names and, when the folder
+    says, their splits."""
 
     grids: list[np.ndarray]
     names: list[str]
@@ -59,13 +63,24 @@ def read_csv_piece(path: Path, voices: int) -> np.ndarray:
     return grid
 
 
-def read_piece(path: Path, voices: int, steps_per_quarter: int) -> tuple[np.ndarray, list[str]]:
-    """One file's grid and notes about it; raises ValueError with the reason."""
+def read_piece(path: Path, voices: int, steps_per_quarter: int,
+               representation: str = "voices") -> tuple[np.ndarray, list[str]]:
+    """One file's grid (or note events) and notes about it; raises ValueError with the
+    reason."""
     if path.suffix.lower() == ".csv":
-        return read_csv_piece(path, voices), []
+        grid = read_csv_piece(path, voices)
+        if representation == "events":
+            return midi.grid_to_events(grid, steps_per_quarter), []
+        return grid, []
     music, repairs = midi.load_pretty_midi(path)
-    read = midi.to_grid(music, voices, steps_per_quarter)
     notes = [f"repaired ({', '.join(repairs)})"] if repairs else []
+    if representation == "events":
+        events, dropped = midi.to_events(music)
+        if dropped:
+            notes.append(f"{dropped} notes under the melody (starting with a higher one) "
+                         "left out")
+        return events, notes
+    read = midi.to_grid(music, voices, steps_per_quarter)
     if read.dropped_notes:
         notes.append(f"{read.dropped_notes} notes beyond the {voices} highest voices left out")
     if read.drum_notes:
@@ -73,7 +88,8 @@ def read_piece(path: Path, voices: int, steps_per_quarter: int) -> tuple[np.ndar
     return read.grid, notes
 
 
-def load(data: str, voices: int, steps_per_quarter: int) -> Pieces:
+def load(data: str, voices: int, steps_per_quarter: int,
+         representation: str = "voices") -> Pieces:
     """Every readable piece under ``data`` (a folder, or one file)."""
     path = Path(resolve_path(data))
     if not path.exists():
@@ -87,7 +103,7 @@ def load(data: str, voices: int, steps_per_quarter: int) -> Pieces:
     for file in files:
         name = str(file.relative_to(path)) if path.is_dir() else file.name
         try:
-            grid, notes = read_piece(file, voices, steps_per_quarter)
+            grid, notes = read_piece(file, voices, steps_per_quarter, representation)
         except (ValueError, OSError, EOFError, IndexError, KeyError) as error:
             pieces.skipped.append(f"{name}: {error}")
             continue
@@ -108,6 +124,28 @@ def load(data: str, voices: int, steps_per_quarter: int) -> Pieces:
             + (f" (first: {pieces.skipped[0]})" if pieces.skipped else ""),
             fix="check --data and --set voices=...")
     return pieces
+
+
+def parse_melody(text: str, where: str) -> np.ndarray:
+    """``'60 62 64:0.5 65:0.5:2'`` -> note events: each note ``pitch[:step[:duration]]``,
+    step and duration in quarter notes (default 1, and the step)."""
+    events = []
+    for token in text.replace(";", " ").replace(",", " ").split():
+        parts = token.split(":")
+        try:
+            pitch = int(parts[0])
+            step = float(parts[1]) if len(parts) > 1 else 1.0
+            duration = float(parts[2]) if len(parts) > 2 else step
+        except ValueError:
+            pitch, step, duration = -1, 0.0, 0.0
+        if not 1 <= pitch <= 127 or len(parts) > 3 or step < 0 or duration <= 0 \
+                or not np.isfinite([step, duration]).all():
+            raise UserInputError("not a note", where=where,
+                                 expected="pitch[:step[:duration]], e.g. 60 or 62:0.5 or "
+                                 "64:0.5:1 (MIDI pitch 1-127, quarter notes)",
+                                 received=token)
+        events.append((pitch, step if events else 0.0, duration))
+    return np.array(events, dtype=np.float32).reshape(-1, 3)
 
 
 def parse_pitches(text: str, voices: int, where: str) -> np.ndarray:

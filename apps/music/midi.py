@@ -245,3 +245,72 @@ def midi_bytes(music: pretty_midi.PrettyMIDI) -> bytes:
     buffer = _io.BytesIO()
     music.write(buffer)
     return buffer.getvalue()
+
+
+def to_events(music: pretty_midi.PrettyMIDI) -> tuple[np.ndarray, int]:
+    """The melody as note events ``(notes, 3)``: pitch, step and duration in quarter notes.
+
+    ``step`` is the time from the previous note's start. Where several notes
+    start together the highest is the melody; the others are counted (the
+    second value returned). Drum tracks are left out.
+    """
+    resolution = float(music.resolution)
+    notes = [(music.time_to_tick(note.start) / resolution, music.time_to_tick(note.end)
+              / resolution, note.pitch)
+             for inst in music.instruments if not inst.is_drum for note in inst.notes]
+    notes.sort(key=lambda note: (note[0], -note[2]))
+    events, previous, dropped = [], None, 0
+    for start, end, pitch in notes:
+        if previous is not None and abs(start - previous) < 1e-6:
+            dropped += 1
+            continue
+        events.append((pitch, 0.0 if previous is None else start - previous,
+                       max(end - start, 1e-3)))
+        previous = start
+    return np.array(events, dtype=np.float32).reshape(-1, 3), dropped
+
+
+def grid_to_events(grid: np.ndarray, steps_per_quarter: int) -> np.ndarray:
+    """The top voice of a grid as note events (a held pitch is one note)."""
+    voice = np.asarray(grid)[:, 0] if np.ndim(grid) == 2 else np.asarray(grid)
+    events, step, previous = [], 0, None
+    while step < len(voice):
+        end = step + 1
+        while end < len(voice) and voice[end] == voice[step]:
+            end += 1
+        if voice[step]:
+            since = 0 if previous is None else step - previous
+            events.append((voice[step], since / steps_per_quarter,
+                           (end - step) / steps_per_quarter))
+            previous = step
+        step = end
+    return np.array(events, dtype=np.float32).reshape(-1, 3)
+
+
+def events_to_midi(events: np.ndarray, tempo: float, program: int = 0) -> pretty_midi.PrettyMIDI:
+    """Note events (pitch, step, duration in quarter notes) as a one-instrument MIDI file."""
+    music = pretty_midi.PrettyMIDI(initial_tempo=float(tempo))
+    seconds = 60.0 / tempo
+    instrument = pretty_midi.Instrument(program=program, name="melody")
+    start = 0.0
+    for pitch, step, duration in np.asarray(events, dtype=np.float64):
+        start += max(step, 0.0)
+        if 0 < pitch <= 127:
+            instrument.notes.append(pretty_midi.Note(
+                velocity=80, pitch=int(round(pitch)), start=start * seconds,
+                end=(start + max(duration, 1e-3)) * seconds))
+    music.instruments.append(instrument)
+    return music
+
+
+def events_to_grid(events: np.ndarray, steps_per_quarter: int) -> np.ndarray:
+    """Note events on a one-voice time grid (for the statistics and the piano roll)."""
+    starts = np.cumsum(np.maximum(np.asarray(events)[:, 1], 0)) if len(events) else np.zeros(0)
+    ends = starts + np.maximum(np.asarray(events)[:, 2], 0) if len(events) else starts
+    steps = int(np.ceil(ends.max() * steps_per_quarter)) + 1 if len(events) else 0
+    grid = np.zeros((min(steps, MAX_STEPS), 1), dtype=np.int16)
+    for (pitch, _, _), start, end in zip(events, starts, ends, strict=True):
+        first = int(round(start * steps_per_quarter))
+        last = max(first + 1, int(round(end * steps_per_quarter)))
+        grid[first:last, 0] = int(round(pitch))
+    return grid

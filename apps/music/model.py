@@ -15,6 +15,8 @@ import keras_tuner
 import tensorflow as tf
 
 from apps.music.config import MusicConfig
+from apps.music.events import build_event_model
+from rnn_templates.cells import RecurrentConfig
 from rnn_templates.data.shuffle import EpochShuffle
 from rnn_templates.topologies import build_many_to_many
 from rnn_templates.training import compile_model
@@ -42,27 +44,41 @@ class MusicHyperModel(keras_tuner.HyperModel):
                               default=c.dropout),
             activation=c.activation, recurrent_dropout=c.recurrent_dropout,
         )
-        model = build_many_to_many(
-            self.vocab_size, vocab_size=self.vocab_size, mask_zero=False,
-            embedding_dim=hp.Choice("embedding_dim", _choices([8, 16, 32], c.embedding_dim),
-                                    default=c.embedding_dim),
-            rnn=rnn, head_dropout=c.head_dropout, output_activation="softmax", name=LM_NAME)
+        embedding_dim = hp.Choice("embedding_dim", _choices([8, 16, 32], c.embedding_dim),
+                                  default=c.embedding_dim)
         learning_rate = hp.Float("learning_rate", min(5e-4, c.learning_rate),
                                  max(5e-3, c.learning_rate), sampling="log",
                                  default=c.learning_rate)
+        options = dict(learning_rate=learning_rate, clipnorm=c.clipnorm or None,
+                       weight_decay=c.weight_decay)
+        if c.representation == "events":
+            model = build_event_model(self.vocab_size, embedding_dim, RecurrentConfig(**rnn),
+                                      c.head_dropout, LM_NAME)
+            # Step and duration in quarter notes: squared errors of the order of the
+            # pitch's cross-entropy, so no output drowns the others.
+            return compile_model(
+                model, loss={"pitch": "sparse_categorical_crossentropy", "step": "mse",
+                             "duration": "mse"},
+                metrics={"pitch": ["accuracy"]}, **options)
+        model = build_many_to_many(
+            self.vocab_size, vocab_size=self.vocab_size, mask_zero=False,
+            embedding_dim=embedding_dim, rnn=rnn, head_dropout=c.head_dropout,
+            output_activation="softmax", name=LM_NAME)
         return compile_model(model, loss="sparse_categorical_crossentropy",
-                             metrics=["accuracy"], learning_rate=learning_rate,
-                             clipnorm=c.clipnorm or None, weight_decay=c.weight_decay)
+                             metrics=["accuracy"], **options)
 
     def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
         """Train on ``train=(notes, next_notes)`` windows, validating on ``validation``."""
         c = self.config
         # The order of each epoch depends on (seed, epoch) only: a resumed run repeats it.
         shuffle = EpochShuffle(c.seed)
-        notes, targets = (tf.constant(a) for a in train)
-        train_ds = (shuffle.indices(len(train[0])).batch(c.batch_size)
-                    .map(lambda i: (tf.gather(notes, i), tf.gather(targets, i)))
-                    .prefetch(2))
+        notes, targets = (tf.nest.map_structure(tf.constant, a) for a in train)
+
+        def gather(indices):
+            return tf.nest.map_structure(lambda t: tf.gather(t, indices), (notes, targets))
+
+        train_ds = (shuffle.indices(len(tf.nest.flatten(train[1])[0])).batch(c.batch_size)
+                    .map(gather).prefetch(2))
         val_ds = tf.data.Dataset.from_tensor_slices(validation).batch(256)
         kwargs.setdefault("epochs", c.epochs)
         kwargs["shuffle"] = False

@@ -123,3 +123,22 @@ def test_bad_predict_input_is_one_line(trained_run, capsys, argument, message):
     assert code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_the_event_representation_end_to_end(workspace, pieces, capsys):
+    """Melodies as (pitch, step, duration): train, the fresh-process export check, predict."""
+    run_dir = workspace / "events"
+    settings = [s if s != "window=8" else "window=12" for s in TINY]
+    assert main(["music", "train", "--data", str(pieces), "--run-dir", str(run_dir), *settings,
+                 "--set", "representation=events", "--set", "epochs=1"]) == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["export"] == {"notes": 0.0, "seed": 0.0}
+    assert metrics["test"]["step_mae"] >= 0 and "repeat last note" in metrics["test"]["baselines"]
+    capsys.readouterr()
+    assert main(["music", "predict", "--model", str(run_dir / "saved_model"), "60 62:0.5 64",
+                 "--steps", "4", "--temperature", "0"]) == 0
+    notes = capsys.readouterr().out.split("\t")[0].split()
+    assert len(notes) == 7 and notes[:3] == ["60:0:1", "62:0.5:0.5", "64:1:1"]
+    pitch, step, duration = (float(v) for v in notes[-1].split(":"))
+    assert 1 <= pitch <= 127 and step >= 0 and duration > 0

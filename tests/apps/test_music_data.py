@@ -10,7 +10,8 @@ import pytest
 
 from apps.music import data as data_io
 from apps.music import midi
-from apps.music.app import PitchTokens, RepeatLastNote, tokens_of, windows
+from apps.music.app import RepeatLastNote, windows
+from apps.music.tokens import PitchTokens, tokens_of
 from rnn_templates.errors import UserInputError
 
 CHORALE = np.array([[72, 67, 64, 48]] * 4 + [[74, 67, 62, 43]] * 4 + [[0, 0, 0, 0]] * 2
@@ -158,3 +159,54 @@ def test_windows_and_the_repeat_baseline():
     assert probabilities.shape == (1, 31, 33)
     # Within the first held chord every note repeats its voice: the baseline's pick is right.
     assert (probabilities[0, 3:12].argmax(-1) == targets[0, 3:12]).all()
+
+
+# --- note events -------------------------------------------------------------------
+
+
+def test_events_from_midi_grids_and_text_have_pitch_step_duration(tmp_path):
+    _midi_file(tmp_path / "piece.mid")
+    events, notes = data_io.read_piece(tmp_path / "piece.mid", 4, 4, "events")
+    # The melody is the top voice: 72 (1 quarter), 74 (1), rest, 72 (1.5), 71 (2).
+    np.testing.assert_allclose(events, [[72, 0, 1], [74, 1, 1], [72, 1.5, 1.5], [71, 1.5, 2]],
+                               atol=1e-3)
+    # Alto 2, tenor 4 and bass 4 notes start with a higher note.
+    assert notes == ["10 notes under the melody (starting with a higher one) left out"]
+    np.testing.assert_allclose(midi.grid_to_events(CHORALE, 4), events, atol=1e-6)
+    np.testing.assert_allclose(data_io.parse_melody("60 62:0.5 64:0.5:2", "seed"),
+                               [[60, 0, 1], [62, 0.5, 0.5], [64, 0.5, 2]])
+    with pytest.raises(UserInputError, match="not a note"):
+        data_io.parse_melody("60:-1", "seed")
+
+
+def test_events_written_as_midi_read_back_the_same(tmp_path):
+    events = np.array([[60, 0, 1], [64, 1, 0.5], [67, 0.5, 0.5], [72, 1, 2]], np.float32)
+    (tmp_path / "m.mid").write_bytes(midi.midi_bytes(midi.events_to_midi(events, 90)))
+    back, _ = data_io.read_piece(tmp_path / "m.mid", 4, 4, "events")
+    np.testing.assert_allclose(back, events, atol=1e-2)
+    grid = midi.events_to_grid(events, 4)
+    assert grid.shape == (19, 1) and grid[0, 0] == 60 and grid[10, 0] == 72
+
+
+def test_the_event_sampler_agrees_with_the_fused_model():
+    import keras
+
+    from apps.music.events import EventSampler, build_event_model
+    from rnn_templates.cells import RecurrentConfig
+
+    keras.utils.set_random_seed(1)
+    model = build_event_model(9, 4, RecurrentConfig(cell="gru", units=8, num_layers=2), 0.0,
+                              "lm")
+    model.set_weights([w * 3 for w in model.get_weights()])
+    tokens = np.array([[1, 2, 3]], np.int32)
+    timing = np.array([[[0.0, 1.0], [1.0, 0.5], [0.5, 0.5]]], np.float32)
+    chosen, predicted = (np.asarray(t) for t in EventSampler(model).event_loop(
+        tokens, timing, np.zeros((4, 1), np.float32), temperature=0.0))
+    assert chosen.shape == (1, 4) and predicted.shape == (1, 4, 2)
+    all_tokens = np.concatenate([tokens, chosen], axis=1)
+    all_timing = np.concatenate([timing, predicted], axis=1)
+    full = model([all_tokens[:, :-1], all_timing[:, :-1]])
+    np.testing.assert_array_equal(np.asarray(full["pitch"])[:, 2:].argmax(-1), chosen)
+    np.testing.assert_allclose(np.asarray(full["step"])[:, 2:, 0], predicted[..., 0], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(full["duration"])[:, 2:, 0], predicted[..., 1],
+                               atol=1e-5)

@@ -1,0 +1,186 @@
+"""Music: next-note accuracy on the JSB chorales, and the sampler's speed.
+
+Accuracy (``--part accuracy``): the music app trained on the 229 training
+chorales and scored on the 76 validation chorales, each chord flattened into
+4 consecutive notes, windows of 32 chords (33 with the target) every 16 time
+steps: the protocol of Géron's Bach chorale model (Hands-On Machine Learning,
+2nd ed., chapter 15: 0.816 on the test split, about 0.825 on validation).
+
+Speed (``--part sampling``), in one run on the same trained weights:
+
+- notes per second of the app's compiled sampler (the recurrent state carried
+  step to step, one compiled loop) against the TensorFlow music tutorial's
+  loop (one ``model.predict`` per note on a sliding 25-note window), 500 notes;
+- 64 pieces in one batch against one piece (the time ratio).
+
+Usage::
+
+    python benchmarks/music_jsb.py --data ../shared/datasets/music/jsb_chorales
+    python benchmarks/music_jsb.py --part sampling --data ...   (after accuracy)
+
+Writes ``benchmarks/results/music_jsb.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+
+import numpy as np  # noqa: E402
+from bench_common import RESULTS, machine_info, write_text_atomic  # noqa: E402
+
+PUBLISHED = {"geron_conv_lstm_test": 0.816, "geron_conv_lstm_validation_about": 0.825}
+RUN_DIR = Path("runs/benchmarks/music_jsb")
+
+
+def accuracy(data: Path, settings: list[str]) -> dict:
+    from apps.music.app import MusicApp
+    from apps.music.config import MusicConfig
+    from rnn_templates.app import Runner
+    from rnn_templates.config import load_config
+
+    config = load_config(MusicConfig, None, [f"data={data}", *settings])
+    started = time.perf_counter()
+    metrics = Runner(MusicApp()).train(config, RUN_DIR, overwrite=True)
+    seconds = time.perf_counter() - started
+    validation = metrics["validation"]
+    return {"config": dataclasses.asdict(config), "wall_seconds": round(seconds, 1),
+            "epochs_run": metrics["training"]["epochs_run"],
+            "kept_epoch": metrics["training"]["kept_epoch"],
+            "validation_accuracy": validation["accuracy"],
+            "validation_nll_per_note": validation["nll_per_note"],
+            "validation_nll_per_step": validation["nll_per_step"],
+            "validation_windows": validation["windows"],
+            "repeat_last_note_accuracy":
+                validation["baselines"]["repeat last note"]["accuracy"],
+            "generated": {k: v for k, v in validation["generated"].items()
+                          if k != "pitch_class_histogram"},
+            "held_out_music": {k: v for k, v in validation["held_out_music"].items()
+                               if k != "pitch_class_histogram"}}
+
+
+def sampling(notes: int = 500, window: int = 25, repeats: int = 3) -> dict:
+    import keras
+
+    from apps.music.model import LM_NAME
+    from rnn_templates.app import load_keras_model
+    from rnn_templates.sampling import RecurrentSampler
+
+    model = load_keras_model(RUN_DIR / "model.keras")
+    lm = model.get_layer(LM_NAME)
+    sampler = RecurrentSampler.from_model(lm)
+    rng = np.random.default_rng(0)
+    prompt = rng.integers(1, sampler.vocab_size, size=(1, window))
+
+    def ours(batch: int) -> float:
+        prompts = np.repeat(prompt, batch, axis=0)
+        sampler.sample(prompts, notes, seed=0)  # compile once
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            sampler.sample(prompts, notes, seed=1)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    def tutorial(count: int) -> float:
+        # One model.predict per note on the last `window` notes, as the TF tutorial does.
+        history = list(prompt[0])
+        started = time.perf_counter()
+        for _ in range(count):
+            probabilities = lm.predict(np.array([history[-window:]]), verbose=0)[0, -1]
+            probabilities = probabilities / probabilities.sum()
+            history.append(int(rng.choice(len(probabilities), p=probabilities)))
+        return time.perf_counter() - started
+
+    one = ours(1)
+    batch64 = ours(64)
+    # The tutorial loop is timed on 100 notes and scaled: it is linear in notes.
+    peer_notes = 100
+    peer = tutorial(peer_notes) * notes / peer_notes
+    return {"backend": keras.backend.backend(), "notes": notes, "window": window,
+            "ours_seconds_one_piece": round(one, 4),
+            "ours_notes_per_second": round(notes / one, 1),
+            "tutorial_notes_per_second": round(notes / peer, 1),
+            "speedup_vs_tutorial": round(peer / one, 1),
+            "ours_seconds_64_pieces": round(batch64, 4),
+            "batch64_over_one_time_ratio": round(batch64 / one, 2),
+            "tutorial_notes_timed": peer_notes}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path,
+                        default=Path("../shared/datasets/music/jsb_chorales"))
+    parser.add_argument("--part", choices=("accuracy", "sampling", "both"), default="both")
+    parser.add_argument("--set", action="append", default=[], dest="settings",
+                        help="music config overrides for the accuracy run")
+    args = parser.parse_args()
+    path = RESULTS / "music_jsb.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    results["machine"] = machine_info()
+    results["published"] = PUBLISHED
+    if args.part in ("accuracy", "both"):
+        if not (args.data / "train").is_dir():
+            sys.exit(f"{args.data}: expected train/ and valid/ folders of chorale CSVs")
+        results["accuracy"] = accuracy(args.data, args.settings)
+    if args.part in ("sampling", "both"):
+        results["sampling"] = sampling()
+    write_text_atomic(path, json.dumps(results, indent=2) + "\n")
+    write_text_atomic(RESULTS / "music_jsb.md", report(results))
+    print(report(results))
+
+
+def report(results: dict) -> str:
+    lines = ["# Music: JSB chorales", "", f"Machine: {results['machine']['machine']}, "
+             f"{results['machine']['date']}, TensorFlow {results['machine']['tensorflow']}, "
+             f"Keras {results['machine']['keras']}.", ""]
+    if "accuracy" in results:
+        a = results["accuracy"]
+        c = a["config"]
+        lines += [
+            "## Next-note accuracy, validation chorales (windows of 32 chords every 16 steps)",
+            "",
+            "| model | validation accuracy | NLL per note | NLL per time step |",
+            "|---|---|---|---|",
+            f"| ours: {c['cell']}({c['units']}) x {c['num_layers']}, embedding "
+            f"{c['embedding_dim']}, {a['epochs_run']} epochs (kept {a['kept_epoch']}), "
+            f"{a['wall_seconds'] / 60:.1f} min on the CPU | {a['validation_accuracy']:.4f} | "
+            f"{a['validation_nll_per_note']:.4f} | {a['validation_nll_per_step']:.3f} |",
+            f"| repeat last note (baseline) | {a['repeat_last_note_accuracy']:.4f} | | |",
+            "| Géron, conv + LSTM (published) | about 0.825 (test: 0.816) | | |",
+            "",
+            "Generated from the validation openings (64 time steps each) against the "
+            "validation music:",
+            "",
+            "| | voices sounding | out of key | repeated bars | pitch-class distance |",
+            "|---|---|---|---|---|",
+            f"| validation music | {a['held_out_music']['density']:.3f} | "
+            f"{a['held_out_music']['out_of_key']:.3f} | "
+            f"{a['held_out_music']['repeated_bars']:.3f} | |",
+            f"| generated | {a['generated']['density']:.3f} | {a['generated']['out_of_key']:.3f} "
+            f"| {a['generated']['repeated_bars']:.3f} | "
+            f"{a['generated']['pitch_class_distance']:.3f} |", ""]
+    if "sampling" in results:
+        s = results["sampling"]
+        lines += [
+            f"## Sampling speed ({s['notes']} notes, backend {s['backend']})", "",
+            "| | notes per second | ratio |", "|---|---|---|",
+            f"| ours: compiled loop, state carried | {s['ours_notes_per_second']} | "
+            f"{s['speedup_vs_tutorial']}x |",
+            f"| tutorial: model.predict per note on a {s['window']}-note window | "
+            f"{s['tutorial_notes_per_second']} | 1x |", "",
+            f"64 pieces in one batch take {s['batch64_over_one_time_ratio']}x the time of one "
+            f"({s['ours_seconds_64_pieces']} s against {s['ours_seconds_one_piece']} s).", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
