@@ -10,11 +10,12 @@ COMMON = dict(lookback=8, horizon=6, targets=2, past=1, future=2,
               mean=[1.0, 2.0, 3.0, 0.0, 0.0], std=[2.0, 1.0, 1.0, 1.0, 1.0])
 
 
-@pytest.mark.parametrize("kind, options", [
-    ("segrnn", {"segment_length": 4, "units": 8}),
-    ("rnn", {"rnn": {"cell": "lstm", "units": 8, "num_layers": 2}}),
+@pytest.mark.parametrize("kind, options, window_norm", [
+    ("segrnn", {"segment_length": 4, "units": 8}, "last"),
+    ("segrnn", {"segment_length": 4, "units": 8}, "revin"),
+    ("rnn", {"rnn": {"cell": "lstm", "units": 8, "num_layers": 2}}, "last"),
+    ("rnn", {"rnn": {"cell": "gru", "units": 8}}, "none"),
 ])
-@pytest.mark.parametrize("window_norm", ["last", "revin", "none"])
 def test_shape_reload_and_no_future_target_leak(tmp_path, kind, options, window_norm):
     model = build_forecaster(kind, rows=14, columns=5, window_norm=window_norm, **COMMON,
                              **options)
@@ -64,3 +65,17 @@ def test_forecast_outputs_are_in_original_units_and_ordered():
     assert out.shape == (1, 3, 2, 5)
     np.testing.assert_allclose(out[0, 0, 0], [10, 8, 12, 6, 14])
     np.testing.assert_allclose(out[0, 0, 1], [-5, -5.5, -4.5, -6, -4])
+
+
+def test_adaptive_intervals_scale_with_each_windows_spread(tmp_path):
+    widths = np.stack([np.full((3, 1), 1.0), np.full((3, 1), 2.0)]).tolist()
+    layer = ForecastOutputs([0.0], [1.0], widths, lookback=4, input_mean=[0.0], input_std=[1.0])
+    window = np.array([[1, -1, 1, -1], [2, -2, 2, -2]], "float32")[:, :, None]  # spread 1 and 2
+    out = np.asarray(layer(np.zeros((2, 3, 1), "float32"), window))
+    np.testing.assert_allclose(out[:, 0, 0, 2], [1.01, 2.01], rtol=1e-5)  # 80% upper bound
+    np.testing.assert_allclose(out[:, 0, 0, 3], [-2.02, -4.02], rtol=1e-5)  # 95% lower bound
+    inputs = keras.Input((4, 1))
+    model = keras.Model(inputs, layer(keras.layers.Identity()(inputs)[:, :3], inputs))
+    model.save(tmp_path / "adaptive.keras")
+    reloaded = keras.saving.load_model(tmp_path / "adaptive.keras")
+    np.testing.assert_allclose(np.asarray(reloaded(window)), np.asarray(model(window)))

@@ -36,7 +36,7 @@ from rnn_templates.app import App, Prepared
 from rnn_templates.data.series import Series, series_from_frame
 from rnn_templates.data.windows import forecast_windows
 from rnn_templates.errors import UserInputError
-from rnn_templates.topologies.forecast import ForecastOutputs
+from rnn_templates.topologies.forecast import ForecastOutputs, window_scale
 
 TEST_FILE = "test_windows.npz"
 OUTPUTS = ("forecast", "lower_80", "upper_80", "lower_95", "upper_95")
@@ -102,7 +102,7 @@ class ForecastingApp(App):
                   if test < len(values) else (np.zeros((0,)), np.zeros((0,)))}
         scaled = ((values - mean) / std)[:, :targets]
         state = types.SimpleNamespace(
-            fit={"train": (train_rows, scaled[:validation]),
+            interval_scale=config.interval_scale, fit={"train": (train_rows, scaled[:validation]),
                  "validation": (values[validation - lookback:test],
                                 scaled[validation - lookback:test])})
         return Prepared(splits, artifacts, state)
@@ -145,10 +145,17 @@ class ForecastingApp(App):
         target_mean = np.asarray(a["mean"][: a["targets"]])
         truth = (full[:, a["lookback"]:] - target_mean) / target_std
         predicted = core.predict(inputs, batch_size=512, verbose=0)
-        widths = fc.conformal_widths(np.abs(predicted - truth), fc.LEVELS)
-        a["interval_half_widths_standardized"] = widths.mean(axis=(1, 2)).round(6).tolist()
-        outputs = ForecastOutputs(target_mean.tolist(), target_std.tolist(), widths.tolist(),
-                                  name="original_units")(core.output)
+        errors = np.abs(predicted - truth)
+        adaptive = prepared.state.interval_scale == "window"
+        if adaptive:  # errors in units of each window's own spread
+            errors = errors / np.asarray(window_scale(inputs, a["mean"], a["std"],
+                                                      a["lookback"], a["targets"]))
+        widths = fc.conformal_widths(errors, fc.LEVELS)
+        a["interval_half_widths"] = widths.mean(axis=(1, 2)).round(6).tolist()
+        layer = ForecastOutputs(target_mean.tolist(), target_std.tolist(), widths.tolist(),
+                                lookback=a["lookback"] if adaptive else None,
+                                input_mean=a["mean"], input_std=a["std"], name="original_units")
+        outputs = layer(core.output, core.input)
         return keras.Model(core.input, outputs, name="forecasting")
 
     def baselines(self, config: ForecastingConfig, prepared: Prepared) -> list[Any]:

@@ -70,6 +70,9 @@ class ForecastingConfig(TuningOptions, TrainingOptions, RecurrentOptions):
                             "revin (window mean and std), none", choices=("last", "revin", "none"))
     loss: str = knob("mae", "training loss on standardized values", choices=("mae", "mse",
                                                                                  "huber"))
+    interval_scale: str = knob("window", "split-conformal intervals: window (errors scaled by "
+                               "each window's spread: wider on rough windows) or none (one "
+                               "width per step)", choices=("window", "none"))
     season: int = knob(0, "season length for the seasonal-naive baseline and MASE; 0: detected",
                        interval="[0, inf)")
     baseline: bool = knob(True, "report last value, repeat last window, seasonal naive and a "

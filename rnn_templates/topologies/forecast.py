@@ -266,36 +266,60 @@ class RecurrentForecaster(_WindowForecaster):
         return {**super().get_config(), "rnn": self.rnn}
 
 
+def window_scale(window, mean, std, lookback: int, targets: int):
+    """Each window's own spread: the standard deviation over the lookback of each
+    standardized target, ``(batch, 1, targets)``, floored at 0.01.
+
+    Scales the conformal errors, so intervals widen on rough windows and
+    narrow on calm ones (locally adaptive split-conformal).
+    """
+    values = (ops.cast(window[:, :lookback, :targets], "float32")
+              - ops.array(mean[:targets], "float32")) / ops.array(std[:targets], "float32")
+    return ops.sqrt(ops.var(values, axis=1, keepdims=True)) + 0.01
+
+
 @keras.saving.register_keras_serializable(package="rnn_templates")
 class ForecastOutputs(keras.layers.Layer):
     """Standardized forecast ``(batch, horizon, targets)`` to original units with intervals.
 
     Output ``(batch, horizon, targets, 5)``: the point forecast, then the
     lower and upper bounds of the 80% and of the 95% interval. ``widths``
-    hold the half-widths of both intervals in standardized units, one per
-    horizon step and target ``(2, horizon, targets)`` (split-conformal
-    quantiles of validation errors).
+    hold the half-widths of both intervals, one per horizon step and target
+    ``(2, horizon, targets)`` (split-conformal quantiles of validation
+    errors): in standardized units, or, with ``lookback`` given, in units of
+    each window's own spread (:func:`window_scale`), which the layer then
+    reads from the raw window passed as its second input.
     """
 
-    def __init__(self, mean: list[float], std: list[float], widths: list, **kwargs):
+    def __init__(self, mean: list[float], std: list[float], widths: list,
+                 lookback: int | None = None, input_mean: list[float] | None = None,
+                 input_std: list[float] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.mean, self.std, self.widths = list(mean), list(std), widths
+        self.lookback = lookback
+        self.input_mean = list(input_mean or mean)
+        self.input_std = list(input_std or std)
 
-    def call(self, forecast):
+    def call(self, forecast, window=None):
         mean = ops.array(self.mean, "float32")
         std = ops.array(self.std, "float32")
         widths = ops.array(self.widths, "float32")
+        scale = 1.0
+        if self.lookback is not None:
+            scale = window_scale(window, self.input_mean, self.input_std, self.lookback,
+                                 len(self.mean))
         parts = [forecast]
         for level in range(2):
-            parts += [forecast - widths[level], forecast + widths[level]]
+            parts += [forecast - widths[level] * scale, forecast + widths[level] * scale]
         return ops.stack(parts, axis=-1) * std[:, None] + mean[:, None]
 
-    def compute_output_shape(self, input_shape):
-        return (*input_shape, 5)
+    def compute_output_shape(self, forecast_shape, window_shape=None):
+        return (*forecast_shape, 5)
 
     def get_config(self):
         return {**super().get_config(), "mean": self.mean, "std": self.std,
-                "widths": self.widths}
+                "widths": self.widths, "lookback": self.lookback,
+                "input_mean": self.input_mean, "input_std": self.input_std}
 
 
 def build_forecaster(kind: str, *, rows: int, columns: int, name: str = "forecaster",
