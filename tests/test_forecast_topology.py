@@ -15,6 +15,7 @@ COMMON = dict(lookback=8, horizon=6, targets=2, past=1, future=2,
     ("segrnn", {"segment_length": 4, "units": 8}, "revin"),
     ("rnn", {"rnn": {"cell": "lstm", "units": 8, "num_layers": 2}}, "last"),
     ("rnn", {"rnn": {"cell": "gru", "units": 8}}, "none"),
+    ("autoregressive", {"cell": "lstm", "units": 8}, "last"),
 ])
 def test_shape_reload_and_no_future_target_leak(tmp_path, kind, options, window_norm):
     model = build_forecaster(kind, rows=14, columns=5, window_norm=window_norm, **COMMON,
@@ -51,7 +52,8 @@ def test_bad_arguments_name_the_argument():
                                          "received 3"):
         build_forecaster("segrnn", rows=8, columns=1, lookback=8, horizon=2, targets=1, past=0,
                          future=0, mean=[0.0], std=[1.0], segment_length=3)
-    with pytest.raises(ValueError, match="`kind` must be one of 'segrnn', 'rnn'; received 'tcn'"):
+    with pytest.raises(ValueError, match="`kind` must be one of 'segrnn', 'rnn', "
+                                         "'autoregressive'; received 'tcn'"):
         build_forecaster("tcn", rows=8, columns=1)
     with pytest.raises(ValueError, match="`window_norm` must be one of"):
         build_forecaster("rnn", rows=8, columns=1, lookback=8, horizon=2, targets=1, past=0,

@@ -19,7 +19,7 @@ from rnn_templates.config import (
     new_default,
 )
 
-MODELS = ("segrnn", "rnn", "single_step")
+MODELS = ("segrnn", "rnn", "autoregressive", "single_step")
 CALENDAR = ("hour", "dayofweek", "dayofmonth", "month", "dayofyear", "weekofyear")
 
 
@@ -62,7 +62,8 @@ class ForecastingConfig(TuningOptions, TrainingOptions, RecurrentOptions):
 
     # --- model --------------------------------------------------------------------------
     model: str = knob("segrnn", "segrnn (segments + GRU, parallel decoding), rnn (direct "
-                      "multi-step), single_step (one step ahead: needs horizon=1)",
+                      "multi-step), autoregressive (state carried step by step, each step "
+                      "reading the last), single_step (one step ahead: needs horizon=1)",
                       choices=MODELS)
     segment_length: int = knob(13, "segrnn: steps per segment; must divide lookback",
                                interval="[1, inf)")

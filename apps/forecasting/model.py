@@ -1,4 +1,4 @@
-"""Forecasting models and their search space: SegRNN, direct multi-step RNN, single-step.
+"""Forecasting models and their search space: SegRNN, direct and autoregressive RNN, single-step.
 
 Every model takes the raw window (``lookback`` rows, plus the horizon's rows
 when known-future covariates are read) and returns the standardized
@@ -41,8 +41,8 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         c = self.config
-        kinds = ["single_step"] if c.horizon == 1 and c.model == "single_step" else ["segrnn",
-                                                                                       "rnn"]
+        kinds = (["single_step"] if c.horizon == 1 and c.model == "single_step"
+                 else ["segrnn", "rnn", "autoregressive"])
         kind = hp.Choice("model", _choices(kinds, c.model), default=c.model)
         units = hp.Choice("units", _choices([32, 64, 128, 256], c.units), default=c.units)
         common = dict(lookback=c.lookback, horizon=c.horizon, targets=self.shape["targets"],
@@ -58,17 +58,19 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
                 raise keras_tuner.errors.FailedTrialError(
                     f"segment_length {segment} does not divide lookback {c.lookback}")
             options = dict(segment_length=segment, units=units, dropout=c.dropout)
+        elif kind == "autoregressive":
+            options = dict(cell=hp.Choice("cell", _choices(["lstm", "gru"], c.cell),
+                                          default=c.cell), units=units)
         else:
             rnn = dict(
-                cell=hp.Choice("cell", _choices(["lstm", "gru"], c.cell), default=c.cell,
-                               parent_name="model", parent_values=["rnn", "single_step"]),
+                cell=hp.Choice("cell", _choices(["lstm", "gru"], c.cell), default=c.cell),
                 units=units,
                 num_layers=hp.Int("num_layers", 1, max(2, c.num_layers), default=c.num_layers,
                                   parent_name="model", parent_values=["rnn", "single_step"]),
                 bidirectional=c.bidirectional, dropout=c.dropout,
                 recurrent_dropout=c.recurrent_dropout, activation=c.activation)
             options = dict(rnn=rnn)
-        model = build_forecaster("segrnn" if kind == "segrnn" else "rnn",
+        model = build_forecaster("rnn" if kind == "single_step" else kind,
                                  rows=self.shape["rows"], columns=self.shape["columns"],
                                  name="forecasting_core", **common, **options)
         learning_rate = hp.Float("learning_rate", min(3e-4, c.learning_rate),

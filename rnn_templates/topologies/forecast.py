@@ -1,4 +1,4 @@
-"""Forecasters over a raw window: segment-recurrent (SegRNN) and direct multi-step RNN.
+"""Forecasters over a raw window: SegRNN, direct multi-step RNN, autoregressive RNN.
 
 Both take a window of raw rows ``(batch, rows, columns)``, columns ordered
 targets, past covariates, known-future covariates, with ``rows = lookback``
@@ -266,6 +266,97 @@ class RecurrentForecaster(_WindowForecaster):
         return {**super().get_config(), "rnn": self.rnn}
 
 
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class FeedbackCell(keras.layers.Layer):
+    """A recurrent cell that reads its own previous output: one forecast step per call.
+
+    State ``[h (, c), previous forecast]``; input the step's known-future
+    covariates (or a zero column). Output the step's forecast ``(batch, targets)``.
+
+    Args:
+        targets: Values forecast per step.
+        cell: ``"gru"``, ``"lstm"`` or ``"simple"``.
+        units: State width.
+    """
+
+    def __init__(self, targets: int, cell: str = "gru", units: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        self.targets, self.cell_type, self.units = int(targets), cell, int(units)
+        kinds = {"gru": keras.layers.GRUCell, "lstm": keras.layers.LSTMCell,
+                 "simple": keras.layers.SimpleRNNCell}
+        _check("cell", cell, tuple(kinds))
+        self.cell = kinds[cell](units, name="step_cell")
+        self.head = keras.layers.Dense(self.targets, name="step_head")
+        carried = [units, units] if cell == "lstm" else [units]
+        self.state_size = [*carried, self.targets]
+        self.output_size = self.targets
+
+    def build(self, input_shape):
+        self.cell.build((None, input_shape[-1] + self.targets))
+        self.head.build((None, self.units))
+
+    def call(self, inputs, states, training=None):
+        *carried, previous = states
+        output, carried = self.cell(ops.concatenate([previous, inputs], axis=-1), list(carried),
+                                    training=training)
+        forecast = self.head(output)
+        return forecast, [*carried, forecast]
+
+    def get_config(self):
+        return {**super().get_config(), "targets": self.targets, "cell": self.cell_type,
+                "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class AutoregressiveForecaster(_WindowForecaster):
+    """An encoder reads the lookback; a decoder carries its state through the horizon step by step.
+
+    The one-to-many decoder of the seq2seq family: the encoder's final state
+    starts a :class:`FeedbackCell` that feeds each step's forecast into the
+    next step (with that step's known-future covariates), inside one
+    ``keras.layers.RNN`` loop (a compiled ``while`` loop), so a forecast of
+    any horizon never reads the window again. Trained free-running: the
+    loss sees the forecasts the decoder feeds itself.
+
+    Example:
+        >>> layer = AutoregressiveForecaster(8, 5, 2, 0, 1, [0.0] * 3, [1.0] * 3,
+        ...                                  cell="gru", units=4)
+        >>> tuple(layer(keras.ops.ones((3, 13, 3))).shape)
+        (3, 5, 2)
+    """
+
+    def __init__(self, lookback: int, horizon: int, targets: int, past: int, future: int,
+                 mean: list[float], std: list[float], window_norm: str = "last",
+                 cell: str = "gru", units: int = 64, **kwargs):
+        super().__init__(lookback, horizon, targets, past, future, mean, std, window_norm,
+                         **kwargs)
+        self.cell_type, self.units = cell, int(units)
+        kinds = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM,
+                 "simple": keras.layers.SimpleRNN}
+        _check("cell", cell, tuple(kinds))
+        self.encoder = kinds[cell](units, return_state=True, name="encoder")
+        self.decoder = keras.layers.RNN(FeedbackCell(targets, cell, units, name="feedback"),
+                                        return_sequences=True, name="decoder")
+
+    def build(self, input_shape):
+        self.encoder.build((None, self.lookback, self.targets + self.covariates))
+        self.decoder.build((None, self.horizon, max(1, self.future)))
+
+    def call(self, inputs, training=None):
+        values, covariates, ahead = self._split(inputs)
+        values, stats = self._normalize(values)
+        x = values if covariates is None else ops.concatenate([values, covariates], axis=-1)
+        _, *carried = self.encoder(x, training=training)
+        if ahead is None:
+            ahead = ops.zeros((ops.shape(values)[0], self.horizon, 1))
+        forecast = self.decoder(ahead, initial_state=[*carried, values[:, -1, :]],
+                                training=training)
+        return self._restore(forecast, stats)
+
+    def get_config(self):
+        return {**super().get_config(), "cell": self.cell_type, "units": self.units}
+
+
 def window_scale(window, mean, std, lookback: int, targets: int):
     """Each window's own spread: the standard deviation over the lookback of each
     standardized target, ``(batch, 1, targets)``, floored at 0.01.
@@ -327,13 +418,15 @@ def build_forecaster(kind: str, *, rows: int, columns: int, name: str = "forecas
     """A functional model around one forecaster layer: raw window in, standardized forecast out.
 
     Args:
-        kind: ``"segrnn"`` or ``"rnn"`` (direct multi-step; ``horizon=1`` is single-step).
+        kind: ``"segrnn"``, ``"rnn"`` (direct multi-step; ``horizon=1`` is single-step) or
+            ``"autoregressive"`` (state carried step by step through the horizon).
         rows: Rows of the input window (``lookback`` or ``lookback + horizon``).
         columns: Columns of the input window.
         **options: The layer's arguments.
     """
-    _check("kind", kind, ("segrnn", "rnn"))
-    layer = (SegmentRecurrentForecaster if kind == "segrnn" else RecurrentForecaster)(
-        name=kind, **options)
+    kinds = {"segrnn": SegmentRecurrentForecaster, "rnn": RecurrentForecaster,
+             "autoregressive": AutoregressiveForecaster}
+    _check("kind", kind, tuple(kinds))
+    layer = kinds[kind](name=kind, **options)
     inputs = keras.Input((rows, columns), name="window")
     return keras.Model(inputs, layer(inputs), name=name)

@@ -142,6 +142,7 @@ def _seasonal_frame(steps: int, seed: int = 0) -> pd.DataFrame:
 @pytest.mark.parametrize("model, extra", [
     ("segrnn", {}),
     pytest.param("rnn", {"calendar": ["hour"]}, marks=pytest.mark.slow),
+    pytest.param("autoregressive", {"epochs": 30, "patience": 6}, marks=pytest.mark.slow),
     pytest.param("single_step", {"horizon": 1}, marks=pytest.mark.slow),
 ])
 def test_each_model_learns_a_seasonal_series_below_the_naive_baselines(workspace, model, extra):
