@@ -120,31 +120,5 @@ predict-forecasting: $(STAMP) ## forecast from the end of INPUT=file.csv into fo
 	$(BIN)/rnnt forecasting predict --model $(RUNS)/forecasting/latest/saved_model \
 		$(call quote,$(value INPUT)) --output forecast.csv $(ARGS)
 
-.PHONY: demo-forecasting train-forecasting tune-forecasting eval-forecasting \
-	export-forecasting predict-forecasting
-
-demo-forecasting: $(STAMP) ## train on the shipped weekly CO2 series, backtest, export, forecast to CSV
-	$(BIN)/rnnt forecasting train --run-dir $(RUNS)/forecasting/demo --overwrite $(ARGS)
-	$(BIN)/rnnt forecasting evaluate --run-dir $(RUNS)/forecasting/demo
-	$(BIN)/rnnt forecasting export --run-dir $(RUNS)/forecasting/demo --check
-	$(BIN)/rnnt forecasting predict --model $(RUNS)/forecasting/demo/saved_model \
-		data/forecasting/co2_weekly.csv --output $(RUNS)/forecasting/demo/forecast.csv
-
-train-forecasting: $(STAMP) ## train a forecaster (ARGS="--data FILE --set horizon=48 ...")
-	$(BIN)/rnnt forecasting train --run-dir $(RUNS)/forecasting/latest --overwrite $(ARGS)
-
-tune-forecasting: $(STAMP) ## hyperparameter search (resumable), then retrain and export the best
-	$(BIN)/rnnt forecasting tune --run-dir $(RUNS)/forecasting/tuned --overwrite $(ARGS)
-
-eval-forecasting: $(STAMP) ## backtest runs/forecasting/latest on its test split (or ARGS="--data FILE")
-	$(BIN)/rnnt forecasting evaluate --run-dir $(RUNS)/forecasting/latest $(ARGS)
-
-export-forecasting: $(STAMP) ## SavedModel of runs/forecasting/latest, checked in a fresh process
-	$(BIN)/rnnt forecasting export --run-dir $(RUNS)/forecasting/latest --check $(ARGS)
-
-predict-forecasting: $(STAMP) ## forecast from the end of INPUT=file.csv into forecast.csv
-	$(BIN)/rnnt forecasting predict --model $(RUNS)/forecasting/latest/saved_model \
-		$(call quote,$(value INPUT)) --output forecast.csv $(ARGS)
-
 clean: ## remove runs/ and caches (keeps .venv)
 	rm -rf $(RUNS) .pytest_cache .ruff_cache
