@@ -1,0 +1,111 @@
+"""Translation end to end on a slice of the shipped corpus: train, evaluate, export, predict."""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from apps.translation.app import translate
+from rnn_templates.cli import main
+from rnn_templates.export import call_in_fresh_process
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--set", "epochs=2", "--set", "units=16", "--set", "embedding_dim=16",
+        "--set", "source_tokens=400", "--set", "target_tokens=400", "--set", "beam_width=3",
+        "--set", "samples=4", "--set", "attention=bahdanau", "--set", "bidirectional=true"]
+SENTENCES = ["My sister is tired.", "Where is my phone?", "I don't understand."]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    return tmp_path_factory.mktemp("translation")
+
+
+@pytest.fixture(scope="module")
+def small_pairs(workspace):
+    lines = (REPO / "data/translation/en-fr.tsv").read_text(encoding="utf-8").splitlines()
+    path = workspace / "pairs.tsv"
+    path.write_text("\n".join(lines[:400]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_run(workspace, small_pairs):
+    run_dir = workspace / "run"
+    assert main(["translation", "train", "--data", str(small_pairs), "--run-dir", str(run_dir),
+                 *TINY]) == 0
+    return run_dir
+
+
+def test_train_writes_a_complete_run_directory(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"config.yaml", "metrics.json", "history.csv", "learning_curves.png", "model.keras",
+            "saved_model", "test.tsv", "attention-test.png", "translations-test.md",
+            "artifacts.json"} <= names
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    test = metrics["test"]
+    assert test["examples"] == 40  # 10% of 400 pairs
+    for key in ("bleu", "chrf", "greedy_bleu", "greedy_chrf"):
+        assert 0.0 <= test[key] <= 100.0
+    assert test["decoding"] == "beam width 3, length penalty 0.6"
+    assert len(test["samples"]) == 4
+    attention = test["attention"][0]
+    assert len(attention["weights"]) == len(attention["target_tokens"])
+    assert all(len(row) == len(attention["source_tokens"]) for row in attention["weights"])
+    assert metrics["export"] == {"translation": 0.0, "score": pytest.approx(0.0, abs=1e-4),
+                                 "length": 0.0}
+    assert (trained_run / "attention-test.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    artifacts = json.loads((trained_run / "artifacts.json").read_text())
+    assert artifacts["target_vocabulary"][:4] == ["", "[UNK]", "[start]", "[end]"]
+    assert artifacts["pairs"] == {"train": 320, "validation": 40, "test": 40}
+
+
+def test_saved_model_signatures_match_the_in_memory_model_in_a_fresh_process(trained_run):
+    # `serve` (the run's beam width) is compared by the export check itself (metrics["export"]).
+    model = keras.saving.load_model(trained_run / "model.keras")
+    artifacts = json.loads((trained_run / "artifacts.json").read_text())
+    texts = np.array(SENTENCES)
+    saved = trained_run / "saved_model"
+    greedy = translate(model, artifacts, SENTENCES)
+    beam = translate(model, artifacts, SENTENCES, beam_width=2)
+    fresh_greedy = call_in_fresh_process(saved, texts, endpoint="greedy")
+    assert list(fresh_greedy["translation"]) == greedy
+    fresh_beam = call_in_fresh_process(saved, [texts, np.array(2, dtype="int32")],
+                                       endpoint="beam")
+    assert list(fresh_beam["translation"]) == beam
+
+
+def test_evaluate_reproduces_the_test_metrics(trained_run, capsys):
+    assert main(["translation", "evaluate", "--run-dir", str(trained_run)]) == 0
+    evaluation = json.loads((trained_run / "evaluation-test.json").read_text())
+    recorded = json.loads((trained_run / "metrics.json").read_text())["test"]
+    assert evaluation["bleu"] == pytest.approx(recorded["bleu"])
+    assert evaluation["chrf"] == pytest.approx(recorded["chrf"])
+    out = capsys.readouterr().out
+    assert "| reference | translation |" in out
+    assert "BLEU" in out and "chrF" in out
+
+
+def test_predict_prints_one_translation_per_input(trained_run, workspace, capsys):
+    inputs = workspace / "inputs.txt"
+    inputs.write_text("Tom is happy.\n\nWe are late.\n", encoding="utf-8")
+    assert main(["translation", "predict", "--model", str(trained_run / "saved_model"),
+                 "--json", SENTENCES[0], "--input", str(inputs)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["source"] for row in rows] == [SENTENCES[0], "Tom is happy.", "We are late."]
+    assert all(isinstance(row["translation"], str) and row["score"] <= 0 for row in rows)
+
+
+def test_a_malformed_file_is_refused_with_one_line(workspace, capsys):
+    bad = workspace / "bad.tsv"
+    bad.write_text("Go.\tVa !\nno tab\n", encoding="utf-8")
+    code = main(["translation", "train", "--data", str(bad), "--run-dir",
+                 str(workspace / "never"), "--set", "malformed=refuse"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"rnnt translation: error: {bad}:2: malformed line: no tab between "
+                       "source and target; separate the two sentences with one tab, or --set "
+                       "malformed=skip to leave such lines out")
+    assert not (workspace / "never").exists()
