@@ -120,5 +120,32 @@ predict-forecasting: $(STAMP) ## forecast from the end of INPUT=file.csv into fo
 	$(BIN)/rnnt forecasting predict --model $(RUNS)/forecasting/latest/saved_model \
 		$(call quote,$(value INPUT)) --output forecast.csv $(ARGS)
 
+.PHONY: demo-translation train-translation tune-translation eval-translation \
+	export-translation predict-translation
+
+demo-translation: $(STAMP) ## train on the shipped English-French pairs, evaluate, export, translate
+	$(BIN)/rnnt translation train --run-dir $(RUNS)/translation/demo --overwrite \
+		--set epochs=15 $(ARGS)
+	$(BIN)/rnnt translation evaluate --run-dir $(RUNS)/translation/demo
+	$(BIN)/rnnt translation export --run-dir $(RUNS)/translation/demo --check
+	$(BIN)/rnnt translation predict --model $(RUNS)/translation/demo/saved_model \
+		"My sister is going to buy a cake tomorrow." "Where are the keys?"
+
+train-translation: $(STAMP) ## train a translator (ARGS="--data pairs.tsv --set key=value ...")
+	$(BIN)/rnnt translation train --run-dir $(RUNS)/translation/latest --overwrite $(ARGS)
+
+tune-translation: $(STAMP) ## hyperparameter search (resumable), then retrain and export the best
+	$(BIN)/rnnt translation tune --run-dir $(RUNS)/translation/tuned --overwrite $(ARGS)
+
+eval-translation: $(STAMP) ## BLEU, chrF, samples and attention maps of runs/translation/latest
+	$(BIN)/rnnt translation evaluate --run-dir $(RUNS)/translation/latest $(ARGS)
+
+export-translation: $(STAMP) ## SavedModel (serve, greedy, beam) of runs/translation/latest, checked
+	$(BIN)/rnnt translation export --run-dir $(RUNS)/translation/latest --check $(ARGS)
+
+predict-translation: $(STAMP) ## translate INPUT="a sentence" (or ARGS="--input FILE") with the export
+	$(BIN)/rnnt translation predict --model $(RUNS)/translation/latest/saved_model \
+		$(if $(value INPUT),$(call quote,$(value INPUT))) $(ARGS)
+
 clean: ## remove runs/ and caches (keeps .venv)
 	rm -rf $(RUNS) .pytest_cache .ruff_cache
