@@ -13,6 +13,15 @@ Speed (``--part sampling``), in one run on the same trained weights:
   loop (one ``model.predict`` per note on a sliding 25-note window), 500 notes;
 - 64 pieces in one batch against one piece (the time ratio).
 
+Piano roll (``--part pianoroll``): the same chorales as 88-key piano rolls
+sampled at quarter notes (every fourth 16th-note row, as in the
+Boulanger-Lewandowski et al. 2012 set), a GRU from ``rnn_templates`` with a
+sigmoid per key, and the negative log-likelihood per time step (the sum over
+the 88 keys) on the validation chorales. Published on that set's test split
+(Chung et al. 2014): GRU 8.54, LSTM 8.67. The split and the conversion differ
+from theirs (these CSVs, validation not test), so the figures are a guide,
+not a replication.
+
 Usage::
 
     python benchmarks/music_jsb.py --data ../shared/datasets/music/jsb_chorales
@@ -37,7 +46,8 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 import numpy as np  # noqa: E402
 from bench_common import RESULTS, machine_info, write_text_atomic  # noqa: E402
 
-PUBLISHED = {"geron_conv_lstm_test": 0.816, "geron_conv_lstm_validation_about": 0.825}
+PUBLISHED = {"geron_conv_lstm_test": 0.816, "geron_conv_lstm_validation_about": 0.825,
+             "chung_2014_pianoroll_test_nll_gru": 8.54, "chung_2014_pianoroll_test_nll_lstm": 8.67}
 RUN_DIR = Path("runs/benchmarks/music_jsb")
 
 
@@ -115,11 +125,69 @@ def sampling(notes: int = 500, window: int = 25, repeats: int = 3) -> dict:
             "tutorial_notes_timed": peer_notes}
 
 
+def piano_rolls(folder: Path) -> list[np.ndarray]:
+    """Chorales as (quarter-note steps, 88) binary rolls (A0 = MIDI 21 is key 0)."""
+    from apps.music.data import read_csv_piece
+
+    rolls = []
+    for path in sorted(folder.glob("*.csv")):
+        grid = read_csv_piece(path, 4)[::4]
+        roll = np.zeros((len(grid), 88), np.float32)
+        rows, cols = np.nonzero(grid)
+        roll[rows, grid[rows, cols] - 21] = 1.0
+        rolls.append(roll)
+    return rolls
+
+
+def pianoroll(data: Path, units: int = 128, epochs: int = 200) -> dict:
+    import keras
+
+    from rnn_templates.topologies import build_many_to_many
+    from rnn_templates.training import compile_model
+
+    keras.utils.set_random_seed(0)
+
+    def arrays(rolls):
+        length = max(len(r) for r in rolls)
+        x = np.zeros((len(rolls), length, 88), np.float32)
+        y = np.zeros_like(x)
+        weight = np.zeros((len(rolls), length), np.float32)
+        for i, roll in enumerate(rolls):
+            x[i, 1:len(roll)] = roll[:-1]  # step t reads the steps before it
+            y[i, :len(roll)] = roll
+            weight[i, :len(roll)] = 1.0
+        return x, y, weight
+
+    train, valid = piano_rolls(data / "train"), piano_rolls(data / "valid")
+    x, y, w = arrays(train)
+    vx, vy, vw = arrays(valid)
+    model = build_many_to_many(88, input_dim=88, rnn={"cell": "gru", "units": units},
+                               output_activation="sigmoid", head_dropout=0.3)
+    compile_model(model, loss=keras.losses.BinaryCrossentropy(
+        reduction="sum_over_batch_size"), learning_rate=1e-3)
+    started = time.perf_counter()
+    model.fit(x, y, sample_weight=w, validation_data=(vx, vy, vw), epochs=epochs,
+              batch_size=16, verbose=2,
+              callbacks=[keras.callbacks.EarlyStopping(patience=8, restore_best_weights=True)])
+    seconds = time.perf_counter() - started
+    p = np.clip(keras.ops.convert_to_numpy(model.predict(vx, verbose=0)), 1e-7, 1 - 1e-7)
+    per_key = -(vy * np.log(p) + (1 - vy) * np.log(1 - p))
+    nll_per_step = float((per_key.sum(-1) * vw).sum() / vw.sum())
+    # A reference: every key's training frequency, the same at every step.
+    frequency = np.clip(np.concatenate(train).mean(0), 1e-7, 1 - 1e-7)
+    flat = -(vy * np.log(frequency) + (1 - vy) * np.log(1 - frequency))
+    return {"model": f"GRU({units})", "epochs_max": epochs, "wall_seconds": round(seconds, 1),
+            "validation_nll_per_step": round(nll_per_step, 3),
+            "key_frequency_nll_per_step": round(float((flat.sum(-1) * vw).sum() / vw.sum()), 3),
+            "validation_steps": int(vw.sum())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path,
                         default=Path("../shared/datasets/music/jsb_chorales"))
-    parser.add_argument("--part", choices=("accuracy", "sampling", "both"), default="both")
+    parser.add_argument("--part", choices=("accuracy", "sampling", "pianoroll", "both"),
+                        default="both", help="both = accuracy then sampling")
     parser.add_argument("--set", action="append", default=[], dest="settings",
                         help="music config overrides for the accuracy run")
     args = parser.parse_args()
@@ -133,6 +201,8 @@ def main() -> None:
         results["accuracy"] = accuracy(args.data, args.settings)
     if args.part in ("sampling", "both"):
         results["sampling"] = sampling()
+    if args.part == "pianoroll":
+        results["pianoroll"] = pianoroll(args.data)
     write_text_atomic(path, json.dumps(results, indent=2) + "\n")
     write_text_atomic(RESULTS / "music_jsb.md", report(results))
     print(report(results))
@@ -168,6 +238,17 @@ def report(results: dict) -> str:
             f"| generated | {a['generated']['density']:.3f} | {a['generated']['out_of_key']:.3f} "
             f"| {a['generated']['repeated_bars']:.3f} | "
             f"{a['generated']['pitch_class_distance']:.3f} |", ""]
+    if "pianoroll" in results:
+        p = results["pianoroll"]
+        lines += [
+            "## Piano roll (88 keys, quarter-note steps): NLL per time step, lower is better",
+            "",
+            "| model | NLL per step |", "|---|---|",
+            f"| ours: {p['model']}, validation chorales, {p['wall_seconds'] / 60:.1f} min | "
+            f"{p['validation_nll_per_step']} |",
+            f"| every key's training frequency (reference) | {p['key_frequency_nll_per_step']} |",
+            "| Chung et al. 2014, GRU / LSTM (published, test split of the "
+            "Boulanger-Lewandowski set) | 8.54 / 8.67 |", ""]
     if "sampling" in results:
         s = results["sampling"]
         lines += [
