@@ -40,12 +40,9 @@ def sample_from_probabilities(
         >>> sample_from_probabilities(np.array([[0.1, 0.7, 0.2]]), temperature=0)
         array([1])
     """
-    if temperature < 0:
-        raise ValueError(f"`temperature` must be >= 0; received {temperature}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"`top_k` must be >= 1; received {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise ValueError(f"`top_p` must be in (0, 1]; received {top_p}")
+    from rnn_templates.sampling import check_sampling
+
+    check_sampling(temperature, top_k, top_p)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if temperature == 0:
         return probabilities.argmax(axis=-1)

@@ -35,7 +35,17 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["RecurrentSampler", "choose_tokens"]
+__all__ = ["RecurrentSampler", "check_sampling", "choose_tokens"]
+
+
+def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """Raise ValueError naming the first sampling setting out of range."""
+    if temperature < 0:
+        raise ValueError(f"`temperature` must be >= 0; received {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"`top_k` must be >= 1; received {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"`top_p` must be in (0, 1]; received {top_p}")
 
 
 def choose_tokens(logits: Any, uniforms: Any, temperature: Any, top_k: Any, top_p: Any) -> Any:
@@ -228,12 +238,7 @@ class RecurrentSampler:
                              f"received shape {prompts.shape}")
         if not isinstance(steps, int | np.integer) or steps < 0:
             raise ValueError(f"`steps` must be an integer >= 0; received {steps!r}")
-        if temperature < 0:
-            raise ValueError(f"`temperature` must be >= 0; received {temperature}")
-        if top_k is not None and top_k < 1:
-            raise ValueError(f"`top_k` must be >= 1; received {top_k}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ValueError(f"`top_p` must be in (0, 1]; received {top_p}")
+        check_sampling(temperature, top_k, top_p)
         if steps == 0:
             return np.zeros((len(prompts), 0), dtype=np.int32)
         # One stream per row: a piece depends on its seed and its row, not on the batch.
