@@ -172,3 +172,15 @@ def test_each_model_learns_a_seasonal_series_below_the_naive_baselines(workspace
     assert mae < (0.8 if config.horizon == 1 else 0.6) * last
     assert mae < 0.8 * seasonal
 
+
+
+@pytest.mark.slow
+def test_tune_searches_model_kinds_and_retrains(workspace, small_csv):
+    run_dir = workspace / "tuned"
+    assert main(["forecasting", "tune", "--data", str(small_csv), "--run-dir", str(run_dir),
+                 "--tuning-dir", str(workspace / "tuning"), *TINY, "--set", "max_trials=3",
+                 "--set", "tuning_epochs=1", "--set", "epochs=1"]) == 0
+    board = (run_dir / "leaderboard.md").read_text()
+    assert board.count("\n| ") >= 3 and "learning_rate" in board
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["tuning"]["trials"] == 3 and "model" in metrics["tuning"]["best"]

@@ -1,0 +1,94 @@
+"""Truncated backpropagation through time over long series: stateful training on chunks.
+
+A series far longer than a window is cut into ``streams`` contiguous parts
+read side by side (one batch row each) and walked through in consecutive
+chunks of ``chunk`` steps. A stateful recurrent model carries its state from
+one chunk to the next, so it sees the whole history, while gradients flow
+back through one chunk only (Williams and Peng, 1990; the "stateful" recipe
+of the Keras documentation). States are reset where a series begins: at the
+start of every epoch, and between series when several are given.
+
+With ``chunk`` at least the stream length, one chunk holds everything and
+the update is exactly full backpropagation through time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+
+def stream_chunks(inputs: np.ndarray, targets: np.ndarray, streams: int, chunk: int
+                  ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+    """Cut one series into ``streams`` side-by-side parts, then consecutive chunks.
+
+    Args:
+        inputs: ``(steps, features)``.
+        targets: ``(steps, outputs)``, aligned with ``inputs`` (e.g. the next value).
+        streams: Batch rows; each reads one contiguous part of the series.
+        chunk: Steps per chunk (the truncation length).
+
+    Returns:
+        ``([(x (streams, chunk', features), y (streams, chunk', outputs)), ...],
+        unused)``: the chunks in time order (the last may be shorter) and how
+        many final steps did not fill a stream (``steps % streams``).
+
+    Example:
+        >>> chunks, unused = stream_chunks(np.arange(10.0)[:, None], np.arange(10.0)[:, None],
+        ...                                streams=2, chunk=3)
+        >>> [x[:, :, 0].tolist() for x, _ in chunks], unused
+        ([[[0.0, 1.0, 2.0], [5.0, 6.0, 7.0]], [[3.0, 4.0], [8.0, 9.0]]], 0)
+    """
+    if streams < 1 or chunk < 1:
+        raise ValueError(f"`streams` and `chunk` must be positive integers; received {streams} "
+                         f"and {chunk}")
+    length = len(inputs) // streams
+    if length == 0:
+        raise ValueError(f"`streams` must be at most the series length ({len(inputs)}); "
+                         f"received {streams}")
+    used = length * streams
+    x = np.asarray(inputs[:used]).reshape(streams, length, -1)
+    y = np.asarray(targets[:used]).reshape(streams, length, -1)
+    chunks = [(x[:, start:start + chunk], y[:, start:start + chunk])
+              for start in range(0, length, chunk)]
+    return chunks, len(inputs) - used
+
+
+def reset_states(model: keras.Model) -> None:
+    """Zero the state of every stateful recurrent layer of ``model``."""
+    for layer in model._flatten_layers():
+        if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
+            layer.reset_state()
+
+
+def fit_tbptt(model: keras.Model, series: Sequence[tuple[np.ndarray, np.ndarray]], *,
+              streams: int, chunk: int, epochs: int = 1) -> list[float]:
+    """Train a compiled stateful model by truncated BPTT over one or more series.
+
+    Args:
+        model: Compiled, its recurrent layers ``stateful=True`` with batch size
+            ``streams`` and time dimension ``None``; it maps ``(streams, time,
+            features)`` to ``(streams, time, outputs)``.
+        series: ``(inputs, targets)`` pairs, one per series; states are reset
+            before each.
+        streams: Side-by-side parts of each series (the batch size).
+        chunk: Truncation length in steps.
+        epochs: Passes over all series.
+
+    Returns:
+        The mean training loss of each epoch.
+    """
+    losses = []
+    for _ in range(epochs):
+        epoch = []
+        for inputs, targets in series:
+            reset_states(model)  # a new series: nothing carries over from the last one
+            chunks, _ = stream_chunks(inputs, targets, streams, chunk)
+            for x, y in chunks:
+                result = model.train_on_batch(x, y, return_dict=True)
+                epoch.append(float(result["loss"]))
+        losses.append(float(np.mean(epoch)))
+    reset_states(model)
+    return losses
