@@ -17,8 +17,10 @@ Ours
     ``apps/translation`` through its in-memory API (``Runner(TranslationApp())
     .fit``) on the 48,000 training pairs (2.5% of them held back for early
     stopping), with the settings in ``OURS`` below; training stops when the
-    time budget is spent (``--minutes``). Held-out translations by batched
-    greedy search and by beam search (width 4, length penalty 0.6).
+    budget is spent (``--cpu-minutes`` of the process's CPU time: the machine
+    is shared, so equal CPU time is the fair measure of "the same time").
+    Held-out translations by batched greedy search and by beam search (width
+    4, length penalty 0.6).
 
 Peer recipe: keras-io "Character-level recurrent sequence-to-sequence model"
     (``lstm_seq2seq``, F. Chollet), written from its published description:
@@ -27,7 +29,7 @@ Peer recipe: keras-io "Character-level recurrent sequence-to-sequence model"
     ``LSTM(256, return_sequences=True)`` decoder under teacher forcing, then
     ``Dense(softmax)`` over the target characters; RMSprop, categorical
     cross-entropy, batch 64, 20% of the training pairs for validation.
-    Trained on the same 48,000 pairs for the same wall time as ours. Its
+    Trained on the same 48,000 pairs for the same CPU time as ours. Its
     held-out translations come from greedy decoding, computed for all
     sentences at once (the recipe's ``decode_sequence`` does the same argmax
     one sentence at a time; the script checks the two agree on the first 20).
@@ -38,13 +40,16 @@ Speed, in the same run
     ``predict`` call per output token, as the recipe does), and the time of
     beam search (width 4) against greedy, over the held-out sentences.
 
-Everything runs on the CPU; pin it to one core with ``taskset -c 1`` and the
-wall times are one core's.
+Everything runs on the CPU, one thread per process; pin it to one core with
+``taskset -c 1``. ``--part ours`` and ``--part peer`` may run at the same time
+as two processes, then ``--part report`` merges their results.
 
 Example::
 
-    taskset -c 1 .venv/bin/python benchmarks/translation_fra.py \\
-        ../shared/datasets/translation/fra-eng/fra.txt --minutes 18
+    DATA=../shared/datasets/translation/fra-eng/fra.txt
+    taskset -c 1 .venv/bin/python benchmarks/translation_fra.py $DATA --part ours &
+    taskset -c 1 .venv/bin/python benchmarks/translation_fra.py $DATA --part peer; wait
+    .venv/bin/python benchmarks/translation_fra.py $DATA --part report
 """
 
 from __future__ import annotations
