@@ -10,6 +10,10 @@
 2. A rolling-origin backtest over 500 origins: one batched prediction (what
    ``rnnt forecasting evaluate`` does) against a loop that predicts one
    origin at a time.
+3. 720-step forecasts: the autoregressive model (encoder, then the state
+   carried step by step in one compiled loop) against re-running a
+   single-step model of the same cell and width on the window grown by each
+   new forecast (720 calls). Untrained weights: speed does not depend on them.
 
 Usage (one core, as measured):
     taskset -c 1 python benchmarks/forecasting_speed.py ../shared/datasets/forecasting/ETTh1.csv
@@ -86,6 +90,16 @@ def main() -> None:
     peer_seconds = time.perf_counter() - started + copy_seconds
     peer_mse = float(np.mean((peer.predict((test_x - mean) / std, batch_size=512, verbose=0)
                               - test_y) ** 2))
+    # The same SegRNN fed from the in-memory arrays: the data pipeline alone.
+    same = build_forecaster("segrnn", rows=lookback, columns=7, lookback=lookback,
+                            horizon=horizon, targets=7, past=0, future=0, mean=mean.tolist(),
+                            std=std.tolist(), segment_length=48, units=256, dropout=0.5)
+    same.compile(keras.optimizers.Adam(1e-3), loss="mae")
+    raw = x * std + mean
+    same.fit(raw[:512], y[:512], batch_size=256, verbose=0)
+    started = time.perf_counter()
+    same.fit(raw, y, batch_size=256, epochs=args.epochs, shuffle=True, verbose=0)
+    same_seconds = time.perf_counter() - started + copy_seconds
 
     # 2. Backtest over the first `origins` test origins.
     origins = test_x[: args.origins]
@@ -101,6 +115,29 @@ def main() -> None:
     np.testing.assert_allclose(batched, looped, atol=1e-4)
     ours_mse = float(np.mean((ours.predict(test_x, batch_size=512, verbose=0) - test_y) ** 2))
 
+    # 3. Autoregressive 720-step forecasts, a batch of 32 origins.
+    steps, batch = 720, 32
+    recurrent = {"cell": "gru", "units": 64}
+    autoregressive = build_forecaster("autoregressive", rows=lookback, columns=7,
+                                      lookback=lookback, horizon=steps, targets=7, past=0,
+                                      future=0, mean=mean.tolist(), std=std.tolist(),
+                                      **recurrent)
+    single = build_forecaster("rnn", rows=lookback, columns=7, lookback=lookback, horizon=1,
+                              targets=7, past=0, future=0, mean=mean.tolist(),
+                              std=std.tolist(), rnn=recurrent)
+    start = test_x[:batch]
+    autoregressive.predict(start, batch_size=batch, verbose=0)
+    started = time.perf_counter()
+    autoregressive.predict(start, batch_size=batch, verbose=0)
+    ar_seconds = time.perf_counter() - started
+    single(start, training=False)
+    started = time.perf_counter()
+    window = start
+    for _ in range(steps):  # the window grows by each forecast; the model reads its end
+        step = np.asarray(single(window[:, -lookback:], training=False))
+        window = np.concatenate([window, step], axis=1)
+    rerun_seconds = time.perf_counter() - started
+
     report = {
         "machine": f"{platform.processor() or platform.machine()}, "
                    f"{len(os.sched_getaffinity(0))} core(s) available",
@@ -111,12 +148,20 @@ def main() -> None:
             "ratio": round(peer_seconds / ours_seconds, 2),
             "ours_test_mse": round(ours_mse, 4), "keras_io_test_mse": round(peer_mse, 4),
             "keras_io_copy_seconds": round(copy_seconds, 2),
+            "same_model_numpy_windows_per_second": round(windows * args.epochs / same_seconds, 1),
+            "same_model_ratio": round(same_seconds / ours_seconds, 2),
         },
         "backtest": {
             "origins": len(origins),
             "batched_seconds": round(batched_seconds, 3),
             "loop_seconds": round(looped_seconds, 3),
             "ratio": round(looped_seconds / batched_seconds, 1),
+        },
+        "autoregressive": {
+            "forecasts": batch, "steps": steps,
+            "autoregressive_forecasts_per_second": round(batch / ar_seconds, 2),
+            "rerun_forecasts_per_second": round(batch / rerun_seconds, 2),
+            "ratio": round(rerun_seconds / ar_seconds, 1),
         },
         "epochs": args.epochs,
         "command": "taskset -c 1 .venv/bin/python benchmarks/forecasting_speed.py "
@@ -130,9 +175,16 @@ def main() -> None:
         f"| training windows/s ({args.epochs} epochs) | {t['ours_windows_per_second']} "
         f"(tf.data windows, SegRNN 256) | {t['keras_io_windows_per_second']} (NumPy windows in "
         f"memory, LSTM(32), copy included) | {t['ratio']}x |",
+        f"| training windows/s, the same SegRNN fed NumPy windows in memory | "
+        f"{t['ours_windows_per_second']} | {t['same_model_numpy_windows_per_second']} | "
+        f"{t['same_model_ratio']}x |",
         f"| test MSE after those epochs | {t['ours_test_mse']} | {t['keras_io_test_mse']} | |",
         f"| backtest over {b['origins']} origins, seconds | {b['batched_seconds']} (one batched "
-        f"prediction) | {b['loop_seconds']} (one origin per call) | {b['ratio']}x |", ""])
+        f"prediction) | {b['loop_seconds']} (one origin per call) | {b['ratio']}x |",
+        f"| {steps}-step forecasts/s (GRU 64, batches of {batch}) | "
+        f"{report['autoregressive']['autoregressive_forecasts_per_second']} (state carried in "
+        f"one loop) | {report['autoregressive']['rerun_forecasts_per_second']} (single-step "
+        f"model re-run on the grown window) | {report['autoregressive']['ratio']}x |", ""])
     io.write_json(Path(args.output).with_suffix(".json"), report)
     io.write_text(Path(args.output).with_suffix(".md"), text)
     print(text)
