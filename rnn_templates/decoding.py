@@ -86,10 +86,10 @@ def generate(
 ) -> np.ndarray:
     """Continue each prompt by ``num_steps`` sampled tokens.
 
-    Runs :class:`rnn_templates.sampling.RecurrentSampler`: one compiled loop
-    that carries the recurrent state through the model's cells, on every
-    backend. The model may be stateful or not (its own carried state is not
-    used or changed).
+    Runs :class:`rnn_templates.sampling.RecurrentSampler`: one loop that
+    carries the recurrent state through the model's cells, compiled on
+    TensorFlow and JAX (an eager no-grad loop on PyTorch). The model may be
+    stateful or not (its own carried state is not used or changed).
 
     Args:
         step_model: A token model built by ``build_many_to_many`` (layers

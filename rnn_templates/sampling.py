@@ -9,12 +9,13 @@ history. The prompt is read by the same loop (teacher-forced), then each
 sampled token is fed back.
 
 The whole loop is one compiled function: ``tf.function`` on TensorFlow (so it
-also exports into a SavedModel), ``jax.jit`` on JAX; on PyTorch it runs
-eagerly under ``no_grad`` with every tensor kept on the device (no host copy
-per step). Randomness comes in as one uniform number per (step, sequence),
-drawn before the loop from a seeded NumPy generator (or
-``tf.random.stateless_uniform`` in an export), so a seed gives the same
-music on every backend and the loop itself stays pure. A token is drawn by
+also exports into a SavedModel), ``jax.jit`` on JAX (the weights passed in,
+never baked in); on PyTorch it runs eagerly under ``no_grad``, a Python loop
+of device operations with no host copy per step (not compiled). Randomness
+comes in as one uniform number per (step, sequence), drawn before the loop
+from a seeded NumPy generator (or ``tf.random.stateless_uniform`` in an
+export), so a seed gives the same music on every backend and the loop itself
+stays pure. A token is drawn by
 inverting the cumulative distribution after temperature, top-k and top-p;
 temperature 0 takes the most likely token.
 
@@ -40,11 +41,11 @@ __all__ = ["RecurrentSampler", "check_sampling", "choose_tokens"]
 
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
     """Raise ValueError naming the first sampling setting out of range."""
-    if temperature < 0:
-        raise ValueError(f"`temperature` must be >= 0; received {temperature}")
+    if not temperature >= 0 or temperature == float("inf"):  # NaN fails too
+        raise ValueError(f"`temperature` must be >= 0 and finite; received {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"`top_k` must be >= 1; received {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:
+    if top_p is not None and not 0 < top_p <= 1:  # NaN fails too
         raise ValueError(f"`top_p` must be in (0, 1]; received {top_p}")
 
 
@@ -72,8 +73,9 @@ def choose_tokens(logits: Any, uniforms: Any, temperature: Any, top_k: Any, top_
     k = ops.cast(top_k, "int32")
     k = ops.where(ops.logical_or(k <= 0, k > vocab), vocab, k)
     kth = ops.take(ordered, ops.reshape(k - 1, (1,)), axis=-1)
-    # top-p: keep an entry while the mass before it is below p (the first always stays).
-    probabilities = ops.softmax(ordered, axis=-1)
+    # top-p over what top-k kept: keep an entry while the mass before it is below p
+    # (the first always stays). Ties at the k-th value stay, as in the NumPy sampler.
+    probabilities = ops.softmax(ops.where(ordered >= kth, ordered, -1e30), axis=-1)
     before = ops.cumsum(probabilities, axis=-1) - probabilities
     kept = ops.where(before < ops.cast(top_p, "float32"), ordered, ordered[:, :1])
     floor = ops.maximum(kth, ops.min(kept, axis=-1, keepdims=True))
@@ -110,6 +112,12 @@ class RecurrentSampler:
         self.head = head
         self._compiled: dict[str, Any] = {}
 
+    def _layers(self) -> list[keras.layers.Layer]:
+        return [self.embedding, *self.recurrent, self.head]
+
+    def _variables(self) -> list[Any]:
+        return [v for layer in self._layers() for v in layer.variables]
+
     @classmethod
     def from_model(cls, model: keras.Model, *, embedding: str = "embedding",
                    recurrent_prefix: str = "rnn", head: str = "output_head") -> RecurrentSampler:
@@ -138,6 +146,10 @@ class RecurrentSampler:
             states.append([keras.ops.zeros((batch, size)) for size in sizes])
         return states
 
+    def embed(self, tokens: Any) -> Any:
+        """The embedding of ``tokens`` (a lookup: no padding mask, a step is never padding)."""
+        return keras.ops.take(self.embedding.embeddings, keras.ops.cast(tokens, "int32"), axis=0)
+
     def logits(self, hidden: Any) -> Any:
         """The head's logits (before a softmax, if it has one)."""
         if getattr(self.head, "activation", None) is keras.activations.softmax:
@@ -147,7 +159,7 @@ class RecurrentSampler:
 
     def step(self, tokens: Any, states: list[list[Any]]) -> tuple[Any, list[list[Any]]]:
         """Feed one token per sequence; returns ``(logits, new_states)``."""
-        x = self.embedding(tokens)
+        x = self.embed(tokens)
         new_states = []
         for layer, state in zip(self.recurrent, states, strict=True):
             x, state = layer.cell(x, state, training=False)
@@ -200,21 +212,41 @@ class RecurrentSampler:
         out = ops.zeros((batch, steps), "int32")
         return ops.fori_loop(0, steps, write, (logits, states, out))[2]
 
-    def _compiled_loop(self) -> Any:
+    def compiled(self, loop: Any) -> Any:
+        """``loop`` (this sampler's loop method) compiled for the backend.
+
+        On JAX the layers' weights go in as arguments (a ``StatelessScope``),
+        so a jitted loop never keeps weights from before more training.
+        """
         backend = keras.backend.backend()
-        if backend not in self._compiled:
+        key = (backend, loop.__name__)
+        if key not in self._compiled:
             if backend == "tensorflow":
                 import tensorflow as tf
 
-                function = tf.function(self.loop, reduce_retracing=True)
+                function = tf.function(loop, reduce_retracing=True)
             elif backend == "jax":
                 import jax
 
-                function = jax.jit(self.loop)
+                variables = self._variables()
+
+                def pure(values, *args):
+                    with keras.StatelessScope(state_mapping=list(zip(variables, values,
+                                                                      strict=True))):
+                        return loop(*args)
+
+                jitted = jax.jit(pure)
+
+                def function(*args):
+                    return jitted([v.value for v in variables], *args)
             else:
-                function = self.loop
-            self._compiled[backend] = function
-        return self._compiled[backend]
+                import torch
+
+                def function(*args):
+                    with torch.no_grad():
+                        return loop(*args)
+            self._compiled[key] = function
+        return self._compiled[key]
 
     def sample(self, prompts: Any, steps: int, *, temperature: float = 1.0,
                top_k: int | None = None, top_p: float | None = None,
@@ -238,6 +270,7 @@ class RecurrentSampler:
                              f"received shape {prompts.shape}")
         if not isinstance(steps, int | np.integer) or steps < 0:
             raise ValueError(f"`steps` must be an integer >= 0; received {steps!r}")
+        top_k = top_k or None  # 0 means all, as in choose_tokens
         check_sampling(temperature, top_k, top_p)
         if steps == 0:
             return np.zeros((len(prompts), 0), dtype=np.int32)
@@ -253,13 +286,7 @@ class RecurrentSampler:
                      keras.ops.convert_to_tensor(
                          np.zeros(len(prompts), np.int32) if starts is None
                          else np.asarray(starts, np.int32))]
-        if keras.backend.backend() == "torch":
-            import torch
-
-            with torch.no_grad():
-                tokens = self._compiled_loop()(*arguments)
-        else:
-            tokens = self._compiled_loop()(*arguments)
+        tokens = self.compiled(self.loop)(*arguments)
         return keras.ops.convert_to_numpy(tokens).astype(np.int32)
 
     def log_probabilities(self, prompts: Any, tokens: Any) -> np.ndarray:

@@ -91,7 +91,7 @@ def test_temperature_sharpens_and_flattens():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"temperature": -0.5}, "`temperature` must be >= 0; received -0.5"),
+        ({"temperature": -0.5}, "`temperature` must be >= 0 and finite; received -0.5"),
         ({"top_k": 0}, "`top_k` must be >= 1; received 0"),
         ({"top_p": 0.0}, "`top_p` must be in (0, 1]; received 0.0"),
         ({"top_p": 1.5}, "`top_p` must be in (0, 1]; received 1.5"),

@@ -58,6 +58,9 @@ def test_left_padded_prompts_sample_as_if_alone():
     # Batched with a longer prompt: padded on the left, started at position 2.
     both = sampler.sample(np.array([[0, 0, 5, 6], [1, 2, 3, 4]]), 8, seed=2, starts=[2, 0])
     longer = sampler.sample(np.array([[1, 2, 3, 4]]), 8, temperature=0)
+    np.testing.assert_array_equal(
+        sampler.sample(np.array([[0, 0, 5, 6], [1, 2, 3, 4]]), 8, temperature=0,
+                       starts=[2, 0])[1], longer[0])
     np.testing.assert_array_equal(both[0], alone[0])
     np.testing.assert_array_equal(
         sampler.sample(np.array([[0, 5], [1, 2]]), 8, temperature=0, starts=[1, 0])[0],
@@ -94,6 +97,8 @@ def test_draws_follow_the_distribution_and_the_filters():
     # p = 0.7: the mass before the third token is 0.8, so two tokens stay.
     np.testing.assert_allclose(frequencies(temperature=1.0, top_k=0, top_p=0.7),
                                [0.625, 0.375, 0, 0], atol=0.015)
+    # Both filters: top-p applies to what top-k kept (0.625 >= 0.6: one token), as in NumPy.
+    np.testing.assert_allclose(frequencies(temperature=1.0, top_k=2, top_p=0.6), [1, 0, 0, 0])
     np.testing.assert_allclose(frequencies(temperature=0.0, top_k=0, top_p=1.0), [1, 0, 0, 0])
     np.testing.assert_allclose(frequencies(temperature=1.0, top_k=1, top_p=1.0), [1, 0, 0, 0])
 
@@ -102,8 +107,10 @@ def test_bad_arguments_name_the_argument():
     sampler = RecurrentSampler.from_model(_model("gru", layers=1))
     with pytest.raises(ValueError, match="`prompts` must be ids of shape"):
         sampler.sample(np.array([1, 2]), 3)
-    with pytest.raises(ValueError, match="`temperature` must be >= 0; received -1"):
+    with pytest.raises(ValueError, match="`temperature` must be >= 0 and finite; received -1"):
         sampler.sample(np.ones((1, 1), int), 3, temperature=-1)
+    with pytest.raises(ValueError, match="`temperature` must be >= 0 and finite; received nan"):
+        sampler.sample(np.ones((1, 1), int), 3, temperature=float("nan"))
     with pytest.raises(ValueError, match=r"`top_p` must be in \(0, 1\]; received 0"):
         sampler.sample(np.ones((1, 1), int), 3, top_p=0)
     assert sampler.sample(np.ones((2, 1), int), 0).shape == (2, 0)
@@ -120,10 +127,18 @@ _OTHER_BACKEND = textwrap.dedent("""
     model = keras.saving.load_model(sys.argv[1])
     sampler = RecurrentSampler.from_model(model)
     prompts = np.array([[1, 2, 3], [4, 5, 6]])
+    greedy = sampler.sample(prompts, 12, temperature=0).tolist()
+    sampled = sampler.sample(prompts, 12, temperature=1.0, top_k=5, seed=4).tolist()
+    # New weights (more training, say): the compiled loop must use them, not old constants.
+    model.set_weights([w[::-1] if w.ndim == 1 else -w for w in model.get_weights()])
+    sequence = prompts
+    for _ in range(6):
+        last = keras.ops.convert_to_numpy(model(sequence))[:, -1].argmax(-1)
+        sequence = np.concatenate([sequence, last[:, None]], axis=1)
     print(json.dumps({
-        "backend": keras.backend.backend(),
-        "greedy": sampler.sample(prompts, 12, temperature=0).tolist(),
-        "sampled": sampler.sample(prompts, 12, temperature=1.0, top_k=5, seed=4).tolist(),
+        "backend": keras.backend.backend(), "greedy": greedy, "sampled": sampled,
+        "after_new_weights": sampler.sample(prompts, 6, temperature=0).tolist(),
+        "argmax_after_new_weights": sequence[:, 3:].tolist(),
     }))
 """)
 
@@ -146,3 +161,5 @@ def test_the_same_tokens_on_the_jax_and_torch_backends(backend, tmp_path: Path):
     np.testing.assert_array_equal(other["greedy"], sampler.sample(prompts, 12, temperature=0))
     np.testing.assert_array_equal(other["sampled"],
                                   sampler.sample(prompts, 12, temperature=1.0, top_k=5, seed=4))
+    assert other["after_new_weights"] != [row[:6] for row in other["greedy"]]
+    np.testing.assert_array_equal(other["after_new_weights"], other["argmax_after_new_weights"])

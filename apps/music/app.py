@@ -40,17 +40,18 @@ GENERATED_STEPS = 64  # time steps generated per held-out opening for the statis
 
 
 def windows(grids: list[np.ndarray], length: int, stride: int) -> np.ndarray:
-    """Every window of ``length`` steps, ``stride`` apart; a shorter piece is padded
-    with silence to one window."""
+    """Every window of ``length`` steps, ``stride`` apart (never padded: a piece shorter
+    than one window gives none, see :func:`too_short`)."""
     out = []
     for grid in grids:
-        if len(grid) < length:
-            grid = np.concatenate([grid, np.zeros((length - len(grid), grid.shape[1]),
-                                                  grid.dtype)])
         starts = range(0, len(grid) - length + 1, stride)
         out += [grid[start:start + length] for start in starts]
     voices = grids[0].shape[1] if grids else 1
     return np.stack(out).astype(np.int16) if out else np.zeros((0, length, voices), np.int16)
+
+
+def too_short(grids: list[np.ndarray], length: int) -> int:
+    return sum(len(grid) < length for grid in grids)
 
 
 class RepeatLastNote:
@@ -128,6 +129,11 @@ class MusicApp(App):
                      "generation": {"steps": config.generate_steps,
                                     "temperature": config.temperature,
                                     "top_k": config.top_k, "top_p": config.top_p}}
+        short = too_short(pieces.grids, config.window + 1)
+        if short:
+            print(f"{short} of {len(pieces)} pieces are shorter than window + 1 = "
+                  f"{config.window + 1} steps and give no window (lower --set window to use "
+                  "them)")
         splits = {}
         for name, indices in split.items():
             inputs = windows([pieces.grids[i] for i in indices], config.window + 1,
@@ -248,13 +254,14 @@ class MusicApp(App):
                                                     top_k, top_p, starts=first)
                 pitches = tf.cast(tf.where(chosen == 0, 0, chosen + low - 1), tf.float32)
                 return {"notes": tf.concat([pitches[..., None], timing], axis=-1),
-                        "seed": notes}
+                        "seed": notes, "seed_length": length - first}
             notes = tf.cast(tf.round(notes), tf.int32)
             tokens = tf.reshape(to_tokens(notes), (batch, -1))
             generated = sampler.loop(tokens, uniforms, temperature, top_k, top_p,
                                      starts=first * width)
             generated = tf.where(generated == 0, 0, generated + low - 1)
-            return {"notes": tf.reshape(generated, (batch, steps, width)), "seed": notes}
+            return {"notes": tf.reshape(generated, (batch, steps, width)), "seed": notes,
+                    "seed_length": length - first}
 
         return serve
 
@@ -269,8 +276,8 @@ class MusicApp(App):
                 raise UserInputError(f"--{key.replace('_', '-')} out of range", where="predict",
                                      expected=f">= {low}" + (f" and <= {high}" if high else ""),
                                      received=str(value))
-        if options.get("temperature") is not None and options["temperature"] < 0:
-            raise UserInputError("--temperature must be >= 0", where="predict",
+        if options.get("temperature") is not None and not 0 <= options["temperature"] < 1e6:
+            raise UserInputError("--temperature must be a number >= 0", where="predict",
                                  received=str(options["temperature"]))
         if options.get("top_p") is not None and not 0 < options["top_p"] <= 1:
             raise UserInputError("--top-p must be in (0, 1]", where="predict",
@@ -291,17 +298,30 @@ class MusicApp(App):
                 raise UserInputError("no such seed file", where=text,
                                      fix="give a .mid/.csv file, notes, or '' for no seed")
             try:
-                grid, _ = data_io.read_piece(path, self.artifacts.get("voices", 4),
-                                             self.artifacts.get("steps_per_quarter", 4),
-                                             "events" if events else "voices")
+                grid, notes = data_io.read_piece(path, self.artifacts.get("voices", 4),
+                                                 self.artifacts.get("steps_per_quarter", 4),
+                                                 "events" if events else "voices")
             except (ValueError, OSError) as error:
                 raise UserInputError("cannot read the seed", where=text,
                                      received=str(error)) from None
-            return grid
-        if events:
-            return data_io.parse_melody(text, where=f"seed {text!r}")
-        return data_io.parse_pitches(text, self.artifacts.get("voices", 4),
-                                     where=f"seed {text!r}")
+            if not len(grid) or not grid.any():
+                raise UserInputError("the seed file has no notes", where=text,
+                                     expected="pitched notes (drums are not voiced)",
+                                     fix="give another seed, or '' for none")
+            for note in notes:
+                print(f"seed {text}: {note}", file=sys.stderr)
+        elif events:
+            grid = data_io.parse_melody(text, where=f"seed {text!r}")
+        else:
+            grid = data_io.parse_pitches(text, self.artifacts.get("voices", 4),
+                                         where=f"seed {text!r}")
+        pitches = grid[:, 0] if events else grid
+        low, high = self.artifacts.get("low", 1), self.artifacts.get("high", 127)
+        moved = int(((pitches > 0) & ((pitches < low) | (pitches > high))).sum())
+        if moved:
+            print(f"seed {text!r}: {moved} notes outside the model's range {low}-{high} "
+                  "move by octaves into it", file=sys.stderr)
+        return grid
 
     def to_batch(self, items: list[np.ndarray]) -> list[tf.Tensor]:
         generation = {**self.artifacts.get("generation", {}), **{
@@ -325,9 +345,7 @@ class MusicApp(App):
         rows = []
         out_dir = self.options.get("output_dir")
         for row, item in enumerate(items):
-            seed = outputs["seed"][row]
-            used = np.flatnonzero(seed.any(axis=1))
-            seed = seed[used[0]:] if len(used) else seed[-1:]
+            seed = outputs["seed"][row][len(outputs["seed"][row]) - outputs["seed_length"][row]:]
             piece = np.concatenate([seed, outputs["notes"][row]])
             piece = np.round(piece, 3) if events else piece.astype(int)
             entry: dict[str, Any] = {"seed": str(item), "seed_steps": len(seed),
@@ -466,6 +484,13 @@ def _split(pieces: data_io.Pieces, config: MusicConfig) -> dict[str, list[int]]:
         split = {name: [i for i, s in enumerate(pieces.splits) if s == name]
                  for name in ("train", "validation", "test")}
         split["train"] += [i for i, s in enumerate(pieces.splits) if s is None]
+        for name, folder in (("train", "train/"), ("validation", "valid/")):
+            if not split[name]:
+                raise UserInputError(
+                    f"the data has split folders but no {name} pieces", where=pieces.source,
+                    expected=f"pieces in {folder} (or, without split folders, one folder of "
+                    "pieces that is split by validation_fraction and test_fraction)",
+                    fix=f"add a {folder} folder, or put all pieces in one folder")
         return split
     order = np.random.default_rng(config.seed).permutation(len(pieces))
     tests = int(round(config.test_fraction * len(pieces)))

@@ -44,7 +44,10 @@ class Pieces:
 def read_csv_piece(path: Path, voices: int) -> np.ndarray:
     """A chorale CSV: one row per time step, one integer column per voice (header optional)."""
     table = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
-    header = bool(len(table)) and not table.iloc[0].str.strip().str.isdigit().all()
+    # A header row holds no number at all; a first row with any number is data (and
+    # its other cells are checked like every row's).
+    header = bool(len(table)) and pd.to_numeric(table.iloc[0].str.strip(),
+                                                errors="coerce").isna().all()
     if header:
         table = table.iloc[1:]
     if table.shape[1] != voices:
@@ -70,7 +73,11 @@ def read_piece(path: Path, voices: int, steps_per_quarter: int,
     if path.suffix.lower() == ".csv":
         grid = read_csv_piece(path, voices)
         if representation == "events":
-            return midi.grid_to_events(grid, steps_per_quarter), []
+            lower = sum(len(midi.grid_to_events(grid[:, [v]], steps_per_quarter))
+                        for v in range(1, grid.shape[1]))
+            notes = [f"{lower} notes of the lower voices left out (events keep the top "
+                     "voice)"] if lower else []
+            return midi.grid_to_events(grid, steps_per_quarter), notes
         return grid, []
     music, repairs = midi.load_pretty_midi(path)
     notes = [f"repaired ({', '.join(repairs)})"] if repairs else []
@@ -151,7 +158,7 @@ def parse_melody(text: str, where: str) -> np.ndarray:
 def parse_pitches(text: str, voices: int, where: str) -> np.ndarray:
     """``'72 67 64 48; 74 67 62 43'`` -> a (chords, voices) grid, each chord's pitches
     sorted from the highest voice down; a chord with fewer notes leaves the lowest
-    voices silent."""
+    voices silent, and a chord with a 0 (a silent voice) keeps the order given."""
     chords = [chord.split() for chord in text.replace(",", " ").split(";") if chord.strip()]
     grid = np.zeros((len(chords), voices), dtype=np.int16)
     for row, chord in enumerate(chords):
@@ -163,5 +170,9 @@ def parse_pitches(text: str, voices: int, where: str) -> np.ndarray:
                 raise UserInputError("not a MIDI pitch", where=where, expected="0-127",
                                      received=token, fix="e.g. '60 64 67 72; 62 65 69 74'")
             grid[row, column] = int(token)
-    # Voices run from the highest down (soprano first), as in the training files.
-    return -np.sort(-grid, axis=1)
+    # Voices run from the highest down (soprano first), as in the training files. A chord
+    # that names a silent voice (0) is taken in the order given.
+    for row, chord in enumerate(chords):
+        if 0 not in [int(token) for token in chord]:
+            grid[row] = -np.sort(-grid[row])
+    return grid

@@ -54,8 +54,11 @@ class EventSampler(RecurrentSampler):
         self.step_head = model.get_layer("step")
         self.duration_head = model.get_layer("duration")
 
+    def _layers(self) -> list[keras.layers.Layer]:
+        return [*super()._layers(), self.step_head, self.duration_head]
+
     def event_step(self, tokens: Any, timing: Any, states: list[list[Any]]):
-        x = keras.ops.concatenate([self.embedding(tokens), timing], axis=-1)
+        x = keras.ops.concatenate([self.embed(tokens), timing], axis=-1)
         new_states = []
         for layer, state in zip(self.recurrent, states, strict=True):
             x, state = layer.cell(x, state, training=False)

@@ -206,6 +206,9 @@ def to_grid(music: pretty_midi.PrettyMIDI, voices: int, steps_per_quarter: int) 
         for column, index in enumerate(order):
             for first, end, pitch in spans[index]:
                 grid[first:end, column] = pitch
+            # A chord inside one part keeps one note per step: count the notes it hides.
+            dropped += sum(pitch not in grid[first:end, column]
+                           for first, end, pitch in spans[index])
     else:
         sounding = np.zeros((steps, 128), dtype=bool)
         for notes in spans:

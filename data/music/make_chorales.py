@@ -22,6 +22,7 @@ same on every machine.
 from __future__ import annotations
 
 import csv
+import os
 import random
 from pathlib import Path
 
@@ -124,13 +125,19 @@ def piece(rng: random.Random) -> list[tuple[int, int, int, int]]:
 def main() -> None:
     rng = random.Random(SEED)
     OUT.mkdir(exist_ok=True)
-    for old in OUT.glob("piece_*.csv"):
-        old.unlink()
+    names = set()
     for number in range(PIECES):
-        with open(OUT / f"piece_{number:03d}.csv", "w", newline="", encoding="utf-8") as file:
+        path = OUT / f"piece_{number:03d}.csv"
+        temporary = path.with_name(f".{path.name}.tmp")
+        with open(temporary, "w", newline="", encoding="utf-8") as file:
             writer = csv.writer(file, lineterminator="\n")
             writer.writerow(["soprano", "alto", "tenor", "bass"])
             writer.writerows(piece(rng))
+        os.replace(temporary, path)  # each file whole, old or new, never half written
+        names.add(path.name)
+    for stale in OUT.glob("piece_*.csv"):  # pieces beyond PIECES from an earlier run
+        if stale.name not in names:
+            stale.unlink()
     print(f"wrote {PIECES} pieces to {OUT}")
 
 

@@ -68,14 +68,16 @@ def _broken(raw: bytes, kind: str) -> bytes:
         return raw[:start + 40]
     if kind == "wrong track length":
         return raw[:track + 4] + (10**6).to_bytes(4, "big") + raw[track + 8:]
+    # The other two add a track (and count it in the header).
+    more = raw[:10] + (int.from_bytes(raw[10:12], "big") + 1).to_bytes(2, "big") + raw[12:]
     if kind == "running status after meta":
         # A text meta event, then note data relying on the status byte before it.
         body = (b"\x00\x90\x3c\x50" + b"\x00\xff\x01\x02hi" + b"\x60\x3c\x00"
                 + b"\x00\xff\x2f\x00")
-        return raw + b"MTrk" + len(body).to_bytes(4, "big") + body
+        return more + b"MTrk" + len(body).to_bytes(4, "big") + body
     if kind == "data byte above 127":
         body = b"\x00\x90\x3c\x50\x60\x80\x3c\xc0\x00\xff\x2f\x00"
-        return raw + b"MTrk" + len(body).to_bytes(4, "big") + body
+        return more + b"MTrk" + len(body).to_bytes(4, "big") + body
     raise AssertionError(kind)
 
 
@@ -89,6 +91,11 @@ def test_broken_files_are_read_leniently_and_the_repair_is_named(tmp_path, kind)
     assert pieces.names == ["broken.mid", "good.mid"] and pieces.skipped == []
     grid = pieces.grids[0]
     assert grid.shape[1] == 4 and grid.any()
+    _, repairs = midi.load_pretty_midi(path)
+    if kind != "running status after meta":  # mido refuses these: repaired, and said
+        assert repairs and pieces.notes[0].startswith("broken.mid: repaired (")
+    else:  # mido reads this one itself: the added track's note, under the top three
+        assert repairs == [] and (grid[:2, 3] == 60).all()
     if kind != "truncated":
         np.testing.assert_array_equal(grid[:len(CHORALE), :3], CHORALE[:, :3])
 
@@ -97,6 +104,8 @@ def test_the_forgiving_reader_reports_what_it_repaired():
     raw = midi.midi_bytes(midi.grid_to_midi(CHORALE, 4, 100))
     _, repairs = midi.forgiving_midi(_broken(raw, "running status after meta"))
     assert "1 running status after meta/sysex" in repairs
+    _, repairs = midi.forgiving_midi(_broken(raw, "data byte above 127"))
+    assert "1 unreadable events" in repairs
     _, repairs = midi.forgiving_midi(_broken(raw, "truncated"))
     assert "1 truncated tracks" in repairs
 
@@ -120,6 +129,13 @@ def test_unreadable_files_are_named_and_skipped_without_stopping(tmp_path):
 def test_csv_grids_with_and_without_a_header_and_their_errors(tmp_path):
     (tmp_path / "a.csv").write_text("note0,note1\n60,55\n62,0\n")
     (tmp_path / "b.csv").write_text("60,55\n62,x\n")
+    (tmp_path / "c.csv").write_text("60.0,55.0\n62.0,0.0\n")
+    (tmp_path / "d.csv").write_text("-1,60\n62,0\n")
+    # A first row with numbers is data, never a header dropped in silence.
+    np.testing.assert_array_equal(data_io.read_csv_piece(tmp_path / "c.csv", 2),
+                                  [[60, 55], [62, 0]])
+    with pytest.raises(ValueError, match="line 1, column 1: expected a MIDI pitch"):
+        data_io.read_csv_piece(tmp_path / "d.csv", 2)
     np.testing.assert_array_equal(data_io.read_csv_piece(tmp_path / "a.csv", 2),
                                   [[60, 55], [62, 0]])
     with pytest.raises(ValueError, match=r"line 2, column 2: expected a MIDI pitch 0-127 "
@@ -136,8 +152,8 @@ def test_no_readable_piece_is_one_clear_error(tmp_path):
 
 
 def test_seed_pitches_are_voiced_from_the_top():
-    grid = data_io.parse_pitches("60 64 67 72; 62 65", 4, "seed")
-    np.testing.assert_array_equal(grid, [[72, 67, 64, 60], [65, 62, 0, 0]])
+    grid = data_io.parse_pitches("60 64 67 72; 62 65; 72 0 64 48", 4, "seed")
+    np.testing.assert_array_equal(grid, [[72, 67, 64, 60], [65, 62, 0, 0], [72, 0, 64, 48]])
     with pytest.raises(UserInputError, match="not a MIDI pitch"):
         data_io.parse_pitches("60 200", 4, "seed")
 
@@ -151,8 +167,8 @@ def test_pitch_tokens_fold_octaves_into_the_training_range():
 def test_windows_and_the_repeat_baseline():
     grids = [CHORALE, CHORALE[:5]]
     cut = windows(grids, 8, 4)
-    assert cut.shape == (5 + 1, 8, 4)  # 24 steps: starts 0, 4, 8, 12, 16; a short piece padded
-    np.testing.assert_array_equal(cut[-1, 5:], 0)
+    assert cut.shape == (5, 8, 4)  # 24 steps: starts 0, 4, 8, 12, 16; the short piece: none
+    np.testing.assert_array_equal(cut[1], CHORALE[4:12])
     artifacts = {"low": 43, "high": 74, "voices": 4}
     probabilities = RepeatLastNote(artifacts).outputs(cut[:1])
     targets = tokens_of(cut[:1], artifacts)[:, 1:]
@@ -210,3 +226,15 @@ def test_the_event_sampler_agrees_with_the_fused_model():
     np.testing.assert_allclose(np.asarray(full["step"])[:, 2:, 0], predicted[..., 0], atol=1e-5)
     np.testing.assert_allclose(np.asarray(full["duration"])[:, 2:, 0], predicted[..., 1],
                                atol=1e-5)
+
+
+def test_a_chord_inside_one_part_is_counted_when_parts_are_voices(tmp_path):
+    music = pretty_midi.PrettyMIDI(initial_tempo=120)
+    for pitches in ((72,), (64, 67, 71), (55,), (40,)):  # four parts, the second a chord
+        part = pretty_midi.Instrument(program=0)
+        part.notes += [pretty_midi.Note(velocity=80, pitch=p, start=0, end=0.5) for p in pitches]
+        music.instruments.append(part)
+    music.write(str(tmp_path / "parts.mid"))
+    grid, notes = data_io.read_piece(tmp_path / "parts.mid", 4, 4)
+    assert grid[0, 0] == 72 and grid[0, 2:].tolist() == [55, 40]
+    assert notes == ["2 notes beyond the 4 highest voices left out"]
