@@ -289,17 +289,18 @@ def attention_maps(model: keras.Model, artifacts: dict[str, Any], texts: list[st
     for text in texts:
         ids = model.get_layer("trim_padding")(vectorizer(tf.constant([text])))
         memory, mask, *states = encoder(ids, training=False)
+        memory = tf.identity(memory)  # drops the Keras mask: the step reads `mask` itself
         token, rows, emitted = START_ID, [], []
         for _ in range(artifacts["max_output_length"]):
             logits, *rest = decoder_step([tf.constant([[token]]), memory, mask, *states],
                                          training=False)
             states, weights = rest[:-1], rest[-1]
             token = int(tf.argmax(logits[0, 0]))
-            rows.append(np.round(np.asarray(weights)[0, 0], 3).tolist())
+            rows.append([round(float(w), 3) for w in np.asarray(weights)[0, 0]])
             emitted.append(target_vocabulary[token] if token != END_ID else "[end]")
             if token == END_ID:
                 break
-        source_tokens = [source_vocabulary[i] for i in np.asarray(ids)[0] if i]
+        source_tokens = [str(source_vocabulary[i]) for i in np.asarray(ids)[0] if i]
         maps.append({"source": text, "source_tokens": source_tokens, "target_tokens": emitted,
                      "weights": [row[: len(source_tokens)] for row in rows]})
     return maps

@@ -91,5 +91,6 @@ class TranslationHyperModel(keras_tuner.HyperModel):
                                   shuffle_seed=c.seed)
         validation_data = pair_dataset(*validation, 256, num_buckets=c.num_buckets)
         kwargs.setdefault("epochs", c.epochs)
+        kwargs["shuffle"] = False  # the dataset shuffles itself, every epoch
         return model.fit(train_data, *args, validation_data=validation_data,
                          callbacks=callbacks or [], **kwargs)
