@@ -159,7 +159,7 @@ def sentence_vectorizer(
 
     Example:
         >>> v = sentence_vectorizer(["Il pleut.", "Il neige !"], max_tokens=20)
-        >>> v.get_vocabulary()[:5]
+        >>> [str(token) for token in v.get_vocabulary()[:5]]
         ['', '[UNK]', '[start]', '[end]', 'Il']
     """
     if max_tokens < 5:

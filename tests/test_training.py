@@ -165,7 +165,7 @@ def callbacks_state(run_dir: Path) -> list[dict]:
         return list(csv.DictReader(stream))
 
 
-@pytest.mark.parametrize("kill_at", [1, 3])
+@pytest.mark.parametrize("kill_at", [1, pytest.param(3, marks=pytest.mark.slow)])
 def test_a_killed_fit_resumes_to_the_same_end_as_an_uninterrupted_one(tmp_path, kill_at):
     whole_model, whole_history, whole_rows = _fit(tmp_path / "whole")
     assert len(whole_rows) < 12  # early stopping ended it, so its state matters

@@ -147,6 +147,7 @@ def test_model_learns_a_learnable_task(workspace):
     assert accuracy > 0.9
 
 
+@pytest.mark.slow
 def test_tune_writes_leaderboard_retrains_and_exports(workspace, small_csv):
     # Resuming a search is covered in tests/test_tuning.py; here the app's wiring.
     tuning_dir = workspace / "tuning"

@@ -106,6 +106,7 @@ def test_test_data_with_unknown_classes_is_refused(files, capsys):
     assert not (files["folder"] / "never").exists()
 
 
+@pytest.mark.slow
 def test_no_test_examples_means_no_test_report_and_no_unchecked_export(files, capsys):
     run_dir = files["folder"] / "no_test"
     assert main(["sentiment", "train", "--data", str(files["train"]), "--run-dir", str(run_dir),

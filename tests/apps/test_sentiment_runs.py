@@ -89,6 +89,7 @@ def test_train_overwrite_refuses_a_folder_of_runs(run, small_csv, capsys):
 # --- 2, 3. nothing trained is lost; resume is faithful ----------------------------------
 
 
+@pytest.mark.slow
 def test_a_failure_after_training_keeps_the_run_and_a_rerun_does_not_retrain(
         workspace, small_csv, monkeypatch, capsys):
     run_dir = workspace / "export-fails"

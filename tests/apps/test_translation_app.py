@@ -62,6 +62,7 @@ def test_train_writes_a_complete_run_directory(trained_run):
     assert artifacts["pairs"] == {"train": 320, "validation": 40, "test": 40}
 
 
+@pytest.mark.slow
 def test_saved_model_signatures_match_the_in_memory_model_in_a_fresh_process(trained_run):
     # `serve` (the run's beam width) is compared by the export check itself (metrics["export"]).
     model = keras.saving.load_model(trained_run / "model.keras")
