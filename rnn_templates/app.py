@@ -586,9 +586,12 @@ class Runner:
     def _export(self, model: keras.Model, artifacts: dict[str, Any], path: Path,
                 sample: list[Any] | None) -> dict[str, float]:
         serve = self.app.serve(model, artifacts)
+        # The artifacts go inside the export (what predict needs to read inputs), written
+        # with it and renamed into place with it: never an export without them.
         export_saved_model(model, path, serve, self.app.input_signature(),
-                           extra_endpoints=self.app.extra_endpoints(model, artifacts))
-        io.write_json(path / ARTIFACTS_FILE, artifacts)  # what predict needs to read inputs
+                           extra_endpoints=self.app.extra_endpoints(model, artifacts),
+                           extra_files={ARTIFACTS_FILE: json.dumps(artifacts, indent=2,
+                                                                   sort_keys=True) + "\n"})
         if sample is None:
             return {}
         batch = self.app.to_batch(sample)

@@ -57,6 +57,7 @@ def export_saved_model(
     *,
     extra_tracked: list[Any] | None = None,
     extra_endpoints: dict[str, tuple[Callable[..., Any], list[Any]]] | None = None,
+    extra_files: dict[str, str] | None = None,
 ) -> Path:
     """Write a SavedModel whose ``serve`` signature is ``serve_fn``.
 
@@ -73,6 +74,8 @@ def export_saved_model(
         extra_tracked: Other resources ``serve_fn`` uses (lookup tables...).
         extra_endpoints: More signatures beside ``serve``, by name: ``(function,
             input_signature)`` (a translator's beam search with a width input, say).
+        extra_files: Text files to write into the folder, by name (the
+            artifacts ``predict`` reads), renamed into place with the rest.
 
     Returns:
         The destination path.
@@ -88,6 +91,8 @@ def export_saved_model(
         for name, (function, signature) in (extra_endpoints or {}).items():
             archive.add_endpoint(name, function, input_signature=signature)
         archive.write_out(str(temporary), verbose=False)
+        for name, text in (extra_files or {}).items():
+            (temporary / name).write_text(text, encoding="utf-8")
     return path
 
 
