@@ -130,7 +130,7 @@ def sampling(notes: int = 500, window: int = 25, repeats: int = 3) -> dict:
 
 def piano_rolls(folder: Path) -> list[np.ndarray]:
     """Chorales as (quarter-note steps, 88) binary rolls (A0 = MIDI 21 is key 0)."""
-    from apps.music.data import read_csv_piece
+    from rnn_templates.data.pieces import read_csv_piece
 
     rolls = []
     for path in sorted(folder.glob("*.csv")):

@@ -84,7 +84,7 @@ def read_split(path: Path, pairs: int, held_out: int, seed: int):
     """(train sources, train targets, test sources, test targets) by the protocol."""
     import numpy as np
 
-    from apps.translation.data import read_pair_lines
+    from rnn_templates.data.pairs import read_pair_lines
 
     data = read_pair_lines(path, malformed="refuse")
     if len(data) < pairs:

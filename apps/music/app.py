@@ -24,15 +24,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.music import data as data_io
-from apps.music import midi
 from apps.music.config import MusicConfig
-from apps.music.events import EventSampler, RepeatLastEvent, event_metrics
 from apps.music.model import LM_NAME, MusicHyperModel
-from apps.music.tokens import EventFeatures, PitchTokens, pitches_of, tokens_of
 from rnn_templates import io
 from rnn_templates.app import App, Prepared
+from rnn_templates.data import midi
+from rnn_templates.data import pieces as data_io
 from rnn_templates.errors import UserInputError
+from rnn_templates.note_events import EventSampler, RepeatLastEvent, event_metrics
+from rnn_templates.pitch_tokens import EventFeatures, PitchTokens, pitches_of, tokens_of
 from rnn_templates.sampling import RecurrentSampler
 
 TEST_FILE = "test_windows.npz"
@@ -422,7 +422,7 @@ class MusicApp(App):
         return {"model": self.outputs(model, inputs), "generated": generated}
 
     def metrics(self, targets, outputs, artifacts) -> dict:
-        from apps.music.stats import music_statistics, note_metrics
+        from rnn_templates.notes import music_statistics, note_metrics
 
         events = artifacts.get("representation") == "events"
         scored = outputs["model"] if "generated" in outputs else outputs
@@ -444,7 +444,7 @@ class MusicApp(App):
         return list(pitches_of(whole, artifacts["low"]).reshape(len(whole), -1, voices))
 
     def plots(self, metrics, artifacts, directory: Path, name: str) -> None:
-        from apps.music.stats import plot_statistics
+        from rnn_templates.notes import plot_statistics
 
         if name == "test" and "generated" in metrics:
             plot_statistics(metrics, directory / "generated_vs_held_out.png")
@@ -473,7 +473,7 @@ def _targets(inputs: np.ndarray, artifacts: dict[str, Any]) -> np.ndarray:
 
 
 def plot_piano_roll(grid: np.ndarray, steps_per_quarter: int, path: Path, title: str) -> None:
-    from apps.music.stats import plot_piano_roll as plot
+    from rnn_templates.notes import plot_piano_roll as plot
 
     plot(grid, steps_per_quarter, path, title)
 

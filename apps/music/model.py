@@ -15,9 +15,9 @@ import keras_tuner
 import tensorflow as tf
 
 from apps.music.config import MusicConfig
-from apps.music.events import build_event_model
 from rnn_templates.cells import RecurrentConfig
 from rnn_templates.data.shuffle import EpochShuffle
+from rnn_templates.note_events import build_event_model
 from rnn_templates.topologies import build_many_to_many
 from rnn_templates.training import compile_model
 

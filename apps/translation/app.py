@@ -25,11 +25,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.translation import data as data_io
 from apps.translation.config import TranslationConfig
 from apps.translation.model import TranslationHyperModel
 from rnn_templates import io
 from rnn_templates.app import App, Prepared
+from rnn_templates.data import pairs as data_io
 from rnn_templates.errors import UserInputError
 from rnn_templates.layers import TrimPadding
 from rnn_templates.search import beam_search, greedy_search, keras_step

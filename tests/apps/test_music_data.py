@@ -8,11 +8,11 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from apps.music import data as data_io
-from apps.music import midi
 from apps.music.app import RepeatLastNote, windows
-from apps.music.tokens import PitchTokens, tokens_of
+from rnn_templates.data import midi
+from rnn_templates.data import pieces as data_io
 from rnn_templates.errors import UserInputError
+from rnn_templates.pitch_tokens import PitchTokens, tokens_of
 
 CHORALE = np.array([[72, 67, 64, 48]] * 4 + [[74, 67, 62, 43]] * 4 + [[0, 0, 0, 0]] * 2
                    + [[72, 67, 64, 48]] * 6 + [[71, 67, 62, 55]] * 8, dtype=np.int16)
@@ -207,8 +207,8 @@ def test_events_written_as_midi_read_back_the_same(tmp_path):
 def test_the_event_sampler_agrees_with_the_fused_model():
     import keras
 
-    from apps.music.events import EventSampler, build_event_model
     from rnn_templates.cells import RecurrentConfig
+    from rnn_templates.note_events import EventSampler, build_event_model
 
     keras.utils.set_random_seed(1)
     model = build_event_model(9, 4, RecurrentConfig(cell="gru", units=8, num_layers=2), 0.0,

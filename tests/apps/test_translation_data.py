@@ -8,8 +8,8 @@ import zipfile
 
 import pytest
 
-from apps.translation import data
 from apps.translation.config import TranslationConfig
+from rnn_templates.data import pairs as data
 from rnn_templates.errors import UserInputError
 
 

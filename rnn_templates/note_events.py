@@ -19,8 +19,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from apps.music.tokens import PitchTokens
 from rnn_templates.cells import RecurrentConfig, recurrent_stack
+from rnn_templates.pitch_tokens import PitchTokens
 from rnn_templates.sampling import RecurrentSampler, choose_tokens
 
 OUTPUTS = ("pitch", "step", "duration")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from apps.music import midi
+from rnn_templates.data import midi
 from rnn_templates.data.readers import resolve_path
 from rnn_templates.errors import UserInputError
 
