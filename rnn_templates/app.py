@@ -39,7 +39,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from rnn_templates import io, reporting
+from rnn_templates import distribute, io, reporting
 from rnn_templates.config import AppConfig
 from rnn_templates.errors import UserInputError
 from rnn_templates.export import check_in_fresh_process, export_saved_model
@@ -53,13 +53,14 @@ from rnn_templates.training import (
     set_seed,
     standard_callbacks,
 )
-from rnn_templates.tuning import leaderboard, make_tuner, tuner_role, write_leaderboard
+from rnn_templates.tuning import best_epochs, leaderboard, make_tuner, tuner_role, write_reports
 
 MODEL_FILE = "model.keras"
 ARTIFACTS_FILE = "artifacts.json"
 TRAINING_FILE = "training.json"
 BASELINES_FILE = "baselines.joblib"
 SAVED_MODEL_DIR = "saved_model"
+SEARCH_CONFIG = "search.yaml"
 
 
 @dataclasses.dataclass
@@ -133,6 +134,17 @@ class App:
         """The saved ``.keras`` model: raw inputs to outputs (default: the core itself)."""
         return core
 
+    def refit_data(self, prepared: Prepared) -> dict[str, Any] | None:
+        """:meth:`fit_data` with the validation split added to the training split.
+
+        ``tune`` retrains the best hyperparameters on it. Return None where the
+        validation split must stay unseen (it calibrates something).
+        """
+        train, validation = prepared.splits["train"], prepared.splits["validation"]
+        merged = tuple(merge_data(a, b) for a, b in zip(train, validation, strict=True))
+        return self.fit_data(dataclasses.replace(
+            prepared, splits={**prepared.splits, "train": merged}))
+
     # --- 3. serving ------------------------------------------------------------
 
     def input_signature(self) -> list[Any]:
@@ -165,6 +177,15 @@ class App:
         Options an app adds with ``AppSpec.arguments`` (a generator's length
         and temperature, say) arrive here; raise UserInputError on bad values.
         """
+
+    def endpoint(self) -> str:
+        """The signature ``predict`` calls: ``serve``, or one of :meth:`extra_endpoints`.
+
+        Chosen from :meth:`use_options` (a translator's ``--beam-width``, say),
+        before the model's artifacts are known; :meth:`to_batch` gives that
+        signature's inputs.
+        """
+        return "serve"
 
     def parse_input(self, text: str) -> Any:
         """One prediction input from one command-line argument or input line."""
@@ -224,6 +245,26 @@ class App:
         return []
 
 
+def merge_data(first: Any, second: Any) -> Any:
+    """Two splits' inputs (or targets) as one: arrays, lists, tuples and dicts of them.
+
+    Example:
+        >>> merge_data((np.array([[1, 2]]), ["a"]), (np.array([[3, 4]]), ["b"]))
+        (array([[1, 2],
+               [3, 4]]), ['a', 'b'])
+    """
+    if isinstance(first, dict):
+        return {key: merge_data(first[key], second[key]) for key in first}
+    if isinstance(first, tuple):
+        return tuple(merge_data(a, b) for a, b in zip(first, second, strict=True))
+    if isinstance(first, list):
+        return first + list(second)
+    a, b = np.asarray(first), np.asarray(second)
+    if a.ndim and a.shape[1:] == b.shape[1:]:
+        return np.concatenate([a, b])
+    return list(first) + list(second)
+
+
 def data_fingerprint(*arrays: Any) -> str:
     """A short SHA-256 of arrays' contents (training data identity for tuning)."""
     digest = hashlib.sha256()
@@ -266,35 +307,52 @@ def load_keras_model(path: Path) -> keras.Model:
 
 
 class Runner:
-    """The lifecycle of one :class:`App`: what the five CLI verbs call."""
+    """The lifecycle of one :class:`App`: what the five CLI verbs call.
+
+    ``distribution`` is where models are built and fitted (one device by
+    default); :meth:`train` sets it from its ``strategy``; set it before
+    :meth:`tune` to retrain the best model under one.
+    """
+
+    distribution: distribute.Distribution = distribute.SINGLE
 
     def __init__(self, app: App):
         self.app = app
 
     # --- train -----------------------------------------------------------------
 
-    def train(self, config: Any, run_dir: str | os.PathLike, *, overwrite: bool = False) -> dict:
+    def train(self, config: Any, run_dir: str | os.PathLike, *, overwrite: bool = False,
+              strategy: str | distribute.Distribution = "none") -> dict:
         """Train the configured model and write a complete run directory.
+
+        ``strategy``: one of :data:`~rnn_templates.distribute.STRATEGIES`; with
+        ``multiworker`` only the chief writes ``run_dir``, every other worker a
+        private scratch directory it removes (:mod:`rnn_templates.distribute`).
 
         Returns:
             The run's metrics (also in ``metrics.json``).
         """
+        self.distribution = distribute.distribution(strategy)  # before any TensorFlow op
         data = self.app.load_data(config)  # bad input fails here, before anything is written
         run_dir = Path(run_dir)
-        with run_directory(run_dir, overwrite=overwrite, config=_config_dict(config)) as work:
+        with (distribute.output_directory(run_dir, self.distribution) as mine,
+              run_directory(mine, overwrite=overwrite, config=_config_dict(config)) as work):
             set_seed(config.seed, config.deterministic)
             prepared = self.app.prepare(config, data)
             metrics = self._train_in(config, prepared, work, keras_tuner.HyperParameters())
-        print(self._summary(run_dir, metrics))
+        print(self._summary(run_dir, metrics) if self.distribution.chief else
+              f"{self.distribution}: finished; the chief writes {run_dir}")
         return metrics
 
     def _train_in(self, config: Any, prepared: Prepared, work: Path,
                   hyperparameters: keras_tuner.HyperParameters,
-                  extra: dict[str, Any] | None = None) -> dict:
-        model, training = self._fit_or_resume(config, prepared, work, hyperparameters)
+                  extra: dict[str, Any] | None = None, refit_epochs: int | None = None) -> dict:
+        model, training = self._fit_or_resume(config, prepared, work, hyperparameters,
+                                              epochs=refit_epochs)
         baselines = self._fit_baselines(config, prepared, work)
         metrics: dict[str, Any] = {"training": training, **(extra or {})}
-        for split in ("validation", "test"):
+        # A model refitted on train + validation is scored on the test split only.
+        for split in ("test",) if refit_epochs else ("validation", "test"):
             inputs, targets = prepared.splits[split]
             if len(targets):
                 metrics[split] = self._evaluate(model, inputs, targets, prepared.artifacts,
@@ -311,18 +369,30 @@ class Runner:
     def _fit_or_resume(self, config: Any, prepared: Prepared, work: Path,
                        hyperparameters: keras_tuner.HyperParameters,
                        extra_callbacks: list[keras.callbacks.Callback] | None = None,
-                       ) -> tuple[keras.Model, dict]:
-        """Train, or reload the model a resumed run already trained (export failed, say)."""
+                       epochs: int | None = None) -> tuple[keras.Model, dict]:
+        """Train, or reload the model a resumed run already trained (export failed, say).
+
+        ``epochs``: train on train + validation (:meth:`App.refit_data`) for
+        exactly that many epochs and keep the last, instead of early stopping.
+        """
+        distribute.check_same_start(self.distribution, work)
         if (work / MODEL_FILE).is_file() and (work / TRAINING_FILE).is_file():
             training = json.loads((work / TRAINING_FILE).read_text(encoding="utf-8"))
             return load_keras_model(work / MODEL_FILE), training
         hypermodel = self.app.hypermodel(config, prepared)
-        core = hypermodel.build(hyperparameters)
-        callbacks = standard_callbacks(work, monitor=self.app.monitor, patience=config.patience)
+        with self.distribution.scope():  # variables on every replica
+            core = hypermodel.build(hyperparameters)
+        fit_data, fixed = self.app.fit_data(prepared), {}
+        if epochs:
+            fit_data, fixed = self.app.refit_data(prepared), {"epochs": epochs}
+        callbacks = standard_callbacks(work, monitor=self.app.monitor,
+                                       patience=epochs + 1 if epochs else config.patience,
+                                       restore_best=not epochs)
         started = time.perf_counter()
-        history = hypermodel.fit(hyperparameters, core, **self.app.fit_data(prepared),
-                                 callbacks=[*callbacks, *(extra_callbacks or [])],
-                                 verbose=progress_verbosity())
+        with self.distribution.scope():
+            history = hypermodel.fit(hyperparameters, core, **fit_data,
+                                     callbacks=[*callbacks, *(extra_callbacks or [])],
+                                     verbose=progress_verbosity(), **fixed)
         if not history_is_finite(history):
             raise UserInputError(
                 "training diverged (the loss became NaN or infinite)",
@@ -333,10 +403,12 @@ class Runner:
         early_stopping, run_log = callbacks[1], callbacks[2]  # see standard_callbacks
         training = {
             "epochs_run": len(run_log.records),
-            "kept_epoch": int(early_stopping.best_epoch) + 1,
-            "train_examples": int(len(prepared.splits["train"][1])),
+            "kept_epoch": epochs or int(early_stopping.best_epoch) + 1,
+            "train_examples": int(len(prepared.splits["train"][1]))
+            + (int(len(prepared.splits["validation"][1])) if epochs else 0),
             "seconds": round(time.perf_counter() - started, 2),
             "hyperparameters": dict(hyperparameters.values),
+            "strategy": self.distribution.name, "replicas": self.distribution.replicas,
         }
         model = self.app.serving_model(prepared, core)
         io.write_json(work / ARTIFACTS_FILE, prepared.artifacts)
@@ -438,8 +510,8 @@ class Runner:
         Pass ``best`` to :meth:`fit` to retrain with it.
         """
         config, prepared = self._prepare_arrays(config, inputs, targets)
-        best, rows, _ = self._search(config, prepared, Path(tuning_dir), restart=restart)
-        return best, rows
+        tuner, _ = self._search(config, prepared, Path(tuning_dir), restart=restart)
+        return tuner.get_best_hyperparameters(1)[0], leaderboard(tuner)
 
     def predict_outputs(self, model: keras.Model, inputs: Any) -> np.ndarray:
         """The model's outputs for in-memory raw inputs, in order."""
@@ -448,21 +520,40 @@ class Runner:
     # --- tune ------------------------------------------------------------------
 
     def tune(self, config: Any, run_dir: str | os.PathLike, *, tuning_dir: str | os.PathLike,
-             overwrite: bool = False, restart: bool = False) -> dict | None:
+             overwrite: bool = False, restart: bool = False, workers: int = 0,
+             oracle_address: str = "127.0.0.1:0") -> dict | None:
         """Search hyperparameters, then retrain the best and write a run directory.
 
         The search lives in ``<tuning_dir>/<app>-<fingerprint>``, the
         fingerprint covering the training data and every setting but
         ``max_trials`` (and ``epochs``, which only the retraining uses): running
-        the same command again resumes it, other data or settings start
-        another search, and ``restart`` starts afresh. With keras-tuner's
-        distribution variables set, a worker only runs trials; the chief
-        serves the search, then retrains, reports and exports.
+        the same command again resumes it (finished trials are kept, the
+        interrupted one resumes from its last finished epoch), other data or
+        settings start another search, and ``restart`` starts afresh.
+
+        ``workers`` > 0 makes this process the chief: it serves the search at
+        ``oracle_address`` and starts that many local workers
+        (:mod:`rnn_templates.workers`). With keras-tuner's distribution
+        variables set instead, a worker only runs trials and a chief serves.
+
+        The best hyperparameters are then retrained on train + validation for
+        the best trial's epoch count (``refit=train+validation``, when the app
+        allows it) or on train with early stopping (``refit=train``), scored
+        once on the test split, and exported.
         """
         role = tuner_role()
         if role == "worker" and restart:
             raise UserInputError("--restart on a worker would wipe the shared search",
                                  where="--restart", fix="restart the search on the chief only")
+        if workers and role != "single":
+            raise UserInputError(
+                "--workers starts its own chief and workers", where="--workers",
+                received=f"KERASTUNER_TUNER_ID={os.environ.get('KERASTUNER_TUNER_ID')}",
+                fix="unset the KERASTUNER_* variables, or drop --workers")
+        if workers:
+            from rnn_templates.workers import parse_address
+
+            parse_address(oracle_address)  # a typo fails now, not after the data is read
         data = self.app.load_data(config)
         if role == "worker":
             set_seed(config.seed, config.deterministic)
@@ -474,50 +565,87 @@ class Runner:
         with run_directory(run_dir, overwrite=overwrite, config=_config_dict(config)) as work:
             set_seed(config.seed, config.deterministic)
             prepared = self.app.prepare(config, data)
-            best, rows, search = self._search(config, prepared, Path(tuning_dir), restart=restart)
-            write_leaderboard(rows, work)
-            tuning = {"tuner": config.tuner, "trials": len(rows), "best": dict(best.values),
-                      "search": str(search)}
+            tuner, project = self._search(config, prepared, Path(tuning_dir), restart=restart,
+                                          workers=workers, oracle_address=oracle_address)
+            best_trial = tuner.oracle.get_best_trials(1)[0]
+            write_reports(tuner, work)
+            epochs = best_epochs(tuner, best_trial.trial_id)
+            refit = (config.refit == "train+validation" and epochs is not None
+                     and self.app.refit_data(prepared) is not None)
+            rows = leaderboard(tuner)
+            tuning = {
+                "tuner": config.tuner, "objective": tuner.oracle.objective.name,
+                "direction": tuner.oracle.objective.direction,
+                "trials": sum(row["status"] == "COMPLETED" for row in rows),
+                "failed": sum(row["status"] != "COMPLETED" for row in rows),
+                "best_trial": best_trial.trial_id, "best_score": float(best_trial.score),
+                "best": dict(best_trial.hyperparameters.values), "search": str(project),
+                "refit": "train+validation" if refit else "train",
+                "refit_epochs": epochs if refit else None,
+            }
             set_seed(config.seed, config.deterministic)  # the retrained model starts as trained
-            metrics = self._train_in(config, prepared, work, best, extra={"tuning": tuning})
+            metrics = self._train_in(config, prepared, work, best_trial.hyperparameters,
+                                     extra={"tuning": tuning},
+                                     refit_epochs=epochs if refit else None)
         print(self._summary(run_dir, metrics))
         print(f"leaderboard: {run_dir / 'leaderboard.md'}")
         return metrics
 
-    def _search(self, config: Any, prepared: Prepared, tuning_dir: Path, *, restart: bool):
+    def _search(self, config: Any, prepared: Prepared, tuning_dir: Path, *, restart: bool,
+                workers: int = 0, oracle_address: str = "127.0.0.1:0"):
+        """Run (or serve, or join) the search; the chief's tuner and project folder."""
         hypermodel = self.app.hypermodel(config, prepared)
         fit_data = self.app.fit_data(prepared)
         settings = {k: v for k, v in _config_dict(config).items()
-                    if k not in ("max_trials", "epochs")}
+                    if k not in ("max_trials", "epochs", "refit")}
         fingerprint = data_fingerprint(
             json.dumps(settings, sort_keys=True, default=str),
             *(part for pair in fit_data.values() for part in pair))[:12]
         project = f"{self.app.name}-{fingerprint}"
-        if tuner_role() == "worker":
+        role = tuner_role()
+        if role == "worker":
             state = f"joining as {os.environ.get('KERASTUNER_TUNER_ID')}"
         else:
             state = "resumed" if (tuning_dir / project).is_dir() and not restart else "new"
         print(f"search {tuning_dir / project} ({state})", file=sys.stderr)
-        tuner = make_tuner(
-            hypermodel, kind=config.tuner, objective=config.tuning_objective,
-            max_trials=config.max_trials, max_epochs=config.tuning_epochs,
-            directory=tuning_dir, project_name=project, seed=config.seed, overwrite=restart,
-        )
-        tuner.search(
-            **fit_data,
-            epochs=config.tuning_epochs,
-            callbacks=[keras.callbacks.EarlyStopping(monitor=self.app.monitor,
-                                                     patience=config.patience)],
-            verbose=progress_verbosity(),
-        )
-        if tuner_role() == "worker":
+        try:
+            tuner = make_tuner(
+                hypermodel, kind=config.tuner, objective=config.tuning_objective,
+                max_trials=config.max_trials, max_epochs=config.tuning_epochs,
+                directory=tuning_dir, project_name=project, seed=config.seed,
+                overwrite=restart, executions_per_trial=config.executions_per_trial,
+                monitor=self.app.monitor, patience=config.patience,
+            )
+        except RuntimeError as error:  # keras-tuner could not reload the folder
+            raise UserInputError("the search folder cannot be resumed",
+                                 where=str(tuning_dir / project), received=str(error)[:200],
+                                 fix="add --restart to start this search afresh") from None
+        if role != "worker":
+            io.write_yaml(tuning_dir / project / SEARCH_CONFIG, _config_dict(config))
+        started = time.perf_counter()
+        if workers or role == "chief":
+            from rnn_templates.workers import Chief, parse_address
+
+            host, port = (parse_address(oracle_address) if workers else
+                          (os.environ["KERASTUNER_ORACLE_IP"],
+                           int(os.environ["KERASTUNER_ORACLE_PORT"])))
+            command = [sys.executable, "-m", "rnn_templates.cli", self.app.name, "tune",
+                       "--config", str(tuning_dir / project / SEARCH_CONFIG),
+                       "--tuning-dir", str(tuning_dir)]
+            Chief(tuner, host=host, port=port, command=command, workers=workers,
+                  log_dir=tuning_dir / project / "workers").serve()
+        else:
+            tuner.search(**fit_data, epochs=config.tuning_epochs,
+                         verbose=progress_verbosity())
+        if role == "worker":
             return None
-        rows = leaderboard(tuner)
-        if not rows:
+        print(f"search: {len(tuner.oracle.trials)} trials, "
+              f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+        if not tuner.oracle.get_best_trials(1):
             raise UserInputError("the search finished no trial", where=str(tuning_dir / project),
                                  fix="raise --set max_trials, or check the trial errors above")
-        write_leaderboard(rows, tuning_dir / project)
-        return tuner.get_best_hyperparameters(1)[0], rows, tuning_dir / project
+        write_reports(tuner, tuning_dir / project)
+        return tuner, tuning_dir / project
 
     # --- evaluate --------------------------------------------------------------
 
@@ -631,7 +759,7 @@ class Runner:
     def predict(self, model_path: str | os.PathLike, items: Iterable[str], *,
                 batch_size: int = 256, progress: bool = False) -> Iterator[dict[str, Any]]:
         """Stream predictions for raw inputs from a SavedModel or a run's ``model.keras``."""
-        serve = self._load_serving(Path(model_path))
+        serve = self._load_serving(Path(model_path), self.app.endpoint())
         self.app.use_artifacts(_serving_artifacts(Path(model_path)))
         done = 0
         empty = True
@@ -649,7 +777,7 @@ class Runner:
             raise UserInputError("nothing to predict", where="predict",
                                  fix="give inputs as arguments, or --input FILE with one per line")
 
-    def _load_serving(self, path: Path) -> Callable[..., dict]:
+    def _load_serving(self, path: Path, endpoint: str = "serve") -> Callable[..., dict]:
         if path.is_dir() and (path / "saved_model.pb").is_file():
             import tensorflow as tf
 
@@ -660,14 +788,17 @@ class Runner:
                     "cannot load the SavedModel (corrupt or incomplete)", where=str(path),
                     received=type(error).__name__, fix="export it again with rnnt ... export",
                 ) from None
-            serve = getattr(loaded, "serve", None)
+            serve = getattr(loaded, endpoint, None)
             if serve is None:
-                raise UserInputError("the SavedModel has no `serve` function", where=str(path),
-                                     fix="export it with rnnt ... export")
+                raise UserInputError(f"the SavedModel has no `{endpoint}` function",
+                                     where=str(path), fix="export it with rnnt ... export")
             serve._keep_alive = loaded  # the function needs the object that owns the variables
             return serve
         if path.suffix == ".keras" and path.is_file():
-            return self.app.serve(load_keras_model(path), _load_artifacts(path.parent))
+            model, artifacts = load_keras_model(path), _load_artifacts(path.parent)
+            if endpoint != "serve":
+                return self.app.extra_endpoints(model, artifacts)[endpoint][0]
+            return self.app.serve(model, artifacts)
         raise UserInputError(
             "no exported model found", where=str(path),
             expected="a SavedModel folder (with saved_model.pb) or a run's model.keras",

@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import errno
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rnn_templates.config import describe_config, load_config
+from rnn_templates.distribute import STRATEGIES, tuning_distribution
 from rnn_templates.errors import UserInputError
 from rnn_templates.io import json_line
 
@@ -114,14 +116,23 @@ def _run_dir(spec: AppSpec, args: argparse.Namespace) -> Path:
 
 def _train(spec: AppSpec, args: argparse.Namespace) -> None:
     config = _config(spec, args)
-    spec.runner().train(config, _run_dir(spec, args), overwrite=args.overwrite)
+    spec.runner().train(config, _run_dir(spec, args), overwrite=args.overwrite,
+                        strategy=args.strategy)
 
 
 def _tune(spec: AppSpec, args: argparse.Namespace) -> None:
+    for option, key in (("tuner", "tuner"), ("max_trials", "max_trials"),
+                        ("executions_per_trial", "executions_per_trial"),
+                        ("objective", "tuning_objective")):
+        if getattr(args, option) is not None:
+            args.overrides.append(f"{key}={getattr(args, option)}")
     config = _config(spec, args)
     tuning_dir = args.tuning_dir or Path(args.runs_root) / spec.name / "tuning"
-    spec.runner().tune(config, _run_dir(spec, args), tuning_dir=tuning_dir,
-                       overwrite=args.overwrite, restart=args.restart)
+    runner = spec.runner()
+    runner.distribution = tuning_distribution(args.strategy)  # the best model's retraining
+    runner.tune(config, _run_dir(spec, args), tuning_dir=tuning_dir,
+                 overwrite=args.overwrite, restart=args.restart, workers=args.workers,
+                 oracle_address=args.oracle_address)
 
 
 def _evaluate(spec: AppSpec, args: argparse.Namespace) -> None:
@@ -169,6 +180,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more; received {text}")
+    return value
+
+
 def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
     """Add ``<spec.name>`` and its five verbs to the ``rnnt`` parser."""
     config_class = spec.config_class()
@@ -194,6 +212,11 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
                           help="where default run directories go (default: ./runs)")
         verb.add_argument("--overwrite", action="store_true",
                           help="replace an existing run directory (only one rnnt wrote)")
+        verb.add_argument("--strategy", choices=STRATEGIES, default="none",
+                          help="train on more than one device: mirrored (this machine's "
+                          "devices) or multiworker (hosts named in TF_CONFIG) with TensorFlow, "
+                          "data-parallel with JAX; batch_size stays the global batch "
+                          "(default: %(default)s)")
         add_config_options(verb, config_class)
 
     train = add("train", _train, "train and write a run directory",
@@ -202,11 +225,27 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
     training_options(train)
 
     tune = add("tune", _tune, "hyperparameter search, then retrain the best",
-               "keras-tuner search (resumes if interrupted), then retrain the best "
-               "hyperparameters and export. For a distributed search set KERASTUNER_TUNER_ID "
-               "(chief on one process), KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT; "
-               "workers only run trials.")
+               "keras-tuner search, then retrain the best hyperparameters on train + "
+               "validation, test once and export. Killed, the same command resumes it: "
+               "finished trials are kept, the interrupted one resumes from its last epoch. "
+               "--workers N runs the trials in N local worker processes; workers on other "
+               "hosts join with keras-tuner's KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and "
+               "KERASTUNER_ORACLE_PORT (the chief prints the command).")
     training_options(tune)
+    tune.add_argument("--tuner", choices=("random", "hyperband", "bayesian", "grid"),
+                      help="search algorithm (same as --set tuner=...)")
+    tune.add_argument("--max-trials", type=_positive,
+                      help="trials to run (random, bayesian, grid)")
+    tune.add_argument("--executions-per-trial", type=_positive,
+                      help="models per trial, their scores averaged")
+    tune.add_argument("--objective", metavar="METRIC[:min|max]",
+                      help="the metric to optimise, e.g. val_accuracy or val_loss:min")
+    tune.add_argument("--workers", type=_non_negative, default=0,
+                      help="local worker processes, each pinned to its share of the cores "
+                      "(default 0: trials run in this process)")
+    tune.add_argument("--oracle-address", default="127.0.0.1:0", metavar="HOST:PORT",
+                      help="where the chief listens with --workers (0.0.0.0:PORT accepts "
+                      "workers on other hosts; port 0: any free one)")
     tune.add_argument("--tuning-dir", help="where searches live "
                       "(default: <runs-root>/<app>/tuning)")
     tune.add_argument("--restart", action="store_true",
@@ -254,11 +293,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apps = parser.add_subparsers(dest="app", metavar="<app>", required=True)
     for entry_point in sorted(entry_points(group=APP_GROUP), key=lambda ep: ep.name):
-        register(apps, entry_point.load())
+        try:
+            register(apps, entry_point.load())
+        except Exception as error:  # one app's broken code must not take the others down
+            _register_broken(apps, entry_point.name, error)
     return parser
 
 
+def _register_broken(apps: argparse._SubParsersAction, name: str, error: Exception) -> None:
+    """``rnnt <name> ...`` for an app that failed to load: one line saying why."""
+    sub = apps.add_parser(name, help=f"(cannot be loaded: {type(error).__name__})",
+                          add_help=False)
+    sub.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def fail(spec: Any, args: argparse.Namespace) -> None:
+        raise UserInputError(f"the {name} app cannot be loaded", where=name,
+                             received=f"{type(error).__name__}: {error}",
+                             fix="fix that error in the app's code, or reinstall it "
+                             "(make install)")
+
+    sub.set_defaults(handler=fail, spec=None)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if os.environ.get("RNNT_CPUS"):  # a tuning worker's share of the cores, set by its chief
+        os.sched_setaffinity(0, {int(cpu) for cpu in os.environ["RNNT_CPUS"].split(",")})
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -303,7 +303,7 @@ class AppConfig:
 
 
 CELLS = ("simple", "lstm", "gru")
-TUNERS = ("random", "hyperband", "bayesian")
+TUNERS = ("random", "hyperband", "bayesian", "grid")
 
 
 @dataclasses.dataclass
@@ -354,17 +354,24 @@ class TuningOptions(AppConfig):
 
     TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = ("val_loss", "loss")
 
-    tuner: str = knob("random", "random | hyperband | bayesian", choices=TUNERS)
-    max_trials: int = knob(10, "trials (random, bayesian)", interval="[1, inf)")
+    tuner: str = knob("random", "random | hyperband | bayesian | grid", choices=TUNERS)
+    max_trials: int = knob(10, "trials (random, bayesian, grid)", interval="[1, inf)")
+    executions_per_trial: int = knob(1, "models trained per trial, their scores averaged",
+                                     interval="[1, inf)")
     tuning_epochs: int = knob(8, "epochs per trial (hyperband: the most per model)",
                               interval="[1, inf)")
-    tuning_objective: str = knob("val_loss", "the metric the search optimises")
+    tuning_objective: str = knob("val_loss", "the metric the search optimises, optionally "
+                                 "with its direction (val_accuracy:max)")
+    refit: str = knob("train+validation", "the best model's training data: train+validation "
+                      "(for the best trial's epochs) or train (early stopping on validation)",
+                      choices=("train+validation", "train"))
 
     def check(self) -> None:
         super().check()
-        if self.tuning_objective not in self.TUNING_OBJECTIVES:
+        name, _, direction = self.tuning_objective.partition(":")
+        if name not in self.TUNING_OBJECTIVES or direction not in ("", "min", "max"):
             raise ValueError(
                 f"`tuning_objective` must be one of "
-                f"{', '.join(map(repr, self.TUNING_OBJECTIVES))}; "
-                f"received {self.tuning_objective!r}"
+                f"{', '.join(map(repr, self.TUNING_OBJECTIVES))}, optionally followed by "
+                f":min or :max; received {self.tuning_objective!r}"
             )

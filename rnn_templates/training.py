@@ -97,30 +97,32 @@ def standard_callbacks(
     patience: int = 3,
     checkpoint: bool = True,
     tensorboard: bool = True,
+    restore_best: bool = True,
 ) -> list[keras.callbacks.Callback]:
     """The callbacks every run gets, in the order they must run.
 
     - ``TerminateOnNaN``, since a NaN loss never recovers;
     - :class:`ResumableEarlyStopping` on ``monitor`` with the best weights
-      restored at the end;
+      restored at the end (``restore_best=False``: the last epoch's are kept);
     - :class:`RunLog`: ``history.csv`` and the state that makes a resumed run
       end like an uninterrupted one (early-stopping counters, best weights,
       dropout seeds), in ``backup/``;
-    - ``BackupAndRestore`` in ``backup/`` (weights, optimizer, epoch) so a
-      killed run resumes;
+    - :class:`AtomicBackupAndRestore` in ``backup/`` (weights, optimizer,
+      epoch) so a killed run resumes;
     - ``ModelCheckpoint`` of the best model to ``checkpoints/best.keras``;
     - ``TensorBoard`` logs in ``logs/``.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    early_stopping = ResumableEarlyStopping(monitor=monitor, patience=patience)
+    early_stopping = ResumableEarlyStopping(monitor=monitor, patience=patience,
+                                            restore_best_weights=restore_best)
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.TerminateOnNaN(),
         early_stopping,
         RunLog(run_dir, early_stopping),
         # Kept after training: the caller removes it once the model is saved,
         # so a kill between the two cannot cost the trained epochs.
-        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False),
+        AtomicBackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False),
     ]
     if checkpoint:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -132,6 +134,40 @@ def standard_callbacks(
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs")))
     return callbacks
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose backup a kill at any moment cannot leave half-written.
+
+    Keras rewrites one weights file in place, so a kill during the write
+    leaves a file that no longer opens, and the run cannot resume. Here each
+    epoch's weights go to a new file (renamed into place once complete), the
+    metadata naming it is replaced atomically after, and older files are
+    removed last: the metadata always names a complete file.
+    """
+
+    def _save_model(self):
+        backup = Path(self.backup_dir)
+        backup.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{self._current_epoch}-{self._last_batch_seen}.weights.h5"
+        partial = backup / f".partial-{os.getpid()}.weights.h5"
+        self.model.save_weights(str(partial), overwrite=True)
+        os.replace(partial, backup / name)
+        io.write_json(self._training_metadata_path, {
+            "epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name})
+        for old in backup.glob("epoch-*.weights.h5"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    def _load_model(self):
+        metadata = Path(self._training_metadata_path)
+        if not metadata.is_file():
+            return
+        state = json.loads(metadata.read_text(encoding="utf-8"))
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(str(Path(self.backup_dir) / state["weights"]))
+        self.model._initial_epoch = state["epoch"]
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

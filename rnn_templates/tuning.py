@@ -1,33 +1,57 @@
-"""keras-tuner wiring: choose a tuner, resume a search, write a leaderboard.
+"""keras-tuner wiring: tuners whose searches survive kills, and their reports.
 
 A search lives in ``<directory>/<project_name>``. Running the same search again
-reloads that directory and continues where it stopped (``overwrite=False``),
-so a killed search loses at most its current trial.
+reloads that directory and continues where it stopped: finished trials are not
+run again, and the trial that was interrupted resumes from its last finished
+epoch (each execution of a trial keeps the same epoch backups as a training
+run, in ``trial_<id>/execution_<n>/``). Every state file keras-tuner writes
+(``oracle.json``, ``trial.json``, ``tuner.json``) is written to a temporary
+name and renamed into place, so a kill at any moment leaves a readable search.
 
-Distributed search: keras-tuner reads ``KERASTUNER_TUNER_ID``,
-``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``. Start one process with
-``KERASTUNER_TUNER_ID=chief`` and each worker with its own id (``tuner0``,
-``tuner1``...), all pointing at the chief's address and sharing the tuner
-directory. The chief serves the search (the oracle) and alone holds the
-trials' results; a worker only runs trials (:func:`tuner_role` tells which).
+Each trial also records how it ran in ``trial_<id>/run.json``: the workers
+that ran it, its wall time, its epochs, where it was resumed. The leaderboard
+(:func:`leaderboard`, :func:`write_reports`) lists every trial with those facts
+and its status, best first; :func:`plot_search` draws the objective over the
+trials. On the TensorFlow backend each execution also writes TensorBoard logs
+with its hyperparameters (the HParams dashboard) under ``<project>/logs``.
+
+Distributed search uses keras-tuner's own protocol: ``KERASTUNER_TUNER_ID``,
+``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` (:func:`tuner_role`
+tells the role). :mod:`rnn_templates.workers` serves the search and starts
+workers.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 import os
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
+import keras
 import keras_tuner
+import numpy as np
+from keras_tuner.oracles import (
+    BayesianOptimizationOracle,
+    GridSearchOracle,
+    HyperbandOracle,
+    RandomSearchOracle,
+)
+from keras_tuner.src.engine import tuner_utils
+from keras_tuner.src.engine.metrics_tracking import infer_metric_direction
 
 from rnn_templates import io as atomic
 from rnn_templates.config import TUNERS as TUNER_NAMES
+from rnn_templates.training import standard_callbacks
 
-# The names live in rnn_templates.config, so configs are checked without keras-tuner.
-TUNERS = dict(zip(TUNER_NAMES, (keras_tuner.RandomSearch, keras_tuner.Hyperband,
-                                keras_tuner.BayesianOptimization), strict=True))
+RUN_FILE = "run.json"
+# A trial whose worker died (or crashed) is run again this many times before it fails.
+RETRIES = 2
 
 
 def tuner_role() -> str:
@@ -35,6 +59,188 @@ def tuner_role() -> str:
     if "KERASTUNER_ORACLE_IP" not in os.environ:
         return "single"
     return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+
+def worker_name() -> str:
+    """This process's name in a search: its ``KERASTUNER_TUNER_ID``, else ``"local"``."""
+    return os.environ.get("KERASTUNER_TUNER_ID", "local")
+
+
+def parse_objective(spec: str | keras_tuner.Objective) -> keras_tuner.Objective:
+    """A ``keras_tuner.Objective`` from ``"name"`` or ``"name:min"`` / ``"name:max"``.
+
+    Without a direction, keras-tuner's rule decides (losses and errors are
+    minimised, accuracy and AUC maximised).
+
+    Example:
+        >>> parse_objective("val_accuracy").direction, parse_objective("val_bleu:max").direction
+        ('max', 'max')
+    """
+    if isinstance(spec, keras_tuner.Objective):
+        return spec
+    name, _, direction = spec.partition(":")
+    if not direction:
+        direction = infer_metric_direction(name)
+    if direction not in ("min", "max"):
+        raise ValueError(
+            f"`objective` needs a direction: write {name}:min or {name}:max; received {spec!r}")
+    return keras_tuner.Objective(name, direction)
+
+
+# --- state files written atomically ----------------------------------------------
+
+
+class _AtomicOracle:
+    """Oracle mixin: ``oracle.json`` and each ``trial.json`` are renamed into place."""
+
+    def save(self) -> None:
+        atomic.write_text(self._get_oracle_fname(), json.dumps(self.get_state()))
+
+    def _save_trial(self, trial: Any) -> None:
+        path = Path(self._get_trial_dir(trial.trial_id)) / "trial.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(path, json.dumps(trial.get_state()))
+
+
+def _atomic(oracle_class: type) -> type:
+    return type(oracle_class.__name__, (_AtomicOracle, oracle_class), {})
+
+
+ORACLES = dict(zip(TUNER_NAMES, map(_atomic, (
+    RandomSearchOracle, HyperbandOracle, BayesianOptimizationOracle, GridSearchOracle)),
+    strict=True))
+# Kept for callers that list the kinds.
+TUNERS = ORACLES
+
+
+# --- trials that resume ------------------------------------------------------------
+
+
+class _TrialClock(keras.callbacks.Callback):
+    """Writes ``run.json`` after every epoch: workers, wall time, epochs, resumes."""
+
+    def __init__(self, path: Path, record: dict[str, Any], execution: int, run_log: Any):
+        super().__init__()
+        self.path, self.record, self.execution, self.run_log = path, record, execution, run_log
+        self.started = time.perf_counter()
+        self.base = record["seconds"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.record["seconds"] = round(self.base + time.perf_counter() - self.started, 2)
+        self.record["epochs"][self.execution] = len(self.run_log.records)
+        atomic.write_json(self.path, self.record)
+
+
+class _ResumedBest(tuner_utils.SaveBestEpoch):
+    """keras-tuner's best-epoch checkpoint that remembers the epochs before a resume."""
+
+    def __init__(self, objective, filepath, run_log):
+        super().__init__(objective, filepath)
+        self.run_log = run_log
+        self._synced = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._synced:  # the run log has restored the earlier epochs by now
+            self._synced = True
+            for record in self.run_log.records[:-1]:
+                if self.objective.has_value(record["logs"]):
+                    value = self.objective.get_value(record["logs"])
+                    if self.objective.better_than(value, self.best_value):
+                        self.best_value = value
+        super().on_epoch_end(epoch, logs)
+
+
+class _Resumable:
+    """Tuner mixin: each execution of a trial trains like a run and resumes like one.
+
+    An execution keeps ``history.csv`` and its epoch backups (weights,
+    optimizer, early-stopping counters, dropout seeds) in
+    ``trial_<id>/execution_<n>/``; a finished execution keeps ``result.json``.
+    Whoever runs the trial next (this process after a kill, another worker
+    after a worker died) starts from there. The trial's score is its best
+    epoch's metrics, as keras-tuner scores a ``History``.
+    """
+
+    monitor: str = "val_loss"
+    patience: int = 3
+
+    def save(self) -> None:
+        atomic.write_text(self._get_tuner_fname(), json.dumps(self.get_state()))
+
+    def run_trial(self, trial, *fit_args, **fit_kwargs):
+        hp = trial.hyperparameters
+        if "tuner/epochs" in hp.values:  # a Hyperband round: its epochs, after the last round's
+            fit_kwargs["epochs"] = hp.values["tuner/epochs"]
+            fit_kwargs["initial_epoch"] = hp.values["tuner/initial_epoch"]
+        trial_dir = Path(self.get_trial_dir(trial.trial_id))
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        run_file = trial_dir / RUN_FILE
+        record = (json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file()
+                  else {"workers": [], "seconds": 0.0, "epochs": [], "best_epochs": [],
+                        "resumed_at": []})
+        record["workers"].append(worker_name())
+        record["epochs"] += [0] * (self.executions_per_trial - len(record["epochs"]))
+        record["best_epochs"] += [None] * (self.executions_per_trial - len(record["best_epochs"]))
+        atomic.write_json(run_file, record)
+        given = fit_kwargs.pop("callbacks", [])
+        results = []
+        for execution in range(self.executions_per_trial):
+            work = trial_dir / f"execution_{execution}"
+            done = work / "result.json"
+            if done.is_file():
+                results.append(json.loads(done.read_text(encoding="utf-8")))
+                continue
+            records = work / "backup" / "run_log" / "records.json"
+            if records.is_file():
+                finished = len(json.loads(records.read_text(encoding="utf-8")))
+                if finished:
+                    record["resumed_at"].append(finished)
+            callbacks = standard_callbacks(work, monitor=self.monitor, patience=self.patience,
+                                           checkpoint=False, tensorboard=False)
+            run_log = callbacks[2]
+            extra = self._deepcopy_callbacks(given)
+            if keras.backend.backend() == "tensorflow":
+                extra.append(keras.callbacks.TensorBoard(str(trial_dir.parent / "logs")))
+                self._configure_tensorboard_dir(extra, trial, execution)
+            callbacks += [*extra, tuner_utils.TunerCallback(self, trial),
+                          _ResumedBest(self.oracle.objective,
+                                       self._get_checkpoint_fname(trial.trial_id), run_log),
+                          _TrialClock(run_file, record, execution, run_log)]
+            model = self._try_build(hp)
+            self.hypermodel.fit(hp, model, *fit_args, callbacks=callbacks, **fit_kwargs)
+            # Hyperband's next round rebuilds the model from it (Keras 3).
+            atomic.write_json(self._get_build_config_fname(trial.trial_id),
+                              model.get_build_config())
+            best = _best_record(run_log.records, self.oracle.objective)
+            record["best_epochs"][execution] = best["epoch"]
+            atomic.write_json(run_file, record)
+            atomic.write_json(done, best["logs"])
+            shutil.rmtree(work / "backup", ignore_errors=True)  # done: the backups can go
+            results.append(best["logs"])
+            del model
+        return results
+
+
+def _best_record(records: list[dict[str, Any]], goal: keras_tuner.Objective) -> dict[str, Any]:
+    scored = [r for r in records if goal.has_value(r["logs"])
+              and math.isfinite(goal.get_value(r["logs"]))]
+    if not scored:
+        raise keras_tuner.errors.FailedTrialError(
+            f"no epoch logged a finite {goal.name!r}; the metrics were "
+            f"{sorted(records[-1]['logs']) if records else 'none'}")
+    sign = -1.0 if goal.direction == "max" else 1.0
+    return min(scored, key=lambda r: sign * goal.get_value(r["logs"]))
+
+
+class ResumableTuner(_Resumable, keras_tuner.Tuner):
+    """A keras-tuner ``Tuner`` (random, bayesian, grid) whose trials resume."""
+
+
+class ResumableHyperband(_Resumable, keras_tuner.Hyperband):
+    """keras-tuner's ``Hyperband`` (epochs per round, weights carried) whose trials resume."""
+
+    def __init__(self, oracle, hypermodel, **kwargs):
+        keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
 
 
 def make_tuner(
@@ -49,52 +255,124 @@ def make_tuner(
     seed: int | None = None,
     overwrite: bool = False,
     executions_per_trial: int = 1,
+    monitor: str = "val_loss",
+    patience: int = 3,
 ) -> keras_tuner.Tuner:
     """Build a tuner; an existing search in the same directory is resumed.
 
     Args:
         hypermodel: The app's HyperModel.
-        kind: ``"random"``, ``"hyperband"`` or ``"bayesian"``.
-        objective: Metric to optimise, e.g. ``"val_accuracy"`` (direction is
-            inferred by keras-tuner from the name) or a ``keras_tuner.Objective``.
-        max_trials: Trials for random and bayesian search.
+        kind: ``"random"``, ``"hyperband"``, ``"bayesian"`` or ``"grid"``.
+        objective: Metric to optimise: ``"val_accuracy"`` (direction inferred),
+            ``"val_bleu:max"``, or a ``keras_tuner.Objective``.
+        max_trials: Trials for random, bayesian and grid search.
         max_epochs: Epoch budget per model for hyperband.
         directory: Where searches are stored.
         project_name: Sub-directory for this search.
         seed: Random seed for the search.
         overwrite: Start afresh instead of resuming.
         executions_per_trial: Repeats per trial, averaged (noise reduction).
+        monitor: What each trial's early stopping watches.
+        patience: Early-stopping patience per trial.
     """
-    if kind not in TUNERS:
+    if kind not in ORACLES:
         raise ValueError(
-            f"`tuner` must be one of {', '.join(map(repr, TUNERS))}; received {kind!r}"
+            f"`tuner` must be one of {', '.join(map(repr, ORACLES))}; received {kind!r}"
         )
-    common: dict[str, Any] = dict(
+    options: dict[str, Any] = dict(objective=parse_objective(objective), seed=seed,
+                                   max_retries_per_trial=RETRIES)
+    if kind == "hyperband":
+        options["max_epochs"] = max_epochs
+    else:
+        options["max_trials"] = max_trials
+    tuner_class = ResumableHyperband if kind == "hyperband" else ResumableTuner
+    tuner = tuner_class(
+        oracle=ORACLES[kind](**options),
         hypermodel=hypermodel,
-        objective=objective,
         directory=str(directory),
         project_name=project_name,
-        seed=seed,
         # A worker never wipes the search it shares with the chief.
         overwrite=overwrite and tuner_role() != "worker",
         executions_per_trial=executions_per_trial,
     )
-    if kind == "hyperband":
-        return keras_tuner.Hyperband(max_epochs=max_epochs, **common)
-    return TUNERS[kind](max_trials=max_trials, **common)
+    tuner.monitor, tuner.patience = monitor, patience
+    return tuner
+
+
+# --- reports --------------------------------------------------------------------------
+
+
+def trial_runs(tuner: keras_tuner.Tuner) -> dict[str, dict[str, Any]]:
+    """Each trial's ``run.json`` (workers, seconds, epochs, best epochs, resumes)."""
+    runs = {}
+    for trial_id in tuner.oracle.trials:
+        path = Path(tuner.get_trial_dir(trial_id)) / RUN_FILE
+        if path.is_file():
+            runs[trial_id] = json.loads(path.read_text(encoding="utf-8"))
+    return runs
+
+
+def best_epochs(tuner: keras_tuner.Tuner, trial_id: str) -> int | None:
+    """How many epochs the trial's best epoch took (mean over executions), if recorded."""
+    epochs = [e for e in trial_runs(tuner).get(trial_id, {}).get("best_epochs", [])
+              if e is not None]
+    return round(float(np.mean(epochs))) + 1 if epochs else None
 
 
 def leaderboard(tuner: keras_tuner.Tuner, num_trials: int | None = None) -> list[dict[str, Any]]:
-    """Completed trials, best first: rank, trial id, score, then each hyperparameter."""
-    trials = [t for t in tuner.oracle.trials.values() if t.score is not None]
-    direction = tuner.oracle.objective.direction
-    trials.sort(key=lambda t: t.score, reverse=direction == "max")
+    """Every trial, completed ones best first, then the others in order.
+
+    Columns: rank (completed trials only), trial, status, score, epochs, best
+    epoch, seconds, workers, note (failures, resumes), then each
+    hyperparameter.
+    """
+    goal = tuner.oracle.objective
+    trials = list(tuner.oracle.trials.values())
+    done = [t for t in trials if t.score is not None and t.status == "COMPLETED"]
+    done.sort(key=lambda t: t.score, reverse=goal.direction == "max")
+    others = sorted((t for t in trials if t not in done), key=lambda t: t.trial_id)
+    runs = trial_runs(tuner)
+    # Hyperparameters in the order the search space declares them (workers report
+    # them in any order); Hyperband's own bookkeeping values left out.
+    order = [hp.name for hp in tuner.oracle.get_space().space]
+    order += sorted({k for t in trials for k in t.hyperparameters.values} - set(order))
+    order = [name for name in order if not name.startswith("tuner/")]
     rows = []
-    for rank, trial in enumerate(trials[:num_trials], start=1):
-        row = {"rank": rank, "trial": trial.trial_id, "score": round(float(trial.score), 5)}
-        row.update(trial.hyperparameters.values)
+    for position, trial in enumerate(done + others, start=1):
+        run = runs.get(trial.trial_id, {})
+        notes = []
+        if run.get("resumed_at"):
+            notes.append("resumed after epoch " + ", ".join(map(str, run["resumed_at"])))
+        if len(run.get("workers", [])) > 1:
+            notes.append("run " + str(len(run["workers"])) + " times")
+        if trial.message and trial.status != "COMPLETED":
+            notes.append(_last_line(trial.message))
+        best = [e + 1 for e in run.get("best_epochs", []) if e is not None]
+        row = {
+            "rank": position if trial in done else "",
+            "trial": trial.trial_id,
+            "status": trial.status,
+            "score": round(float(trial.score), 5) if trial in done else "",
+            "epochs": sum(run.get("epochs", [])) or "",
+            "best_epoch": "/".join(map(str, best)),
+            "seconds": run.get("seconds", ""),
+            "workers": ",".join(dict.fromkeys(run.get("workers", []))),
+            "note": "; ".join(notes),
+        }
+        values = trial.hyperparameters.values
+        row.update({name: _readable(values[name]) for name in order if name in values})
         rows.append(row)
-    return rows
+    return rows[:num_trials] if num_trials else rows
+
+
+def _readable(value: Any) -> Any:
+    """Floats to 6 significant digits (0.30000000000000004 is 0.3 to a reader)."""
+    return float(f"{value:.6g}") if isinstance(value, float) else value
+
+
+def _last_line(message: str) -> str:
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
 
 
 def write_leaderboard(rows: list[dict[str, Any]], directory: str | os.PathLike) -> None:
@@ -110,5 +388,47 @@ def write_leaderboard(rows: list[dict[str, Any]], directory: str | os.PathLike) 
     atomic.write_text(directory / "leaderboard.csv", buffer.getvalue())
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+        cells = (str(row.get(c, "")).replace("|", "\\|") for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")
     atomic.write_text(directory / "leaderboard.md", "\n".join(lines) + "\n")
+
+
+def plot_search(tuner: keras_tuner.Tuner, path: str | os.PathLike) -> Path | None:
+    """PNG of the objective of each trial in start order, the best so far as a line."""
+    from rnn_templates.reporting import plt
+
+    oracle = tuner.oracle
+    order = [t for t in oracle.start_order if t in oracle.trials] or sorted(oracle.trials)
+    points = [(n, oracle.trials[t]) for n, t in enumerate(order, start=1)]
+    scored = [(n, float(t.score)) for n, t in points
+              if t.score is not None and t.status == "COMPLETED"]
+    if not scored:
+        return None
+    goal = oracle.objective
+    best = np.maximum.accumulate if goal.direction == "max" else np.minimum.accumulate
+    numbers, scores = (np.array(v) for v in zip(*scored, strict=True))
+    figure, axes = plt.subplots(figsize=(7, 4))
+    axes.plot(numbers, scores, "o", color="tab:blue", label="completed trial")
+    axes.step(numbers, best(scores), where="post", color="tab:orange", label="best so far")
+    winner = int(np.argmax(scores) if goal.direction == "max" else np.argmin(scores))
+    axes.plot(numbers[winner], scores[winner], "*", markersize=16, color="tab:red",
+              label=f"best: trial {order[numbers[winner] - 1]}")
+    failed = [n for n, t in points if t.status in ("FAILED", "INVALID")]
+    if failed:
+        axes.plot(failed, [scores.min() if goal.direction == "max" else scores.max()] *
+                  len(failed), "x", color="grey", label="failed trial")
+    axes.set_xlabel("trial (in the order started)")
+    axes.set_ylabel(f"{goal.name} ({goal.direction})")
+    axes.set_title("Search progress")
+    axes.legend(loc="best")
+    figure.tight_layout()
+    return atomic.save_figure(figure, path)
+
+
+def write_reports(tuner: keras_tuner.Tuner, directory: str | os.PathLike
+                  ) -> list[dict[str, Any]]:
+    """``leaderboard.csv``, ``leaderboard.md`` and ``search.png`` in ``directory``."""
+    rows = leaderboard(tuner)
+    write_leaderboard(rows, directory)
+    plot_search(tuner, Path(directory) / "search.png")
+    return rows

@@ -71,3 +71,20 @@ def test_the_library_never_imports_an_app():
                  if re.search(r"^\s*(from|import) apps\b", path.read_text(encoding="utf-8"),
                               re.MULTILINE)]
     assert offenders == []
+
+
+def test_an_app_that_fails_to_load_does_not_take_the_others_down(monkeypatch, capsys):
+    from importlib.metadata import EntryPoint
+
+    from rnn_templates import cli
+
+    real = cli.entry_points
+    broken = EntryPoint(name="broken", value="no_such_module_here:APP", group=cli.APP_GROUP)
+    monkeypatch.setattr(cli, "entry_points", lambda group: [*real(group=group), broken])
+    parser = cli.build_parser()
+    assert parser.parse_args(["sentiment", "train", "--set", "units=8"]).app == "sentiment"
+    assert cli.main(["broken", "train", "--data", "x.csv"]) == 2
+    assert capsys.readouterr().err == (
+        "rnnt broken: error: broken: the broken app cannot be loaded; received "
+        "ModuleNotFoundError: No module named 'no_such_module_here'; fix that error in the "
+        "app's code, or reinstall it (make install)\n")

@@ -259,16 +259,22 @@ def test_shared_knobs_are_checked_once_with_their_names():
         (["learning_rate=0"], "config: `learning_rate` must be in (0, 1]; received 0.0"),
         (["clipnorm=-1"], "config: `clipnorm` must be in [0, inf); received -1.0"),
         (["cell=rnn"], "config: `cell` must be one of 'simple', 'lstm', 'gru'; received 'rnn'"),
-        (["tuner=grid"], "config: `tuner` must be one of 'random', 'hyperband', 'bayesian'; "
-                         "received 'grid'"),
+        (["tuner=evolution"], "config: `tuner` must be one of 'random', 'hyperband', "
+                              "'bayesian', 'grid'; received 'evolution'"),
         (["tuning_objective=foo"], "config: `tuning_objective` must be one of 'val_loss', "
-                                   "'val_mae'; received 'foo'"),
+                                   "'val_mae', optionally followed by :min or :max; "
+                                   "received 'foo'"),
+        (["tuning_objective=val_mae:up"], "config: `tuning_objective` must be one of "
+                                          "'val_loss', 'val_mae', optionally followed by "
+                                          ":min or :max; received 'val_mae:up'"),
         (["learning_rate=.nan"], "config: `learning_rate` must be in (0, 1]; received nan"),
     ]:
         with pytest.raises(UserInputError) as caught:
             load_config(App, overrides=overrides)
         assert str(caught.value) == message
     assert load_config(App, overrides=["units=8", "tuning_objective=val_mae"]).units == 8
+    config = load_config(App, overrides=["tuning_objective=val_mae:min", "tuner=grid"])
+    assert (config.tuner, config.tuning_objective) == ("grid", "val_mae:min")
 
 
 def test_sentiment_refuses_values_that_would_reach_keras():

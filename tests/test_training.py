@@ -101,7 +101,7 @@ def test_standard_callbacks_and_their_files(tmp_path):
     callbacks = standard_callbacks(tmp_path, monitor="val_loss", patience=4)
     kinds = [type(c).__name__ for c in callbacks]
     assert kinds == [
-        "TerminateOnNaN", "ResumableEarlyStopping", "RunLog", "BackupAndRestore",
+        "TerminateOnNaN", "ResumableEarlyStopping", "RunLog", "AtomicBackupAndRestore",
         "ModelCheckpoint", "TensorBoard",
     ]
     early = callbacks[1]
@@ -173,6 +173,10 @@ def test_a_killed_fit_resumes_to_the_same_end_as_an_uninterrupted_one(tmp_path, 
     with pytest.raises(RuntimeError, match=f"^killed at epoch {kill_at}$"):
         _fit(tmp_path / "killed", [_KillAt(kill_at)])
     assert _csv_epochs(tmp_path / "killed" / "history.csv") == list(range(kill_at))
+    # The backup names one complete weights file; a write cut short by a kill is ignored.
+    backup = tmp_path / "killed" / "backup"
+    assert [p.name for p in backup.glob("*.weights.h5")] == [f"epoch-{kill_at}-0.weights.h5"]
+    (backup / ".partial-999.weights.h5").write_bytes(b"cut short")
     # A new process: fresh model (other weights, other seed state) and fresh callbacks.
     set_seed(99)
     model, history, rows = _fit(tmp_path / "killed")

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from pathlib import Path
 from types import SimpleNamespace
 
 import keras
@@ -9,7 +10,16 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from rnn_templates.tuning import TUNERS, leaderboard, make_tuner, write_leaderboard
+from rnn_templates.tuning import (
+    TUNERS,
+    best_epochs,
+    leaderboard,
+    make_tuner,
+    parse_objective,
+    trial_runs,
+    write_leaderboard,
+    write_reports,
+)
 
 
 class TinyHyperModel(keras_tuner.HyperModel):
@@ -36,81 +46,170 @@ def _tuner(directory, **kwargs):
     return make_tuner(TinyHyperModel(), **options)
 
 
+COLUMNS = ["rank", "trial", "status", "score", "epochs", "best_epoch", "seconds", "workers",
+           "note", "units", "learning_rate"]
+
+
+def _search(tuner, x, y, **kwargs):
+    options = dict(validation_split=0.25, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    options.update(kwargs)
+    tuner.search(x, y, **options)
+
+
 def test_search_leaderboard_files_and_resume(tmp_path):
     x, y = _data()
     tuner = _tuner(tmp_path)
-    assert isinstance(tuner, keras_tuner.RandomSearch)
-    tuner.search(x, y, validation_split=0.25, epochs=1, batch_size=16, verbose=0)
+    assert isinstance(tuner.oracle, keras_tuner.oracles.RandomSearchOracle)
+    _search(tuner, x, y)
 
     rows = leaderboard(tuner)
     assert [row["rank"] for row in rows] == [1, 2, 3]
+    assert {row["status"] for row in rows} == {"COMPLETED"}
     scores = [row["score"] for row in rows]
     assert scores == sorted(scores)  # val_loss: lower is better, best first
-    assert [list(row) for row in rows] == [["rank", "trial", "score", "units", "learning_rate"]] * 3
+    assert [list(row) for row in rows] == [COLUMNS] * 3
+    assert all(row["epochs"] == 2 and row["workers"] == "local" and row["seconds"] > 0
+               and row["best_epoch"] in ("1", "2") and row["note"] == "" for row in rows)
     best_trial = tuner.oracle.get_best_trials(1)[0]
     assert rows[0]["trial"] == best_trial.trial_id
-    assert rows[0]["score"] == round(best_trial.score, 5)
+    assert rows[0]["score"] == pytest.approx(best_trial.score, abs=1e-5)
     assert rows[0]["units"] == best_trial.hyperparameters.get("units")
     assert len({row["trial"] for row in rows}) == 3
     assert leaderboard(tuner, num_trials=2) == rows[:2]
+    assert best_epochs(tuner, best_trial.trial_id) == int(rows[0]["best_epoch"])
 
-    write_leaderboard(rows, tmp_path)
+    write_reports(tuner, tmp_path)
     with (tmp_path / "leaderboard.csv").open(encoding="utf-8", newline="") as stream:
         table = list(csv.DictReader(stream))
-    assert list(table[0]) == ["rank", "trial", "score", "units", "learning_rate"]
+    assert list(table[0]) == COLUMNS
     assert [row["trial"] for row in table] == [row["trial"] for row in rows]
     assert [int(row["units"]) for row in table] == [row["units"] for row in rows]
     markdown = (tmp_path / "leaderboard.md").read_text(encoding="utf-8").splitlines()
-    assert markdown[0] == "| rank | trial | score | units | learning_rate |"
-    assert markdown[1] == "|---|---|---|---|---|"
-    assert markdown[2].startswith(f"| 1 | {rows[0]['trial']} | {rows[0]['score']} | ")
+    assert markdown[0] == "| " + " | ".join(COLUMNS) + " |"
+    assert markdown[2].startswith(f"| 1 | {rows[0]['trial']} | COMPLETED | {rows[0]['score']} | ")
     assert len(markdown) == 5
-    assert not list(tmp_path.glob(".leaderboard*"))  # no temporary files left
+    assert (tmp_path / "search.png").stat().st_size > 1000
+    assert not list(tmp_path.glob(".*"))  # no temporary files left
+    # Finished executions keep their history and result, not their epoch backups.
+    execution = Path(tuner.get_trial_dir(best_trial.trial_id)) / "execution_0"
+    assert sorted(p.name for p in execution.iterdir()) == ["history.csv", "result.json"]
+    # TensorBoard logs with the trial's hyperparameters (the HParams dashboard).
+    assert list((tmp_path / "search" / "logs" / best_trial.trial_id).rglob("*tfevents*"))
 
     # Building the tuner again on the same directory resumes the search.
     resumed = _tuner(tmp_path, max_trials=4)
     assert sorted(resumed.oracle.trials) == sorted(tuner.oracle.trials)
     assert leaderboard(resumed) == rows
-    resumed.search(x, y, validation_split=0.25, epochs=1, batch_size=16, verbose=0)
+    _search(resumed, x, y)
     assert len(resumed.oracle.trials) == 4  # only the one missing trial ran
     # overwrite=True starts afresh.
     assert _tuner(tmp_path, overwrite=True).oracle.trials == {}
 
 
-def test_other_kinds_and_bad_kind(tmp_path):
-    assert list(TUNERS) == ["random", "hyperband", "bayesian"]
+class KillAt(keras.callbacks.Callback):
+    """Stops the whole process's search (as a kill would) after epoch ``epoch`` of trial 1.
+
+    The tuner copies callbacks for each trial, so the count lives on the class.
+    """
+
+    calls = 0
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        KillAt.calls += 1
+        if KillAt.calls == 3 + self.epoch:  # trial 0 ran 3 epochs, then trial 1's epochs
+            raise KeyboardInterrupt("killed")
+
+
+def test_an_interrupted_trial_resumes_from_its_last_epoch_and_ends_as_uninterrupted(tmp_path):
+    x, y = _data()
+    keras.utils.set_random_seed(0)
+    reference = _tuner(tmp_path / "reference", max_trials=2)
+    _search(reference, x, y, epochs=3)
+
+    keras.utils.set_random_seed(0)
+    killed = _tuner(tmp_path / "killed", max_trials=2)
+    KillAt.calls = 0
+    with pytest.raises(KeyboardInterrupt):
+        _search(killed, x, y, epochs=3, callbacks=[KillAt(2)])
+    resumed = _tuner(tmp_path / "killed", max_trials=2)
+    _search(resumed, x, y, epochs=3)
+
+    rows, expected = leaderboard(resumed), leaderboard(reference)
+    assert [row["trial"] for row in rows] == [row["trial"] for row in expected]
+    for row, want in zip(rows, expected, strict=True):
+        assert row["score"] == pytest.approx(want["score"], rel=1e-4)
+        assert row["epochs"] == want["epochs"] == 3  # no epoch trained twice, none lost
+    notes = {row["trial"]: row["note"] for row in rows}
+    assert notes == {"0": "", "1": "resumed after epoch 2; run 2 times"}
+    runs = trial_runs(resumed)
+    assert runs["0"]["workers"] == ["local"]  # the finished trial was not run again
+
+
+def test_kinds_objectives_and_bad_kind(tmp_path):
+    assert list(TUNERS) == ["random", "hyperband", "bayesian", "grid"]
     hyperband = _tuner(tmp_path, kind="hyperband", max_epochs=4, project_name="hb")
     assert isinstance(hyperband, keras_tuner.Hyperband)
     assert hyperband.oracle.max_epochs == 4
     bayesian = _tuner(tmp_path, kind="bayesian", max_trials=5, project_name="bo")
-    assert isinstance(bayesian, keras_tuner.BayesianOptimization)
+    assert isinstance(bayesian.oracle, keras_tuner.oracles.BayesianOptimizationOracle)
     assert bayesian.oracle.max_trials == 5
+    grid = _tuner(tmp_path, kind="grid", max_trials=2, project_name="grid",
+                  objective="val_loss:min")
+    assert isinstance(grid.oracle, keras_tuner.oracles.GridSearchOracle)
+    x, y = _data()
+    _search(grid, x, y, epochs=1)
+    assert [row["status"] for row in leaderboard(grid)] == ["COMPLETED"] * 2
     with pytest.raises(ValueError) as caught:
-        _tuner(tmp_path, kind="grid")
+        _tuner(tmp_path, kind="evolution")
     assert str(caught.value) == (
-        "`tuner` must be one of 'random', 'hyperband', 'bayesian'; received 'grid'"
+        "`tuner` must be one of 'random', 'hyperband', 'bayesian', 'grid'; received 'evolution'"
     )
+    assert parse_objective("val_accuracy").direction == "max"
+    assert parse_objective("val_mae").direction == "min"
+    assert parse_objective("val_bleu:max").direction == "max"
+    with pytest.raises(ValueError, match="needs a direction"):
+        parse_objective("val_bleu")
+
+
+@pytest.mark.slow
+def test_hyperband_rounds_run_through_the_resumable_trials(tmp_path):
+    x, y = _data()
+    tuner = _tuner(tmp_path, kind="hyperband", max_epochs=3, project_name="hb")
+    _search(tuner, x, y, epochs=3)
+    rows = leaderboard(tuner)
+    assert rows and {row["status"] for row in rows} == {"COMPLETED"}
+    assert "tuner/epochs" not in rows[0]
 
 
 def _fake_tuner(direction, scores):
     trials = {
         str(i): SimpleNamespace(
-            trial_id=str(i), score=score, hyperparameters=SimpleNamespace(values={"units": i})
+            trial_id=str(i), score=score, status="COMPLETED" if score is not None else "RUNNING",
+            message=None, hyperparameters=SimpleNamespace(values={"units": i})
         )
         for i, score in enumerate(scores)
     }
+    space = SimpleNamespace(space=[SimpleNamespace(name="units")])
     return SimpleNamespace(
-        oracle=SimpleNamespace(trials=trials, objective=SimpleNamespace(direction=direction))
+        oracle=SimpleNamespace(trials=trials, objective=SimpleNamespace(direction=direction),
+                               get_space=lambda: space),
+        get_trial_dir=lambda trial_id: "/nonexistent",
     )
 
 
-def test_leaderboard_follows_the_objective_direction_and_skips_unfinished_trials():
+def test_leaderboard_follows_the_objective_direction_and_lists_unfinished_trials_last():
     scores = [0.5, None, 0.9, 0.123456789]
     best_first = leaderboard(_fake_tuner("max", scores))
-    assert [row["score"] for row in best_first] == [0.9, 0.5, 0.12346]
-    assert [row["trial"] for row in best_first] == ["2", "0", "3"]
+    assert [row["score"] for row in best_first] == [0.9, 0.5, 0.12346, ""]
+    assert [row["trial"] for row in best_first] == ["2", "0", "3", "1"]
+    assert [row["rank"] for row in best_first] == [1, 2, 3, ""]
+    assert best_first[-1]["status"] == "RUNNING"
     assert [row["score"] for row in leaderboard(_fake_tuner("min", scores))] == [
-        0.12346, 0.5, 0.9
+        0.12346, 0.5, 0.9, ""
     ]
 
 
@@ -132,3 +231,29 @@ def test_write_leaderboard_with_different_hyperparameters_per_trial(tmp_path):
         "| 1 | a | 0.1 | lstm | 8 |  |\n"
         "| 2 | b | 0.2 | gru |  | 0.5 |\n"
     )
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--workers", "2", "--oracle-address", "localhost"], {},
+     "rnnt sentiment: error: --oracle-address: the oracle address is not host:port; expected "
+     "host:port, e.g. 0.0.0.0:8000 (port 0 picks a free one); received localhost; "
+     "write the address as host:port"),
+    (["--workers", "2"], {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "1",
+                          "KERASTUNER_TUNER_ID": "tuner0"},
+     "rnnt sentiment: error: --workers: --workers starts its own chief and workers; received "
+     "KERASTUNER_TUNER_ID=tuner0; unset the KERASTUNER_* variables, or drop --workers"),
+    (["--objective", "val_accuracy:up"], {},
+     "rnnt sentiment: error: config: `tuning_objective` must be one of 'val_accuracy', "),
+])
+def test_tune_options_refuse_mistakes_before_anything_runs(tmp_path, monkeypatch, capsys, args,
+                                                            env, message):
+    from rnn_templates.cli import main
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    run_dir = tmp_path / "run"
+    assert main(["sentiment", "tune", "--run-dir", str(run_dir), "--tuning-dir",
+                 str(tmp_path / "tuning"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())  # nothing written

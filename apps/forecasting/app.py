@@ -137,6 +137,10 @@ class ForecastingApp(App):
     def fit_data(self, prepared: Prepared) -> dict[str, Any]:
         return prepared.state.fit
 
+    def refit_data(self, prepared: Prepared) -> None:
+        """None: the validation split calibrates the intervals, so no model may train on it."""
+        return None
+
     def serving_model(self, prepared: Prepared, core: keras.Model) -> keras.Model:
         """The core plus original units and split-conformal intervals from validation errors."""
         a = prepared.artifacts

@@ -80,6 +80,11 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
                              learning_rate=learning_rate, clipnorm=c.clipnorm or None,
                              weight_decay=c.weight_decay)
 
+    def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> int:
+        """The batch size: tuned in ``fit``, declared up front so every worker samples it."""
+        c = self.config
+        return hp.Choice("batch_size", _choices([32, 64, 128], c.batch_size), default=c.batch_size)
+
     def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
         """Train on ``train=(rows, standardized targets)``, validating on ``validation``.
 
@@ -87,8 +92,7 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
         shuffled every epoch with the config's seed.
         """
         c = self.config
-        batch_size = hp.Choice("batch_size", _choices([32, 64, 128], c.batch_size),
-                               default=c.batch_size)
+        batch_size = self.declare_hyperparameters(hp)
         future_rows = self.shape["rows"] > c.lookback
         train_ds = window_dataset(*train, c.lookback, c.horizon, future_rows=future_rows,
                                   batch_size=batch_size, stride=c.stride, shuffle=True,

@@ -103,14 +103,18 @@ class SentimentHyperModel(keras_tuner.HyperModel):
                                    default=c.weight_decay),
         )
 
+    def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> int:
+        """The batch size: tuned in ``fit``, declared up front so every worker samples it."""
+        c = self.config
+        return hp.Choice("batch_size", _choices([16, 32, 64], c.batch_size), default=c.batch_size)
+
     def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
         """Train on ``train=(ids, labels)``, validating on ``validation=(ids, labels)``.
 
         The batch size is tuned here because it shapes the dataset, not the model.
         """
         c = self.config
-        batch_size = hp.Choice("batch_size", _choices([16, 32, 64], c.batch_size),
-                               default=c.batch_size)
+        batch_size = self.declare_hyperparameters(hp)
         edges = bucket_edges(train[0], c.num_buckets)
         shuffle = EpochShuffle(c.seed)
         train_ds = bucketed_dataset(*train, batch_size, edges, shuffle=shuffle)

@@ -8,4 +8,5 @@ APP = AppSpec(
     config="apps.translation.config:TranslationConfig",
     app="apps.translation.app:TranslationApp",
     predict_help="sentences to translate",
+    arguments="apps.translation.config:add_arguments",
 )

@@ -93,8 +93,10 @@ class TranslationApp(App):
             sources, level=config.level, lowercase=config.lowercase_source,
             max_tokens=config.source_tokens, max_length=2 * longest_source,
             name="source_vectorizer")
+        vocabulary = target_vectorizer.get_vocabulary()
+        _check_beam(config.beam_width, len(vocabulary), "--set beam_width")
         artifacts = {
-            "target_vocabulary": [str(t) for t in target_vectorizer.get_vocabulary()],
+            "target_vocabulary": [str(t) for t in vocabulary],
             "level": config.level,
             "lowercase_target": config.lowercase_target,
             "spaced_punctuation": config.spaced_punctuation,
@@ -185,8 +187,29 @@ class TranslationApp(App):
                 "beam": (lambda texts, beam_width: decode(texts, beam_width),
                          [TEXT, tf.TensorSpec([], tf.int32, name="beam_width")])}
 
+    beam_width: int | None = None  # predict --beam-width
+
+    def use_options(self, options: dict[str, Any]) -> None:
+        width = options.get("beam_width")
+        if width is not None and width < 1:
+            raise UserInputError("the beam width must be at least 1", where="--beam-width",
+                                 received=str(width), fix="use 1 for greedy decoding, or more")
+        self.beam_width = width
+
+    def endpoint(self) -> str:
+        if self.beam_width is None:
+            return "serve"
+        return "greedy" if self.beam_width == 1 else "beam"
+
+    def use_artifacts(self, artifacts: dict[str, Any]) -> None:
+        if self.beam_width and "target_vocabulary" in artifacts:
+            _check_beam(self.beam_width, len(artifacts["target_vocabulary"]), "--beam-width")
+
     def to_batch(self, items: list[Any]) -> list[tf.Tensor]:
-        return [tf.constant([str(item) for item in items], dtype=tf.string)]
+        texts = tf.constant([str(item) for item in items], dtype=tf.string)
+        if self.endpoint() == "beam":
+            return [texts, tf.constant(self.beam_width, dtype=tf.int32)]
+        return [texts]
 
     def prediction_rows(self, outputs, items) -> list[dict[str, Any]]:
         return [{"translation": str(t), "score": float(s), "source": str(item)}
@@ -256,6 +279,14 @@ def _strings(tensor: tf.Tensor) -> list[str]:
 
 def _longest(vectorizer: keras.layers.TextVectorization, texts) -> int:
     return max(sentence_ids(vectorizer, texts).shape[1], 8)
+
+
+def _check_beam(width: int, vocabulary: int, where: str) -> None:
+    if width > vocabulary:
+        raise UserInputError(
+            "the beam is wider than the target vocabulary", where=where,
+            expected=f"at most {vocabulary} (the vocabulary's size)", received=str(width),
+            fix="use a narrower beam")
 
 
 def translate(model: keras.Model, artifacts: dict[str, Any], texts: list[str], *,

@@ -7,6 +7,7 @@ mixins; this file declares what is particular to translating sentences.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import typing
 
@@ -92,3 +93,12 @@ class TranslationConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     learning_rate: float = new_default(TrainingOptions, "learning_rate", 2e-3)
     batch_size: int = new_default(TrainingOptions, "batch_size", 64)
     epochs: int = new_default(TrainingOptions, "epochs", 30)
+
+
+def add_arguments(verb: str, parser: argparse.ArgumentParser) -> None:
+    """``predict --beam-width``: the export's ``beam`` (or ``greedy``) signature, not ``serve``."""
+    if verb != "predict":
+        return
+    parser.add_argument("--beam-width", type=int, default=None,
+                        help="beams (1 = greedy); default: the width the model was "
+                        "exported with")

@@ -79,14 +79,18 @@ class TranslationHyperModel(keras_tuner.HyperModel):
             weight_decay=c.weight_decay,
         )
 
+    def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> int:
+        """The batch size: tuned in ``fit``, declared up front so every worker samples it."""
+        c = self.config
+        return hp.Choice("batch_size", _choices([32, 64, 128], c.batch_size), default=c.batch_size)
+
     def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
         """Train on ``train=(source ids, target ids)`` (lists of id arrays), validating too.
 
         The batch size is tuned here because it shapes the dataset, not the model.
         """
         c = self.config
-        batch_size = hp.Choice("batch_size", _choices([32, 64, 128], c.batch_size),
-                               default=c.batch_size)
+        batch_size = self.declare_hyperparameters(hp)
         train_data = pair_dataset(*train, batch_size, num_buckets=c.num_buckets,
                                   shuffle_seed=c.seed)
         validation_data = pair_dataset(*validation, 256, num_buckets=c.num_buckets)

@@ -188,3 +188,5 @@ def test_tune_searches_model_kinds_and_retrains(workspace, small_csv):
     assert board.count("\n| ") >= 3 and "learning_rate" in board
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["tuning"]["trials"] == 3 and "model" in metrics["tuning"]["best"]
+    # Validation calibrates the intervals, so the best model never trains on it.
+    assert metrics["tuning"]["refit"] == "train" and "validation" in metrics

@@ -155,13 +155,17 @@ def test_tune_writes_leaderboard_retrains_and_exports(workspace, small_csv):
                  "--run-dir", str(workspace / "tuned"), *TINY, "--set", "epochs=1",
                  "--set", "max_trials=2", "--set", "tuning_epochs=1"]) == 0
     board = (workspace / "tuned" / "leaderboard.md").read_text().splitlines()
-    assert board[0].startswith("| rank | trial | score |") and len(board) == 4
+    assert board[0].startswith("| rank | trial | status | score |") and len(board) == 4
     assert "units" in board[0] and "batch_size" in board[0]
     searches = list(tuning_dir.glob("sentiment-*"))
     assert len(searches) == 1 and (searches[0] / "leaderboard.csv").is_file()
     metrics = json.loads((workspace / "tuned" / "metrics.json").read_text())
-    assert metrics["tuning"]["trials"] == 2
+    assert metrics["tuning"]["trials"] == 2 and metrics["tuning"]["objective"] == "val_accuracy"
     assert metrics["training"]["hyperparameters"] == metrics["tuning"]["best"]
+    # Retrained on train + validation for the best trial's epochs, then tested once.
+    assert metrics["tuning"]["refit"] == "train+validation"
+    assert metrics["training"]["kept_epoch"] == metrics["tuning"]["refit_epochs"] == 1
+    assert "validation" not in metrics and "test" in metrics
     assert (workspace / "tuned" / "saved_model" / "saved_model.pb").is_file()
 
 

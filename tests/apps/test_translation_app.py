@@ -99,6 +99,30 @@ def test_predict_prints_one_translation_per_input(trained_run, workspace, capsys
     assert all(isinstance(row["translation"], str) and row["score"] <= 0 for row in rows)
 
 
+def test_predict_beam_width_picks_the_exported_signature(trained_run, capsys):
+    model = str(trained_run / "saved_model")
+
+    def translations(*options):
+        assert main(["translation", "predict", "--model", model, "--json", *options,
+                     *SENTENCES]) == 0
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    served = translations()  # exported with beam_width=3
+    assert translations("--beam-width", "3") == served
+    greedy = translations("--beam-width", "1")
+    wide = translations("--beam-width", "5")
+    assert [row["source"] for row in greedy] == [row["source"] for row in wide] == SENTENCES
+    assert all(isinstance(row["translation"], str) for row in greedy + wide)
+    vocabulary = len(json.loads((trained_run / "artifacts.json").read_text())[
+        "target_vocabulary"])
+    assert main(["translation", "predict", "--model", model, "--beam-width",
+                 str(vocabulary + 1), SENTENCES[0]]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"rnnt translation: error: --beam-width: the beam is wider than the target "
+                   f"vocabulary; expected at most {vocabulary} (the vocabulary's size); "
+                   f"received {vocabulary + 1}; use a narrower beam\n")
+
+
 def test_a_malformed_file_is_refused_with_one_line(workspace, capsys):
     bad = workspace / "bad.tsv"
     bad.write_text("Go.\tVa !\nno tab\n", encoding="utf-8")

@@ -1,0 +1,207 @@
+"""Serve a search to workers over keras-tuner's own chief/worker protocol.
+
+The chief holds the oracle and answers keras-tuner's gRPC service (the same
+``OracleServicer`` keras-tuner's chief runs); workers are ordinary
+``rnnt <app> tune`` processes with ``KERASTUNER_TUNER_ID``,
+``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` set. What this module
+adds to keras-tuner's chief:
+
+- it starts ``N`` local workers itself, each pinned to its share of the CPU
+  cores, with its output in ``<search>/workers/<name>.log``;
+- a worker that dies does not stall the search: its trial goes back to the
+  queue (it resumes from its last finished epoch on whichever worker takes
+  it), the worker is replaced, and the leaderboard notes the trial ran twice;
+- it stops as soon as the last trial ends (keras-tuner's chief polls every 20
+  seconds) and prints how to add workers on other hosts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras_tuner
+
+from rnn_templates.errors import UserInputError
+
+
+@dataclass
+class Worker:
+    name: str
+    process: subprocess.Popen
+    cpus: list[int]
+    log: Path
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``"host:port"`` (port 0: any free port) as ``(host, port)``.
+
+    Example:
+        >>> parse_address("0.0.0.0:8000"), parse_address("127.0.0.1:0")
+        (('0.0.0.0', 8000), ('127.0.0.1', 0))
+    """
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise UserInputError("the oracle address is not host:port", where="--oracle-address",
+                             expected="host:port, e.g. 0.0.0.0:8000 (port 0 picks a free one)",
+                             received=text, fix="write the address as host:port")
+    return host, int(port)
+
+
+def cpu_shares(workers: int, cpus: list[int] | None = None) -> list[list[int]]:
+    """The cores each of ``workers`` local workers is pinned to: equal contiguous shares.
+
+    With more workers than cores, workers share cores round-robin.
+
+    Example:
+        >>> cpu_shares(2, [0, 1, 2, 3]), cpu_shares(3, [0, 1])
+        ([[0, 1], [2, 3]], [[0], [1], [0]])
+    """
+    cpus = sorted(os.sched_getaffinity(0)) if cpus is None else list(cpus)
+    if workers <= len(cpus):
+        size = len(cpus) // workers
+        return [cpus[i * size:(i + 1) * size] for i in range(workers)]
+    return [[cpus[i % len(cpus)]] for i in range(workers)]
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit status {code}"
+
+
+@keras_tuner.synchronized
+def _release(oracle: Any, tuner_id: str, reason: str) -> str | None:
+    """Send a dead worker's trial back to the queue (or fail it after its retries)."""
+    trial = oracle.ongoing_trials.get(tuner_id)
+    oracle.tuner_ids.discard(tuner_id)
+    if trial is None:
+        return None
+    trial.status = "INVALID"  # keras-tuner retries it, up to the oracle's retries
+    trial.message = reason
+    oracle.end_trial(trial)
+    return trial.trial_id
+
+
+@keras_tuner.synchronized
+def _finished(oracle: Any, stop_triggered: bool) -> bool:
+    return stop_triggered and not oracle.ongoing_trials and not oracle.tuner_ids
+
+
+class Chief:
+    """Serves ``tuner``'s oracle at ``host:port`` and runs ``workers`` local workers.
+
+    Args:
+        tuner: The chief's tuner (it owns the oracle; it runs no trial).
+        host: Address to listen on: ``127.0.0.1`` for local workers only,
+            ``0.0.0.0`` to accept workers on other hosts too.
+        port: Port, 0 for any free one.
+        command: The worker command line (``rnnt <app> tune --config ...``).
+        workers: Local workers to start.
+        log_dir: Where each worker's output goes.
+    """
+
+    def __init__(self, tuner: keras_tuner.Tuner, *, host: str, port: int, command: list[str],
+                 workers: int, log_dir: Path):
+        self.tuner, self.host, self.port = tuner, host, port
+        self.command, self.workers, self.log_dir = command, workers, Path(log_dir)
+        self.local: dict[str, Worker] = {}
+        self.started = 0
+        self.replaced = 0
+        self.events: list[str] = []
+
+    def _start(self, cpus: list[int]) -> None:
+        name = f"tuner{self.started}"
+        self.started += 1
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{name}.log"
+        local_host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        env = dict(os.environ, KERASTUNER_TUNER_ID=name, KERASTUNER_ORACLE_IP=local_host,
+                   KERASTUNER_ORACLE_PORT=str(self.port), RNNT_CPUS=",".join(map(str, cpus)))
+        with open(log, "ab") as stream:
+            process = subprocess.Popen(
+                self.command, env=env, stdout=stream, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL)
+        self.local[name] = Worker(name, process, cpus, log)
+        print(f"worker {name}: pid {process.pid}, cores {','.join(map(str, cpus))}, "
+              f"log {log}", file=sys.stderr)
+
+    def serve(self, poll: float = 0.5) -> list[str]:
+        """Run until every trial has ended; returns what happened to workers, in order."""
+        import grpc
+        from keras_tuner.src import protos
+        from keras_tuner.src.distribute.oracle_chief import OracleServicer
+
+        oracle = self.tuner.oracle
+        self.tuner.save()
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=self.workers + 4))
+        servicer = OracleServicer(oracle)
+        protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+        self.port = server.add_insecure_port(f"{self.host}:{self.port}")
+        if not self.port:
+            raise UserInputError("cannot listen for workers", where=f"{self.host}",
+                                 fix="choose another --oracle-address (the port may be in use)")
+        server.start()
+        self._explain()
+        shares = cpu_shares(self.workers) if self.workers else []
+        try:
+            for cpus in shares:
+                self._start(cpus)
+            while True:
+                time.sleep(poll)
+                for name, worker in list(self.local.items()):
+                    code = worker.process.poll()
+                    if code is None:
+                        continue
+                    del self.local[name]
+                    if code != 0:
+                        self._lost(worker, code)
+                if _finished(oracle, servicer.stop_triggered) and not self.local:
+                    break
+                if self.workers and not self.local:
+                    raise UserInputError(
+                        "every worker stopped before the search ended",
+                        where=str(self.log_dir), fix="read the workers' logs there")
+        finally:
+            for worker in self.local.values():
+                worker.process.terminate()
+            for worker in self.local.values():
+                try:
+                    worker.process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    worker.process.kill()
+            server.stop(grace=1)
+        return self.events
+
+    def _lost(self, worker: Worker, code: int) -> None:
+        reason = f"worker {worker.name} died ({_describe_exit(code)}); see {worker.log}"
+        trial_id = _release(self.tuner.oracle, worker.name, reason)
+        event = reason + (f"; trial {trial_id} was sent back to the queue" if trial_id else "")
+        self.events.append(event)
+        print(event, file=sys.stderr)
+        if self.replaced < self.workers:  # a crashing setup must not respawn forever
+            self.replaced += 1
+            self._start(worker.cpus)
+
+    def _explain(self) -> None:
+        command = " ".join(self.command[3:]) if self.command[:3] == [
+            sys.executable, "-m", "rnn_templates.cli"] else " ".join(self.command)
+        reach = ("this host's address" if self.host in ("0.0.0.0", "::")
+                 else self.host)
+        print(f"search served at {self.host}:{self.port}; to add a worker on another host "
+              f"(with the tuning directory on shared storage), run there:\n"
+              f"  KERASTUNER_TUNER_ID=<unique name> KERASTUNER_ORACLE_IP=<{reach}> "
+              f"KERASTUNER_ORACLE_PORT={self.port} rnnt {command}", file=sys.stderr)
+        if self.host.startswith("127."):
+            print("  (this chief listens on loopback only: start it with "
+                  "--oracle-address 0.0.0.0:PORT to accept other hosts)", file=sys.stderr)

@@ -1,0 +1,139 @@
+"""Searches as real processes: SIGKILL mid-trial then resume, and a worker killed mid-search."""
+
+import csv
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--set", "epochs=2", "--set", "units=8", "--set", "embedding_dim=8",
+        "--set", "max_tokens=2000", "--set", "patience=10", "--set", "baseline=false"]
+
+
+@pytest.fixture(scope="module")
+def small_tsv(tmp_path_factory):
+    lines = (REPO / "data/sentiment/reviews.tsv").read_text(encoding="utf-8").splitlines()
+    path = tmp_path_factory.mktemp("tuning") / "small.tsv"
+    path.write_text("\n".join(lines[:301]) + "\n", encoding="utf-8")
+    return path
+
+
+def _command(data, tuning_dir, run_dir, *extra):
+    return [sys.executable, "-m", "rnn_templates.cli", "sentiment", "tune", "--data", str(data),
+            "--tuning-dir", str(tuning_dir), "--run-dir", str(run_dir), *TINY, *extra]
+
+
+def _records(execution: Path) -> int:
+    path = execution / "backup" / "run_log" / "records.json"
+    try:
+        return len(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return 0
+
+
+def _wait_for(condition, process, timeout=300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        assert process.poll() is None, "the search ended before the moment to kill it"
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def _board(run_dir: Path) -> list[dict[str, str]]:
+    with (run_dir / "leaderboard.csv").open(encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+@pytest.mark.slow
+def test_sigkill_mid_trial_then_the_same_command_finishes_the_search(small_tsv, tmp_path):
+    tuning_dir, run_dir = tmp_path / "tuning", tmp_path / "run"
+    command = _command(small_tsv, tuning_dir, run_dir, "--max-trials", "2",
+                       "--set", "tuning_epochs=4")
+    env = dict(os.environ, CI="1")
+    first = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        execution = _wait_for(lambda: next(iter(tuning_dir.glob("*/trial_1/execution_0")),
+                                           None), first)
+        _wait_for(lambda: _records(execution) >= 2, first)
+        finished_before_kill = _records(execution)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        first.kill()
+    # Read the epochs finished at the kill again: one more may have ended meanwhile.
+    finished_before_kill = max(finished_before_kill, _records(execution))
+
+    second = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True,
+                            timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "(resumed)" in second.stderr
+    rows = {row["trial"]: row for row in _board(run_dir)}
+    assert sorted(rows) == ["0", "1"] and {r["status"] for r in rows.values()} == {"COMPLETED"}
+    runs = {t: json.loads((tuning_dir.glob(f"*/trial_{t}/run.json").__next__()).read_text())
+            for t in rows}
+    assert runs["0"]["workers"] == ["local"]  # trials re-run: 0
+    resumed_at = runs["1"]["resumed_at"]
+    assert len(resumed_at) == 1 and finished_before_kill - resumed_at[0] <= 1  # epochs lost <= 1
+    assert rows["1"]["note"].startswith(f"resumed after epoch {resumed_at[0]}")
+    assert int(rows["1"]["epochs"]) <= 4
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["tuning"]["trials"] == 2 and metrics["tuning"]["refit"] == "train+validation"
+    assert "validation" not in metrics  # the refitted model has seen it: test split only
+    assert metrics["training"]["kept_epoch"] == metrics["tuning"]["refit_epochs"]
+    assert (run_dir / "search.png").is_file() and (run_dir / "saved_model").is_dir()
+
+
+@pytest.mark.slow
+def test_a_killed_worker_loses_no_trial_and_the_search_completes(small_tsv, tmp_path):
+    tuning_dir, run_dir = tmp_path / "tuning", tmp_path / "run"
+    command = _command(small_tsv, tuning_dir, run_dir, "--max-trials", "4",
+                       "--set", "tuning_epochs=3", "--workers", "2")
+    chief = subprocess.Popen(command, env=dict(os.environ, CI="1"), cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pids: dict[str, int] = {}
+    head = []
+    try:
+        while len(pids) < 2:
+            line = chief.stderr.readline()
+            head.append(line)
+            assert line, "the chief ended before starting its workers"
+            match = re.match(r"worker (tuner\d+): pid (\d+)", line)
+            if match:
+                pids[match[1]] = int(match[2])
+
+        def running_on_tuner1():
+            for run in tuning_dir.glob("*/trial_*/run.json"):
+                execution = run.parent / "execution_0"
+                if (json.loads(run.read_text(encoding="utf-8"))["workers"][-1:] == ["tuner1"]
+                        and _records(execution) >= 1 and not (execution / "result.json").exists()):
+                    return run.parent.name
+            return None
+
+        victim = _wait_for(running_on_tuner1, chief).removeprefix("trial_")
+        os.kill(pids["tuner1"], signal.SIGKILL)
+        out, err = chief.communicate(timeout=600)
+        err = "".join(head) + err
+    finally:
+        chief.kill()
+    assert chief.returncode == 0, err[-3000:]
+    assert "worker tuner1 died (signal SIGKILL)" in err
+    assert f"trial {victim} was sent back to the queue" in err
+    assert "search served at 127.0.0.1:" in err and "KERASTUNER_ORACLE_PORT=" in err
+    rows = {row["trial"]: row for row in _board(run_dir)}
+    assert len(rows) == 4 and {r["status"] for r in rows.values()} == {"COMPLETED"}  # lost: 0
+    assert "run 2 times" in rows[victim]["note"] and "tuner1" in rows[victim]["workers"]
+    assert {w for r in rows.values() for w in r["workers"].split(",")} >= {"tuner0", "tuner1"}
+    assert (tuning_dir.glob("*/workers/tuner1.log").__next__()).is_file()
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["tuning"]["trials"] == 4 and metrics["tuning"]["failed"] == 0
