@@ -317,6 +317,7 @@ def _register_broken(apps: argparse._SubParsersAction, name: str, error: Excepti
 
 def main(argv: list[str] | None = None) -> int:
     if os.environ.get("RNNT_CPUS"):  # a tuning worker's share of the cores, set by its chief
+        # TensorFlow sizes its thread pools from this affinity.
         os.sched_setaffinity(0, {int(cpu) for cpu in os.environ["RNNT_CPUS"].split(",")})
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -84,6 +84,8 @@ def test_sigkill_mid_trial_then_the_same_command_finishes_the_search(small_tsv, 
             for t in rows}
     assert runs["0"]["workers"] == ["local"]  # trials re-run: 0
     resumed_at = runs["1"]["resumed_at"]
+    print(f"trial 1 had finished {finished_before_kill} epochs when killed and resumed at "
+          f"epoch {resumed_at}; trial 0 ran {len(runs['0']['workers'])} time(s)")
     assert len(resumed_at) == 1 and finished_before_kill - resumed_at[0] <= 1  # epochs lost <= 1
     assert rows["1"]["note"].startswith(f"resumed after epoch {resumed_at[0]}")
     assert int(rows["1"]["epochs"]) <= 4
