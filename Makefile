@@ -46,11 +46,14 @@ demo: $(STAMP) ## train, evaluate, export and query the sentiment model on the s
 		"The battery is great, but the screen cracked within a week." \
 		"Not bad at all: the staff were friendly and the room was spotless."
 
+# Test files run in TEST_JOBS processes (pytest-xdist; one file's tests stay together).
+TEST_JOBS ?= 2
+
 test: $(STAMP) ## fast tests (under 10 minutes on 2 cores)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 test-full: $(STAMP) ## every test, including the slow ones
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile -m "slow or not slow"
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check rnn_templates apps tests benchmarks
