@@ -234,19 +234,19 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
     training_options(tune)
     tune.add_argument("--tuner", choices=("random", "hyperband", "bayesian", "grid"),
                       help="search algorithm (same as --set tuner=...)")
-    tune.add_argument("--max-trials", type=_positive,
+    tune.add_argument("--max-trials", type=_positive, metavar="N",
                       help="trials to run (random, bayesian, grid)")
-    tune.add_argument("--executions-per-trial", type=_positive,
+    tune.add_argument("--executions-per-trial", type=_positive, metavar="N",
                       help="models per trial, their scores averaged")
     tune.add_argument("--objective", metavar="METRIC[:min|max]",
                       help="the metric to optimise, e.g. val_accuracy or val_loss:min")
-    tune.add_argument("--workers", type=_non_negative, default=0,
+    tune.add_argument("--workers", type=_non_negative, default=0, metavar="N",
                       help="local worker processes, each pinned to its share of the cores "
                       "(default 0: trials run in this process)")
     tune.add_argument("--oracle-address", default="127.0.0.1:0", metavar="HOST:PORT",
                       help="where the chief listens with --workers (0.0.0.0:PORT accepts "
                       "workers on other hosts; port 0: any free one)")
-    tune.add_argument("--tuning-dir", help="where searches live "
+    tune.add_argument("--tuning-dir", metavar="DIR", help="where searches live "
                       "(default: <runs-root>/<app>/tuning)")
     tune.add_argument("--restart", action="store_true",
                       help="discard the earlier search for the same data and settings")
