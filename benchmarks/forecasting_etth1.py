@@ -14,6 +14,15 @@ windows and their coverage measured on the test windows.
 
 Usage (one core, as measured):
     taskset -c 0 python benchmarks/forecasting_etth1.py ../shared/datasets/forecasting/ETTh1.csv
+
+``--intervals conformal quantile cqr`` runs the interval part instead: per
+horizon, the L1-trained SegRNN with split-conformal intervals (plain and
+window-scaled, the forecasting app's ``intervals=conformal``) against the
+same SegRNN with quantile heads (0.025, 0.1, 0.5, 0.9, 0.975) trained with
+the pinball loss, its raw quantile bands (``intervals=quantile``) and those
+bands conformalized on the validation windows (``intervals=cqr``); the
+test coverage and mean width (standardized units) of the 80% and 95%
+intervals go to ``results/forecasting_etth1_intervals.{json,md}``.
 """
 
 from __future__ import annotations
@@ -31,8 +40,22 @@ import numpy as np
 from rnn_templates import io
 from rnn_templates.data.series import read_series
 from rnn_templates.data.windows import forecast_windows, window_dataset
-from rnn_templates.forecasting import conformal_widths, coverage
-from rnn_templates.topologies.forecast import build_forecaster, window_scale
+from rnn_templates.forecasting import (
+    LEVELS,
+    OUTPUT_QUANTILES,
+    conformal_widths,
+    coverage,
+    cqr_corrections,
+    pinball,
+)
+from rnn_templates.topologies.forecast import (
+    QUANTILES,
+    PinballLoss,
+    build_forecaster,
+    level_quantiles,
+    median_metrics,
+    window_scale,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BORDERS = (8640, 11520, 14400)
@@ -112,6 +135,143 @@ def run_horizon(values, lookback, horizon, args) -> dict:
     }
 
 
+def _splits(values, lookback, horizon, args):
+    train_end, validation_end, test_end = BORDERS
+    mean, std = values[:train_end].mean(0), values[:train_end].std(0)
+    scaled = (values - mean) / std
+    train = window_dataset(values[:train_end], scaled[:train_end], lookback, horizon,
+                           future_rows=False, batch_size=args.batch_size, shuffle=True,
+                           seed=args.seed)
+    parts = {name: forecast_windows(values[start - lookback:end], scaled[start - lookback:end],
+                                    lookback, horizon, future_rows=False)
+             for name, start, end in (("validation", train_end, validation_end),
+                                      ("test", validation_end, test_end))}
+    return mean, std, train, parts
+
+
+def _train(values, lookback, horizon, args, quantiles=None):
+    """The SegRNN of the benchmark (L1 loss, or the pinball loss with quantile heads)."""
+    keras.utils.set_random_seed(args.seed)
+    mean, std, train, parts = _splits(values, lookback, horizon, args)
+    model = build_forecaster(
+        "segrnn", rows=lookback, columns=values.shape[1], lookback=lookback, horizon=horizon,
+        targets=values.shape[1], past=0, future=0, mean=mean.tolist(), std=std.tolist(),
+        segment_length=args.segment_length, units=args.units, dropout=args.dropout,
+        quantiles=quantiles)
+    if quantiles:
+        model.compile(keras.optimizers.Adam(args.learning_rate), loss=PinballLoss(quantiles),
+                      metrics=median_metrics(quantiles))
+    else:
+        model.compile(keras.optimizers.Adam(args.learning_rate), loss="mae", metrics=["mse"])
+    stopping = keras.callbacks.EarlyStopping("val_mse", patience=args.patience, mode="min",
+                                             restore_best_weights=True)
+    schedule = keras.callbacks.LearningRateScheduler(
+        lambda epoch: args.learning_rate * args.lr_decay ** max(0, epoch - 2))
+    started = time.perf_counter()
+    history = model.fit(train, validation_data=parts["validation"], epochs=args.epochs,
+                        callbacks=[stopping, schedule], verbose=2)
+    predictions = {name: model.predict(x, batch_size=512, verbose=0)
+                   for name, (x, _) in parts.items()}
+    return {"mean": mean, "std": std, "parts": parts, "predictions": predictions,
+            "epochs_run": len(history.history["loss"]),
+            "kept_epoch": int(np.argmin(history.history["val_mse"])) + 1,
+            "train_seconds": round(time.perf_counter() - started, 1)}
+
+
+def _bands(truth, forecast, lower, upper) -> dict:
+    """Coverage, mean width (standardized) of the 80% and 95% bands, and their pinball loss."""
+    row = {"mse": float(np.mean((forecast - truth) ** 2)),
+           "mae": float(np.mean(np.abs(forecast - truth)))}
+    for i, level in enumerate(LEVELS):
+        row[f"coverage_{round(level * 100)}"] = float(np.mean((truth >= lower[i])
+                                                              & (truth <= upper[i])))
+        row[f"width_{round(level * 100)}"] = float(np.mean(upper[i] - lower[i]))
+    stacked = np.stack([forecast, lower[0], upper[0], lower[1], upper[1]], axis=-1)
+    row["pinball"] = pinball(truth, stacked, OUTPUT_QUANTILES)
+    return row
+
+
+def run_intervals(values, lookback, horizon, args) -> dict:
+    """Test coverage of conformal, quantile-head and CQR intervals at one horizon."""
+    result = {"horizon": horizon, "methods": {}}
+    methods = set(args.intervals)
+    if "conformal" in methods:
+        point = _train(values, lookback, horizon, args)
+        parts, predictions = point["parts"], point["predictions"]
+        truth, forecast = parts["test"][1], predictions["test"]
+        errors = np.abs(predictions["validation"] - parts["validation"][1])
+        plain = conformal_widths(errors, LEVELS)
+        scales = {name: np.asarray(window_scale(x, point["mean"].tolist(), point["std"].tolist(),
+                                                lookback, values.shape[1]))
+                  for name, (x, _) in parts.items()}
+        adaptive = (conformal_widths(errors / scales["validation"], LEVELS)[:, None]
+                    * scales["test"][None])
+        training = {key: point[key] for key in ("epochs_run", "kept_epoch", "train_seconds")}
+        result["methods"]["conformal"] = {
+            **_bands(truth, forecast, forecast - adaptive, forecast + adaptive), **training,
+            "detail": "L1 SegRNN, split-conformal, errors scaled by each window's spread"}
+        result["methods"]["conformal (plain)"] = {
+            **_bands(truth, forecast, forecast[None] - plain[:, None],
+                     forecast[None] + plain[:, None]), **training,
+            "detail": "L1 SegRNN, split-conformal, one width per step and variable"}
+    if methods & {"quantile", "cqr"}:
+        heads = _train(values, lookback, horizon, args, quantiles=QUANTILES)
+        parts, predictions = heads["parts"], heads["predictions"]
+        training = {key: heads[key] for key in ("epochs_run", "kept_epoch", "train_seconds")}
+        middle = QUANTILES.index(0.5)
+        bounds = level_quantiles(LEVELS, QUANTILES)
+        test, validation = predictions["test"], predictions["validation"]
+        lower = np.stack([test[..., lo] for lo, _ in bounds])
+        upper = np.stack([test[..., hi] for _, hi in bounds])
+        if "quantile" in methods:
+            result["methods"]["quantile"] = {
+                **_bands(parts["test"][1], test[..., middle], lower, upper), **training,
+                "detail": "SegRNN with quantile heads, pinball loss, raw bands"}
+        if "cqr" in methods:
+            corrections = np.stack([
+                cqr_corrections(parts["validation"][1], validation[..., lo], validation[..., hi],
+                                level) for level, (lo, hi) in zip(LEVELS, bounds, strict=True)])
+            forecast = test[..., middle]
+            low, high = lower - corrections[:, None], upper + corrections[:, None]
+            # Kept nested around the forecast, as the app's QuantileOutputs layer does.
+            low[0], high[0] = np.minimum(low[0], forecast), np.maximum(high[0], forecast)
+            low[1], high[1] = np.minimum(low[1], low[0]), np.maximum(high[1], high[0])
+            result["methods"]["cqr"] = {
+                **_bands(parts["test"][1], forecast, low, high), **training,
+                "mean_correction": [float(c.mean()) for c in corrections],
+                "detail": "the quantile heads' bands conformalized on the validation windows"}
+    return result
+
+
+def intervals_markdown(report: dict) -> str:
+    lines = ["# ETTh1 intervals: test coverage of the 80% and 95% intervals", "",
+             f"{report['model']}. Trained on the CPU ({report['machine']}), "
+             f"{report['threads']}; total wall time {report['total_seconds'] / 60:.1f} min. "
+             f"Reproduce: `{report['command']}`", "",
+             "Coverage: share of the test values (every window, step and variable) inside "
+             "the interval; width: mean interval width in standardized units; pinball: the "
+             "mean pinball loss of the forecast and the four bounds read as the 0.5, 0.1, "
+             "0.9, 0.025 and 0.975 quantiles (standardized units). Target: coverage within "
+             "3 points of nominal (0.77-0.83 and 0.92-0.98).", "",
+             "| horizon | method | coverage 80 | coverage 95 | width 80 | width 95 | pinball | "
+             "MSE / MAE | within 3 points (80 / 95) | kept epoch / run | train s |",
+             "|---" * 11 + "|"]
+    for row in report["horizons"]:
+        for method, scores in row["methods"].items():
+            within = " / ".join("yes" if abs(scores[f"coverage_{level}"] - level / 100) <= 0.03
+                                else "no" for level in (80, 95))
+            lines.append(
+                f"| {row['horizon']} | {method} | {scores['coverage_80']:.3f} | "
+                f"{scores['coverage_95']:.3f} | {scores['width_80']:.3f} | "
+                f"{scores['width_95']:.3f} | {scores['pinball']:.4f} | {scores['mse']:.3f} / "
+                f"{scores['mae']:.3f} | {within} | "
+                f"{scores['kept_epoch']}/{scores['epochs_run']} | {scores['train_seconds']:.0f} |")
+    lines += ["", "Methods: " + "; ".join(
+        f"`{method}`: {scores['detail']}"
+        for method, scores in report["horizons"][0]["methods"].items()) + ".", ""]
+    return "\n".join(lines)
+
+
 def markdown(report: dict) -> str:
     lines = ["# ETTh1, lookback 96, all 7 variables (standardized MSE / MAE on the test split)",
              ""]
@@ -165,8 +325,18 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2023)
-    parser.add_argument("--output", default=str(RESULTS / "forecasting_etth1"))
+    parser.add_argument("--intervals", nargs="+", choices=("conformal", "quantile", "cqr"),
+                        help="run the interval part: these methods' test coverage")
+    parser.add_argument("--output", default=None,
+                        help="results path without suffix (default: results/forecasting_etth1, "
+                        "or results/forecasting_etth1_intervals with --intervals)")
     args = parser.parse_args()
+    if args.output is None:
+        args.output = str(RESULTS / ("forecasting_etth1_intervals" if args.intervals
+                                     else "forecasting_etth1"))
+    if args.intervals:
+        main_intervals(args)
+        return
     series = read_series(args.data)
     values = series.values[: BORDERS[-1]].astype("float32")
     started = time.perf_counter()
@@ -197,6 +367,37 @@ def main() -> None:
         io.write_json(output.with_suffix(".json"), report)
         io.write_text(output.with_suffix(".md"), markdown(report))
     print(markdown(report))
+
+
+def main_intervals(args) -> None:
+    values = read_series(args.data).values[: BORDERS[-1]].astype("float32")
+    started = time.perf_counter()
+    output = Path(args.output)
+    report = {
+        "protocol": "ETTh1 rows 0-8639/8640-11519/11520-14399, z-score on train, M setting",
+        "lookback": args.lookback,
+        "model": MODEL.format(args=args, decay=f" decayed x{args.lr_decay}/epoch after epoch 3"
+                              if args.lr_decay != 1 else "").replace("L1 loss", "L1 or pinball "
+                                                                     "loss"),
+        "machine": f"{platform.processor() or platform.machine()}, "
+                   f"{len(os.sched_getaffinity(0))} core(s) available",
+        "threads": "pinned with taskset" if len(os.sched_getaffinity(0)) == 1 else
+                   "all available cores",
+        "horizons": [],
+    }
+    for horizon in args.horizons:
+        report["horizons"].append(run_intervals(values, args.lookback, horizon, args))
+        print(json.dumps(report["horizons"][-1]), flush=True)
+        report["total_seconds"] = round(time.perf_counter() - started, 1)
+        report["command"] = (
+            f"taskset -c 1 .venv/bin/python benchmarks/forecasting_etth1.py {args.data} "
+            f"--horizons {' '.join(map(str, args.horizons))} --units {args.units} "
+            f"--segment-length {args.segment_length} "
+            f"--epochs {args.epochs} --patience {args.patience} --intervals "
+            f"{' '.join(args.intervals)}")
+        io.write_json(output.with_suffix(".json"), report)
+        io.write_text(output.with_suffix(".md"), intervals_markdown(report))
+    print(intervals_markdown(report))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import numpy as np
 from rnn_templates import io
 
 LEVELS = (0.8, 0.95)
+# The five outputs read as quantiles: the median, then the 80% and the 95% bounds.
+OUTPUT_QUANTILES = (0.5, 0.1, 0.9, 0.025, 0.975)
 
 
 # --- intervals ------------------------------------------------------------------------
@@ -48,6 +50,47 @@ def conformal_widths(errors: np.ndarray, levels=LEVELS) -> np.ndarray:
         raise ValueError("`errors` must hold at least one calibration window; received none")
     quantiles = [min(1.0, np.ceil((n + 1) * level) / n) for level in levels]
     return np.stack([np.quantile(errors, q, axis=0, method="higher") for q in quantiles])
+
+
+def cqr_corrections(truth: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                    level: float) -> np.ndarray:
+    """Conformalized quantile regression (Romano et al., 2019): the band correction.
+
+    The conformity score of a calibration window is how far its value lies
+    outside the band ``[lower, upper]`` given by the quantile heads
+    (negative inside it): ``max(lower - truth, truth - upper)``. Its
+    finite-sample quantile per column, the ``k``-th smallest score with
+    ``k = ceil((n + 1) level)`` (the largest when ``k > n``), is the
+    correction ``c``: ``[lower - c, upper + c]`` covers at least ``level``
+    of exchangeable new windows. A negative ``c`` narrows a band that was
+    too wide.
+
+    Args:
+        truth, lower, upper: ``(n, ...)`` calibration values and the band's bounds.
+        level: The interval's nominal coverage.
+
+    Returns:
+        ``(...)``: one correction per column.
+
+    Example:
+        >>> truth = np.array([0.0, 1.0, 2.0, 5.0])
+        >>> cqr_corrections(truth[:, None], np.ones((4, 1)), 3 * np.ones((4, 1)), 0.6).tolist()
+        [1.0]
+    """
+    truth, lower, upper = (np.asarray(a, dtype=np.float64) for a in (truth, lower, upper))
+    scores = np.maximum(lower - truth, truth - upper)
+    n = len(scores)
+    if n == 0:
+        raise ValueError("`truth` must hold at least one calibration window; received none")
+    rank = min(n, int(np.ceil((n + 1) * level - 1e-9)))
+    return np.sort(scores, axis=0)[rank - 1]
+
+
+def pinball(truth: np.ndarray, quantiles: np.ndarray, levels) -> float:
+    """Mean pinball loss of ``quantiles (..., len(levels))`` against ``truth (...)``."""
+    error = np.asarray(truth, np.float64)[..., None] - np.asarray(quantiles, np.float64)
+    levels = np.asarray(levels, np.float64)
+    return float(np.mean(np.maximum(levels * error, (levels - 1) * error)))
 
 
 def coverage(truth: np.ndarray, forecast: np.ndarray, width: np.ndarray) -> float:
@@ -189,8 +232,8 @@ class LinearWindow(_Baseline):
 
 
 def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarray,
-                     naive_scale: np.ndarray, names: list[str], history: np.ndarray | None = None
-                     ) -> dict[str, Any]:
+                     naive_scale: np.ndarray, names: list[str], history: np.ndarray | None = None,
+                     quantile_loss: bool = False) -> dict[str, Any]:
     """Point and interval scores of forecasts against ``targets``.
 
     Args:
@@ -202,6 +245,9 @@ def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarra
         names: Target names.
         history: Optional ``(n, lookback, targets)`` inputs, kept for the
             forecast plot (the last window only).
+        quantile_loss: Also report ``pinball_normalized``, the pinball loss
+            of the five outputs read as the 0.5, 0.1, 0.9, 0.025 and 0.975
+            quantiles, in standardized units (for models with quantile heads).
 
     Returns:
         ``mae``, ``rmse``, ``mase``, ``smape`` (percent) in original units;
@@ -239,6 +285,9 @@ def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarra
             lower, upper = outputs[..., column], outputs[..., column + 1]
             metrics[f"coverage_{level}"] = float(np.mean((targets >= lower) & (targets <= upper)))
             metrics[f"width_{level}"] = float(np.mean(upper - lower))
+        if quantile_loss:
+            metrics["pinball_normalized"] = pinball(targets / std, outputs / std[:, None],
+                                                    OUTPUT_QUANTILES)
     if len(targets):
         example = {"actual": targets[-1, :, 0].tolist(), "forecast": forecast[-1, :, 0].tolist(),
                    "target": names[0]}

@@ -4,8 +4,9 @@
    with their line), split it in time, fit the scaling on the training rows
    only;
 2. model: SegRNN, a direct multi-step RNN or a single-step RNN over the raw
-   window, wrapped so the saved model answers in original units with
-   split-conformal 80% and 95% intervals calibrated on the validation windows;
+   window, wrapped so the saved model answers in original units with 80% and
+   95% intervals: split-conformal (calibrated on the validation windows),
+   quantile heads (pinball loss), or both (conformalized quantile regression);
 3. serving: ``serve(window: float32[batch, rows, columns]) -> {forecast,
    lower_80, upper_80, lower_95, upper_95}``, each ``[batch, horizon, targets]``;
    ``predict`` reads the history from the end of a CSV file;
@@ -36,7 +37,13 @@ from rnn_templates.app import App, Prepared
 from rnn_templates.data.series import Series, series_from_frame
 from rnn_templates.data.windows import forecast_windows
 from rnn_templates.errors import UserInputError
-from rnn_templates.topologies.forecast import ForecastOutputs, window_scale
+from rnn_templates.topologies.forecast import (
+    QUANTILES,
+    ForecastOutputs,
+    QuantileOutputs,
+    level_quantiles,
+    window_scale,
+)
 
 TEST_FILE = "test_windows.npz"
 OUTPUTS = ("forecast", "lower_80", "upper_80", "lower_95", "upper_95")
@@ -94,6 +101,7 @@ class ForecastingApp(App):
                       "validation_end": str(series.index[test - 1]),
                       "rows": [int(validation), int(test - validation), int(len(values) - test)]},
             "data_notes": series.notes,
+            "intervals": config.intervals,
         }
         lookback = config.lookback
         splits = {"train": self._windows(values, artifacts, 0, validation),
@@ -142,13 +150,31 @@ class ForecastingApp(App):
         return None
 
     def serving_model(self, prepared: Prepared, core: keras.Model) -> keras.Model:
-        """The core plus original units and split-conformal intervals from validation errors."""
+        """The core plus original units and the 80% and 95% intervals.
+
+        ``conformal``: split-conformal half-widths from the validation errors;
+        ``quantile``: the quantile heads' bands as they are; ``cqr``: those
+        bands moved by the conformal correction of the validation windows.
+        """
         a = prepared.artifacts
         inputs, full = prepared.splits["validation"]
         target_std = np.asarray(a["std"][: a["targets"]])
         target_mean = np.asarray(a["mean"][: a["targets"]])
         truth = (full[:, a["lookback"]:] - target_mean) / target_std
         predicted = core.predict(inputs, batch_size=512, verbose=0)
+        method = a.get("intervals", "conformal")
+        if method != "conformal":
+            corrections = None
+            if method == "cqr":
+                corrections = np.stack([
+                    fc.cqr_corrections(truth, predicted[..., lower], predicted[..., upper], level)
+                    for level, (lower, upper) in zip(
+                        fc.LEVELS, level_quantiles(fc.LEVELS, QUANTILES), strict=True)])
+                a["interval_corrections"] = corrections.mean(axis=(1, 2)).round(6).tolist()
+                corrections = corrections.tolist()
+            layer = QuantileOutputs(target_mean.tolist(), target_std.tolist(), QUANTILES,
+                                    corrections, name="original_units")
+            return keras.Model(core.input, layer(core.output), name="forecasting")
         errors = np.abs(predicted - truth)
         adaptive = prepared.state.interval_scale == "window"
         if adaptive:  # errors in units of each window's own spread
@@ -232,7 +258,9 @@ class ForecastingApp(App):
         return fc.forecast_metrics(
             targets[:, lookback:], outputs, std=np.asarray(artifacts["std"][:count]),
             naive_scale=np.asarray(artifacts["naive_scale"]), names=artifacts["target_names"],
-            history=targets[:, :lookback])
+            history=targets[:, :lookback],
+            quantile_loss=artifacts.get("intervals", "conformal") != "conformal"
+            and np.asarray(outputs).shape[-1] == 5)
 
     def plots(self, metrics, artifacts, directory: Path, name: str) -> None:
         if name == "validation":
@@ -249,6 +277,8 @@ class ForecastingApp(App):
         if "coverage_80" in metrics:
             coverage = (f"  coverage80 {metrics['coverage_80']:.3f}  coverage95 "
                         f"{metrics['coverage_95']:.3f}")
+        if "pinball_normalized" in metrics:
+            coverage += f"  pinball(std) {metrics['pinball_normalized']:.4f}"
         return (f"{name:16s} MAE {metrics['mae']:.4g}  RMSE {metrics['rmse']:.4g}  MASE "
                 f"{metrics['mase']:.3f}  sMAPE {metrics['smape']:.2f}%  MSE(std) "
                 f"{metrics['mse_normalized']:.4f}{coverage}  ({metrics['windows']} windows)")

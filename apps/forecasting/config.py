@@ -20,6 +20,7 @@ from rnn_templates.config import (
 )
 
 MODELS = ("segrnn", "rnn", "autoregressive", "single_step")
+INTERVALS = ("conformal", "quantile", "cqr")
 CALENDAR = ("hour", "dayofweek", "dayofmonth", "month", "dayofyear", "weekofyear")
 
 
@@ -71,6 +72,11 @@ class ForecastingConfig(TuningOptions, TrainingOptions, RecurrentOptions):
                             "revin (window mean and std), none", choices=("last", "revin", "none"))
     loss: str = knob("mae", "training loss on standardized values", choices=("mae", "mse",
                                                                                  "huber"))
+    intervals: str = knob("conformal", "how the 80% and 95% intervals are made: conformal "
+                          "(split-conformal widths from validation errors around the point "
+                          "forecast), quantile (quantile heads trained with the pinball loss; "
+                          "the median is the forecast), cqr (the quantile heads' bands "
+                          "conformalized on the validation windows)", choices=INTERVALS)
     interval_scale: str = knob("window", "split-conformal intervals: window (errors scaled by "
                                "each window's spread: wider on rough windows) or none (one "
                                "width per step)", choices=("window", "none"))
@@ -93,6 +99,12 @@ class ForecastingConfig(TuningOptions, TrainingOptions, RecurrentOptions):
         if self.model == "segrnn" and self.lookback % self.segment_length:
             raise ValueError(f"`segment_length` must divide `lookback` ({self.lookback}); "
                              f"received {self.segment_length}")
+        if self.intervals != "conformal" and self.model == "autoregressive":
+            raise ValueError(f"`intervals` {self.intervals} needs quantile heads, which the "
+                             f"autoregressive model lacks (each step feeds one forecast to the "
+                             f"next, not a distribution); expected model segrnn, rnn or "
+                             f"single_step; received model=autoregressive; use "
+                             f"intervals=conformal, or another model")
         if self.model == "single_step" and self.horizon != 1:
             raise ValueError(f"`model` single_step forecasts one step: `horizon` must be 1; "
                              f"received {self.horizon} (use model=rnn or segrnn for more)")

@@ -2,8 +2,12 @@
 
 Every model takes the raw window (``lookback`` rows, plus the horizon's rows
 when known-future covariates are read) and returns the standardized
-forecast; the app wraps it so the saved model answers in original units
-with intervals (:class:`rnn_templates.topologies.forecast.ForecastOutputs`).
+forecast (with ``intervals=quantile`` or ``cqr``, the quantiles
+:data:`~rnn_templates.topologies.forecast.QUANTILES` of every step and
+target, trained with the pinball loss); the app wraps it so the saved model
+answers in original units with intervals
+(:class:`rnn_templates.topologies.forecast.ForecastOutputs`,
+:class:`~rnn_templates.topologies.forecast.QuantileOutputs`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,12 @@ import keras_tuner
 
 from apps.forecasting.config import ForecastingConfig
 from rnn_templates.data.windows import window_dataset
-from rnn_templates.topologies.forecast import build_forecaster
+from rnn_templates.topologies.forecast import (
+    QUANTILES,
+    PinballLoss,
+    build_forecaster,
+    median_metrics,
+)
 from rnn_templates.training import compile_model
 
 LOSSES = {"mae": "mae", "mse": "mse", "huber": keras.losses.Huber(delta=1.0)}
@@ -41,13 +50,16 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         c = self.config
+        heads = c.intervals != "conformal"  # quantile heads: no autoregressive decoding
         kinds = (["single_step"] if c.horizon == 1 and c.model == "single_step"
-                 else ["segrnn", "rnn", "autoregressive"])
+                 else ["segrnn", "rnn"] if heads else ["segrnn", "rnn", "autoregressive"])
         kind = hp.Choice("model", _choices(kinds, c.model), default=c.model)
         units = hp.Choice("units", _choices([32, 64, 128, 256], c.units), default=c.units)
         common = dict(lookback=c.lookback, horizon=c.horizon, targets=self.shape["targets"],
                       past=self.shape["past"], future=self.shape["future"], mean=self.mean,
                       std=self.std, window_norm=c.window_norm)
+        if heads:
+            common["quantiles"] = list(QUANTILES)
         if kind == "segrnn":
             divisors = [d for d in (c.lookback // 8, c.lookback // 4, c.lookback // 2)
                         if d >= 1 and c.lookback % d == 0]
@@ -76,7 +88,11 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
         learning_rate = hp.Float("learning_rate", min(3e-4, c.learning_rate),
                                  max(1e-2, c.learning_rate), sampling="log",
                                  default=c.learning_rate)
-        return compile_model(model, loss=LOSSES[c.loss], metrics=["mse", "mae"],
+        if heads:  # the pinball loss; mse and mae of the median, the point forecast
+            loss, metrics = PinballLoss(QUANTILES), median_metrics(QUANTILES)
+        else:
+            loss, metrics = LOSSES[c.loss], ["mse", "mae"]
+        return compile_model(model, loss=loss, metrics=metrics,
                              learning_rate=learning_rate, clipnorm=c.clipnorm or None,
                              weight_decay=c.weight_decay)
 

@@ -15,6 +15,13 @@ window's last value per target and adds it back to the forecast (SegRNN's
 default); ``"revin"`` subtracts the window mean and divides by the window
 standard deviation (RevIN without the affine part). Both answer the level
 shifts between the training and test periods.
+
+Quantile heads (``quantiles``, e.g. :data:`QUANTILES`): SegRNN and the
+direct RNN can return, instead of one forecast, several quantiles per step
+and target ``(batch, horizon, targets, len(quantiles))``, trained with the
+pinball loss (:class:`PinballLoss`) and non-crossing by construction (the
+median plus cumulated positive offsets); :class:`QuantileOutputs` turns them
+into the same five outputs as :class:`ForecastOutputs`.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from keras import ops
 from rnn_templates.cells import RecurrentConfig, make_recurrent_layer
 
 WINDOW_NORMS = ("last", "revin", "none")
+# The median (the point forecast) and the bounds of the central 80% and 95% intervals.
+QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)
 
 
 def _check(name: str, value: Any, valid: tuple[str, ...]) -> None:
@@ -35,13 +44,87 @@ def _check(name: str, value: Any, valid: tuple[str, ...]) -> None:
                          f"received {value!r}")
 
 
+def check_quantiles(quantiles) -> tuple[float, ...]:
+    """``quantiles`` as floats, checked: increasing, inside (0, 1), the median among them."""
+    values = tuple(float(q) for q in quantiles)
+    if (not values or any(not 0 < q < 1 for q in values)
+            or values != tuple(sorted(set(values))) or 0.5 not in values):
+        raise ValueError(f"`quantiles` must be increasing levels inside (0, 1) that include "
+                         f"0.5 (the point forecast); received {list(quantiles)!r}")
+    return values
+
+
+def pinball_loss(y_true, y_pred, quantiles=QUANTILES):
+    """The pinball (quantile) loss averaged over the quantiles, with ``keras.ops``.
+
+    ``y_true (..., )`` against ``y_pred (..., len(quantiles))``: for each
+    quantile ``q`` and error ``e = y - y_q``, ``max(q e, (q - 1) e)``; the
+    mean over the last axis (one value per element of ``y_true``). With the
+    single quantile 0.5 it is half the absolute error.
+
+    Example:
+        >>> loss = pinball_loss(keras.ops.array([1.0]), keras.ops.array([[0.0, 2.0]]), (0.1, 0.9))
+        >>> round(float(loss[0]), 6)
+        0.1
+    """
+    levels = ops.array(quantiles, "float32")
+    error = ops.expand_dims(ops.cast(y_true, "float32"), -1) - ops.cast(y_pred, "float32")
+    return ops.mean(ops.maximum(levels * error, (levels - 1.0) * error), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class PinballLoss(keras.losses.Loss):
+    """:func:`pinball_loss` as a Keras loss: targets ``(batch, ...)``, quantiles
+    ``(batch, ..., len(quantiles))``; averaged over quantiles, then over the batch."""
+
+    def __init__(self, quantiles=QUANTILES, name: str = "pinball", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.quantiles = check_quantiles(quantiles)
+
+    def call(self, y_true, y_pred):
+        return ops.mean(ops.reshape(pinball_loss(y_true, y_pred, self.quantiles),
+                                    (ops.shape(y_pred)[0], -1)), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "quantiles": list(self.quantiles)}
+
+
+def _median_error(y_true, y_pred, kind: str = "mse", middle: int = 0):
+    error = ops.cast(y_true, "float32") - y_pred[..., middle]
+    return ops.mean(ops.square(error) if kind == "mse" else ops.abs(error), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class MedianError(keras.metrics.MeanMetricWrapper):
+    """``mse`` or ``mae`` of one quantile (the median) of a quantile model's outputs."""
+
+    def __init__(self, kind: str = "mse", middle: int = 0, name: str | None = None,
+                 dtype=None):
+        _check("kind", kind, ("mse", "mae"))
+        self.kind, self.middle = kind, int(middle)
+        super().__init__(_median_error, name=name or kind, dtype=dtype, kind=kind,
+                         middle=self.middle)
+
+    def get_config(self):
+        return {"kind": self.kind, "middle": self.middle, "name": self.name,
+                "dtype": self.dtype}
+
+
+def median_metrics(quantiles=QUANTILES) -> list[keras.metrics.Metric]:
+    """``mse`` and ``mae`` of the median quantile: the point metrics of a quantile model."""
+    middle = check_quantiles(quantiles).index(0.5)
+    return [MedianError("mse", middle), MedianError("mae", middle)]
+
+
 class _WindowForecaster(keras.layers.Layer):
     """Shared parts: standardization, slicing, per-window normalization."""
 
     def __init__(self, lookback: int, horizon: int, targets: int, past: int, future: int,
-                 mean: list[float], std: list[float], window_norm: str = "last", **kwargs):
+                 mean: list[float], std: list[float], window_norm: str = "last",
+                 quantiles: list[float] | None = None, **kwargs):
         super().__init__(**kwargs)
         _check("window_norm", window_norm, WINDOW_NORMS)
+        self.quantiles = check_quantiles(quantiles) if quantiles else None
         for name, value in (("lookback", lookback), ("horizon", horizon), ("targets", targets)):
             if int(value) < 1:
                 raise ValueError(f"`{name}` must be a positive integer; received {value!r}")
@@ -57,6 +140,24 @@ class _WindowForecaster(keras.layers.Layer):
     @property
     def covariates(self) -> int:
         return self.past + self.future
+
+    @property
+    def outputs_per_value(self) -> int:
+        """Values the head gives per step and target: one, or one per quantile."""
+        return len(self.quantiles) if self.quantiles else 1
+
+    def _ordered(self, raw):
+        """Raw head outputs ``(..., quantiles)`` to non-crossing quantiles: the median's
+        output, plus (minus) cumulated softplus offsets for the quantiles above (below)."""
+        middle = self.quantiles.index(0.5)
+        median = raw[..., middle: middle + 1]
+        parts = [median]
+        if middle + 1 < len(self.quantiles):
+            parts.append(median + ops.cumsum(ops.softplus(raw[..., middle + 1:]), axis=-1))
+        if middle:
+            below = ops.cumsum(ops.softplus(ops.flip(raw[..., :middle], axis=-1)), axis=-1)
+            parts.insert(0, median - ops.flip(below, axis=-1))
+        return ops.concatenate(parts, axis=-1)
 
     def _split(self, inputs):
         x = (ops.cast(inputs, "float32") - ops.array(self.mean, "float32")) / ops.array(
@@ -80,20 +181,27 @@ class _WindowForecaster(keras.layers.Layer):
             return (values - level) / spread, (level, spread)
         return values, (None, None)
 
-    @staticmethod
-    def _restore(forecast, stats):
+    def _restore(self, forecast, stats):
+        """Undo the window normalization; with quantiles, ``forecast`` has a last axis
+        more (``(batch, horizon, targets, quantiles)``), ordered first."""
         level, spread = stats
+        if self.quantiles:
+            forecast = self._ordered(forecast)
+            level = None if level is None else ops.expand_dims(level, -1)
+            spread = None if spread is None else ops.expand_dims(spread, -1)
         if spread is not None:
             forecast = forecast * spread
         return forecast + level if level is not None else forecast
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.horizon, self.targets)
+        shape = (input_shape[0], self.horizon, self.targets)
+        return (*shape, len(self.quantiles)) if self.quantiles else shape
 
     def get_config(self):
         return {**super().get_config(), "lookback": self.lookback, "horizon": self.horizon,
                 "targets": self.targets, "past": self.past, "future": self.future,
-                "mean": self.mean, "std": self.std, "window_norm": self.window_norm}
+                "mean": self.mean, "std": self.std, "window_norm": self.window_norm,
+                "quantiles": list(self.quantiles) if self.quantiles else None}
 
 
 @keras.saving.register_keras_serializable(package="rnn_templates")
@@ -129,9 +237,10 @@ class SegmentRecurrentForecaster(_WindowForecaster):
 
     def __init__(self, lookback: int, horizon: int, targets: int, past: int, future: int,
                  mean: list[float], std: list[float], window_norm: str = "last",
-                 segment_length: int = 12, units: int = 128, dropout: float = 0.0, **kwargs):
+                 segment_length: int = 12, units: int = 128, dropout: float = 0.0,
+                 quantiles: list[float] | None = None, **kwargs):
         super().__init__(lookback, horizon, targets, past, future, mean, std, window_norm,
-                         **kwargs)
+                         quantiles, **kwargs)
         if int(segment_length) < 1 or lookback % int(segment_length):
             raise ValueError(f"`segment_length` must divide `lookback` ({lookback}); "
                              f"received {segment_length!r}")
@@ -146,7 +255,8 @@ class SegmentRecurrentForecaster(_WindowForecaster):
                              if self.future else None)
         self.encoder = keras.layers.GRU(units, name="segment_encoder")
         self.dropout = keras.layers.Dropout(dropout)
-        self.project = keras.layers.Dense(self.segment_length, name="segment_projection")
+        self.project = keras.layers.Dense(self.segment_length * self.outputs_per_value,
+                                          name="segment_projection")
 
     def build(self, input_shape):
         d, w = self.units, self.segment_length
@@ -201,7 +311,11 @@ class SegmentRecurrentForecaster(_WindowForecaster):
         candidate = ops.tanh(x_h + reset * h_h)
         previous = ops.reshape(state, (batch, t, 1, d))
         decoded = update * previous + (1.0 - update) * candidate  # (batch, t, m, d)
-        out = self.project(self.dropout(decoded, training=training))  # (batch, t, m, w)
+        out = self.project(self.dropout(decoded, training=training))  # (batch, t, m, w * k)
+        if self.quantiles:
+            k = len(self.quantiles)
+            out = ops.reshape(out, (batch, t, m * w, k))[:, :, : self.horizon]
+            return self._restore(ops.transpose(out, (0, 2, 1, 3)), stats)
         out = ops.reshape(out, (batch, t, m * w))[:, :, : self.horizon]
         return self._restore(ops.transpose(out, (0, 2, 1)), stats)
 
@@ -231,15 +345,16 @@ class RecurrentForecaster(_WindowForecaster):
 
     def __init__(self, lookback: int, horizon: int, targets: int, past: int, future: int,
                  mean: list[float], std: list[float], window_norm: str = "last",
-                 rnn: dict | None = None, **kwargs):
+                 rnn: dict | None = None, quantiles: list[float] | None = None, **kwargs):
         super().__init__(lookback, horizon, targets, past, future, mean, std, window_norm,
-                         **kwargs)
+                         quantiles, **kwargs)
         self.rnn = dict(rnn or {})
         config = RecurrentConfig(**self.rnn)
         self.stack = [make_recurrent_layer(config, return_sequences=i < config.num_layers,
                                            name=f"rnn_{i}")
                       for i in range(1, config.num_layers + 1)]
-        self.head = keras.layers.Dense(self.horizon * self.targets, name="horizon_head")
+        self.head = keras.layers.Dense(self.horizon * self.targets * self.outputs_per_value,
+                                       name="horizon_head")
 
     def build(self, input_shape):
         width = self.targets + self.covariates
@@ -259,8 +374,9 @@ class RecurrentForecaster(_WindowForecaster):
             x = layer(x, training=training)
         if ahead is not None:
             x = ops.concatenate([x, ops.reshape(ahead, (-1, self.horizon * self.future))], -1)
-        forecast = ops.reshape(self.head(x), (-1, self.horizon, self.targets))
-        return self._restore(forecast, stats)
+        shape = (-1, self.horizon, self.targets) + ((len(self.quantiles),) if self.quantiles
+                                                    else ())
+        return self._restore(ops.reshape(self.head(x), shape), stats)
 
     def get_config(self):
         return {**super().get_config(), "rnn": self.rnn}
@@ -328,6 +444,11 @@ class AutoregressiveForecaster(_WindowForecaster):
     def __init__(self, lookback: int, horizon: int, targets: int, past: int, future: int,
                  mean: list[float], std: list[float], window_norm: str = "last",
                  cell: str = "gru", units: int = 64, **kwargs):
+        if kwargs.get("quantiles"):
+            raise ValueError("`quantiles` are not available to the autoregressive forecaster: "
+                             "each step feeds one forecast to the next, not a distribution; "
+                             "use the segrnn or rnn forecaster for quantile heads")
+        kwargs.pop("quantiles", None)
         super().__init__(lookback, horizon, targets, past, future, mean, std, window_norm,
                          **kwargs)
         self.cell_type, self.units = cell, int(units)
@@ -413,6 +534,67 @@ class ForecastOutputs(keras.layers.Layer):
                 "input_mean": self.input_mean, "input_std": self.input_std}
 
 
+def level_quantiles(levels, quantiles) -> list[tuple[int, int]]:
+    """Indexes of the lower and upper quantiles of each central interval ``level``
+    (``(1 - level) / 2`` and ``(1 + level) / 2``) in ``quantiles``."""
+    found = []
+    for level in levels:
+        pair = []
+        for bound in ((1 - level) / 2, (1 + level) / 2):
+            near = [i for i, q in enumerate(quantiles) if abs(q - bound) < 1e-6]
+            if not near:
+                raise ValueError(f"the {level:.0%} interval needs the quantile {bound:g}; "
+                                 f"`quantiles` {list(quantiles)!r} lack it")
+            pair.append(near[0])
+        found.append(tuple(pair))
+    return found
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class QuantileOutputs(keras.layers.Layer):
+    """Standardized quantiles ``(batch, horizon, targets, len(quantiles))`` to the five
+    outputs of :class:`ForecastOutputs` in original units.
+
+    The median is the forecast; the 80% and 95% bounds are the 0.1/0.9 and
+    0.025/0.975 quantiles, each moved outwards by ``corrections`` ``(2,
+    horizon, targets)`` (standardized units; negative values move them
+    inwards: the conformalized quantile regression correction), or kept as
+    they are when ``corrections`` is None. The bands are then kept nested
+    (``lower_95 <= lower_80 <= forecast <= upper_80 <= upper_95``), which a
+    large inward correction could otherwise break; that only widens a band.
+    """
+
+    def __init__(self, mean: list[float], std: list[float], quantiles=QUANTILES,
+                 corrections: list | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.mean, self.std = list(mean), list(std)
+        self.quantiles = check_quantiles(quantiles)
+        self.bounds = level_quantiles((0.8, 0.95), self.quantiles)
+        self.corrections = corrections
+
+    def call(self, quantiles):
+        mean = ops.array(self.mean, "float32")
+        std = ops.array(self.std, "float32")
+        forecast = quantiles[..., self.quantiles.index(0.5)]
+        (low80, high80), (low95, high95) = [
+            (quantiles[..., lower], quantiles[..., upper]) for lower, upper in self.bounds]
+        if self.corrections is not None:
+            corrections = ops.array(self.corrections, "float32")
+            low80, high80 = low80 - corrections[0], high80 + corrections[0]
+            low95, high95 = low95 - corrections[1], high95 + corrections[1]
+        low80, high80 = ops.minimum(low80, forecast), ops.maximum(high80, forecast)
+        low95, high95 = ops.minimum(low95, low80), ops.maximum(high95, high80)
+        parts = [forecast, low80, high80, low95, high95]
+        return ops.stack(parts, axis=-1) * std[:, None] + mean[:, None]
+
+    def compute_output_shape(self, quantiles_shape):
+        return (*quantiles_shape[:-1], 5)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "std": self.std,
+                "quantiles": list(self.quantiles), "corrections": self.corrections}
+
+
 def build_forecaster(kind: str, *, rows: int, columns: int, name: str = "forecaster",
                      **options) -> keras.Model:
     """A functional model around one forecaster layer: raw window in, standardized forecast out.
@@ -420,6 +602,7 @@ def build_forecaster(kind: str, *, rows: int, columns: int, name: str = "forecas
     Args:
         kind: ``"segrnn"``, ``"rnn"`` (direct multi-step; ``horizon=1`` is single-step) or
             ``"autoregressive"`` (state carried step by step through the horizon).
+            ``quantiles`` among the options gives quantile heads (not autoregressive).
         rows: Rows of the input window (``lookback`` or ``lookback + horizon``).
         columns: Columns of the input window.
         **options: The layer's arguments.

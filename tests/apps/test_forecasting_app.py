@@ -129,6 +129,72 @@ def test_bad_data_fails_before_anything_is_written(workspace, capsys):
     assert not run_dir.exists() and not Path(f"{run_dir}.partial").exists()
 
 
+def test_cqr_intervals_in_memory_give_nested_bands_in_original_units(workspace, small_csv):
+    # The fast path of the same thing as the test below: train, calibrate, no export.
+    from apps.forecasting.config import ForecastingConfig
+    from rnn_templates.app import Runner
+
+    frame = pd.read_csv(small_csv)
+    config = ForecastingConfig(lookback=52, horizon=13, segment_length=13, units=8, epochs=1,
+                               intervals="cqr", baseline=False)
+    runner = Runner(ForecastingApp())
+    model, artifacts, _ = runner.fit(config, frame, None, workspace / "fit-cqr")
+    assert artifacts["intervals"] == "cqr" and len(artifacts["interval_corrections"]) == 2
+    values = frame["co2"].interpolate().to_numpy("float32")
+    windows = np.stack([values[i: i + 52, None]
+                        for i in range(0, 600, 50)])
+    outputs = runner.predict_outputs(model, windows)
+    assert outputs.shape == (len(windows), 13, 1, 5)
+    assert np.all(np.diff(outputs[..., [3, 1, 0, 2, 4]], axis=-1) >= -1e-4)  # nested bands
+    assert outputs[..., 0].min() > 300  # ppm
+
+
+@pytest.mark.slow
+def test_cqr_intervals_train_export_and_answer_with_nested_bands(workspace, small_csv):
+    # Quantile heads (pinball loss) whose bands are conformalized on the validation windows;
+    # the export answers with the same five outputs as the conformal default.
+    import tensorflow as tf
+
+    run_dir = workspace / "cqr"
+    assert main(["forecasting", "train", "--data", str(small_csv), "--run-dir", str(run_dir),
+                 *TINY, "--set", "epochs=1", "--set", "intervals=cqr", "--set",
+                 "baseline=false"]) == 0
+    artifacts = json.loads((run_dir / "artifacts.json").read_text())
+    assert artifacts["intervals"] == "cqr" and len(artifacts["interval_corrections"]) == 2
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    test = metrics["test"]
+    assert 0 <= test["coverage_80"] <= test["coverage_95"] <= 1
+    assert test["pinball_normalized"] > 0
+    assert max(metrics["export"].values()) < 1e-3
+    loaded = tf.saved_model.load(str(run_dir / "saved_model"))
+    with np.load(run_dir / "test_windows.npz") as stored:
+        windows = stored["inputs"]
+    answer = {k: v.numpy() for k, v in loaded.serve(tf.constant(windows)).items()}
+    assert answer["forecast"].shape == (len(windows), 13, 1)
+    tolerance = 1e-4
+    assert np.all(answer["lower_95"] <= answer["lower_80"] + tolerance)
+    assert np.all(answer["lower_80"] <= answer["forecast"] + tolerance)
+    assert np.all(answer["forecast"] <= answer["upper_80"] + tolerance)
+    assert np.all(answer["upper_80"] <= answer["upper_95"] + tolerance)
+    assert answer["forecast"].min() > 300  # original units (ppm)
+    assert main(["forecasting", "evaluate", "--run-dir", str(run_dir)]) == 0
+    evaluation = json.loads((run_dir / "evaluation-test.json").read_text())
+    assert evaluation["pinball_normalized"] == pytest.approx(test["pinball_normalized"],
+                                                             rel=1e-4)
+
+
+def test_quantile_intervals_with_the_autoregressive_model_are_refused(workspace, small_csv,
+                                                                     capsys):
+    run_dir = workspace / "refused"
+    assert main(["forecasting", "train", "--data", str(small_csv), "--run-dir", str(run_dir),
+                 "--set", "model=autoregressive", "--set", "intervals=cqr"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rnnt forecasting: error: config: `intervals` "
+                                               "cqr needs quantile heads")
+    assert "use intervals=conformal" in err[0]
+    assert not run_dir.exists() and not Path(f"{run_dir}.partial").exists()
+
+
 def _seasonal_frame(steps: int, seed: int = 0) -> pd.DataFrame:
     # A daily cycle on a slowly wandering level (AR(1)), plus noise: the seasonal naive
     # forecast carries yesterday's level, the last value ignores the cycle.
