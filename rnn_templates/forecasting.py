@@ -33,23 +33,24 @@ OUTPUT_QUANTILES = (0.5, 0.1, 0.9, 0.025, 0.975)
 def conformal_widths(errors: np.ndarray, levels=LEVELS) -> np.ndarray:
     """Split-conformal half-widths from absolute calibration errors ``(n, ...)``.
 
-    The ``ceil((n + 1) * level) / n`` empirical quantile of each column, the
-    finite-sample correction that guarantees coverage of at least ``level``
-    for exchangeable errors.
+    The ``ceil((n + 1) * level)``-th smallest error of each column (the
+    largest when that rank exceeds ``n``): the finite-sample rank that
+    guarantees coverage of at least ``level`` for exchangeable errors.
 
     Returns:
         ``(len(levels), ...)``.
 
-    Example:
+    Example (10 errors, 80%: the 9th smallest):
         >>> conformal_widths(np.arange(1.0, 11.0)[:, None], (0.8,)).tolist()
-        [[10.0]]
+        [[9.0]]
     """
     errors = np.asarray(errors, dtype=np.float64)
     n = len(errors)
     if n == 0:
         raise ValueError("`errors` must hold at least one calibration window; received none")
-    quantiles = [min(1.0, np.ceil((n + 1) * level) / n) for level in levels]
-    return np.stack([np.quantile(errors, q, axis=0, method="higher") for q in quantiles])
+    ordered = np.sort(errors, axis=0)
+    ranks = [min(n, int(np.ceil((n + 1) * level))) for level in levels]
+    return np.stack([ordered[rank - 1] for rank in ranks])
 
 
 def cqr_corrections(truth: np.ndarray, lower: np.ndarray, upper: np.ndarray,

@@ -21,6 +21,12 @@ def test_conformal_intervals_cover_noise_of_known_variance():
     assert fc.coverage(truth, forecast, widths[1]) == pytest.approx(0.95, abs=0.03)
 
 
+def test_conformal_widths_take_the_finite_sample_rank():
+    errors = np.arange(1.0, 20.0)  # 19 calibration errors: ranks 16 (80%) and 19 (95%)
+    assert fc.conformal_widths(errors[::-1], (0.8, 0.95)).tolist() == [16.0, 19.0]
+    assert fc.conformal_widths(errors[:3], (0.95,)).tolist() == [3.0]  # rank above n: the largest
+
+
 def test_metrics_values_on_a_known_error():
     targets = np.ones((2, 3, 1)) * 10
     outputs = np.stack([targets + 1, targets - 2, targets + 2, targets - 3, targets + 3],
