@@ -521,7 +521,7 @@ class Runner:
 
     def tune(self, config: Any, run_dir: str | os.PathLike, *, tuning_dir: str | os.PathLike,
              overwrite: bool = False, restart: bool = False, workers: int = 0,
-             oracle_address: str = "127.0.0.1:0") -> dict | None:
+             oracle_address: str = "127.0.0.1:0", worker_timeout: float = 0.0) -> dict | None:
         """Search hyperparameters, then retrain the best and write a run directory.
 
         The search lives in ``<tuning_dir>/<app>-<fingerprint>``, the
@@ -566,7 +566,8 @@ class Runner:
             set_seed(config.seed, config.deterministic)
             prepared = self.app.prepare(config, data)
             tuner, project = self._search(config, prepared, Path(tuning_dir), restart=restart,
-                                          workers=workers, oracle_address=oracle_address)
+                                          workers=workers, oracle_address=oracle_address,
+                                          worker_timeout=worker_timeout)
             best_trial = tuner.oracle.get_best_trials(1)[0]
             write_reports(tuner, work)
             epochs = best_epochs(tuner, best_trial.trial_id)
@@ -592,7 +593,8 @@ class Runner:
         return metrics
 
     def _search(self, config: Any, prepared: Prepared, tuning_dir: Path, *, restart: bool,
-                workers: int = 0, oracle_address: str = "127.0.0.1:0"):
+                workers: int = 0, oracle_address: str = "127.0.0.1:0",
+                worker_timeout: float = 0.0):
         """Run (or serve, or join) the search; the chief's tuner and project folder."""
         hypermodel = self.app.hypermodel(config, prepared)
         fit_data = self.app.fit_data(prepared)
@@ -633,7 +635,8 @@ class Runner:
                        "--config", str(tuning_dir / project / SEARCH_CONFIG),
                        "--tuning-dir", str(tuning_dir)]
             Chief(tuner, host=host, port=port, command=command, workers=workers,
-                  log_dir=tuning_dir / project / "workers").serve()
+                  log_dir=tuning_dir / project / "workers",
+                  worker_timeout=worker_timeout).serve()
         else:
             tuner.search(**fit_data, epochs=config.tuning_epochs,
                          verbose=progress_verbosity())

@@ -132,7 +132,7 @@ def _tune(spec: AppSpec, args: argparse.Namespace) -> None:
     runner.distribution = tuning_distribution(args.strategy)  # the best model's retraining
     runner.tune(config, _run_dir(spec, args), tuning_dir=tuning_dir,
                  overwrite=args.overwrite, restart=args.restart, workers=args.workers,
-                 oracle_address=args.oracle_address)
+                 oracle_address=args.oracle_address, worker_timeout=args.worker_timeout)
 
 
 def _evaluate(spec: AppSpec, args: argparse.Namespace) -> None:
@@ -243,6 +243,9 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
     tune.add_argument("--workers", type=_non_negative, default=0, metavar="N",
                       help="local worker processes, each pinned to its share of the cores "
                       "(default 0: trials run in this process)")
+    tune.add_argument("--worker-timeout", type=float, default=0.0, metavar="SECONDS",
+                      help="the chief re-queues the trial of a worker on another host that "
+                      "finished no epoch for this long (default 0: wait for it)")
     tune.add_argument("--oracle-address", default="127.0.0.1:0", metavar="HOST:PORT",
                       help="where the chief listens with --workers (0.0.0.0:PORT accepts "
                       "workers on other hosts; port 0: any free one)")

@@ -94,6 +94,36 @@ def _release(oracle: Any, tuner_id: str, reason: str) -> str | None:
 
 
 @keras_tuner.synchronized
+def silent_workers(oracle: Any, trial_dir: Any, timeout: float, skip: set[str],
+                   now: float | None = None) -> list[str]:
+    """Workers (not in ``skip``) whose trial has written nothing for ``timeout`` seconds.
+
+    A running trial rewrites its ``run.json`` when it starts and after every
+    epoch, so a file older than ``timeout`` means its worker is gone (or an
+    epoch takes longer than ``timeout``: choose it above the longest epoch).
+    """
+    now = time.time() if now is None else now
+    silent = []
+    for tuner_id, trial in oracle.ongoing_trials.items():
+        if tuner_id in skip:
+            continue
+        record = Path(trial_dir(trial.trial_id)) / "run.json"
+        try:
+            quiet = now - record.stat().st_mtime
+        except OSError:
+            continue  # not started writing yet
+        if quiet > timeout:
+            silent.append(tuner_id)
+    return silent
+
+
+@keras_tuner.synchronized
+def _needs_a_worker(oracle: Any) -> bool:
+    """Trials wait in the queue, or nothing runs and the search is not over."""
+    return bool(oracle._retry_queue) or not oracle.ongoing_trials
+
+
+@keras_tuner.synchronized
 def _finished(oracle: Any, stop_triggered: bool) -> bool:
     return stop_triggered and not oracle.ongoing_trials and not oracle.tuner_ids
 
@@ -109,12 +139,16 @@ class Chief:
         command: The worker command line (``rnnt <app> tune --config ...``).
         workers: Local workers to start.
         log_dir: Where each worker's output goes.
+        worker_timeout: Seconds without a finished epoch after which a
+            worker this chief did not start (on another host) counts as
+            dead and its trial goes back to the queue; 0: never.
     """
 
     def __init__(self, tuner: keras_tuner.Tuner, *, host: str, port: int, command: list[str],
-                 workers: int, log_dir: Path):
+                 workers: int, log_dir: Path, worker_timeout: float = 0.0):
         self.tuner, self.host, self.port = tuner, host, port
         self.command, self.workers, self.log_dir = command, workers, Path(log_dir)
+        self.worker_timeout = worker_timeout
         self.local: dict[str, Worker] = {}
         self.started = 0
         self.replaced = 0
@@ -166,12 +200,21 @@ class Chief:
                     del self.local[name]
                     if code != 0:
                         self._lost(worker, code)
+                if self.worker_timeout:
+                    for name in silent_workers(oracle, self.tuner.get_trial_dir,
+                                               self.worker_timeout, set(self.local)):
+                        self._silent(name)
                 if _finished(oracle, servicer.stop_triggered) and not self.local:
                     break
-                if self.workers and not self.local:
-                    raise UserInputError(
-                        "every worker stopped before the search ended",
-                        where=str(self.log_dir), fix="read the workers' logs there")
+                if self.workers and not self.local and _needs_a_worker(oracle):
+                    # keras-tuner lets workers go once every trial exists; a trial sent
+                    # back to the queue afterwards needs a new one.
+                    if self.replaced >= self.workers:
+                        raise UserInputError(
+                            "every worker stopped before the search ended",
+                            where=str(self.log_dir), fix="read the workers' logs there")
+                    self.replaced += 1
+                    self._start(shares[0])
         finally:
             for worker in self.local.values():
                 worker.process.terminate()
@@ -192,6 +235,14 @@ class Chief:
         if self.replaced < self.workers:  # a crashing setup must not respawn forever
             self.replaced += 1
             self._start(worker.cpus)
+
+    def _silent(self, name: str) -> None:
+        reason = (f"worker {name} finished no epoch for {self.worker_timeout:g} s "
+                  "(--worker-timeout)")
+        trial_id = _release(self.tuner.oracle, name, reason)
+        event = f"{reason}; trial {trial_id} was sent back to the queue"
+        self.events.append(event)
+        print(event, file=sys.stderr)
 
     def _explain(self) -> None:
         command = " ".join(self.command[3:]) if self.command[:3] == [

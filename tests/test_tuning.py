@@ -257,3 +257,24 @@ def test_tune_options_refuse_mistakes_before_anything_runs(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_remote_worker_silent_past_the_timeout_is_named(tmp_path):
+    import os
+
+    from rnn_templates.workers import silent_workers
+
+    class Oracle:  # what silent_workers reads of keras-tuner's oracle
+        ongoing_trials = {name: SimpleNamespace(trial_id=trial) for name, trial in
+                          (("remote0", "0"), ("remote1", "1"), ("tuner0", "2"), ("new", "3"))}
+
+    for trial, age in (("0", 500), ("1", 5), ("2", 500)):
+        record = tmp_path / f"trial_{trial}" / "run.json"
+        record.parent.mkdir()
+        record.write_text("{}")
+        os.utime(record, (1000.0 - age, 1000.0 - age))
+    trial_dir = lambda trial_id: tmp_path / f"trial_{trial_id}"  # noqa: E731
+    # remote1 wrote 5 s ago, tuner0 is a local worker (watched by its process), "new" has
+    # not written yet: only remote0 is silent.
+    assert silent_workers(Oracle(), trial_dir, 60, {"tuner0"}, now=1000.0) == ["remote0"]
+    assert silent_workers(Oracle(), trial_dir, 600, {"tuner0"}, now=1000.0) == []
