@@ -88,11 +88,14 @@ class App:
         name: The app's name on the command line and in ``runs/<name>``.
         config_class: Its config dataclass (an :class:`~rnn_templates.config.AppConfig`).
         monitor: What early stopping watches.
+        refit_on_validation: Whether ``tune`` may retrain the best model on
+            train + validation (False where validation calibrates something).
     """
 
     name: str = "app"
     config_class: type[AppConfig] = AppConfig
     monitor: str = "val_loss"
+    refit_on_validation: bool = True
 
     # --- 1. data ---------------------------------------------------------------
 
@@ -134,11 +137,12 @@ class App:
         """The saved ``.keras`` model: raw inputs to outputs (default: the core itself)."""
         return core
 
-    def refit_data(self, prepared: Prepared) -> dict[str, Any] | None:
+    def refit_data(self, prepared: Prepared) -> dict[str, Any]:
         """:meth:`fit_data` with the validation split added to the training split.
 
-        ``tune`` retrains the best hyperparameters on it. Return None where the
-        validation split must stay unseen (it calibrates something).
+        ``tune`` retrains the best hyperparameters on it, unless
+        ``refit_on_validation`` is False (the validation split calibrates
+        something, so no model may train on it).
         """
         train, validation = prepared.splits["train"], prepared.splits["validation"]
         merged = tuple(merge_data(a, b) for a, b in zip(train, validation, strict=True))
@@ -569,11 +573,10 @@ class Runner:
                                           workers=workers, oracle_address=oracle_address,
                                           worker_timeout=worker_timeout)
             best_trial = tuner.oracle.get_best_trials(1)[0]
-            write_reports(tuner, work)
+            rows = write_reports(tuner, work)
             epochs = best_epochs(tuner, best_trial.trial_id)
             refit = (config.refit == "train+validation" and epochs is not None
-                     and self.app.refit_data(prepared) is not None)
-            rows = leaderboard(tuner)
+                     and self.app.refit_on_validation)
             tuning = {
                 "tuner": config.tuner, "objective": tuner.oracle.objective.name,
                 "direction": tuner.oracle.objective.direction,

@@ -54,6 +54,7 @@ READER_KEYS = ("time_column", "date_format", "targets", "past_covariates", "futu
 class ForecastingApp(App):
     name = "forecasting"
     config_class = ForecastingConfig
+    refit_on_validation = False  # the validation split calibrates the intervals
 
     # --- 1. data -------------------------------------------------------------------------
 
@@ -144,10 +145,6 @@ class ForecastingApp(App):
 
     def fit_data(self, prepared: Prepared) -> dict[str, Any]:
         return prepared.state.fit
-
-    def refit_data(self, prepared: Prepared) -> None:
-        """None: the validation split calibrates the intervals, so no model may train on it."""
-        return None
 
     def serving_model(self, prepared: Prepared, core: keras.Model) -> keras.Model:
         """The core plus original units and the 80% and 95% intervals.
