@@ -83,3 +83,26 @@ def test_windows_without_python_loops_agree_with_tf_data():
     np.testing.assert_array_equal(np.concatenate([x for x, _ in batches]), inputs)
     np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), outputs)
     assert sliding_windows(values[:2], 3).shape == (0, 3, 2)
+
+
+def test_shuffled_windows_cover_every_origin_once_per_epoch_reproducibly():
+    values = np.arange(60, dtype="float32").reshape(30, 2)
+    targets = values[:, 1:]
+    inputs, outputs = forecast_windows(values, targets, 4, 2, future_rows=False, stride=3)
+
+    def epochs(seed):
+        dataset = window_dataset(values, targets, 4, 2, future_rows=False, batch_size=3,
+                                 stride=3, shuffle=True, seed=seed)
+        return [[(x.numpy(), y.numpy()) for x, y in dataset] for _ in range(2)]
+
+    first, again = epochs(7), epochs(7)
+    orders = []
+    for epoch, repeat in zip(first, again, strict=True):
+        x = np.concatenate([b[0] for b in epoch])
+        y = np.concatenate([b[1] for b in epoch])
+        np.testing.assert_array_equal(x, np.concatenate([b[0] for b in repeat]))
+        order = np.argsort(x[:, 0, 0])  # the first value of a window names its origin
+        np.testing.assert_array_equal(x[order], inputs)
+        np.testing.assert_array_equal(y[order], outputs)
+        orders.append(x[:, 0, 0].tolist())
+    assert orders[0] != orders[1]  # reshuffled every epoch

@@ -37,13 +37,6 @@ from rnn_templates.app import App, Prepared
 from rnn_templates.data.series import Series, series_from_frame
 from rnn_templates.data.windows import forecast_windows
 from rnn_templates.errors import UserInputError
-from rnn_templates.topologies.forecast import (
-    QUANTILES,
-    ForecastOutputs,
-    QuantileOutputs,
-    level_quantiles,
-    window_scale,
-)
 
 TEST_FILE = "test_windows.npz"
 OUTPUTS = ("forecast", "lower_80", "upper_80", "lower_95", "upper_95")
@@ -147,43 +140,19 @@ class ForecastingApp(App):
         return prepared.state.fit
 
     def serving_model(self, prepared: Prepared, core: keras.Model) -> keras.Model:
-        """The core plus original units and the 80% and 95% intervals.
-
-        ``conformal``: split-conformal half-widths from the validation errors;
-        ``quantile``: the quantile heads' bands as they are; ``cqr``: those
-        bands moved by the conformal correction of the validation windows.
-        """
+        """The core in original units, with intervals calibrated on the validation windows
+        (:func:`rnn_templates.forecasting.calibrated_model`)."""
         a = prepared.artifacts
         inputs, full = prepared.splits["validation"]
-        target_std = np.asarray(a["std"][: a["targets"]])
-        target_mean = np.asarray(a["mean"][: a["targets"]])
-        truth = (full[:, a["lookback"]:] - target_mean) / target_std
-        predicted = core.predict(inputs, batch_size=512, verbose=0)
-        method = a.get("intervals", "conformal")
-        if method != "conformal":
-            corrections = None
-            if method == "cqr":
-                corrections = np.stack([
-                    fc.cqr_corrections(truth, predicted[..., lower], predicted[..., upper], level)
-                    for level, (lower, upper) in zip(
-                        fc.LEVELS, level_quantiles(fc.LEVELS, QUANTILES), strict=True)])
-                a["interval_corrections"] = corrections.mean(axis=(1, 2)).round(6).tolist()
-                corrections = corrections.tolist()
-            layer = QuantileOutputs(target_mean.tolist(), target_std.tolist(), QUANTILES,
-                                    corrections, name="original_units")
-            return keras.Model(core.input, layer(core.output), name="forecasting")
-        errors = np.abs(predicted - truth)
-        adaptive = prepared.state.interval_scale == "window"
-        if adaptive:  # errors in units of each window's own spread
-            errors = errors / np.asarray(window_scale(inputs, a["mean"], a["std"],
-                                                      a["lookback"], a["targets"]))
-        widths = fc.conformal_widths(errors, fc.LEVELS)
-        a["interval_half_widths"] = widths.mean(axis=(1, 2)).round(6).tolist()
-        layer = ForecastOutputs(target_mean.tolist(), target_std.tolist(), widths.tolist(),
-                                lookback=a["lookback"] if adaptive else None,
-                                input_mean=a["mean"], input_std=a["std"], name="original_units")
-        outputs = layer(core.output, core.input)
-        return keras.Model(core.input, outputs, name="forecasting")
+        count = a["targets"]
+        truth = (full[:, a["lookback"]:] - np.asarray(a["mean"][:count])) / np.asarray(
+            a["std"][:count])
+        model, facts = fc.calibrated_model(
+            core, inputs, truth, method=a.get("intervals", "conformal"), mean=a["mean"],
+            std=a["std"], lookback=a["lookback"], targets=count,
+            interval_scale=prepared.state.interval_scale)
+        a.update(facts)
+        return model
 
     def baselines(self, config: ForecastingConfig, prepared: Prepared) -> list[Any]:
         if not config.baseline:

@@ -28,52 +28,12 @@ from apps.music.config import MusicConfig
 from apps.music.model import LM_NAME, MusicHyperModel
 from rnn_templates import io
 from rnn_templates.app import App, Prepared
-from rnn_templates.data import midi
 from rnn_templates.data import pieces as data_io
 from rnn_templates.errors import UserInputError
-from rnn_templates.note_events import EventSampler, RepeatLastEvent, event_metrics
-from rnn_templates.pitch_tokens import EventFeatures, PitchTokens, pitches_of, tokens_of
-from rnn_templates.sampling import RecurrentSampler
+from rnn_templates.representations import representation
 
 TEST_FILE = "test_windows.npz"
 GENERATED_STEPS = 64  # time steps generated per held-out opening for the statistics
-
-
-def windows(grids: list[np.ndarray], length: int, stride: int) -> np.ndarray:
-    """Every window of ``length`` steps, ``stride`` apart (never padded: a piece shorter
-    than one window gives none, see :func:`too_short`)."""
-    out = []
-    for grid in grids:
-        starts = range(0, len(grid) - length + 1, stride)
-        out += [grid[start:start + length] for start in starts]
-    voices = grids[0].shape[1] if grids else 1
-    return np.stack(out).astype(np.int16) if out else np.zeros((0, length, voices), np.int16)
-
-
-def too_short(grids: list[np.ndarray], length: int) -> int:
-    return sum(len(grid) < length for grid in grids)
-
-
-class RepeatLastNote:
-    """Baseline: every voice holds its note (probability 0.9, the rest spread evenly)."""
-
-    name = "repeat last note"
-
-    def __init__(self, artifacts: dict[str, Any]):
-        self.artifacts = {key: artifacts[key] for key in ("low", "high", "voices")}
-        self.settings = {"kept_probability": 0.9}
-
-    def outputs(self, inputs: np.ndarray) -> np.ndarray:
-        tokens = tokens_of(inputs, self.artifacts)[:, :-1]
-        vocab = self.artifacts["high"] - self.artifacts["low"] + 2
-        voices = self.artifacts["voices"]
-        probabilities = np.full((*tokens.shape, vocab), 0.1 / vocab, np.float32)
-        # Position i predicts note i + 1, whose voice last sounded at i + 1 - voices.
-        previous = np.roll(tokens, voices - 1, axis=1)
-        rows, cols = np.indices(tokens.shape)
-        probabilities[rows, cols, previous] += 0.9
-        probabilities[:, :voices - 1] = 1.0 / vocab
-        return probabilities
 
 
 class MusicApp(App):
@@ -85,12 +45,17 @@ class MusicApp(App):
         self.artifacts: dict[str, Any] = {}
         self.options: dict[str, Any] = {}
 
+    @property
+    def kind(self):
+        """The representation of the pieces (:mod:`rnn_templates.representations`)."""
+        return representation(self.artifacts)
+
     # --- 1. data -------------------------------------------------------------------
 
     def load_data(self, config: MusicConfig) -> data_io.Pieces:
         pieces = data_io.load(config.data, config.voices, config.steps_per_quarter,
                               config.representation)
-        _report(pieces)
+        pieces.report()
         return pieces
 
     def from_arrays(self, config, inputs, targets=None) -> data_io.Pieces:
@@ -106,45 +71,43 @@ class MusicApp(App):
                               [None] * len(grids), "memory")
 
     def prepare(self, config: MusicConfig, pieces: data_io.Pieces) -> Prepared:
-        split = _split(pieces, config)
-        events = config.representation == "events"
+        split = pieces.split(config.seed, config.validation_fraction, config.test_fraction)
+        kind = representation({"representation": config.representation,
+                               "voices": config.voices})
         train = [pieces.grids[i] for i in split["train"]]
-        pitches = [grid[:, 0] if events else grid for grid in train]
-        sounding = np.concatenate([p[p > 0] for p in pitches]).astype(int)
+        sounding = np.concatenate([kind.pitches(g)[kind.pitches(g) > 0] for g in train])
         if not len(sounding):
             raise UserInputError("the training pieces have no notes", where=pieces.source)
         openings = []
         for grid in train:
-            first = grid[np.flatnonzero(grid.any(axis=1))[0]].tolist()
-            if events:
-                first = [first[0], 0.0, first[2]]  # the first note, from the start
+            first = kind.opening(grid[np.flatnonzero(grid.any(axis=1))[0]].tolist())
             if first not in openings:
                 openings.append(first)
-        artifacts = {"representation": config.representation,
-                     "low": int(sounding.min()), "high": int(sounding.max()),
-                     "voices": config.voices, "steps_per_quarter": config.steps_per_quarter,
-                     "window": config.window, "stride": config.held_out_stride,
-                     "tempo": config.tempo,
-                     "openings": openings[:64],
-                     "generation": {"steps": config.generate_steps,
-                                    "temperature": config.temperature,
-                                    "top_k": config.top_k, "top_p": config.top_p}}
-        short = too_short(pieces.grids, config.window + 1)
+        artifacts = {
+            "representation": config.representation, "low": int(sounding.min()),
+            "high": int(sounding.max()), "voices": config.voices,
+            "steps_per_quarter": config.steps_per_quarter, "window": config.window,
+            "stride": config.held_out_stride, "tempo": config.tempo, "openings": openings[:64],
+            "generation": {"steps": config.generate_steps, "temperature": config.temperature,
+                           "top_k": config.top_k, "top_p": config.top_p}}
+        kind = representation(artifacts)
+        short = data_io.too_short(pieces.grids, config.window + 1)
         if short:
             print(f"{short} of {len(pieces)} pieces are shorter than window + 1 = "
                   f"{config.window + 1} steps and give no window (lower --set window to use "
                   "them)")
         splits = {}
         for name, indices in split.items():
-            inputs = windows([pieces.grids[i] for i in indices], config.window + 1,
-                             config.stride if name == "train" else config.held_out_stride)
-            splits[name] = (inputs, _targets(inputs, artifacts))
-        moved = sum(int(((p > 0) & ((p < artifacts["low"]) | (p > artifacts["high"]))).sum())
+            inputs = data_io.windows([pieces.grids[i] for i in indices], config.window + 1,
+                                     config.stride if name == "train" else config.held_out_stride)
+            splits[name] = (inputs, kind.targets(inputs))
+        low, high = artifacts["low"], artifacts["high"]
+        moved = sum(int(((p > 0) & ((p < low) | (p > high))).sum())
                     for name in ("validation", "test") for g in splits[name][0]
-                    for p in [g[:, 0] if events else g])
+                    for p in [kind.pitches(g)])
         if moved:
-            print(f"{moved} held-out notes outside the training range "
-                  f"{artifacts['low']}-{artifacts['high']} read an octave or more inside it")
+            print(f"{moved} held-out notes outside the training range {low}-{high} read an "
+                  "octave or more inside it")
         for name in ("train", "validation"):
             if not len(splits[name][0]):
                 raise UserInputError(f"no {name} window", where=pieces.source,
@@ -154,8 +117,9 @@ class MusicApp(App):
 
     def labelled(self, pieces: data_io.Pieces, artifacts):
         chosen = [g for g, s in zip(pieces.grids, pieces.splits, strict=True) if s == "test"]
-        inputs = windows(chosen or pieces.grids, artifacts["window"] + 1, artifacts["stride"])
-        return inputs, _targets(inputs, artifacts)
+        inputs = data_io.windows(chosen or pieces.grids, artifacts["window"] + 1,
+                                 artifacts["stride"])
+        return inputs, representation(artifacts).targets(inputs)
 
     def write_held_out(self, directory: Path, inputs, targets, artifacts) -> None:
         with io.atomic_path(directory / TEST_FILE) as temporary, open(temporary, "wb") as file:
@@ -164,7 +128,7 @@ class MusicApp(App):
     def read_held_out(self, directory: Path, artifacts):
         with np.load(directory / TEST_FILE) as stored:
             inputs = stored["windows"]
-        return inputs, _targets(inputs, artifacts)
+        return inputs, representation(artifacts).targets(inputs)
 
     # --- 2. model ------------------------------------------------------------------
 
@@ -173,36 +137,15 @@ class MusicApp(App):
         return MusicHyperModel(config, artifacts["high"] - artifacts["low"] + 2)
 
     def fit_data(self, prepared: Prepared) -> dict[str, Any]:
-        data = {}
-        for name in ("train", "validation"):
-            inputs = prepared.splits[name][0]
-            if prepared.artifacts["representation"] == "events":
-                tokens, timing = (keras.ops.convert_to_numpy(t) for t in EventFeatures(
-                    prepared.artifacts["low"], prepared.artifacts["high"])(inputs))
-                data[name] = ((tokens[:, :-1], timing[:, :-1]),
-                              {"pitch": tokens[:, 1:], "step": timing[:, 1:, :1],
-                               "duration": timing[:, 1:, 1:]})
-            else:
-                tokens = tokens_of(inputs, prepared.artifacts)
-                data[name] = (tokens[:, :-1], tokens[:, 1:])
-        return data
+        kind = representation(prepared.artifacts)
+        return {name: kind.fit_arrays(prepared.splits[name][0])
+                for name in ("train", "validation")}
 
     def serving_model(self, prepared: Prepared, core: keras.Model) -> keras.Model:
-        artifacts = prepared.artifacts
-        if artifacts["representation"] == "events":
-            notes = keras.Input((None, 3), name="notes")
-            features = EventFeatures(artifacts["low"], artifacts["high"],
-                                     name="event_features")(notes)
-            return keras.Model(notes, core(features), name="music")
-        notes = keras.Input((None, artifacts["voices"]), dtype="int32", name="notes")
-        tokens = PitchTokens(artifacts["low"], artifacts["high"], name="pitch_tokens")(notes)
-        flat = keras.layers.Reshape((-1,), name="flatten_voices")(tokens)
-        return keras.Model(notes, core(flat), name="music")
+        return representation(prepared.artifacts).serving_model(core, "music")
 
     def baselines(self, config, prepared) -> list[Any]:
-        if prepared.artifacts["representation"] == "events":
-            return [RepeatLastEvent(prepared.artifacts)]
-        return [RepeatLastNote(prepared.artifacts)]
+        return [representation(prepared.artifacts).baseline()]
 
     # --- 3. serving ----------------------------------------------------------------
 
@@ -223,21 +166,14 @@ class MusicApp(App):
         the piece starts from a training piece's opening, picked by ``seed``). Returns
         the seeds as used and ``steps`` new time steps (or notes) per piece.
         """
-        events = artifacts.get("representation") == "events"
-        width = 3 if events else artifacts["voices"]
-        low = artifacts["low"]
+        kind = representation(artifacts)
         openings = tf.constant(artifacts["openings"], tf.float32)
-        if events:
-            sampler, to_features = EventSampler(model.get_layer(LM_NAME)), \
-                model.get_layer("event_features")
-        else:
-            sampler, to_tokens = RecurrentSampler.from_model(model.get_layer(LM_NAME)), \
-                model.get_layer("pitch_tokens")
+        generate = kind.generator(model, LM_NAME)
 
         @tf.function(autograph=False)
         def serve(notes, seed_chords, steps, temperature, top_k, top_p, seed):
             notes = tf.cast(notes, tf.float32)
-            notes = tf.pad(notes, [[0, 0], [0, 0], [0, width - tf.shape(notes)[2]]])
+            notes = tf.pad(notes, [[0, 0], [0, 0], [0, kind.width - tf.shape(notes)[2]]])
             batch, length = tf.shape(notes)[0], tf.shape(notes)[1]
             pick = tf.math.floormod(seed + tf.range(batch), tf.shape(openings)[0])
             empty = tf.reshape(seed_chords <= 0, (-1, 1, 1))
@@ -245,23 +181,12 @@ class MusicApp(App):
             notes = tf.where(tf.logical_and(empty, last),
                              tf.gather(openings, pick)[:, None, :], notes)
             first = length - tf.maximum(seed_chords, 1)
-            draws = steps if events else width * steps
             uniforms = tf.transpose(tf.random.stateless_uniform(
-                tf.stack([batch, draws]), tf.stack([seed, 0])))
-            if events:
-                tokens, timing = to_features(notes)
-                chosen, timing = sampler.event_loop(tokens, timing, uniforms, temperature,
-                                                    top_k, top_p, starts=first)
-                pitches = tf.cast(tf.where(chosen == 0, 0, chosen + low - 1), tf.float32)
-                return {"notes": tf.concat([pitches[..., None], timing], axis=-1),
-                        "seed": notes, "seed_length": length - first}
-            notes = tf.cast(tf.round(notes), tf.int32)
-            tokens = tf.reshape(to_tokens(notes), (batch, -1))
-            generated = sampler.loop(tokens, uniforms, temperature, top_k, top_p,
-                                     starts=first * width)
-            generated = tf.where(generated == 0, 0, generated + low - 1)
-            return {"notes": tf.reshape(generated, (batch, steps, width)), "seed": notes,
-                    "seed_length": length - first}
+                tf.stack([batch, kind.draws(steps)]), tf.stack([seed, 0])))
+            generated = generate(notes, first, uniforms, temperature, top_k, top_p)
+            if kind.name == "voices":
+                notes = tf.cast(tf.round(notes), tf.int32)
+            return {"notes": generated, "seed": notes, "seed_length": length - first}
 
         return serve
 
@@ -291,7 +216,7 @@ class MusicApp(App):
         ``'60 62:0.5 64:0.5:1'`` (``pitch[:step[:duration]]`` in quarter notes).
         """
         text = str(text).strip()
-        events = self.artifacts.get("representation") == "events"
+        kind = self.kind
         if Path(text).suffix.lower() in (*data_io.MIDI_SUFFIXES, ".csv"):
             path = Path(text)
             if not path.is_file():
@@ -299,8 +224,7 @@ class MusicApp(App):
                                      fix="give a .mid/.csv file, notes, or '' for no seed")
             try:
                 grid, notes = data_io.read_piece(path, self.artifacts.get("voices", 4),
-                                                 self.artifacts.get("steps_per_quarter", 4),
-                                                 "events" if events else "voices")
+                                                 kind.spq, kind.name)
             except (ValueError, OSError) as error:
                 raise UserInputError("cannot read the seed", where=text,
                                      received=str(error)) from None
@@ -310,17 +234,13 @@ class MusicApp(App):
                                      fix="give another seed, or '' for none")
             for note in notes:
                 print(f"seed {text}: {note}", file=sys.stderr)
-        elif events:
-            grid = data_io.parse_melody(text, where=f"seed {text!r}")
         else:
-            grid = data_io.parse_pitches(text, self.artifacts.get("voices", 4),
-                                         where=f"seed {text!r}")
-        pitches = grid[:, 0] if events else grid
-        low, high = self.artifacts.get("low", 1), self.artifacts.get("high", 127)
-        moved = int(((pitches > 0) & ((pitches < low) | (pitches > high))).sum())
+            grid = kind.parse(text, where=f"seed {text!r}")
+        pitches = kind.pitches(grid)
+        moved = int(((pitches > 0) & ((pitches < kind.low) | (pitches > kind.high))).sum())
         if moved:
-            print(f"seed {text!r}: {moved} notes outside the model's range {low}-{high} "
-                  "move by octaves into it", file=sys.stderr)
+            print(f"seed {text!r}: {moved} notes outside the model's range {kind.low}-"
+                  f"{kind.high} move by octaves into it", file=sys.stderr)
         return grid
 
     def to_batch(self, items: list[np.ndarray]) -> list[tf.Tensor]:
@@ -341,39 +261,35 @@ class MusicApp(App):
                 tf.constant(int(self.options.get("seed") or 0), tf.int32)]
 
     def prediction_rows(self, outputs, items) -> list[dict[str, Any]]:
-        events = self.artifacts.get("representation") == "events"
+        kind = self.kind
         rows = []
         out_dir = self.options.get("output_dir")
         for row, item in enumerate(items):
             seed = outputs["seed"][row][len(outputs["seed"][row]) - outputs["seed_length"][row]:]
-            piece = np.concatenate([seed, outputs["notes"][row]])
-            piece = np.round(piece, 3) if events else piece.astype(int)
+            piece = kind.rounded(np.concatenate([seed, outputs["notes"][row]]))
             entry: dict[str, Any] = {"seed": str(item), "seed_steps": len(seed),
                                      "steps": len(piece)}
             if out_dir:
                 entry.update(self.write_piece(piece, Path(out_dir)))
-            elif events:
-                entry["notes"] = " ".join(f"{int(p)}:{s:g}:{d:g}" for p, s, d in piece)
             else:
-                entry["notes"] = "; ".join(" ".join(map(str, chord)) for chord in piece)
+                entry["notes"] = kind.text(piece)
             rows.append(entry)
         return rows
 
     def write_piece(self, piece: np.ndarray, directory: Path) -> dict[str, str]:
         """``piece-NNN.mid`` and its piano roll, numbered after what is there already."""
+        from rnn_templates.data.midi import midi_bytes
+        from rnn_templates.notes import plot_piano_roll
+
         directory.mkdir(parents=True, exist_ok=True)
         number = 1 + max((int(p.stem[6:]) for p in directory.glob("piece-*.mid")
                           if p.stem[6:].isdigit()), default=0)
-        spq = self.artifacts.get("steps_per_quarter", 4)
-        tempo = self.artifacts.get("tempo", 100.0)
-        if self.artifacts.get("representation") == "events":
-            music, grid = midi.events_to_midi(piece, tempo), midi.events_to_grid(piece, spq)
-        else:
-            music, grid = midi.grid_to_midi(piece, spq, tempo), piece
+        kind = self.kind
+        music, grid = kind.to_midi(piece, self.artifacts.get("tempo", 100.0))
         path = directory / f"piece-{number:03d}.mid"
         with io.atomic_path(path) as temporary:
-            temporary.write_bytes(midi.midi_bytes(music))
-        plot_piano_roll(grid, spq, directory / f"piece-{number:03d}.png", title=path.name)
+            temporary.write_bytes(midi_bytes(music))
+        plot_piano_roll(grid, kind.spq, directory / f"piece-{number:03d}.png", path.name)
         return {"midi": str(path), "piano_roll": str(path.with_suffix(".png"))}
 
     def format_prediction(self, row: dict[str, Any]) -> str:
@@ -400,48 +316,19 @@ class MusicApp(App):
         """The outputs, and pieces generated from the held-out openings (their first
         time step or note) for the statistics."""
         seeds = np.asarray(inputs)[:64, :1]
-        if artifacts.get("representation") == "events":
-            sampler = EventSampler(model.get_layer(LM_NAME))
-            tokens, timing = (keras.ops.convert_to_numpy(t) for t in model.get_layer(
-                "event_features")(seeds.astype(np.float32)))
-            uniforms = np.random.default_rng(0).random((GENERATED_STEPS, len(seeds)),
-                                                       np.float32)
-            chosen, timing = (keras.ops.convert_to_numpy(t) for t in sampler.event_loop(
-                tokens, timing, uniforms)) if len(seeds) else (np.zeros((0, 0)),) * 2
-            pieces = np.concatenate([pitches_of(chosen, artifacts["low"])[..., None], timing],
-                                    axis=-1) if len(seeds) else []
-            generated = [midi.events_to_grid(p, artifacts["steps_per_quarter"]) for p in pieces]
-        else:
-            sampler = RecurrentSampler.from_model(model.get_layer(LM_NAME))
-            voices = artifacts["voices"]
-            tokens = tokens_of(seeds, artifacts)
-            chosen = sampler.sample(tokens, GENERATED_STEPS * voices, seed=0) \
-                if len(seeds) else np.zeros((0, 0), int)
-            generated = list(pitches_of(chosen, artifacts["low"]).reshape(len(seeds), -1,
-                                                                          voices))
+        generated = representation(artifacts).generate(model, LM_NAME, seeds, GENERATED_STEPS)
         return {"model": self.outputs(model, inputs), "generated": generated}
 
     def metrics(self, targets, outputs, artifacts) -> dict:
-        from rnn_templates.notes import music_statistics, note_metrics
+        from rnn_templates.notes import music_statistics
 
-        events = artifacts.get("representation") == "events"
-        scored = outputs["model"] if "generated" in outputs else outputs
-        metrics = (event_metrics(targets, scored, artifacts) if events
-                   else note_metrics(targets, scored, artifacts["voices"]))
+        kind = representation(artifacts)
+        metrics = kind.metrics(targets, outputs["model"] if "generated" in outputs else outputs)
         if "generated" in outputs:
-            reference = music_statistics(self._held_out_grids(targets, artifacts), artifacts)
+            reference = music_statistics(kind.held_out_grids(targets), artifacts)
             metrics["generated"] = music_statistics(outputs["generated"], artifacts, reference)
             metrics["held_out_music"] = reference
         return metrics
-
-    @staticmethod
-    def _held_out_grids(targets, artifacts) -> list[np.ndarray]:
-        if artifacts.get("representation") == "events":
-            return [midi.events_to_grid(t, artifacts["steps_per_quarter"]) for t in targets]
-        voices = artifacts["voices"]
-        # Targets are notes 1..end of each window: drop the first partial chord.
-        whole = np.asarray(targets)[:, voices - 1:]
-        return list(pitches_of(whole, artifacts["low"]).reshape(len(whole), -1, voices))
 
     def plots(self, metrics, artifacts, directory: Path, name: str) -> None:
         from rnn_templates.notes import plot_statistics
@@ -462,57 +349,6 @@ class MusicApp(App):
                      f"  out-of-key {g['out_of_key']:.3f}  repeated bars "
                      f"{g['repeated_bars']:.3f}  density {g['density']:.3f}")
         return line
-
-
-def _targets(inputs: np.ndarray, artifacts: dict[str, Any]) -> np.ndarray:
-    """What each window position predicts: the next note token (voices), or the next
-    note event (events)."""
-    if artifacts.get("representation") == "events":
-        return np.asarray(inputs, np.float32)[:, 1:]
-    return tokens_of(inputs, artifacts)[:, 1:]
-
-
-def plot_piano_roll(grid: np.ndarray, steps_per_quarter: int, path: Path, title: str) -> None:
-    from rnn_templates.notes import plot_piano_roll as plot
-
-    plot(grid, steps_per_quarter, path, title)
-
-
-def _split(pieces: data_io.Pieces, config: MusicConfig) -> dict[str, list[int]]:
-    """Pieces per split: the folder's own train/valid/test, else a seeded shuffle."""
-    if any(pieces.splits):
-        split = {name: [i for i, s in enumerate(pieces.splits) if s == name]
-                 for name in ("train", "validation", "test")}
-        split["train"] += [i for i, s in enumerate(pieces.splits) if s is None]
-        for name, folder in (("train", "train/"), ("validation", "valid/")):
-            if not split[name]:
-                raise UserInputError(
-                    f"the data has split folders but no {name} pieces", where=pieces.source,
-                    expected=f"pieces in {folder} (or, without split folders, one folder of "
-                    "pieces that is split by validation_fraction and test_fraction)",
-                    fix=f"add a {folder} folder, or put all pieces in one folder")
-        return split
-    order = np.random.default_rng(config.seed).permutation(len(pieces))
-    tests = int(round(config.test_fraction * len(pieces)))
-    validations = max(1, int(round(config.validation_fraction * len(pieces))))
-    if len(pieces) - tests - validations < 1:
-        raise UserInputError("too few pieces to split", where=pieces.source,
-                             received=f"{len(pieces)} pieces",
-                             expected="at least one each for training and validation",
-                             fix="add pieces, or put them in train/ and valid/ folders")
-    return {"validation": sorted(order[:validations].tolist()),
-            "test": sorted(order[validations:validations + tests].tolist()),
-            "train": sorted(order[validations + tests:].tolist())}
-
-
-def _report(pieces: data_io.Pieces) -> None:
-    print(f"read {len(pieces)} pieces from {pieces.source}")
-    for note in pieces.notes:
-        print(f"  {note}")
-    if pieces.skipped:
-        print(f"skipped {len(pieces.skipped)} unreadable files:", file=sys.stderr)
-        for line in pieces.skipped:
-            print(f"  {line}", file=sys.stderr)
 
 
 def fit_music_model(config: MusicConfig, grids: list[np.ndarray], work_dir) -> tuple:

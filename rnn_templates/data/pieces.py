@@ -11,6 +11,7 @@ app prints it.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,61 @@ class Pieces:
 
     def __len__(self) -> int:
         return len(self.grids)
+
+    def report(self) -> None:
+        """Print what was read, what was repaired, and (to stderr) what was skipped."""
+        print(f"read {len(self)} pieces from {self.source}")
+        for note in self.notes:
+            print(f"  {note}")
+        if self.skipped:
+            print(f"skipped {len(self.skipped)} unreadable files:", file=sys.stderr)
+            for line in self.skipped:
+                print(f"  {line}", file=sys.stderr)
+
+    def split(self, seed: int, validation_fraction: float,
+              test_fraction: float) -> dict[str, list[int]]:
+        """Piece indices per split: the folder's own train/valid/test (pieces outside
+        them train), else a shuffle with ``seed`` (at least one validation piece)."""
+        if any(self.splits):
+            split = {name: [i for i, s in enumerate(self.splits) if s == name]
+                     for name in ("train", "validation", "test")}
+            split["train"] += [i for i, s in enumerate(self.splits) if s is None]
+            for name, folder in (("train", "train/"), ("validation", "valid/")):
+                if not split[name]:
+                    raise UserInputError(
+                        f"the data has split folders but no {name} pieces", where=self.source,
+                        expected=f"pieces in {folder} (or, without split folders, one folder "
+                        "of pieces that is split by validation_fraction and test_fraction)",
+                        fix=f"add a {folder} folder, or put all pieces in one folder")
+            return split
+        order = np.random.default_rng(seed).permutation(len(self))
+        tests = int(round(test_fraction * len(self)))
+        validations = max(1, int(round(validation_fraction * len(self))))
+        if len(self) - tests - validations < 1:
+            raise UserInputError("too few pieces to split", where=self.source,
+                                 received=f"{len(self)} pieces",
+                                 expected="at least one each for training and validation",
+                                 fix="add pieces, or put them in train/ and valid/ folders")
+        return {"validation": sorted(order[:validations].tolist()),
+                "test": sorted(order[validations:validations + tests].tolist()),
+                "train": sorted(order[validations + tests:].tolist())}
+
+
+def windows(grids: list[np.ndarray], length: int, stride: int) -> np.ndarray:
+    """Every window of ``length`` steps, ``stride`` apart (never padded: a piece shorter
+    than one window gives none, see :func:`too_short`)."""
+    out = []
+    for grid in grids:
+        starts = range(0, len(grid) - length + 1, stride)
+        out += [grid[start:start + length] for start in starts]
+    width = grids[0].shape[1] if grids else 1
+    dtype = grids[0].dtype if grids and grids[0].dtype.kind == "f" else np.int16
+    return np.stack(out).astype(dtype) if out else np.zeros((0, length, width), dtype)
+
+
+def too_short(grids: list[np.ndarray], length: int) -> int:
+    """How many of ``grids`` give no window of ``length`` steps."""
+    return sum(len(grid) < length for grid in grids)
 
 
 def read_csv_piece(path: Path, voices: int) -> np.ndarray:

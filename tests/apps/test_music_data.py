@@ -8,11 +8,11 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from apps.music.app import RepeatLastNote, windows
 from rnn_templates.data import midi
 from rnn_templates.data import pieces as data_io
 from rnn_templates.errors import UserInputError
 from rnn_templates.pitch_tokens import PitchTokens, tokens_of
+from rnn_templates.representations import RepeatLastNote
 
 CHORALE = np.array([[72, 67, 64, 48]] * 4 + [[74, 67, 62, 43]] * 4 + [[0, 0, 0, 0]] * 2
                    + [[72, 67, 64, 48]] * 6 + [[71, 67, 62, 55]] * 8, dtype=np.int16)
@@ -166,7 +166,7 @@ def test_pitch_tokens_fold_octaves_into_the_training_range():
 
 def test_windows_and_the_repeat_baseline():
     grids = [CHORALE, CHORALE[:5]]
-    cut = windows(grids, 8, 4)
+    cut = data_io.windows(grids, 8, 4)
     assert cut.shape == (5, 8, 4)  # 24 steps: starts 0, 4, 8, 12, 16; the short piece: none
     np.testing.assert_array_equal(cut[1], CHORALE[4:12])
     artifacts = {"low": 43, "high": 74, "voices": 4}
@@ -178,6 +178,13 @@ def test_windows_and_the_repeat_baseline():
 
 
 # --- note events -------------------------------------------------------------------
+
+
+def test_event_windows_keep_fractional_steps_and_durations():
+    events = np.array([[60, 0, 0.5], [62, 0.5, 0.25], [64, 0.25, 1.5]], np.float32)
+    cut = data_io.windows([events], 2, 1)
+    assert cut.dtype == np.float32 and cut.shape == (2, 2, 3)
+    np.testing.assert_allclose(cut[1], events[1:])
 
 
 def test_events_from_midi_grids_and_text_have_pitch_step_duration(tmp_path):

@@ -1,0 +1,231 @@
+"""The two ways a music app reads a piece, behind one interface.
+
+``voices``: chords of ``voices`` MIDI pitches on a time grid (0 = rest),
+flattened voice by voice into one note language model (token 0 = rest,
+1.. = the training pitch range). ``events``: a melody as (pitch, step,
+duration) per note, steps and durations in quarter notes (see
+:mod:`rnn_templates.note_events`).
+
+:func:`representation` picks the class from a run's artifacts; each class
+knows the windows' targets, the training arrays, the layer that turns raw
+notes into model input, the baseline, the compiled generation loop of the
+exported generator, the pieces generated for the statistics, the metrics,
+MIDI output and the text form of a piece. An app holds no branch on the
+representation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from rnn_templates.data import midi
+from rnn_templates.data import pieces as data_io
+from rnn_templates.note_events import EventSampler, RepeatLastEvent, event_metrics
+from rnn_templates.notes import note_metrics
+from rnn_templates.pitch_tokens import EventFeatures, PitchTokens, pitches_of, tokens_of
+from rnn_templates.sampling import RecurrentSampler
+
+
+class RepeatLastNote:
+    """Baseline: every voice holds its note (probability 0.9, the rest spread evenly)."""
+
+    name = "repeat last note"
+
+    def __init__(self, artifacts: dict[str, Any]):
+        self.artifacts = {key: artifacts[key] for key in ("low", "high", "voices")}
+        self.settings = {"kept_probability": 0.9}
+
+    def outputs(self, inputs: np.ndarray) -> np.ndarray:
+        tokens = tokens_of(inputs, self.artifacts)[:, :-1]
+        vocab = self.artifacts["high"] - self.artifacts["low"] + 2
+        voices = self.artifacts["voices"]
+        probabilities = np.full((*tokens.shape, vocab), 0.1 / vocab, np.float32)
+        # Position i predicts note i + 1, whose voice last sounded at i + 1 - voices.
+        previous = np.roll(tokens, voices - 1, axis=1)
+        rows, cols = np.indices(tokens.shape)
+        probabilities[rows, cols, previous] += 0.9
+        probabilities[:, :voices - 1] = 1.0 / vocab
+        return probabilities
+
+
+class Voices:
+    """Chords of ``voices`` pitches per time step, read voice by voice."""
+
+    name = "voices"
+    features = "pitch_tokens"  # the serving model's layer from raw notes to tokens
+
+    def __init__(self, artifacts: dict[str, Any]):
+        self.artifacts = artifacts
+        self.low, self.high = artifacts.get("low", 1), artifacts.get("high", 127)
+        self.width = int(artifacts.get("voices", 4))
+        self.spq = artifacts.get("steps_per_quarter", 4)
+
+    def pitches(self, grid: np.ndarray) -> np.ndarray:
+        return grid
+
+    def opening(self, row: list) -> list:
+        """A training piece's first sounding time step, a seed for unseeded pieces."""
+        return row
+
+    def targets(self, inputs: np.ndarray) -> np.ndarray:
+        """Window position i predicts note token i + 1."""
+        return tokens_of(inputs, self.artifacts)[:, 1:]
+
+    def fit_arrays(self, inputs: np.ndarray) -> tuple[Any, Any]:
+        tokens = tokens_of(inputs, self.artifacts)
+        return tokens[:, :-1], tokens[:, 1:]
+
+    def serving_model(self, core: keras.Model, name: str) -> keras.Model:
+        notes = keras.Input((None, self.width), dtype="int32", name="notes")
+        tokens = PitchTokens(self.low, self.high, name=self.features)(notes)
+        flat = keras.layers.Reshape((-1,), name="flatten_voices")(tokens)
+        return keras.Model(notes, core(flat), name=name)
+
+    def baseline(self) -> RepeatLastNote:
+        return RepeatLastNote(self.artifacts)
+
+    def draws(self, steps):
+        """Random numbers a piece of ``steps`` time steps needs (one per note)."""
+        return self.width * steps
+
+    def generator(self, model: keras.Model, lm_name: str):
+        """``generate(notes, first, uniforms, temperature, top_k, top_p) -> notes``, traceable:
+        ``notes`` (batch, length, width) MIDI pitches, left-padded, each seed starting at
+        ``first``; returns (batch, steps, width) pitches."""
+        import tensorflow as tf
+
+        sampler = RecurrentSampler.from_model(model.get_layer(lm_name))
+        to_tokens = model.get_layer(self.features)
+
+        def generate(notes, first, uniforms, temperature, top_k, top_p):
+            batch = tf.shape(notes)[0]
+            tokens = tf.reshape(to_tokens(tf.cast(tf.round(notes), tf.int32)), (batch, -1))
+            generated = sampler.loop(tokens, uniforms, temperature, top_k, top_p,
+                                     starts=first * self.width)
+            generated = tf.where(generated == 0, 0, generated + self.low - 1)
+            return tf.reshape(generated, (batch, -1, self.width))
+
+        return generate
+
+    def generate(self, model: keras.Model, lm_name: str, seeds: np.ndarray,
+                 steps: int) -> list[np.ndarray]:
+        """Pieces of ``steps`` time steps from ``seeds`` (sampled with seed 0), as grids."""
+        if not len(seeds):
+            return []
+        sampler = RecurrentSampler.from_model(model.get_layer(lm_name))
+        chosen = sampler.sample(tokens_of(seeds, self.artifacts), steps * self.width, seed=0)
+        return list(pitches_of(chosen, self.low).reshape(len(seeds), -1, self.width))
+
+    def metrics(self, targets, outputs) -> dict[str, Any]:
+        return note_metrics(targets, outputs, self.width)
+
+    def held_out_grids(self, targets) -> list[np.ndarray]:
+        # Targets are notes 1..end of each window: drop the first partial chord.
+        whole = np.asarray(targets)[:, self.width - 1:]
+        return list(pitches_of(whole, self.low).reshape(len(whole), -1, self.width))
+
+    def rounded(self, piece: np.ndarray) -> np.ndarray:
+        return piece.astype(int)
+
+    def to_midi(self, piece: np.ndarray, tempo: float) -> tuple[Any, np.ndarray]:
+        """``(PrettyMIDI, grid)`` of a generated piece."""
+        return midi.grid_to_midi(piece, self.spq, tempo), piece
+
+    def text(self, piece: np.ndarray) -> str:
+        return "; ".join(" ".join(map(str, chord)) for chord in piece)
+
+    def parse(self, text: str, where: str) -> np.ndarray:
+        return data_io.parse_pitches(text, self.width, where=where)
+
+
+class Events(Voices):
+    """A melody as (pitch, step, duration) per note."""
+
+    name = "events"
+    features = "event_features"
+
+    def __init__(self, artifacts: dict[str, Any]):
+        super().__init__(artifacts)
+        self.width = 3
+
+    def pitches(self, grid: np.ndarray) -> np.ndarray:
+        return grid[:, 0]
+
+    def opening(self, row: list) -> list:
+        return [row[0], 0.0, row[2]]  # the first note, from the start
+
+    def targets(self, inputs: np.ndarray) -> np.ndarray:
+        return np.asarray(inputs, np.float32)[:, 1:]
+
+    def fit_arrays(self, inputs: np.ndarray) -> tuple[Any, Any]:
+        tokens, timing = (keras.ops.convert_to_numpy(t)
+                          for t in EventFeatures(self.low, self.high)(inputs))
+        return ((tokens[:, :-1], timing[:, :-1]),
+                {"pitch": tokens[:, 1:], "step": timing[:, 1:, :1],
+                 "duration": timing[:, 1:, 1:]})
+
+    def serving_model(self, core: keras.Model, name: str) -> keras.Model:
+        notes = keras.Input((None, 3), name="notes")
+        features = EventFeatures(self.low, self.high, name=self.features)(notes)
+        return keras.Model(notes, core(features), name=name)
+
+    def baseline(self) -> RepeatLastEvent:
+        return RepeatLastEvent(self.artifacts)
+
+    def draws(self, steps):
+        return steps
+
+    def generator(self, model: keras.Model, lm_name: str):
+        import tensorflow as tf
+
+        sampler = EventSampler(model.get_layer(lm_name))
+        to_features = model.get_layer(self.features)
+
+        def generate(notes, first, uniforms, temperature, top_k, top_p):
+            tokens, timing = to_features(notes)
+            chosen, timing = sampler.event_loop(tokens, timing, uniforms, temperature, top_k,
+                                                top_p, starts=first)
+            pitches = tf.cast(tf.where(chosen == 0, 0, chosen + self.low - 1), tf.float32)
+            return tf.concat([pitches[..., None], timing], axis=-1)
+
+        return generate
+
+    def generate(self, model: keras.Model, lm_name: str, seeds: np.ndarray,
+                 steps: int) -> list[np.ndarray]:
+        if not len(seeds):
+            return []
+        sampler = EventSampler(model.get_layer(lm_name))
+        tokens, timing = (keras.ops.convert_to_numpy(t) for t in model.get_layer(
+            self.features)(seeds.astype(np.float32)))
+        uniforms = np.random.default_rng(0).random((steps, len(seeds)), np.float32)
+        chosen, timing = (keras.ops.convert_to_numpy(t)
+                          for t in sampler.event_loop(tokens, timing, uniforms))
+        pieces = np.concatenate([pitches_of(chosen, self.low)[..., None], timing], axis=-1)
+        return [midi.events_to_grid(piece, self.spq) for piece in pieces]
+
+    def metrics(self, targets, outputs) -> dict[str, Any]:
+        return event_metrics(targets, outputs, self.artifacts)
+
+    def held_out_grids(self, targets) -> list[np.ndarray]:
+        return [midi.events_to_grid(t, self.spq) for t in targets]
+
+    def rounded(self, piece: np.ndarray) -> np.ndarray:
+        return np.round(piece, 3)
+
+    def to_midi(self, piece: np.ndarray, tempo: float) -> tuple[Any, np.ndarray]:
+        return midi.events_to_midi(piece, tempo), midi.events_to_grid(piece, self.spq)
+
+    def text(self, piece: np.ndarray) -> str:
+        return " ".join(f"{int(p)}:{s:g}:{d:g}" for p, s, d in piece)
+
+    def parse(self, text: str, where: str) -> np.ndarray:
+        return data_io.parse_melody(text, where=where)
+
+
+def representation(artifacts: dict[str, Any]) -> Voices:
+    """The class for ``artifacts["representation"]`` (``voices`` when absent)."""
+    return Events(artifacts) if artifacts.get("representation") == "events" \
+        else Voices(artifacts)
