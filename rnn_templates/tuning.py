@@ -66,6 +66,20 @@ def worker_name() -> str:
     return os.environ.get("KERASTUNER_TUNER_ID", "local")
 
 
+def choice(hp: keras_tuner.HyperParameters, name: str, values, default, **kwargs):
+    """``hp.Choice`` over ``values`` and the configured ``default`` (keras-tuner needs the
+    default among the choices), so the configured model is always in the space."""
+    values = sorted(set(values) | {default}, key=lambda v: (str(type(v)), v))
+    return hp.Choice(name, values, default=default, **kwargs)
+
+
+def float_around(hp: keras_tuner.HyperParameters, name: str, low: float, high: float,
+                 default: float, **kwargs) -> float:
+    """``hp.Float`` from ``low`` to ``high``, stretched to include ``default``, which a
+    trial without a search uses exactly (not rounded to the grid)."""
+    return hp.Float(name, min(low, default), max(high, default), default=default, **kwargs)
+
+
 def parse_objective(spec: str | keras_tuner.Objective) -> keras_tuner.Objective:
     """A ``keras_tuner.Objective`` from ``"name"`` or ``"name:min"`` / ``"name:max"``.
 

@@ -24,13 +24,9 @@ from rnn_templates.topologies.forecast import (
     median_metrics,
 )
 from rnn_templates.training import compile_model
+from rnn_templates.tuning import choice
 
 LOSSES = {"mae": "mae", "mse": "mse", "huber": keras.losses.Huber(delta=1.0)}
-
-
-def _choices(values: list, default) -> list:
-    # keras-tuner needs the default among the choices.
-    return sorted(set(values) | {default}, key=lambda v: (str(type(v)), v))
 
 
 class ForecastingHyperModel(keras_tuner.HyperModel):
@@ -53,8 +49,8 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
         heads = c.intervals != "conformal"  # quantile heads: no autoregressive decoding
         kinds = (["single_step"] if c.horizon == 1 and c.model == "single_step"
                  else ["segrnn", "rnn"] if heads else ["segrnn", "rnn", "autoregressive"])
-        kind = hp.Choice("model", _choices(kinds, c.model), default=c.model)
-        units = hp.Choice("units", _choices([32, 64, 128, 256], c.units), default=c.units)
+        kind = choice(hp, "model", kinds, c.model)
+        units = choice(hp, "units", [32, 64, 128, 256], c.units)
         common = dict(lookback=c.lookback, horizon=c.horizon, targets=self.shape["targets"],
                       past=self.shape["past"], future=self.shape["future"], mean=self.mean,
                       std=self.std, window_norm=c.window_norm)
@@ -63,19 +59,17 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
         if kind == "segrnn":
             divisors = [d for d in (c.lookback // 8, c.lookback // 4, c.lookback // 2)
                         if d >= 1 and c.lookback % d == 0]
-            segment = hp.Choice("segment_length", _choices(divisors, c.segment_length),
-                                default=c.segment_length, parent_name="model",
+            segment = choice(hp, "segment_length", divisors, c.segment_length, parent_name="model",
                                 parent_values=["segrnn"])
             if c.lookback % segment:
                 raise keras_tuner.errors.FailedTrialError(
                     f"segment_length {segment} does not divide lookback {c.lookback}")
             options = dict(segment_length=segment, units=units, dropout=c.dropout)
         elif kind == "autoregressive":
-            options = dict(cell=hp.Choice("cell", _choices(["lstm", "gru"], c.cell),
-                                          default=c.cell), units=units)
+            options = dict(cell=choice(hp, "cell", ["lstm", "gru"], c.cell), units=units)
         else:
             rnn = dict(
-                cell=hp.Choice("cell", _choices(["lstm", "gru"], c.cell), default=c.cell),
+                cell=choice(hp, "cell", ["lstm", "gru"], c.cell),
                 units=units,
                 num_layers=hp.Int("num_layers", 1, max(2, c.num_layers), default=c.num_layers,
                                   parent_name="model", parent_values=["rnn", "single_step"]),
@@ -99,7 +93,7 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
     def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> int:
         """The batch size: tuned in ``fit``, declared up front so every worker samples it."""
         c = self.config
-        return hp.Choice("batch_size", _choices([32, 64, 128], c.batch_size), default=c.batch_size)
+        return choice(hp, "batch_size", [32, 64, 128], c.batch_size)
 
     def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
         """Train on ``train=(rows, standardized targets)``, validating on ``validation``.

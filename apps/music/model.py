@@ -20,12 +20,9 @@ from rnn_templates.data.shuffle import EpochShuffle
 from rnn_templates.note_events import build_event_model
 from rnn_templates.topologies import build_many_to_many
 from rnn_templates.training import compile_model
+from rnn_templates.tuning import choice
 
 LM_NAME = "music_lm"
-
-
-def _choices(values: list, default) -> list:
-    return sorted(set(values) | {default}, key=lambda v: (str(type(v)), v))
 
 
 class MusicHyperModel(keras_tuner.HyperModel):
@@ -37,15 +34,13 @@ class MusicHyperModel(keras_tuner.HyperModel):
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         c = self.config
         rnn = dict(
-            cell=hp.Choice("cell", _choices(["lstm", "gru"], c.cell), default=c.cell),
-            units=hp.Choice("units", _choices([64, 128, 256], c.units), default=c.units),
+            cell=choice(hp, "cell", ["lstm", "gru"], c.cell),
+            units=choice(hp, "units", [64, 128, 256], c.units),
             num_layers=hp.Int("num_layers", 1, max(3, c.num_layers), default=c.num_layers),
-            dropout=hp.Choice("dropout", _choices([0.0, 0.1, 0.2, 0.3], c.dropout),
-                              default=c.dropout),
+            dropout=choice(hp, "dropout", [0.0, 0.1, 0.2, 0.3], c.dropout),
             activation=c.activation, recurrent_dropout=c.recurrent_dropout,
         )
-        embedding_dim = hp.Choice("embedding_dim", _choices([8, 16, 32], c.embedding_dim),
-                                  default=c.embedding_dim)
+        embedding_dim = choice(hp, "embedding_dim", [8, 16, 32], c.embedding_dim)
         learning_rate = hp.Float("learning_rate", min(5e-4, c.learning_rate),
                                  max(5e-3, c.learning_rate), sampling="log",
                                  default=c.learning_rate)

@@ -16,17 +16,7 @@ from rnn_templates import build_many_to_one
 from rnn_templates.data import EpochShuffle
 from rnn_templates.text import bucket_edges, bucketed_dataset
 from rnn_templates.training import OpenGates, compile_model
-
-
-def _choices(values: list, default) -> list:
-    # keras-tuner needs the default among the choices.
-    return sorted(set(values) | {default}, key=lambda v: (str(type(v)), v))
-
-
-def _float(hp, name: str, low: float, high: float, default: float, **kwargs) -> float:
-    # The configured value is used exactly (not rounded to the search grid),
-    # and the range stretches to include it.
-    return hp.Float(name, min(low, default), max(high, default), default=default, **kwargs)
+from rnn_templates.tuning import choice, float_around
 
 
 class SentimentHyperModel(keras_tuner.HyperModel):
@@ -53,26 +43,25 @@ class SentimentHyperModel(keras_tuner.HyperModel):
         """Width and starting rows of the embedding: learnt, or the pretrained vectors."""
         c = self.config
         if self.pretrained is None:
-            width = hp.Choice("embedding_dim", _choices([32, 64, 128], c.embedding_dim),
-                              default=c.embedding_dim)
+            width = choice(hp, "embedding_dim", [32, 64, 128], c.embedding_dim)
             return {"embedding_dim": width}
         width = self.pretrained.shape[1]
         if not hp.Boolean("pretrained", default=True):  # the search may try without them
             return {"embedding_dim": width}
-        training = hp.Choice("embeddings_training", _choices(
-            ["fine-tune", "frozen", "gated"], c.embeddings_training),
-            default=c.embeddings_training, parent_name="pretrained", parent_values=[True])
+        training = choice(hp, "embeddings_training", ["fine-tune", "frozen", "gated"],
+                          c.embeddings_training, parent_name="pretrained",
+                          parent_values=[True])
         freeze = {"fine-tune": "never", "frozen": "always", "gated": "gated"}[training]
         return {"embedding_dim": width, "pretrained": self.pretrained, "freeze": freeze}
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         c = self.config
         rnn = dict(
-            cell=hp.Choice("cell", _choices(["lstm", "gru"], c.cell), default=c.cell),
-            units=hp.Choice("units", _choices([32, 64, 128], c.units), default=c.units),
+            cell=choice(hp, "cell", ["lstm", "gru"], c.cell),
+            units=choice(hp, "units", [32, 64, 128], c.units),
             num_layers=hp.Int("num_layers", 1, max(2, c.num_layers), default=c.num_layers),
             bidirectional=hp.Boolean("bidirectional", default=c.bidirectional),
-            dropout=_float(hp, "dropout", 0.0, 0.5, c.dropout, step=0.1),
+            dropout=float_around(hp, "dropout", 0.0, 0.5, c.dropout, step=0.1),
             recurrent_dropout=c.recurrent_dropout,
             activation=c.activation,
         )
@@ -81,14 +70,12 @@ class SentimentHyperModel(keras_tuner.HyperModel):
             vocab_size=self.vocab_size,
             **self._embedding(hp),
             rnn=rnn,
-            pooling=hp.Choice("pooling", _choices(["last", "max", "mean_max"], c.pooling),
-                              default=c.pooling),
-            embedding_dropout=_float(hp, "embedding_dropout", 0.0, 0.4, c.embedding_dropout,
+            pooling=choice(hp, "pooling", ["last", "max", "mean_max"], c.pooling),
+            embedding_dropout=float_around(hp, "embedding_dropout", 0.0, 0.4, c.embedding_dropout,
                                      step=0.1),
-            word_dropout=_float(hp, "word_dropout", 0.0, 0.3, c.word_dropout, step=0.1),
-            head_dropout=_float(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1),
-            ngram_buckets=hp.Choice("ngram_buckets", _choices([0, 2**17], c.ngram_buckets),
-                                    default=c.ngram_buckets),
+            word_dropout=float_around(hp, "word_dropout", 0.0, 0.3, c.word_dropout, step=0.1),
+            head_dropout=float_around(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1),
+            ngram_buckets=choice(hp, "ngram_buckets", [0, 2**17], c.ngram_buckets),
             output_activation="softmax",
             name="sentiment_core",
         )
@@ -96,17 +83,16 @@ class SentimentHyperModel(keras_tuner.HyperModel):
             model,
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
-            learning_rate=_float(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
+            learning_rate=float_around(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
                                  sampling="log"),
             clipnorm=c.clipnorm or None,
-            weight_decay=hp.Choice("weight_decay", _choices([0.0, 0.01, 0.1], c.weight_decay),
-                                   default=c.weight_decay),
+            weight_decay=choice(hp, "weight_decay", [0.0, 0.01, 0.1], c.weight_decay),
         )
 
     def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> int:
         """The batch size: tuned in ``fit``, declared up front so every worker samples it."""
         c = self.config
-        return hp.Choice("batch_size", _choices([16, 32, 64], c.batch_size), default=c.batch_size)
+        return choice(hp, "batch_size", [16, 32, 64], c.batch_size)
 
     def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
         """Train on ``train=(ids, labels)``, validating on ``validation=(ids, labels)``.

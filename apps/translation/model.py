@@ -16,15 +16,7 @@ from apps.translation.config import TranslationConfig
 from rnn_templates import build_seq2seq
 from rnn_templates.sentences import pair_dataset
 from rnn_templates.training import compile_model
-
-
-def _choices(values: list, default) -> list:
-    # keras-tuner needs the default among the choices.
-    return sorted(set(values) | {default}, key=lambda v: (str(type(v)), v))
-
-
-def _float(hp, name: str, low: float, high: float, default: float, **kwargs) -> float:
-    return hp.Float(name, min(low, default), max(high, default), default=default, **kwargs)
+from rnn_templates.tuning import choice, float_around
 
 
 class TranslationHyperModel(keras_tuner.HyperModel):
@@ -48,32 +40,30 @@ class TranslationHyperModel(keras_tuner.HyperModel):
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         c = self.config
         rnn = dict(
-            cell=hp.Choice("cell", _choices(["lstm", "gru"], c.cell), default=c.cell),
-            units=hp.Choice("units", _choices([128, 256, 512], c.units), default=c.units),
+            cell=choice(hp, "cell", ["lstm", "gru"], c.cell),
+            units=choice(hp, "units", [128, 256, 512], c.units),
             num_layers=hp.Int("num_layers", 1, max(2, c.num_layers), default=c.num_layers),
             bidirectional=hp.Boolean("bidirectional", default=c.bidirectional),
-            dropout=_float(hp, "dropout", 0.0, 0.4, c.dropout, step=0.1),
+            dropout=float_around(hp, "dropout", 0.0, 0.4, c.dropout, step=0.1),
             recurrent_dropout=c.recurrent_dropout,
             activation=c.activation,
         )
-        attention = hp.Choice("attention", _choices(["luong", "bahdanau", "none"], c.attention),
-                              default=c.attention)
+        attention = choice(hp, "attention", ["luong", "bahdanau", "none"], c.attention)
         model = build_seq2seq(
             self.target_vocab_size,
             source_vocab_size=self.source_vocab_size,
             target_vocab_size=self.target_vocab_size,
-            embedding_dim=hp.Choice("embedding_dim", _choices([64, 128, 256], c.embedding_dim),
-                                    default=c.embedding_dim),
+            embedding_dim=choice(hp, "embedding_dim", [64, 128, 256], c.embedding_dim),
             rnn=rnn,
             attention=None if attention == "none" else attention,
-            dropout=_float(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1),
+            dropout=float_around(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1),
             output_activation=None,  # logits: the search takes log_softmax itself
             name="translation_core",
         )
         return compile_model(
             model,
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            learning_rate=_float(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
+            learning_rate=float_around(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
                                  sampling="log"),
             clipnorm=c.clipnorm or None,
             weight_decay=c.weight_decay,
@@ -82,7 +72,7 @@ class TranslationHyperModel(keras_tuner.HyperModel):
     def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> int:
         """The batch size: tuned in ``fit``, declared up front so every worker samples it."""
         c = self.config
-        return hp.Choice("batch_size", _choices([32, 64, 128], c.batch_size), default=c.batch_size)
+        return choice(hp, "batch_size", [32, 64, 128], c.batch_size)
 
     def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
         """Train on ``train=(source ids, target ids)`` (lists of id arrays), validating too.
