@@ -139,6 +139,85 @@ def calibrated_model(core, inputs: np.ndarray, truth: np.ndarray, *, method: str
     return model, {"interval_half_widths": widths.mean(axis=(1, 2)).round(6).tolist()}
 
 
+def band_scores(truth: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """How far each band must stretch around its forecast to hold the truth.
+
+    For the 80% and 95% bands of ``outputs (n, horizon, targets, 5)`` and
+    ``truth (n, horizon, targets)``: ``max((f - y) / (f - lower), (y - f) /
+    (upper - f))``, so 1 is on the band's edge, below 1 inside. Returns
+    ``(n, horizon, targets, 2)``.
+    """
+    truth = np.asarray(truth, np.float64)
+    outputs = np.asarray(outputs, np.float64)
+    forecast = outputs[..., 0]
+    scores = []
+    for column in (1, 3):
+        below = np.maximum(forecast - outputs[..., column], 1e-12)
+        above = np.maximum(outputs[..., column + 1] - forecast, 1e-12)
+        scores.append(np.maximum((forecast - truth) / below, (truth - forecast) / above))
+    return np.stack(scores, axis=-1)
+
+
+def rolling_factors(scores: np.ndarray, horizon: int, window: int, every: int,
+                    warmup: int | None = None, levels=LEVELS) -> np.ndarray:
+    """Band factors recalibrated on the most recent windows whose truth is known.
+
+    ``scores`` (:func:`band_scores`) belong to consecutive origins, one step
+    apart. The windows of origins ``every`` steps at a time share one factor
+    per step, target and level: the split-conformal rank of the scores of the
+    last ``window`` windows that ended before the first of those origins
+    (origin ``<= i - horizon``), i.e. only what was known at the time. Until
+    ``warmup`` windows have ended (default ``max(20, window // 4)``) the
+    factor is 1: the bands as calibrated on the validation split.
+
+    Returns:
+        ``(n, horizon, targets, len(levels))``.
+    """
+    scores = np.asarray(scores, np.float64)
+    warmup = max(20, window // 4) if warmup is None else warmup
+    factors = np.ones_like(scores)
+    for start in range(0, len(scores), max(1, every)):
+        known = start - horizon + 1
+        if known < warmup:
+            continue
+        recent = scores[max(0, known - window):known]
+        for k, level in enumerate(levels):
+            factors[start:start + every, ..., k] = conformal_widths(recent[..., k], (level,))[0]
+    return factors
+
+
+def rescale_bands(outputs: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """``outputs (n, horizon, targets, 5)`` with each band stretched around the forecast
+    by ``factors (n, horizon, targets, 2)``, the 95% band kept around the 80% band."""
+    outputs = np.array(outputs, np.float64)
+    forecast = outputs[..., 0]
+    for k, column in enumerate((1, 3)):
+        outputs[..., column] = forecast - factors[..., k] * (forecast - outputs[..., column])
+        outputs[..., column + 1] = forecast + factors[..., k] * (outputs[..., column + 1]
+                                                                 - forecast)
+    outputs[..., 3] = np.minimum(outputs[..., 3], outputs[..., 1])
+    outputs[..., 4] = np.maximum(outputs[..., 4], outputs[..., 2])
+    return outputs
+
+
+def recalibrated_coverage(targets: np.ndarray, outputs: np.ndarray, horizon: int,
+                          window: int, every: int) -> dict[str, Any]:
+    """Coverage and mean width of the bands recalibrated as the truth arrives
+    (:func:`rolling_factors`) over consecutive origins."""
+    factors = rolling_factors(band_scores(targets, outputs), horizon, window, every)
+    bands = rescale_bands(outputs, factors)
+    targets = np.asarray(targets, np.float64)
+    every = max(1, every)
+    first = -(-(max(20, window // 4) + horizon - 1) // every) * every  # first recalibrated
+    result: dict[str, Any] = {"window": int(window), "every": int(every),
+                              "recalibrated_windows": int(max(0, len(targets) - first))}
+    for column, level in ((1, 80), (3, 95)):
+        lower, upper = bands[..., column], bands[..., column + 1]
+        result[f"coverage_{level}"] = float(np.mean((targets >= lower) & (targets <= upper)))
+        result[f"width_{level}"] = float(np.mean(upper - lower))
+    return result
+
+
 def pinball(truth: np.ndarray, quantiles: np.ndarray, levels) -> float:
     """Mean pinball loss of ``quantiles (..., len(levels))`` against ``truth (...)``."""
     error = np.asarray(truth, np.float64)[..., None] - np.asarray(quantiles, np.float64)
@@ -286,7 +365,8 @@ class LinearWindow(_Baseline):
 
 def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarray,
                      naive_scale: np.ndarray, names: list[str], history: np.ndarray | None = None,
-                     quantile_loss: bool = False) -> dict[str, Any]:
+                     quantile_loss: bool = False,
+                     recalibration: dict[str, int] | None = None) -> dict[str, Any]:
     """Point and interval scores of forecasts against ``targets``.
 
     Args:
@@ -301,6 +381,10 @@ def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarra
         quantile_loss: Also report ``pinball_normalized``, the pinball loss
             of the five outputs read as the 0.5, 0.1, 0.9, 0.025 and 0.975
             quantiles, in standardized units (for models with quantile heads).
+        recalibration: ``{"window": N, "every": K}``: also report, as
+            ``recalibrated``, the bands recalibrated as the truth arrives
+            (:func:`recalibrated_coverage`; the windows must be consecutive
+            origins, as a backtest's are).
 
     Returns:
         ``mae``, ``rmse``, ``mase``, ``smape`` (percent) in original units;
@@ -338,6 +422,10 @@ def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarra
             lower, upper = outputs[..., column], outputs[..., column + 1]
             metrics[f"coverage_{level}"] = float(np.mean((targets >= lower) & (targets <= upper)))
             metrics[f"width_{level}"] = float(np.mean(upper - lower))
+        if recalibration and recalibration.get("window"):
+            metrics["recalibrated"] = recalibrated_coverage(
+                targets, outputs, targets.shape[1], recalibration["window"],
+                recalibration["every"])
         if quantile_loss:
             metrics["pinball_normalized"] = pinball(targets / std, outputs / std[:, None],
                                                     OUTPUT_QUANTILES)

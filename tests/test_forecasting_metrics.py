@@ -106,3 +106,39 @@ def test_shuffled_windows_cover_every_origin_once_per_epoch_reproducibly():
         np.testing.assert_array_equal(y[order], outputs)
         orders.append(x[:, 0, 0].tolist())
     assert orders[0] != orders[1]  # reshuffled every epoch
+
+
+def test_bands_recalibrated_as_the_truth_arrives_follow_a_change_of_noise():
+    # Bands calibrated for noise of scale 1; from origin 0 the noise has scale 0.5:
+    # the fixed bands over-cover, the recalibrated ones come back to nominal.
+    rng = np.random.default_rng(0)
+    n, horizon = 3000, 4
+    truth = 0.5 * rng.normal(size=(n, horizon, 1))
+    forecast = np.zeros_like(truth)
+    z80, z95 = 1.2816, 1.96
+    outputs = np.stack([forecast, forecast - z80, forecast + z80, forecast - z95,
+                        forecast + z95], axis=-1)
+    fixed = fc.forecast_metrics(truth, outputs, std=np.ones(1), naive_scale=np.ones(1),
+                                names=["y"], recalibration={"window": 400, "every": 10})
+    assert fixed["coverage_80"] > 0.98
+    recalibrated = fixed["recalibrated"]
+    assert recalibrated["recalibrated_windows"] == n - 110  # warm-up 100 + horizon 4 - 1
+    assert recalibrated["coverage_80"] == pytest.approx(0.8, abs=0.02)
+    assert recalibrated["coverage_95"] == pytest.approx(0.95, abs=0.015)
+
+
+def test_band_scores_are_one_on_the_edge_and_rescaling_keeps_the_bands_nested():
+    outputs = np.array([[[[10.0, 8.0, 14.0, 6.0, 18.0]]]])
+    truth = np.array([[[14.0]]])
+    np.testing.assert_allclose(fc.band_scores(truth, outputs)[0, 0, 0], [1.0, 0.5])
+    wider = fc.rescale_bands(outputs, np.array([[[[3.0, 1.0]]]]))[0, 0, 0]
+    np.testing.assert_allclose(wider, [10.0, 4.0, 22.0, 4.0, 22.0])  # 95% kept around 80%
+    # Only ended windows count: with horizon 5, origin i uses scores of origins <= i - 5,
+    # the last 20 of them. The 95% factor takes the 20th smallest of 20: the first 7 (of
+    # origin 30) counts from origin 35; the 80% factor the 17th smallest: four 7s needed.
+    scores = np.ones((60, 1, 1, 2))
+    scores[30:] = 7.0
+    factors = fc.rolling_factors(scores, horizon=5, window=20, every=1, warmup=20)
+    assert (factors[:35] == 1).all()
+    assert factors[35, 0, 0, 1] == 7.0 and factors[37, 0, 0, 0] == 1.0
+    assert factors[38, 0, 0, 0] == 7.0

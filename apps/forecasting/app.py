@@ -96,6 +96,8 @@ class ForecastingApp(App):
                       "rows": [int(validation), int(test - validation), int(len(values) - test)]},
             "data_notes": series.notes,
             "intervals": config.intervals,
+            "recalibration": {"window": config.recalibration_window,
+                              "every": config.recalibration_every},
         }
         lookback = config.lookback
         splits = {"train": self._windows(values, artifacts, 0, validation),
@@ -185,32 +187,66 @@ class ForecastingApp(App):
         self._parsed: dict[str, Any] = {}
 
     def parse_input(self, text: str) -> dict[str, Any]:
+        """The window to forecast from, and the file's most recent windows whose truth is
+        known (up to ``recalibration_window``), on which the intervals are recalibrated."""
         reader = types.SimpleNamespace(data=text, **self.artifacts["reader"])
-        window, timestamps = data_io.prediction_window(text, reader, self.artifacts)
+        window, timestamps, known = data_io.prediction_window(text, reader, self.artifacts)
         self._parsed[text] = timestamps
-        return {"window": window}
+        a = self.artifacts
+        count = a.get("recalibration", {}).get("window", 0)
+        span = a["lookback"] + a["horizon"] + count - 1
+        recent = self._windows(known, a, max(0, len(known) - span), len(known)) if count \
+            else (np.zeros((0,)), np.zeros((0,)))
+        return {"window": window, "recent": recent}
 
     def to_batch(self, items: list[Any]) -> list[tf.Tensor]:
-        windows = [item["window"] if isinstance(item, dict) else item for item in items]
-        return [tf.constant(np.stack(windows).astype("float32"))]
+        """The windows to forecast from, then every item's recent windows."""
+        items = [item if isinstance(item, dict) else {"window": item} for item in items]
+        windows = [item["window"][None] for item in items]
+        self._recent = []
+        for item in items:
+            inputs, full = item.get("recent", (np.zeros((0,)),) * 2)
+            start = sum(len(w) for w in windows)
+            self._recent.append((start, full[:, self.artifacts["lookback"]:]) if len(inputs)
+                                else None)
+            if len(inputs):
+                windows.append(inputs)
+        return [tf.constant(np.concatenate(windows).astype("float32"))]
+
+    def _recalibrated(self, outputs, index: int) -> tuple[np.ndarray, str]:
+        """Item ``index``'s five outputs, the bands rescaled on its recent windows when the
+        file holds enough of them (:func:`rnn_templates.forecasting.band_scores`)."""
+        stacked = np.stack([outputs[name] for name in OUTPUTS], axis=-1)
+        final = stacked[index:index + 1]
+        recent = self._recent[index] if getattr(self, "_recent", None) else None
+        window = self.artifacts.get("recalibration", {}).get("window", 0)
+        if recent is None or len(recent[1]) < max(20, window // 4):
+            return final[0], "validation"
+        start, truth = recent
+        scores = fc.band_scores(truth, stacked[start:start + len(truth)])
+        factors = np.stack([fc.conformal_widths(scores[..., k], (level,))[0]
+                            for k, level in enumerate(fc.LEVELS)], axis=-1)
+        return fc.rescale_bands(final, factors[None])[0], f"last {len(truth)} windows"
 
     def prediction_rows(self, outputs, items) -> list[dict[str, Any]]:
         names = self.artifacts["target_names"]
         rows = []
         for i, item in enumerate(items):
+            values, calibration = self._recalibrated(outputs, i)
             for step, moment in enumerate(self._parsed[item]):
                 for t, target in enumerate(names):
                     rows.append({"input": item, "timestamp": moment.isoformat(),
-                                 "target": target, **{name: float(outputs[name][i, step, t])
-                                                      for name in OUTPUTS}})
+                                 "target": target, **{name: float(values[step, t, k])
+                                                      for k, name in enumerate(OUTPUTS)},
+                                 "calibration": calibration})
         return rows
 
     def prediction_header(self) -> str:
-        return ",".join(["input", "timestamp", "target", *OUTPUTS])
+        return ",".join(["input", "timestamp", "target", *OUTPUTS, "calibration"])
 
     def format_prediction(self, row: dict[str, Any]) -> str:
         return ",".join([row["input"], row["timestamp"], row["target"],
-                         *(f"{row[name]:.6g}" for name in OUTPUTS)])
+                         *(f"{row[name]:.6g}" for name in OUTPUTS), row["calibration"]])
 
     # --- 4. metrics and plots --------------------------------------------------------------
 
@@ -226,7 +262,8 @@ class ForecastingApp(App):
             naive_scale=np.asarray(artifacts["naive_scale"]), names=artifacts["target_names"],
             history=targets[:, :lookback],
             quantile_loss=artifacts.get("intervals", "conformal") != "conformal"
-            and np.asarray(outputs).shape[-1] == 5)
+            and np.asarray(outputs).shape[-1] == 5,
+            recalibration=artifacts.get("recalibration"))
 
     def plots(self, metrics, artifacts, directory: Path, name: str) -> None:
         if name == "validation":
@@ -243,6 +280,10 @@ class ForecastingApp(App):
         if "coverage_80" in metrics:
             coverage = (f"  coverage80 {metrics['coverage_80']:.3f}  coverage95 "
                         f"{metrics['coverage_95']:.3f}")
+        if metrics.get("recalibrated", {}).get("recalibrated_windows"):
+            r = metrics["recalibrated"]
+            coverage += (f" (recalibrated: {r['coverage_80']:.3f} / {r['coverage_95']:.3f} over "
+                         f"{r['recalibrated_windows']} windows)")
         if "pinball_normalized" in metrics:
             coverage += f"  pinball(std) {metrics['pinball_normalized']:.4f}"
         return (f"{name:16s} MAE {metrics['mae']:.4g}  RMSE {metrics['rmse']:.4g}  MASE "

@@ -80,6 +80,11 @@ class ForecastingConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     interval_scale: str = knob("window", "split-conformal intervals: window (errors scaled by "
                                "each window's spread: wider on rough windows) or none (one "
                                "width per step)", choices=("window", "none"))
+    recalibration_window: int = knob(
+        720, "backtests also report the bands recalibrated as the truth arrives: on the "
+        "scores of the last N windows that had ended (0: off)", interval="[0, inf)")
+    recalibration_every: int = knob(24, "how many origins share one recalibration",
+                                    interval="[1, inf)")
     season: int = knob(0, "season length for the seasonal-naive baseline and MASE; 0: detected",
                        interval="[0, inf)")
     baseline: bool = knob(True, "report last value, repeat last window, seasonal naive and a "

@@ -72,8 +72,10 @@ def split_points(series: Series, config) -> tuple[int, int]:
     return validation, test
 
 
-def prediction_window(path: str, config, artifacts: dict) -> tuple[np.ndarray, pd.DatetimeIndex]:
-    """The rows to forecast from in ``path``, and the timestamps of the forecast.
+def prediction_window(path: str, config, artifacts: dict
+                      ) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]:
+    """The rows to forecast from in ``path``, the timestamps of the forecast, and the
+    file's rows whose targets are known (for recalibrating the intervals).
 
     The last ``lookback`` rows are the history; with known-future covariates
     from the file, the file's last ``horizon`` rows are the future (their
@@ -102,4 +104,5 @@ def prediction_window(path: str, config, artifacts: dict) -> tuple[np.ndarray, p
         future[:, len(series.columns) - len(config.calendar) * 2:] = calendar_features(
             timestamps, config.calendar)[1]
         values = np.concatenate([values, future])
-    return values.astype("float32"), timestamps
+    known = series.values[:len(series) - ahead].astype("float32")
+    return values.astype("float32"), timestamps, known

@@ -14,7 +14,8 @@ from rnn_templates.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--set", "epochs=2", "--set", "units=16", "--set", "lookback=52", "--set",
-        "horizon=13", "--set", "segment_length=13", "--set", "patience=2"]
+        "horizon=13", "--set", "segment_length=13", "--set", "patience=2",
+        "--set", "recalibration_window=60", "--set", "recalibration_every=4"]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,9 @@ def test_train_writes_a_complete_run_directory(trained_run):
     assert set(test["baselines"]) == {"last_value", "repeat_window", "seasonal_naive", "linear"}
     assert test["baselines"]["seasonal_naive"]["settings"] == {"season": 52}
     assert 0 <= test["coverage_80"] <= test["coverage_95"] <= 1
+    # Recalibrated from the 20th ended window on, in blocks of 4 origins: origin 32 onwards.
+    assert test["recalibrated"]["recalibrated_windows"] == test["windows"] - 32
+    assert 0 <= test["recalibrated"]["coverage_80"] <= test["recalibrated"]["coverage_95"] <= 1
     assert max(metrics["export"].values()) < 1e-3
     for png in ("learning_curves.png", "forecast.png", "errors.png"):
         assert (trained_run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -104,6 +108,7 @@ def test_export_and_predict_write_a_csv_of_forecasts(trained_run, workspace, sma
         values = [float(row[k]) for k in ("lower_95", "lower_80", "forecast", "upper_80",
                                            "upper_95")]
         assert values == sorted(values) and 360 < values[2] < 390
+        assert row["calibration"] == "last 60 windows"  # the file's most recent windows
 
 
 def test_predict_on_a_file_with_other_columns_is_one_clear_line(trained_run, workspace, capsys):
