@@ -158,6 +158,12 @@ def band_scores(truth: np.ndarray, outputs: np.ndarray) -> np.ndarray:
     return np.stack(scores, axis=-1)
 
 
+def recalibration_warmup(window: int) -> int:
+    """Ended windows needed before bands are recalibrated: a quarter of ``window``, at
+    least 20 (the fewest whose 95% rank is not the largest score)."""
+    return max(20, window // 4)
+
+
 def rolling_factors(scores: np.ndarray, horizon: int, window: int, every: int,
                     warmup: int | None = None, levels=LEVELS) -> np.ndarray:
     """Band factors recalibrated on the most recent windows whose truth is known.
@@ -167,14 +173,14 @@ def rolling_factors(scores: np.ndarray, horizon: int, window: int, every: int,
     per step, target and level: the split-conformal rank of the scores of the
     last ``window`` windows that ended before the first of those origins
     (origin ``<= i - horizon``), i.e. only what was known at the time. Until
-    ``warmup`` windows have ended (default ``max(20, window // 4)``) the
+    ``warmup`` windows have ended (default :func:`recalibration_warmup`) the
     factor is 1: the bands as calibrated on the validation split.
 
     Returns:
         ``(n, horizon, targets, len(levels))``.
     """
     scores = np.asarray(scores, np.float64)
-    warmup = max(20, window // 4) if warmup is None else warmup
+    warmup = recalibration_warmup(window) if warmup is None else warmup
     factors = np.ones_like(scores)
     for start in range(0, len(scores), max(1, every)):
         known = start - horizon + 1
@@ -200,6 +206,24 @@ def rescale_bands(outputs: np.ndarray, factors: np.ndarray) -> np.ndarray:
     return outputs
 
 
+def recalibrate_latest(outputs: np.ndarray, recent_outputs: np.ndarray,
+                       recent_truth: np.ndarray, window: int) -> tuple[np.ndarray, int]:
+    """The bands of ``outputs (n, horizon, targets, 5)``, forecast after ``recent_*``
+    (the latest windows that have ended), rescaled on those windows' band scores.
+
+    Returns:
+        ``(outputs, windows used)``; unchanged and 0 when fewer than
+        :func:`recalibration_warmup` windows are given.
+    """
+    recent_truth = np.asarray(recent_truth)[-window:]
+    if len(recent_truth) < recalibration_warmup(window):
+        return np.asarray(outputs, np.float64), 0
+    scores = band_scores(recent_truth, np.asarray(recent_outputs)[-len(recent_truth):])
+    factors = np.stack([conformal_widths(scores[..., k], (level,))[0]
+                        for k, level in enumerate(LEVELS)], axis=-1)
+    return rescale_bands(outputs, factors[None]), len(recent_truth)
+
+
 def recalibrated_coverage(targets: np.ndarray, outputs: np.ndarray, horizon: int,
                           window: int, every: int) -> dict[str, Any]:
     """Coverage and mean width of the bands recalibrated as the truth arrives
@@ -208,7 +232,7 @@ def recalibrated_coverage(targets: np.ndarray, outputs: np.ndarray, horizon: int
     bands = rescale_bands(outputs, factors)
     targets = np.asarray(targets, np.float64)
     every = max(1, every)
-    first = -(-(max(20, window // 4) + horizon - 1) // every) * every  # first recalibrated
+    first = -(-(recalibration_warmup(window) + horizon - 1) // every) * every  # first one
     result: dict[str, Any] = {"window": int(window), "every": int(every),
                               "recalibrated_windows": int(max(0, len(targets) - first))}
     for column, level in ((1, 80), (3, 95)):

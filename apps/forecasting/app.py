@@ -35,7 +35,7 @@ from rnn_templates import forecasting as fc
 from rnn_templates import io
 from rnn_templates.app import App, Prepared
 from rnn_templates.data.series import Series, series_from_frame
-from rnn_templates.data.windows import forecast_windows
+from rnn_templates.data.windows import scored_windows
 from rnn_templates.errors import UserInputError
 
 TEST_FILE = "test_windows.npz"
@@ -62,15 +62,12 @@ class ForecastingApp(App):
                                  freq=config.freq, date_format=config.date_format,
                                  missing=config.missing)
 
-    def _windows(self, series_values, artifacts, start: int, end: int):
+    @staticmethod
+    def _windows(series_values, artifacts, start: int, end: int):
         """Inputs and (history + horizon) target windows of rows ``start:end``."""
-        lookback, horizon = artifacts["lookback"], artifacts["horizon"]
-        values = np.asarray(series_values[start:end], dtype="float32")
-        inputs, _ = forecast_windows(values, values[:, : artifacts["targets"]], lookback,
-                                     horizon, future_rows=artifacts["future_rows"])
-        full, _ = forecast_windows(values[:, : artifacts["targets"]], values[:, :0],
-                                   lookback + horizon, 0, future_rows=False)
-        return inputs, full[: len(inputs)]
+        return scored_windows(series_values[start:end], artifacts["lookback"],
+                              artifacts["horizon"], artifacts["targets"],
+                              future_rows=artifacts["future_rows"])
 
     def prepare(self, config: ForecastingConfig, series: Series) -> Prepared:
         validation, test = data_io.split_points(series, config)
@@ -196,7 +193,7 @@ class ForecastingApp(App):
         count = a.get("recalibration", {}).get("window", 0)
         span = a["lookback"] + a["horizon"] + count - 1
         recent = self._windows(known, a, max(0, len(known) - span), len(known)) if count \
-            else (np.zeros((0,)), np.zeros((0,)))
+            else None
         return {"window": window, "recent": recent}
 
     def to_batch(self, items: list[Any]) -> list[tf.Tensor]:
@@ -204,35 +201,34 @@ class ForecastingApp(App):
         items = [item if isinstance(item, dict) else {"window": item} for item in items]
         windows = [item["window"][None] for item in items]
         self._recent = []
+        start = len(items)
         for item in items:
-            inputs, full = item.get("recent", (np.zeros((0,)),) * 2)
-            start = sum(len(w) for w in windows)
+            inputs, full = item.get("recent") or ((), ())
             self._recent.append((start, full[:, self.artifacts["lookback"]:]) if len(inputs)
                                 else None)
             if len(inputs):
                 windows.append(inputs)
+                start += len(inputs)
         return [tf.constant(np.concatenate(windows).astype("float32"))]
 
-    def _recalibrated(self, outputs, index: int) -> tuple[np.ndarray, str]:
+    def _recalibrated(self, stacked: np.ndarray, index: int) -> tuple[np.ndarray, str]:
         """Item ``index``'s five outputs, the bands rescaled on its recent windows when the
-        file holds enough of them (:func:`rnn_templates.forecasting.band_scores`)."""
-        stacked = np.stack([outputs[name] for name in OUTPUTS], axis=-1)
-        final = stacked[index:index + 1]
+        file holds enough of them (:func:`rnn_templates.forecasting.recalibrate_latest`)."""
         recent = self._recent[index] if getattr(self, "_recent", None) else None
-        window = self.artifacts.get("recalibration", {}).get("window", 0)
-        if recent is None or len(recent[1]) < max(20, window // 4):
-            return final[0], "validation"
+        if recent is None:
+            return stacked[index], "validation"
         start, truth = recent
-        scores = fc.band_scores(truth, stacked[start:start + len(truth)])
-        factors = np.stack([fc.conformal_widths(scores[..., k], (level,))[0]
-                            for k, level in enumerate(fc.LEVELS)], axis=-1)
-        return fc.rescale_bands(final, factors[None])[0], f"last {len(truth)} windows"
+        window = self.artifacts["recalibration"]["window"]
+        values, used = fc.recalibrate_latest(stacked[index:index + 1],
+                                             stacked[start:start + len(truth)], truth, window)
+        return values[0], f"last {used} windows" if used else "validation"
 
     def prediction_rows(self, outputs, items) -> list[dict[str, Any]]:
         names = self.artifacts["target_names"]
         rows = []
+        stacked = np.stack([outputs[name] for name in OUTPUTS], axis=-1)
         for i, item in enumerate(items):
-            values, calibration = self._recalibrated(outputs, i)
+            values, calibration = self._recalibrated(stacked, i)
             for step, moment in enumerate(self._parsed[item]):
                 for t, target in enumerate(names):
                     rows.append({"input": item, "timestamp": moment.isoformat(),

@@ -75,7 +75,7 @@ class MusicApp(App):
         kind = representation({"representation": config.representation,
                                "voices": config.voices})
         train = [pieces.grids[i] for i in split["train"]]
-        sounding = np.concatenate([kind.pitches(g)[kind.pitches(g) > 0] for g in train])
+        sounding = np.concatenate([p[p > 0] for p in map(kind.pitches, train)])
         if not len(sounding):
             raise UserInputError("the training pieces have no notes", where=pieces.source)
         openings = []

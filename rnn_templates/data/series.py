@@ -394,3 +394,80 @@ def series_from_frame(
     return Series(index=index, values=np.concatenate([values, calendar_values], axis=1),
                   targets=list(targets), past=list(past),
                   future=[*future, *calendar_columns], freq=freq, source=source, notes=notes)
+
+
+# --- splits in time and the history to forecast from ------------------------------------
+
+
+def _position(series: Series, start: str, option: str) -> int:
+    try:
+        moment = pd.Timestamp(start)
+    except ValueError:
+        raise UserInputError("timestamp not understood", where=option, received=repr(start),
+                             fix="write it like 2001-06-30 or 2001-06-30 12:00") from None
+    return int(series.index.searchsorted(moment))
+
+
+def split_rows(series: Series, lookback: int, horizon: int, *, validation_fraction: float,
+               test_fraction: float, validation_start: str = "",
+               test_start: str = "") -> tuple[int, int]:
+    """Rows where validation and test start (by timestamp, else by fraction); every part
+    must hold at least one window.
+
+    Validation and test windows read their history from the rows before
+    them (the usual protocol), so each part needs ``horizon`` rows and the
+    training part ``lookback + horizon``.
+    """
+    from rnn_templates.data.windows import window_count
+
+    steps = len(series)
+    if validation_start or test_start:
+        validation = (_position(series, validation_start, "validation_start")
+                      if validation_start else None)
+        test = _position(series, test_start, "test_start") if test_start else steps
+        if validation is None:
+            validation = test - int(round(steps * validation_fraction))
+    else:
+        test = steps - int(round(steps * test_fraction))
+        validation = test - int(round(steps * validation_fraction))
+    parts = {"training": (0, validation), "validation": (validation, test)}
+    if test_fraction or test_start:
+        parts["test"] = (test, steps)
+    for name, (start, end) in parts.items():
+        history = 0 if name == "training" else lookback
+        if window_count(end - start + history, lookback, horizon) < 1:
+            raise UserInputError(
+                f"the {name} part is too short for one window", where=series.source,
+                received=f"{max(0, end - start)} of {steps} rows (lookback {lookback}, "
+                f"horizon {horizon})",
+                fix="use a longer series, a shorter lookback or horizon, or other split points")
+    return validation, test
+
+
+def forecast_history(series: Series, lookback: int, horizon: int, *, future_given: bool,
+                     future_rows: bool, calendar: Sequence[str] = ()
+                     ) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]:
+    """The rows to forecast from, the timestamps of the forecast, and the rows whose
+    targets are known (for recalibrating the intervals).
+
+    The last ``lookback`` rows are the history; with known-future covariates
+    in the file (``future_given``), its last ``horizon`` rows are the future
+    (their target cells may be empty) and the history comes before them.
+    When the model reads future rows of calendar features only, they are
+    generated from the frequency.
+    """
+    ahead = horizon if future_given else 0
+    if len(series) < lookback + ahead:
+        raise UserInputError("too few rows to forecast from", where=series.source,
+                             expected=f"at least {lookback + ahead} rows",
+                             received=f"{len(series)}", fix="give the whole recent history")
+    values = series.values[len(series) - lookback - ahead:]
+    origin = series.index[len(series) - ahead - 1]
+    timestamps = future_index(origin, series.freq, horizon)
+    if future_rows and not ahead:  # calendar features only: generate the future
+        future = np.zeros((horizon, values.shape[1]))
+        future[:, len(series.columns) - len(calendar) * 2:] = calendar_features(
+            timestamps, list(calendar))[1]
+        values = np.concatenate([values, future])
+    known = series.values[:len(series) - ahead].astype("float32")
+    return values.astype("float32"), timestamps, known

@@ -63,6 +63,23 @@ def forecast_windows(values: np.ndarray, targets: np.ndarray, lookback: int, hor
     return inputs, outputs
 
 
+def scored_windows(values: np.ndarray, lookback: int, horizon: int, targets: int, *,
+                   future_rows: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs of every window of ``values`` and its target columns over history and
+    horizon, ``(n, lookback + horizon, targets)``: what a backtest scores and plots.
+
+    Example:
+        >>> x, y = scored_windows(np.arange(12.0).reshape(6, 2), 3, 2, 1, future_rows=False)
+        >>> x.shape, y[:, :, 0].tolist()
+        ((2, 3, 2), [[0.0, 2.0, 4.0, 6.0, 8.0], [2.0, 4.0, 6.0, 8.0, 10.0]])
+    """
+    values = np.asarray(values, dtype="float32")
+    inputs, _ = forecast_windows(values, values[:, :targets], lookback, horizon,
+                                 future_rows=future_rows)
+    full = sliding_windows(values[:, :targets], lookback + horizon)
+    return inputs, full[: len(inputs)]
+
+
 def window_dataset(values: np.ndarray, targets: np.ndarray, lookback: int, horizon: int, *,
                    future_rows: bool, batch_size: int, stride: int = 1,
                    shuffle: bool = False, seed: int | None = None) -> Any:
