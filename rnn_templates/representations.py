@@ -202,7 +202,8 @@ class Events(Voices):
             self.features)(seeds.astype(np.float32)))
         uniforms = np.random.default_rng(0).random((steps, len(seeds)), np.float32)
         chosen, timing = (keras.ops.convert_to_numpy(t)
-                          for t in sampler.event_loop(tokens, timing, uniforms))
+                          for t in sampler.compiled(sampler.event_loop)(tokens, timing,
+                                                                        uniforms))
         pieces = np.concatenate([pitches_of(chosen, self.low)[..., None], timing], axis=-1)
         return [midi.events_to_grid(piece, self.spq) for piece in pieces]
 

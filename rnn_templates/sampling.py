@@ -8,8 +8,8 @@ carrying the states: a step costs one recurrent step, never a re-read of the
 history. The prompt is read by the same loop (teacher-forced), then each
 sampled token is fed back.
 
-The whole loop is one compiled function: ``tf.function`` on TensorFlow (so it
-also exports into a SavedModel), ``jax.jit`` on JAX (the weights passed in,
+The whole loop is one compiled function: ``tf.function`` on TensorFlow (XLA
+by default; the loop also exports into a SavedModel), ``jax.jit`` on JAX (the weights passed in,
 never baked in); on PyTorch it runs eagerly under ``no_grad``, a Python loop
 of device operations with no host copy per step (not compiled). Randomness
 comes in as one uniform number per (step, sequence), drawn before the loop
@@ -68,9 +68,26 @@ def choose_tokens(logits: Any, uniforms: Any, temperature: Any, top_k: Any, top_
     greedy = ops.cast(ops.argmax(logits, axis=-1), "int32")
     temperature = ops.cast(temperature, "float32")
     scaled = logits / ops.maximum(temperature, 1e-6)
+    k = ops.cast(top_k, "int32")
+    filtered = ops.logical_or(ops.logical_and(k > 0, k < vocab),
+                              ops.cast(top_p, "float32") < 1)
+    # Without top-k or top-p the sort and the masks are skipped (the default settings).
+    masked = ops.cond(filtered, lambda: _top_k_top_p(scaled, k, top_p), lambda: scaled)
+    cumulative = ops.cumsum(ops.softmax(masked, axis=-1), axis=-1)
+    drawn = ops.sum(ops.cast(cumulative < ops.expand_dims(uniforms, -1), "int32"), axis=-1)
+    drawn = ops.minimum(drawn, vocab - 1)
+    # A draw can only land on a kept token up to float rounding at the edges.
+    drawn = ops.where(ops.take_along_axis(masked, ops.expand_dims(drawn, -1), axis=-1)[:, 0]
+                      > -1e29, drawn, greedy)
+    return ops.where(temperature <= 0, greedy, drawn)
+
+
+def _top_k_top_p(scaled: Any, k: Any, top_p: Any) -> Any:
+    """``scaled`` logits with everything outside the top-k and the top-p set at -1e30."""
+    ops = keras.ops
+    vocab = ops.shape(scaled)[-1]
     ordered = ops.flip(ops.sort(scaled, axis=-1), axis=-1)  # descending
     # top-k: everything below the k-th largest value goes.
-    k = ops.cast(top_k, "int32")
     k = ops.where(ops.logical_or(k <= 0, k > vocab), vocab, k)
     kth = ops.take(ordered, ops.reshape(k - 1, (1,)), axis=-1)
     # top-p over what top-k kept: keep an entry while the mass before it is below p
@@ -79,14 +96,7 @@ def choose_tokens(logits: Any, uniforms: Any, temperature: Any, top_k: Any, top_
     before = ops.cumsum(probabilities, axis=-1) - probabilities
     kept = ops.where(before < ops.cast(top_p, "float32"), ordered, ordered[:, :1])
     floor = ops.maximum(kth, ops.min(kept, axis=-1, keepdims=True))
-    masked = ops.where(scaled >= floor, scaled, -1e30)
-    cumulative = ops.cumsum(ops.softmax(masked, axis=-1), axis=-1)
-    drawn = ops.sum(ops.cast(cumulative < ops.expand_dims(uniforms, -1), "int32"), axis=-1)
-    drawn = ops.minimum(drawn, vocab - 1)
-    # A draw can only land on a kept token up to float rounding at the edges.
-    drawn = ops.where(ops.take_along_axis(masked, ops.expand_dims(drawn, -1), axis=-1)[:, 0]
-                      > -1e29, drawn, greedy)
-    return ops.where(temperature <= 0, greedy, drawn)
+    return ops.where(scaled >= floor, scaled, -1e30)
 
 
 class RecurrentSampler:
@@ -97,7 +107,18 @@ class RecurrentSampler:
         recurrent: The recurrent layers in order (``LSTM``, ``GRU`` or
             ``SimpleRNN``; not bidirectional).
         head: The ``Dense`` output layer (softmax or linear: logits either way).
+
+    Attributes:
+        jit_compile: On TensorFlow, compile the loop with XLA (default ``True``),
+            as ``jax.jit`` does on JAX: each new batch size, prompt length or
+            step count compiles once (a few seconds), after which a step costs
+            a fraction of the graph executor's (on one CPU core, 500 steps of
+            one sequence through an LSTM(128): 9 ms against 120 ms). Set it to
+            ``False`` for one-off calls of ever-changing shapes. Exports trace
+            :meth:`loop` themselves and are not affected.
     """
+
+    jit_compile: bool = True
 
     def __init__(self, embedding: keras.layers.Layer, recurrent: list[keras.layers.Layer],
                  head: keras.layers.Layer):
@@ -224,7 +245,8 @@ class RecurrentSampler:
             if backend == "tensorflow":
                 import tensorflow as tf
 
-                function = tf.function(loop, reduce_retracing=True)
+                function = tf.function(loop, reduce_retracing=True,
+                                       jit_compile=self.jit_compile)
             elif backend == "jax":
                 import jax
 
