@@ -74,10 +74,10 @@ PUBLISHED = {  # MSE, MAE at lookback 96 (as collected in the CycleNet paper, Li
 }
 
 
-MODEL = ("SegRNN: lookback {args.lookback}, segment_length {args.segment_length}, units {args.units}, dropout "
-         "{args.dropout}, window_norm last, L1 loss, Adam {args.learning_rate}{decay}, batch "
-         "{args.batch_size}, at most {args.epochs} epochs, patience {args.patience} on "
-         "validation MSE, seed {args.seed}")
+MODEL = ("SegRNN: lookback {args.lookback}, segment_length {args.segment_length}, units "
+         "{args.units}, dropout {args.dropout}, window_norm last, L1 loss, Adam "
+         "{args.learning_rate}{decay}, batch {args.batch_size}, at most {args.epochs} epochs, "
+         "patience {args.patience} on validation MSE, seed {args.seed}")
 COMMAND = ("taskset -c 0 .venv/bin/python benchmarks/forecasting_etth1.py {args.data} --units "
            "{args.units} --epochs {args.epochs} --patience {args.patience}"
            "{lookback}")
@@ -294,8 +294,9 @@ def markdown(report: dict) -> str:
     lines = ["# ETTh1, all 7 variables (standardized MSE / MAE on the test split)", ""]
     for run in [report, *report.get("earlier_runs", [])]:
         lines += _table(run)
-    lines += ["Published numbers (every column but ours): lookback 96, as collected in CycleNet (Lin et al., "
-              "NeurIPS 2024) Table 2; SegRNN: Lin et al., 2023, arXiv:2308.11200.",
+    lines += ["Published numbers (every column but ours): lookback 96, as collected in "
+              "CycleNet (Lin et al., NeurIPS 2024) Table 2; SegRNN: Lin et al., 2023, "
+              "arXiv:2308.11200.",
               "Coverage: split-conformal intervals from the validation windows' absolute "
               "errors per horizon step and variable; `plain` uses one width per step and "
               "variable, `adaptive` scales the errors by each window's own spread (the "
