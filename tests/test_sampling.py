@@ -103,6 +103,26 @@ def test_draws_follow_the_distribution_and_the_filters():
     np.testing.assert_allclose(frequencies(temperature=1.0, top_k=1, top_p=1.0), [1, 0, 0, 0])
 
 
+def test_the_unfiltered_fast_path_draws_what_a_filter_keeping_everything_draws():
+    rows = np.random.default_rng(1).normal(size=(500, 6)).astype(np.float32)
+    uniforms = np.random.default_rng(2).random(500, dtype=np.float32)
+    plain = choose_tokens(rows, uniforms, 1.3, 0, 1.0)  # no sort: the default settings
+    # top-p just under 1 sorts and masks, yet keeps every token of these rows.
+    kept_all = choose_tokens(rows, uniforms, 1.3, 6, 1.0 - 1e-7)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(plain),
+                                  keras.ops.convert_to_numpy(kept_all))
+
+
+def test_xla_and_the_graph_executor_sample_the_same_tokens():
+    model = _model("lstm")
+    compiled, graph = RecurrentSampler.from_model(model), RecurrentSampler.from_model(model)
+    graph.jit_compile = False
+    prompts = np.array([[1, 2, 3], [4, 5, 6]])
+    for settings in ({"seed": 4}, {"seed": 4, "top_k": 3, "top_p": 0.8}):
+        np.testing.assert_array_equal(compiled.sample(prompts, 12, **settings),
+                                      graph.sample(prompts, 12, **settings))
+
+
 def test_bad_arguments_name_the_argument():
     sampler = RecurrentSampler.from_model(_model("gru", layers=1))
     with pytest.raises(ValueError, match="`prompts` must be ids of shape"):
