@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -139,3 +140,54 @@ def test_a_killed_worker_loses_no_trial_and_the_search_completes(small_tsv, tmp_
     assert (tuning_dir.glob("*/workers/tuner1.log").__next__()).is_file()
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["tuning"]["trials"] == 4 and metrics["tuning"]["failed"] == 0
+
+
+@pytest.mark.slow
+def test_a_frozen_remote_worker_times_out_and_its_trial_is_requeued(small_tsv, tmp_path):
+    tuning_dir, run_dir = tmp_path / "tuning", tmp_path / "run"
+    command = _command(small_tsv, tuning_dir, run_dir, "--max-trials", "3",
+                       "--set", "tuning_epochs=3", "--workers", "1", "--worker-timeout", "20")
+    env = dict(os.environ, CI="1")
+    chief = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    remote = None
+    head = []
+    try:
+        # The chief prints how to start a worker on another host: run exactly that here.
+        instructions = None
+        while instructions is None:
+            line = chief.stderr.readline()
+            head.append(line)
+            assert line, "the chief ended before printing how to add a worker"
+            match = re.search(r"KERASTUNER_ORACLE_PORT=(\d+) rnnt (.*)$", line.rstrip("\n"))
+            if match:
+                instructions = match
+        remote = subprocess.Popen(
+            [sys.executable, "-m", "rnn_templates.cli", *shlex.split(instructions[2])],
+            env=dict(env, KERASTUNER_TUNER_ID="remote0", KERASTUNER_ORACLE_IP="127.0.0.1",
+                     KERASTUNER_ORACLE_PORT=instructions[1]),
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def running_on_remote():
+            for run in tuning_dir.glob("*/trial_*/run.json"):
+                execution = run.parent / "execution_0"
+                if (json.loads(run.read_text(encoding="utf-8"))["workers"][-1:] == ["remote0"]
+                        and _records(execution) >= 1 and not (execution / "result.json").exists()):
+                    return run.parent.name
+            return None
+
+        victim = _wait_for(running_on_remote, chief).removeprefix("trial_")
+        remote.send_signal(signal.SIGSTOP)  # a host that hangs: no exit the chief could see
+        out, err = chief.communicate(timeout=600)
+        err = "".join(head) + err
+    finally:
+        chief.kill()
+        if remote is not None:
+            remote.kill()
+            remote.wait(timeout=30)
+    assert chief.returncode == 0, err[-3000:]
+    assert (f"worker remote0 finished no epoch for 20 s (--worker-timeout); trial {victim} "
+            "was sent back to the queue") in err
+    rows = {row["trial"]: row for row in _board(run_dir)}
+    assert len(rows) == 3 and {r["status"] for r in rows.values()} == {"COMPLETED"}  # lost: 0
+    assert "remote0" in rows[victim]["workers"] and "tuner0" in rows[victim]["workers"]
