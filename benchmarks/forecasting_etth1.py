@@ -34,6 +34,8 @@ import platform
 import time
 from pathlib import Path
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices
+
 import keras
 import numpy as np
 
