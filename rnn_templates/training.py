@@ -54,6 +54,44 @@ def progress_verbosity() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Sparse categorical cross-entropy from logits with label smoothing.
+
+    Keras's ``SparseCategoricalCrossentropy`` has no ``label_smoothing``; this
+    is the same loss against the target ``(1 - smoothing)`` on the true class
+    plus ``smoothing`` spread evenly over all classes (Szegedy et al., 2016),
+    which keeps a sequence model from growing over-confident on small data.
+    Padding masks on the predictions apply as with any Keras loss.
+
+    Example:
+        >>> loss = SmoothedSparseCrossentropy(0.0)
+        >>> round(float(loss([0], [[2.0, 0.0]])), 4)  # -log softmax([2, 0])[0]
+        0.1269
+    """
+
+    def __init__(self, smoothing: float = 0.1, name: str = "smoothed_crossentropy",
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not 0 <= smoothing < 1:
+            raise ValueError(f"`smoothing` must be in [0, 1); received {smoothing}")
+        self.smoothing = float(smoothing)
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        y_pred = ops.convert_to_tensor(y_pred, "float32")
+        log_p = ops.log_softmax(y_pred, axis=-1)
+        y_true = ops.convert_to_tensor(y_true, "int32")
+        if len(y_true.shape) == len(y_pred.shape):  # labels given as (..., 1)
+            y_true = ops.squeeze(y_true, -1)
+        true = ops.expand_dims(y_true, -1)
+        nll = -ops.squeeze(ops.take_along_axis(log_p, true, axis=-1), -1)
+        return (1 - self.smoothing) * nll - self.smoothing * ops.mean(log_p, axis=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "smoothing": self.smoothing}
+
+
 def compile_model(
     model: keras.Model,
     *,

@@ -187,3 +187,30 @@ def test_a_killed_fit_resumes_to_the_same_end_as_an_uninterrupted_one(tmp_path, 
             assert float(resumed[key]) == pytest.approx(float(whole[key]), rel=1e-4, abs=1e-6)
     for resumed, whole in zip(model.get_weights(), whole_model.get_weights(), strict=True):
         np.testing.assert_allclose(resumed, whole, rtol=1e-4, atol=1e-5)
+
+
+def test_smoothed_crossentropy_matches_keras_losses_and_masks():
+    from rnn_templates.training import SmoothedSparseCrossentropy
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(3, 5, 7)).astype("float32")
+    labels = rng.integers(0, 7, size=(3, 5))
+    plain = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    np.testing.assert_allclose(float(SmoothedSparseCrossentropy(0.0)(labels, logits)),
+                               float(plain(labels, logits)), rtol=1e-5)
+    # With smoothing: Keras's dense loss on one-hot labels with label_smoothing.
+    dense = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
+    np.testing.assert_allclose(
+        float(SmoothedSparseCrossentropy(0.1)(labels, logits)),
+        float(dense(keras.ops.one_hot(labels, 7), logits)), rtol=1e-5)
+    # A padding mask on the predictions leaves the padded steps out, as Keras's losses do.
+    mask = np.arange(5)[None, :] < np.array([[5], [3], [1]])
+    masked = keras.ops.convert_to_tensor(logits)
+    masked._keras_mask = keras.ops.convert_to_tensor(mask)
+    expected = plain(labels[mask], logits[mask])
+    np.testing.assert_allclose(float(SmoothedSparseCrossentropy(0.0)(labels, masked)),
+                               float(expected), rtol=1e-5)
+    restored = keras.losses.deserialize(keras.losses.serialize(SmoothedSparseCrossentropy(0.2)))
+    assert restored.smoothing == 0.2
+    with pytest.raises(ValueError, match="`smoothing` must be in"):
+        SmoothedSparseCrossentropy(1.0)

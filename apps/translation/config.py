@@ -73,6 +73,9 @@ class TranslationConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     attention: str = knob("luong", "luong (multiplicative), bahdanau (additive), dot or none",
                           choices=ATTENTIONS)
     head_dropout: float = knob(0.2, "dropout before the output layer", interval="[0, 1)")
+    label_smoothing: float = knob(0.0, "share of each target word's probability spread over "
+                                  "the vocabulary in the loss (0 = off; 0.1 is usual)",
+                                  interval="[0, 1)")
     num_buckets: int = knob(4, "length buckets for batching (1 = plain padding)",
                             interval="[1, inf)")
 

@@ -15,7 +15,7 @@ import keras_tuner
 from apps.translation.config import TranslationConfig
 from rnn_templates import build_seq2seq
 from rnn_templates.sentences import pair_dataset
-from rnn_templates.training import compile_model
+from rnn_templates.training import SmoothedSparseCrossentropy, compile_model
 from rnn_templates.tuning import choice, float_around
 
 
@@ -62,7 +62,8 @@ class TranslationHyperModel(keras_tuner.HyperModel):
         )
         return compile_model(
             model,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            loss=SmoothedSparseCrossentropy(c.label_smoothing) if c.label_smoothing
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             learning_rate=float_around(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
                                  sampling="log"),
             clipnorm=c.clipnorm or None,

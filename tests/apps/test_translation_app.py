@@ -1,6 +1,7 @@
 """Translation end to end on a slice of the shipped corpus: train, evaluate, export, predict."""
 
 import json
+import zipfile
 from pathlib import Path
 
 import keras
@@ -14,7 +15,8 @@ from rnn_templates.export import call_in_fresh_process
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--set", "epochs=2", "--set", "units=16", "--set", "embedding_dim=16",
         "--set", "source_tokens=400", "--set", "target_tokens=400", "--set", "beam_width=3",
-        "--set", "samples=4", "--set", "attention=bahdanau", "--set", "bidirectional=true"]
+        "--set", "samples=4", "--set", "attention=bahdanau", "--set", "bidirectional=true",
+        "--set", "label_smoothing=0.1"]
 SENTENCES = ["My sister is tired.", "Where is my phone?", "I don't understand."]
 
 
@@ -60,6 +62,9 @@ def test_train_writes_a_complete_run_directory(trained_run):
     artifacts = json.loads((trained_run / "artifacts.json").read_text())
     assert artifacts["target_vocabulary"][:4] == ["", "[UNK]", "[start]", "[end]"]
     assert artifacts["pairs"] == {"train": 320, "validation": 40, "test": 40}
+    # Trained with the smoothed loss, which the saved model names and reloads with.
+    assert "SmoothedSparseCrossentropy" in zipfile.ZipFile(
+        trained_run / "model.keras").read("config.json").decode()
 
 
 @pytest.mark.slow
