@@ -80,9 +80,21 @@ MODEL = ("SegRNN: lookback {args.lookback}, segment_length {args.segment_length}
          "{args.units}, dropout {args.dropout}, window_norm last, L1 loss, Adam "
          "{args.learning_rate}{decay}, batch {args.batch_size}, at most {args.epochs} epochs, "
          "patience {args.patience} on validation MSE, seed {args.seed}")
-COMMAND = ("taskset -c 0 .venv/bin/python benchmarks/forecasting_etth1.py {args.data} --units "
-           "{args.units} --epochs {args.epochs} --patience {args.patience}"
-           "{lookback}")
+SETTINGS = ("horizons", "lookback", "units", "segment_length", "dropout", "learning_rate",
+            "lr_decay", "batch_size", "epochs", "patience", "seed")
+
+
+def command(args, parser: argparse.ArgumentParser) -> str:
+    """The command line of this run: the data and every setting that is not the default."""
+    parts = ["taskset -c 0 .venv/bin/python benchmarks/forecasting_etth1.py", str(args.data)]
+    for name in SETTINGS:
+        value = getattr(args, name)
+        if value != parser.get_default(name):
+            shown = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+            parts.append(f"--{name.replace('_', '-')} {shown}")
+    if args.intervals:
+        parts.append("--intervals " + " ".join(args.intervals))
+    return " ".join(parts)
 
 
 def run_horizon(values, lookback, horizon, args) -> dict:
@@ -354,6 +366,7 @@ def main() -> None:
                         help="results path without suffix (default: results/forecasting_etth1, "
                         "or results/forecasting_etth1_intervals with --intervals)")
     args = parser.parse_args()
+    args.parser = parser
     if args.output is None:
         args.output = str(RESULTS / ("forecasting_etth1_intervals" if args.intervals
                                      else "forecasting_etth1"))
@@ -375,7 +388,7 @@ def main() -> None:
                               if args.lr_decay != 1 else ""),
         "machine": f"{platform.processor() or platform.machine()}, "
                    f"{len(os.sched_getaffinity(0))} core(s) available",
-        "threads": "pinned with taskset -c 0" if len(os.sched_getaffinity(0)) == 1 else
+        "threads": "pinned to one core with taskset" if len(os.sched_getaffinity(0)) == 1 else
                    "all available cores",
         "horizons": [], "published": {str(h): v for h, v in PUBLISHED.items()},
     }
@@ -385,9 +398,7 @@ def main() -> None:
         print(json.dumps(report["horizons"][-1]), flush=True)
         # Written after every horizon, so an interrupted run keeps what it finished.
         report["total_seconds"] = round(time.perf_counter() - started, 1)
-        report["command"] = COMMAND.format(
-            args=args, lookback=f" --lookback {args.lookback}" if args.lookback != 96 else "") + (
-            f" --lr-decay {args.lr_decay}" if args.lr_decay != 1 else "")
+        report["command"] = command(args, args.parser)
         io.write_json(output.with_suffix(".json"), report)
         io.write_text(output.with_suffix(".md"), markdown(report))
     print(markdown(report))
@@ -405,7 +416,7 @@ def main_intervals(args) -> None:
                                                                      "loss"),
         "machine": f"{platform.processor() or platform.machine()}, "
                    f"{len(os.sched_getaffinity(0))} core(s) available",
-        "threads": "pinned with taskset" if len(os.sched_getaffinity(0)) == 1 else
+        "threads": "pinned to one core with taskset" if len(os.sched_getaffinity(0)) == 1 else
                    "all available cores",
         "horizons": [],
     }
@@ -413,12 +424,7 @@ def main_intervals(args) -> None:
         report["horizons"].append(run_intervals(values, args.lookback, horizon, args))
         print(json.dumps(report["horizons"][-1]), flush=True)
         report["total_seconds"] = round(time.perf_counter() - started, 1)
-        report["command"] = (
-            f"taskset -c 1 .venv/bin/python benchmarks/forecasting_etth1.py {args.data} "
-            f"--horizons {' '.join(map(str, args.horizons))} --units {args.units} "
-            f"--segment-length {args.segment_length} "
-            f"--epochs {args.epochs} --patience {args.patience} --intervals "
-            f"{' '.join(args.intervals)}")
+        report["command"] = command(args, args.parser)
         io.write_json(output.with_suffix(".json"), report)
         io.write_text(output.with_suffix(".md"), intervals_markdown(report))
     print(intervals_markdown(report))
