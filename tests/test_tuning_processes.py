@@ -39,6 +39,16 @@ def _records(execution: Path) -> int:
         return 0
 
 
+def _running_on(tuning_dir: Path, worker: str) -> str | None:
+    """The trial (its number) that ``worker`` runs and has finished an epoch of, if any."""
+    for run in tuning_dir.glob("*/trial_*/run.json"):
+        execution = run.parent / "execution_0"
+        if (json.loads(run.read_text(encoding="utf-8"))["workers"][-1:] == [worker]
+                and _records(execution) >= 1 and not (execution / "result.json").exists()):
+            return run.parent.name.removeprefix("trial_")
+    return None
+
+
 def _wait_for(condition, process, timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -115,15 +125,7 @@ def test_a_killed_worker_loses_no_trial_and_the_search_completes(small_tsv, tmp_
             if match:
                 pids[match[1]] = int(match[2])
 
-        def running_on_tuner1():
-            for run in tuning_dir.glob("*/trial_*/run.json"):
-                execution = run.parent / "execution_0"
-                if (json.loads(run.read_text(encoding="utf-8"))["workers"][-1:] == ["tuner1"]
-                        and _records(execution) >= 1 and not (execution / "result.json").exists()):
-                    return run.parent.name
-            return None
-
-        victim = _wait_for(running_on_tuner1, chief).removeprefix("trial_")
+        victim = _wait_for(lambda: _running_on(tuning_dir, "tuner1"), chief)
         os.kill(pids["tuner1"], signal.SIGKILL)
         out, err = chief.communicate(timeout=600)
         err = "".join(head) + err
@@ -168,15 +170,7 @@ def test_a_frozen_remote_worker_times_out_and_its_trial_is_requeued(small_tsv, t
                      KERASTUNER_ORACLE_PORT=instructions[1]),
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-        def running_on_remote():
-            for run in tuning_dir.glob("*/trial_*/run.json"):
-                execution = run.parent / "execution_0"
-                if (json.loads(run.read_text(encoding="utf-8"))["workers"][-1:] == ["remote0"]
-                        and _records(execution) >= 1 and not (execution / "result.json").exists()):
-                    return run.parent.name
-            return None
-
-        victim = _wait_for(running_on_remote, chief).removeprefix("trial_")
+        victim = _wait_for(lambda: _running_on(tuning_dir, "remote0"), chief)
         remote.send_signal(signal.SIGSTOP)  # a host that hangs: no exit the chief could see
         out, err = chief.communicate(timeout=600)
         err = "".join(head) + err
