@@ -163,6 +163,15 @@ class _ResumedBest(tuner_utils.SaveBestEpoch):
                         self.best_value = value
         super().on_epoch_end(epoch, logs)
 
+    def _save_model(self):
+        # Written beside the checkpoint, then renamed onto it: a worker that hangs while
+        # writing (holding the HDF5 file lock) or dies mid-write leaves the next worker
+        # of this trial neither a locked nor a half-written checkpoint.
+        target = Path(self.filepath)
+        partial = target.with_name(f".partial-{os.getpid()}-{target.name}")
+        self.model.save_weights(str(partial))
+        os.replace(partial, target)
+
 
 class _Resumable:
     """Tuner mixin: each execution of a trial trains like a run and resumes like one.
@@ -197,6 +206,19 @@ class _Resumable:
         record["best_epochs"] += [None] * (self.executions_per_trial - len(record["best_epochs"]))
         atomic.write_json(run_file, record)
         given = fit_kwargs.pop("callbacks", [])
+        try:
+            return self._run_executions(trial, trial_dir, run_file, record, given, fit_args,
+                                        fit_kwargs)
+        except Exception as error:
+            # keras-tuner's messages between workers and chief carry no error text:
+            # the trial's own record keeps it for the leaderboard.
+            record.setdefault("errors", []).append(
+                _last_line(f"{type(error).__name__}: {error}"))
+            atomic.write_json(run_file, record)
+            raise
+
+    def _run_executions(self, trial, trial_dir, run_file, record, given, fit_args, fit_kwargs):
+        hp = trial.hyperparameters
         results = []
         for execution in range(self.executions_per_trial):
             work = trial_dir / f"execution_{execution}"
@@ -359,8 +381,11 @@ def leaderboard(tuner: keras_tuner.Tuner, num_trials: int | None = None) -> list
             notes.append("resumed after epoch " + ", ".join(map(str, run["resumed_at"])))
         if len(run.get("workers", [])) > 1:
             notes.append("run " + str(len(run["workers"])) + " times")
-        if trial.message and trial.status != "COMPLETED":
-            notes.append(_last_line(trial.message))
+        if trial.status != "COMPLETED":
+            if trial.message:
+                notes.append(_last_line(trial.message))
+            elif run.get("errors"):  # raised on a worker: the chief never got the text
+                notes.append(run["errors"][-1])
         best = [e + 1 for e in run.get("best_epochs", []) if e is not None]
         row = {
             "rank": position if trial in done else "",

@@ -278,3 +278,48 @@ def test_a_remote_worker_silent_past_the_timeout_is_named(tmp_path):
     # not written yet: only remote0 is silent.
     assert silent_workers(Oracle(), trial_dir, 60, {"tuner0"}, now=1000.0) == ["remote0"]
     assert silent_workers(Oracle(), trial_dir, 600, {"tuner0"}, now=1000.0) == []
+
+
+def test_a_worker_hung_while_writing_a_trial_checkpoint_does_not_block_the_next(tmp_path):
+    """A worker frozen mid-write keeps its HDF5 file lock on the trial's best-epoch
+    checkpoint; the worker that takes the trial over still saves its own."""
+    import h5py
+
+    from rnn_templates.tuning import _ResumedBest
+
+    target = tmp_path / "checkpoint.weights.h5"
+    model = TinyHyperModel().build(keras_tuner.HyperParameters())
+    hung = h5py.File(target, "w")  # open for writing, locked, never closed by its writer
+    try:
+        callback = _ResumedBest(keras_tuner.Objective("val_loss", "min"), str(target),
+                                SimpleNamespace(records=[]))
+        callback.set_model(model)
+        callback.on_epoch_end(0, {"val_loss": 1.0})
+    finally:
+        hung.close()
+    restored = TinyHyperModel().build(keras_tuner.HyperParameters())
+    restored.load_weights(target)
+    for saved, loaded in zip(model.get_weights(), restored.get_weights(), strict=True):
+        np.testing.assert_allclose(loaded, saved)
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+class FailingFit(TinyHyperModel):
+    def fit(self, hp, model, *args, **kwargs):
+        raise ValueError("this trial cannot train")
+
+
+def test_a_failed_trial_keeps_its_error_for_the_leaderboard_when_the_chief_has_none(tmp_path):
+    x, y = _data()
+    tuner = _tuner(tmp_path, max_trials=1)
+    tuner.hypermodel = FailingFit()
+    _search(tuner, x, y)
+    (trial,) = tuner.oracle.trials.values()
+    assert trial.status == "FAILED"
+    run = trial_runs(tuner)[trial.trial_id]
+    assert run["errors"] == ["ValueError: this trial cannot train"] * len(run["workers"])
+    # A worker's keras-tuner messages to the chief drop the error text: the note comes
+    # from the trial's own record then.
+    trial.message = None
+    (row,) = leaderboard(tuner)
+    assert row["status"] == "FAILED" and row["note"].endswith("ValueError: this trial cannot train")

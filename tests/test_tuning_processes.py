@@ -147,8 +147,11 @@ def test_a_killed_worker_loses_no_trial_and_the_search_completes(small_tsv, tmp_
 @pytest.mark.slow
 def test_a_frozen_remote_worker_times_out_and_its_trial_is_requeued(small_tsv, tmp_path):
     tuning_dir, run_dir = tmp_path / "tuning", tmp_path / "run"
-    command = _command(small_tsv, tuning_dir, run_dir, "--max-trials", "3",
-                       "--set", "tuning_epochs=3", "--workers", "1", "--worker-timeout", "20")
+    # Enough trials and epochs that the local worker cannot end the search before the
+    # remote one has started (its start-up alone takes seconds), nor the remote worker
+    # finish its trial between its first epoch and the SIGSTOP.
+    command = _command(small_tsv, tuning_dir, run_dir, "--max-trials", "6",
+                       "--set", "tuning_epochs=6", "--workers", "1", "--worker-timeout", "20")
     env = dict(os.environ, CI="1")
     chief = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -183,5 +186,7 @@ def test_a_frozen_remote_worker_times_out_and_its_trial_is_requeued(small_tsv, t
     assert (f"worker remote0 finished no epoch for 20 s (--worker-timeout); trial {victim} "
             "was sent back to the queue") in err
     rows = {row["trial"]: row for row in _board(run_dir)}
-    assert len(rows) == 3 and {r["status"] for r in rows.values()} == {"COMPLETED"}  # lost: 0
+    assert len(rows) == 6, rows
+    assert {r["status"] for r in rows.values()} == {"COMPLETED"}, [  # lost: 0
+        (r["trial"], r["status"], r["workers"], r["note"]) for r in rows.values()]
     assert "remote0" in rows[victim]["workers"] and "tuner0" in rows[victim]["workers"]
