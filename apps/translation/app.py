@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -289,17 +290,27 @@ def _check_beam(width: int, vocabulary: int, where: str) -> None:
             fix="use a narrower beam")
 
 
+# model -> {beam width: (its artifacts, the compiled search)}; entries go with the model.
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def translate(model: keras.Model, artifacts: dict[str, Any], texts: list[str], *,
               beam_width: int | None = None, batch_size: int = 256) -> list[str]:
     """Translations of ``texts`` by a trained model: greedy, or beam search of ``beam_width``.
 
-    The search is compiled once per call (a ``tf.function``) and runs
+    The search is compiled (a ``tf.function``) on the first call for a model,
+    its artifacts and a beam width, and reused by later calls; it runs
     ``batch_size`` sentences together.
     """
-    decode = TranslationApp()._decoder(model, artifacts)
     width = None if beam_width in (None, 1) else beam_width
-    compiled = tf.function(lambda t: decode(t, width)["translation"], input_signature=[TEXT],
-                           autograph=False)
+    cached = _COMPILED.setdefault(model, {}).get(width)
+    if cached is not None and cached[0] is artifacts:
+        compiled = cached[1]
+    else:
+        decode = TranslationApp()._decoder(model, artifacts)
+        compiled = tf.function(lambda t: decode(t, width)["translation"],
+                               input_signature=[TEXT], autograph=False)
+        _COMPILED[model][width] = (artifacts, compiled)
     translations: list[str] = []
     for start in range(0, len(texts), batch_size):
         translations += _strings(compiled(tf.constant(list(texts[start:start + batch_size]))))

@@ -83,6 +83,21 @@ def test_saved_model_signatures_match_the_in_memory_model_in_a_fresh_process(tra
     assert list(fresh_beam["translation"]) == beam
 
 
+def test_translate_compiles_each_search_once_per_model_and_artifacts(trained_run):
+    from apps.translation.app import _COMPILED
+
+    model = keras.saving.load_model(trained_run / "model.keras")
+    artifacts = json.loads((trained_run / "artifacts.json").read_text())
+    first = translate(model, artifacts, SENTENCES[:2])
+    search = _COMPILED[model][None][1]
+    assert translate(model, artifacts, SENTENCES)[:2] == first
+    assert _COMPILED[model][None][1] is search and search.experimental_get_tracing_count() == 1
+    translate(model, artifacts, SENTENCES[:2], beam_width=2)
+    assert set(_COMPILED[model]) == {None, 2}
+    assert translate(model, dict(artifacts), SENTENCES[:2]) == first  # others: compiled anew
+    assert _COMPILED[model][None][1] is not search
+
+
 def test_evaluate_reproduces_the_test_metrics(trained_run, capsys):
     assert main(["translation", "evaluate", "--run-dir", str(trained_run)]) == 0
     evaluation = json.loads((trained_run / "evaluation-test.json").read_text())
