@@ -35,15 +35,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
 import numpy as np  # noqa: E402
+
+import rnn_templates  # noqa: E402,F401  (TensorFlow set up as in the apps: quiet, oneDNN off)
+
+# isort: split
 from bench_common import RESULTS, machine_info, write_text_atomic  # noqa: E402
 
 PUBLISHED = {"geron_conv_lstm_test": 0.816, "geron_conv_lstm_validation_about": 0.825,

@@ -36,11 +36,13 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("RNNT_VERBOSE", "2")
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
+import rnn_templates  # noqa: E402,F401  (TensorFlow set up as in the apps: quiet, oneDNN off)
+
+# isort: split
 from bench_common import RESULTS, UCI_FOLDER, machine_info, write_text_atomic  # noqa: E402
 
 SST2_FOLDER = UCI_FOLDER.parent / "sst2"

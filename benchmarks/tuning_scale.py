@@ -34,9 +34,11 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notices
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
+import rnn_templates  # noqa: E402,F401  (TensorFlow set up as in the apps: quiet, oneDNN off)
+
+# isort: split
 from bench_common import REPO_ROOT, RESULTS, machine_info, write_text_atomic  # noqa: E402
 
 DATA = REPO_ROOT / "data" / "sentiment" / "reviews.tsv"
