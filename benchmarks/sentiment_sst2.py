@@ -53,6 +53,7 @@ VARIANTS = {
     "default": [],
     "ngrams": ["ngram_buckets=131072"],
     "mean_max": ["pooling=mean_max"],
+    "mean_max_embedding_dropout": ["pooling=mean_max", "embedding_dropout=0.2"],
 }
 
 
