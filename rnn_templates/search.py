@@ -162,6 +162,7 @@ def beam_search(
     beam_width: int | tf.Tensor,
     length_penalty: float | tf.Tensor = 0.0,
     pad_token: int = 0,
+    stop_early: bool = True,
 ) -> SearchResult:
     """Keep the ``beam_width`` best prefixes of every input, one decoder step at a time.
 
@@ -183,6 +184,15 @@ def beam_search(
         beam_width: Prefixes kept per input (at most the vocabulary size).
         length_penalty: GNMT's alpha; 0 ranks by summed log-probability.
         pad_token: What follows the end token.
+        stop_early: Stop as soon as, for every input, no live prefix can still
+            outrank the best finished one. A live prefix's summed
+            log-probability only falls as it grows, and its length penalty
+            factor can grow at most to that of ``max_length``, so its ranking
+            score can at best reach its summed log-probability divided by that
+            factor: once the best finished beam scores at least that, it is
+            final. The best beam is then exactly what the full search returns;
+            the other beams may be cut short. ``False`` runs until every beam
+            has ended (or ``max_length``).
 
     Returns:
         A :class:`SearchResult`; ``tokens`` is the best beam.
@@ -209,8 +219,16 @@ def beam_search(
     sequences = tf.zeros([batch, width, 0], tf.int32)
     offsets = tf.range(batch)[:, None] * width
 
+    ceiling = length_penalty_factor(max_length, length_penalty)
+
     def condition(t, tokens, states, finished, scores, lengths, sequences):
-        return tf.logical_and(t < max_length, tf.logical_not(tf.reduce_all(finished)))
+        settled = tf.reduce_all(finished, axis=1)
+        if stop_early:
+            ranked = scores / length_penalty_factor(lengths, length_penalty)
+            best_finished = tf.reduce_max(tf.where(finished, ranked, -float("inf")), axis=1)
+            best_live = tf.reduce_max(tf.where(finished, -float("inf"), scores / ceiling), axis=1)
+            settled = tf.logical_or(settled, best_finished >= best_live)
+        return tf.logical_and(t < max_length, tf.logical_not(tf.reduce_all(settled)))
 
     def body(t, tokens, states, finished, scores, lengths, sequences):
         log_probs, states = step(tokens, states, context)

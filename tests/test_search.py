@@ -127,6 +127,45 @@ def test_search_stops_when_every_sequence_has_ended():
     np.testing.assert_array_equal(beam.lengths.numpy(), [2] * 4)
 
 
+@pytest.mark.parametrize("length_penalty", [0.0, 0.6, 1.5])
+def test_stopping_early_returns_the_best_beam_of_the_full_search(length_penalty):
+    for seed in range(6):
+        step, calls = _random_decoder(seed=seed, vocab=8)
+        states, context = _initial(16, seed=seed + 10)
+        options = dict(start_token=START, end_token=END, max_length=12, beam_width=4,
+                       length_penalty=length_penalty)
+        full = beam_search(step, states, context, stop_early=False, **options)
+        full_steps = len(calls)
+        calls.clear()
+        early = beam_search(step, states, context, **options)
+        assert len(calls) <= full_steps
+        assert strip_after_end(early.tokens, END) == strip_after_end(full.tokens, END)
+        np.testing.assert_allclose(early.scores.numpy(), full.scores.numpy(), atol=1e-5)
+        np.testing.assert_array_equal(early.lengths.numpy(), full.lengths.numpy())
+
+
+def test_stopping_early_skips_the_steps_of_beams_that_cannot_win():
+    # The likely path ends after one token; the other beam wanders at -5 per token.
+    table = np.full((5, 5), -5.0, dtype="float32")
+    table[START, 3] = -0.01
+    table[3, END] = -0.01
+    log_table = tf.constant(table)
+    calls = []
+
+    def step(tokens, states, context):
+        calls.append(1)
+        return tf.gather(log_table, tokens), states
+
+    options = dict(start_token=START, end_token=END, max_length=30, beam_width=2,
+                   length_penalty=0.6)
+    full = beam_search(step, [tf.zeros([3, 1])], stop_early=False, **options)
+    assert len(calls) == 30  # the second beam never ends
+    calls.clear()
+    early = beam_search(step, [tf.zeros([3, 1])], **options)
+    assert len(calls) == 2
+    assert strip_after_end(early.tokens, END) == strip_after_end(full.tokens, END) == [[3]] * 3
+
+
 def test_compiled_search_matches_eager_and_takes_a_beam_width_tensor():
     step, _ = _random_decoder(seed=7)
     states, context = _initial(5, seed=8)

@@ -153,7 +153,7 @@ class TranslationApp(App):
         return [TEXT]
 
     def _decoder(self, model: keras.Model, artifacts: dict[str, Any]):
-        """``decode(texts, beam_width or None) -> dict`` over the trained layers."""
+        """``decode(texts, beam_width or None, stop_early) -> dict`` over the trained layers."""
         vectorizer = model.get_layer("source_vectorizer")
         trim = model.get_layer("trim_padding")
         encoder, decoder_step = seq2seq_inference_models(model.get_layer("translation_core"))
@@ -162,14 +162,15 @@ class TranslationApp(App):
         search = {"start_token": START_ID, "end_token": END_ID,
                   "max_length": artifacts["max_output_length"]}
 
-        def decode(texts, beam_width=None):
+        def decode(texts, beam_width=None, stop_early=True):
             memory, mask, *states = encoder(trim(vectorizer(texts)), training=False)
             memory = tf.identity(memory)  # drops the Keras mask: the step reads `mask` itself
             if beam_width is None:
                 result = greedy_search(step, states, [memory, mask], **search)
             else:
                 result = beam_search(step, states, [memory, mask], beam_width=beam_width,
-                                     length_penalty=artifacts["length_penalty"], **search)
+                                     length_penalty=artifacts["length_penalty"],
+                                     stop_early=stop_early, **search)
             translation = detokenize(result.tokens, vocabulary, level=artifacts["level"],
                                      spaced_punctuation=artifacts["spaced_punctuation"])
             return {"translation": translation, "score": result.scores, "length": result.lengths}
@@ -290,27 +291,32 @@ def _check_beam(width: int, vocabulary: int, where: str) -> None:
             fix="use a narrower beam")
 
 
-# model -> {beam width: (its artifacts, the compiled search)}; entries go with the model.
+# model -> {(beam width, stop early): (its artifacts, the compiled search)}; entries go
+# with the model.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def translate(model: keras.Model, artifacts: dict[str, Any], texts: list[str], *,
-              beam_width: int | None = None, batch_size: int = 256) -> list[str]:
+              beam_width: int | None = None, batch_size: int = 256,
+              stop_early: bool = True) -> list[str]:
     """Translations of ``texts`` by a trained model: greedy, or beam search of ``beam_width``.
 
     The search is compiled (a ``tf.function``) on the first call for a model,
     its artifacts and a beam width, and reused by later calls; it runs
-    ``batch_size`` sentences together.
+    ``batch_size`` sentences together. ``stop_early=False`` runs the beam
+    search until every beam has ended (see
+    :func:`rnn_templates.search.beam_search`); the best beam is the same.
     """
     width = None if beam_width in (None, 1) else beam_width
-    cached = _COMPILED.setdefault(model, {}).get(width)
+    key = (width, bool(stop_early))
+    cached = _COMPILED.setdefault(model, {}).get(key)
     if cached is not None and cached[0] is artifacts:
         compiled = cached[1]
     else:
         decode = TranslationApp()._decoder(model, artifacts)
-        compiled = tf.function(lambda t: decode(t, width)["translation"],
+        compiled = tf.function(lambda t: decode(t, width, stop_early)["translation"],
                                input_signature=[TEXT], autograph=False)
-        _COMPILED[model][width] = (artifacts, compiled)
+        _COMPILED[model][key] = (artifacts, compiled)
     translations: list[str] = []
     for start in range(0, len(texts), batch_size):
         translations += _strings(compiled(tf.constant(list(texts[start:start + batch_size]))))

@@ -89,13 +89,15 @@ def test_translate_compiles_each_search_once_per_model_and_artifacts(trained_run
     model = keras.saving.load_model(trained_run / "model.keras")
     artifacts = json.loads((trained_run / "artifacts.json").read_text())
     first = translate(model, artifacts, SENTENCES[:2])
-    search = _COMPILED[model][None][1]
+    search = _COMPILED[model][None, True][1]
     assert translate(model, artifacts, SENTENCES)[:2] == first
-    assert _COMPILED[model][None][1] is search and search.experimental_get_tracing_count() == 1
-    translate(model, artifacts, SENTENCES[:2], beam_width=2)
-    assert set(_COMPILED[model]) == {None, 2}
+    assert _COMPILED[model][None, True][1] is search
+    assert search.experimental_get_tracing_count() == 1
+    beam = translate(model, artifacts, SENTENCES, beam_width=2)
+    assert translate(model, artifacts, SENTENCES, beam_width=2, stop_early=False) == beam
+    assert set(_COMPILED[model]) == {(None, True), (2, True), (2, False)}
     assert translate(model, dict(artifacts), SENTENCES[:2]) == first  # others: compiled anew
-    assert _COMPILED[model][None][1] is not search
+    assert _COMPILED[model][None, True][1] is not search
 
 
 def test_evaluate_reproduces_the_test_metrics(trained_run, capsys):
