@@ -16,7 +16,8 @@ A step reads one token per sequence and returns the new states, so decoding
 ``t`` tokens costs ``t`` decoder steps: the decoder never re-reads the
 prefix. Greedy and beam search run all sequences of a batch together in one
 ``tf.while_loop`` that stops as soon as every sequence has emitted the end
-token (or at ``max_length``). They use stock TensorFlow ops only, so a
+token (or at ``max_length``); beam search stops sooner, once every input's
+best beam is final. They use stock TensorFlow ops only, so a
 ``tf.function`` (or a SavedModel signature) wrapping them runs on TensorFlow
 Serving. :func:`keras_step` adapts the one-step decoder of
 :func:`~rnn_templates.topologies.seq2seq_inference_models`.
