@@ -235,17 +235,25 @@ def beam_search(
         log_probs, states = step(tokens, states, context)
         log_probs = tf.cast(log_probs, tf.float32)
         vocab = tf.shape(log_probs)[-1]
-        log_probs = tf.reshape(log_probs, [batch, width, vocab])
+        # The continuations of one beam share its score and length, so they rank as their
+        # log-probabilities do: each beam's best `width` hold the best `width` overall,
+        # and only those few candidates are scored.
+        per_beam = tf.minimum(width, vocab)
+        top_log_probs, top_tokens = tf.math.top_k(
+            tf.reshape(log_probs, [batch, width, vocab]), k=per_beam)
         # A finished beam continues only with padding, at no cost.
-        padding_only = tf.where(tf.range(vocab) == pad_token, 0.0, _IMPOSSIBLE)
-        log_probs = tf.where(finished[:, :, None], padding_only[None, None, :], log_probs)
-        totals = scores[:, :, None] + log_probs
+        padding_only = tf.where(tf.range(per_beam) == 0, 0.0, _IMPOSSIBLE)
+        top_log_probs = tf.where(finished[:, :, None], padding_only[None, None, :],
+                                 top_log_probs)
+        top_tokens = tf.where(finished[:, :, None], pad_token, top_tokens)
+        totals = scores[:, :, None] + top_log_probs
         grown = lengths + tf.cast(tf.logical_not(finished), tf.int32)
         ranking = totals / length_penalty_factor(grown, length_penalty)[:, :, None]
-        _, best = tf.math.top_k(tf.reshape(ranking, [batch, width * vocab]), k=width)
-        parents = best // vocab
-        chosen = best % vocab
-        scores = tf.gather(tf.reshape(totals, [batch, width * vocab]), best, batch_dims=1)
+        _, best = tf.math.top_k(tf.reshape(ranking, [batch, width * per_beam]), k=width)
+        parents = best // per_beam
+        chosen = tf.gather(tf.reshape(top_tokens, [batch, width * per_beam]), best,
+                           batch_dims=1)
+        scores = tf.gather(tf.reshape(totals, [batch, width * per_beam]), best, batch_dims=1)
         finished = tf.logical_or(tf.gather(finished, parents, batch_dims=1),
                                  tf.equal(chosen, end_token))
         lengths = tf.gather(grown, parents, batch_dims=1)
