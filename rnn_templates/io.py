@@ -150,6 +150,20 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
+def save_weights(model: Any, path: str | os.PathLike) -> Path:
+    """``model.save_weights`` to a name of this process's beside ``path``, then renamed onto it.
+
+    A writer killed or hung mid-write (HDF5 keeps the file it writes locked)
+    leaves neither a half-written nor a locked file at ``path``. The
+    temporary name ends like ``path`` (Keras checks for ``.weights.h5``).
+    """
+    target = Path(path)
+    partial = target.with_name(f".partial-{os.getpid()}-{target.name}")
+    model.save_weights(str(partial))
+    os.replace(partial, target)
+    return target
+
+
 def write_json(path: str | os.PathLike, data: Any) -> Path:
     """Write indented, key-sorted JSON atomically."""
     return write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -188,9 +188,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         backup = Path(self.backup_dir)
         backup.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{self._current_epoch}-{self._last_batch_seen}.weights.h5"
-        partial = backup / f".partial-{os.getpid()}.weights.h5"
-        self.model.save_weights(str(partial), overwrite=True)
-        os.replace(partial, backup / name)
+        io.save_weights(self.model, backup / name)
         io.write_json(self._training_metadata_path, {
             "epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name})
         for old in backup.glob("epoch-*.weights.h5"):

@@ -164,13 +164,9 @@ class _ResumedBest(tuner_utils.SaveBestEpoch):
         super().on_epoch_end(epoch, logs)
 
     def _save_model(self):
-        # Written beside the checkpoint, then renamed onto it: a worker that hangs while
-        # writing (holding the HDF5 file lock) or dies mid-write leaves the next worker
-        # of this trial neither a locked nor a half-written checkpoint.
-        target = Path(self.filepath)
-        partial = target.with_name(f".partial-{os.getpid()}-{target.name}")
-        self.model.save_weights(str(partial))
-        os.replace(partial, target)
+        # A worker hung or killed mid-write cannot leave the trial's next worker a locked
+        # or half-written checkpoint.
+        atomic.save_weights(self.model, self.filepath)
 
 
 class _Resumable:
