@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rnn_templates.search import beam_search, greedy_search, length_penalty_factor, strip_after_end
+from rnn_templates.search import (
+    beam_search,
+    greedy_search,
+    length_penalty_factor,
+    strip_after_end,
+    top_k,
+)
 
 PAD, END, START = 0, 1, 2
 VOCAB, WIDTH = 6, 5
@@ -190,3 +196,45 @@ def test_beam_width_must_be_positive():
     with pytest.raises(ValueError, match="`beam_width` must be >= 1; received 0"):
         beam_search(step, states, context, start_token=START, end_token=END, max_length=3,
                     beam_width=0)
+
+
+@pytest.mark.parametrize(("shape", "k", "rounding"), [
+    ((7, 8000), 4, None),          # the translation vocabulary
+    ((7, 8000), 4, 0),             # many ties, inside and across blocks
+    ((3, 5, 1001), 9, 1),          # a leading beam axis; not a multiple of the block
+    ((4, 300), 40, None),          # k above the number of blocks
+    ((2, 100), 3, None),           # small enough for tf.math.top_k itself
+])
+def test_top_k_equals_tf_top_k_ties_included(shape, k, rounding):
+    values = np.random.default_rng(k).normal(size=shape).astype("float32")
+    if rounding is not None:
+        values = np.round(values, rounding)
+    values[..., 17] = -np.inf  # a token masked out
+    expected = tf.math.top_k(values, k=k)
+    for given_k in (k, tf.constant(k)):
+        top, indices = top_k(tf.constant(values), given_k)
+        np.testing.assert_array_equal(top.numpy(), expected.values.numpy())
+        np.testing.assert_array_equal(indices.numpy(), expected.indices.numpy())
+
+
+def test_top_k_of_unknown_size_inside_a_graph():
+    @tf.function(input_signature=[tf.TensorSpec([None, None]), tf.TensorSpec([], tf.int32)])
+    def compiled(values, k):
+        return top_k(values, k)
+
+    values = np.random.default_rng(3).normal(size=(5, 700)).astype("float32")
+    top, indices = compiled(tf.constant(values), tf.constant(6))
+    expected = tf.math.top_k(values, k=6)
+    np.testing.assert_array_equal(indices.numpy(), expected.indices.numpy())
+    np.testing.assert_array_equal(top.numpy(), expected.values.numpy())
+
+
+def test_beam_search_runs_its_first_step_once_per_input():
+    step, calls = _random_decoder(seed=9)
+    states, context = _initial(3, seed=10)
+    beam_search(step, states, context, start_token=START, end_token=END, max_length=4,
+                beam_width=4, stop_early=False)
+    assert calls == [3, 12, 12, 12]  # the start token once per input, then every beam
+    with pytest.raises(ValueError, match="`max_length` must be >= 1; received 0"):
+        beam_search(step, states, context, start_token=START, end_token=END, max_length=0,
+                    beam_width=4)

@@ -302,9 +302,14 @@ def translate(model: keras.Model, artifacts: dict[str, Any], texts: list[str], *
     """Translations of ``texts`` by a trained model: greedy, or beam search of ``beam_width``.
 
     The search is compiled (a ``tf.function``) on the first call for a model,
-    its artifacts and a beam width, and reused by later calls; it runs
-    ``batch_size`` sentences together. ``stop_early=False`` runs the beam
-    search until every beam has ended (see
+    its artifacts and a beam width, and reused by later calls. Sentences go
+    through it in batches of similar length (fewer padded source words, and a
+    batch stops as soon as its own sentences have ended), ``batch_size``
+    decoder rows at a time: ``batch_size`` sentences for greedy decoding,
+    ``batch_size // beam_width`` for beam search, which carries ``beam_width``
+    rows per sentence, so a wider beam does not take more memory. The
+    translations come back in the order of ``texts``. ``stop_early=False``
+    runs the beam search until every beam has ended (see
     :func:`rnn_templates.search.beam_search`); the best beam is the same.
     """
     width = None if beam_width in (None, 1) else beam_width
@@ -317,9 +322,15 @@ def translate(model: keras.Model, artifacts: dict[str, Any], texts: list[str], *
         compiled = tf.function(lambda t: decode(t, width, stop_early)["translation"],
                                input_signature=[TEXT], autograph=False)
         _COMPILED[model][key] = (artifacts, compiled)
-    translations: list[str] = []
-    for start in range(0, len(texts), batch_size):
-        translations += _strings(compiled(tf.constant(list(texts[start:start + batch_size]))))
+    texts = [str(text) for text in texts]
+    per_call = max(1, batch_size // (width or 1))
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i].split()))
+    translations: list[str] = [""] * len(texts)
+    for start in range(0, len(order), per_call):
+        chunk = order[start:start + per_call]
+        for i, text in zip(chunk, _strings(compiled(tf.constant([texts[i] for i in chunk]))),
+                           strict=True):
+            translations[i] = text
     return translations
 
 

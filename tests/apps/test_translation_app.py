@@ -100,6 +100,17 @@ def test_translate_compiles_each_search_once_per_model_and_artifacts(trained_run
     assert _COMPILED[model][None, True][1] is not search
 
 
+def test_translate_batches_by_length_and_keeps_the_input_order(trained_run):
+    model = keras.saving.load_model(trained_run / "model.keras")
+    artifacts = json.loads((trained_run / "artifacts.json").read_text())
+    texts = sorted(SENTENCES, key=len, reverse=True) + SENTENCES[:1]
+    one_by_one = [translate(model, artifacts, [text])[0] for text in texts]
+    assert translate(model, artifacts, texts, batch_size=2) == one_by_one
+    beam_one_by_one = [translate(model, artifacts, [text], beam_width=2)[0] for text in texts]
+    # batch_size counts decoder rows: 2 sentences of 2 beams per call.
+    assert translate(model, artifacts, texts, beam_width=2, batch_size=4) == beam_one_by_one
+
+
 def test_evaluate_reproduces_the_test_metrics(trained_run, capsys):
     assert main(["translation", "evaluate", "--run-dir", str(trained_run)]) == 0
     evaluation = json.loads((trained_run / "evaluation-test.json").read_text())
