@@ -78,11 +78,17 @@ PUBLISHED = {  # MSE, MAE at lookback 96 (as collected in the CycleNet paper, Li
 
 
 MODEL = ("SegRNN: lookback {args.lookback}, segment_length {args.segment_length}, units "
-         "{args.units}, dropout {args.dropout}, window_norm last, L1 loss, Adam "
+         "{args.units}, dropout {args.dropout}, window_norm last, {loss} loss, Adam "
          "{args.learning_rate}{decay}, batch {args.batch_size}, at most {args.epochs} epochs, "
          "patience {args.patience} on validation MSE, seed {args.seed}")
 SETTINGS = ("horizons", "lookback", "units", "segment_length", "dropout", "learning_rate",
-            "lr_decay", "batch_size", "epochs", "patience", "seed")
+            "lr_decay", "batch_size", "epochs", "patience", "seed", "loss")
+
+
+def model_text(args) -> str:
+    """The model and training settings of this run, in words."""
+    decay = f" decayed x{args.lr_decay}/epoch after epoch 3" if args.lr_decay != 1 else ""
+    return MODEL.format(args=args, loss={"mae": "L1", "mse": "MSE"}[args.loss], decay=decay)
 
 
 def command(args, parser: argparse.ArgumentParser) -> str:
@@ -116,7 +122,7 @@ def run_horizon(values, lookback, horizon, args) -> dict:
         "segrnn", rows=lookback, columns=values.shape[1], lookback=lookback, horizon=horizon,
         targets=values.shape[1], past=0, future=0, mean=mean.tolist(), std=std.tolist(),
         segment_length=args.segment_length, units=args.units, dropout=args.dropout)
-    model.compile(keras.optimizers.Adam(args.learning_rate), loss="mae", metrics=["mse"])
+    model.compile(keras.optimizers.Adam(args.learning_rate), loss=args.loss, metrics=["mse"])
     stopping = keras.callbacks.EarlyStopping("val_mse", patience=args.patience,
                                              restore_best_weights=True)
     # Constant for the first epochs, then decayed by `lr_decay` per epoch (SegRNN's "type3").
@@ -150,6 +156,7 @@ def run_horizon(values, lookback, horizon, args) -> dict:
         "adaptive_coverage_95": coverage(truth, predictions["test"], adaptive[1] * scales["test"]),
         "epochs_run": len(history.history["loss"]),
         "kept_epoch": int(np.argmin(history.history["val_mse"])) + 1,
+        "validation_mse": float(np.min(history.history["val_mse"])),
         "train_seconds": round(seconds, 1),
     }
 
@@ -181,7 +188,7 @@ def _train(values, lookback, horizon, args, quantiles=None):
         model.compile(keras.optimizers.Adam(args.learning_rate), loss=PinballLoss(quantiles),
                       metrics=median_metrics(quantiles))
     else:
-        model.compile(keras.optimizers.Adam(args.learning_rate), loss="mae", metrics=["mse"])
+        model.compile(keras.optimizers.Adam(args.learning_rate), loss=args.loss, metrics=["mse"])
     stopping = keras.callbacks.EarlyStopping("val_mse", patience=args.patience, mode="min",
                                              restore_best_weights=True)
     schedule = keras.callbacks.LearningRateScheduler(
@@ -361,6 +368,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2023)
+    parser.add_argument("--loss", choices=("mae", "mse"), default="mae",
+                        help="training loss (SegRNN's own scripts train on MAE)")
     parser.add_argument("--intervals", nargs="+", choices=("conformal", "quantile", "cqr"),
                         help="run the interval part: these methods' test coverage")
     parser.add_argument("--output", default=None,
@@ -385,8 +394,7 @@ def main() -> None:
     report = {
         "protocol": "ETTh1 rows 0-8639/8640-11519/11520-14399, z-score on train, M setting",
         "lookback": args.lookback,
-        "model": MODEL.format(args=args, decay=f" decayed x{args.lr_decay}/epoch after epoch 3"
-                              if args.lr_decay != 1 else ""),
+        "model": model_text(args),
         "machine": f"{platform.processor() or platform.machine()}, "
                    f"{len(os.sched_getaffinity(0))} core(s) available",
         "threads": "pinned to one core with taskset" if len(os.sched_getaffinity(0)) == 1 else
@@ -412,9 +420,7 @@ def main_intervals(args) -> None:
     report = {
         "protocol": "ETTh1 rows 0-8639/8640-11519/11520-14399, z-score on train, M setting",
         "lookback": args.lookback,
-        "model": MODEL.format(args=args, decay=f" decayed x{args.lr_decay}/epoch after epoch 3"
-                              if args.lr_decay != 1 else "").replace("L1 loss", "L1 or pinball "
-                                                                     "loss"),
+        "model": model_text(args).replace("L1 loss", "L1 or pinball loss"),
         "machine": f"{platform.processor() or platform.machine()}, "
                    f"{len(os.sched_getaffinity(0))} core(s) available",
         "threads": "pinned to one core with taskset" if len(os.sched_getaffinity(0)) == 1 else
