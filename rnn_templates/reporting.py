@@ -121,3 +121,23 @@ def format_confusion(matrix: list[list[int]], class_names: list[str]) -> str:
     for name, row in zip(class_names, matrix, strict=True):
         lines.append(name.ljust(width) + "".join(str(v).rjust(width) for v in row))
     return "\n".join(lines)
+
+
+def plot_attention(maps: list[dict], path: str | os.PathLike) -> None:
+    """One heat-map per sequence: output tokens (rows) against source tokens (columns).
+
+    Each map holds ``source`` (its title), ``source_tokens``, ``target_tokens``
+    and ``weights``, one row per target token.
+    """
+    figure, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps), 4.5), squeeze=False)
+    for axis, entry in zip(axes[0], maps, strict=True):
+        weights = np.array(entry["weights"], dtype=float).reshape(
+            len(entry["target_tokens"]), len(entry["source_tokens"]))
+        axis.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        axis.set_xticks(range(len(entry["source_tokens"])), entry["source_tokens"], rotation=60,
+                        ha="right", fontsize=8)
+        axis.set_yticks(range(len(entry["target_tokens"])), entry["target_tokens"], fontsize=8)
+        axis.set_title(entry["source"][:40], fontsize=9)
+    figure.suptitle("Attention: output tokens (rows) over source tokens (columns)")
+    figure.tight_layout()
+    io.save_figure(figure, Path(path))

@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 StepFunction = Callable[[tf.Tensor, Any, Any], tuple[tf.Tensor, Any]]
@@ -357,6 +358,60 @@ def keras_step(decoder_step: Any, num_states: int) -> StepFunction:
         return tf.nn.log_softmax(logits, axis=-1), list(outputs[1 : 1 + num_states])
 
     return step
+
+
+def decode_in_batches(decode: Callable[[list[Any]], list[Any]], items: list[Any], *,
+                      rows: int, rows_per_item: int = 1,
+                      length: Callable[[Any], int] = len) -> list[Any]:
+    """``decode`` over ``items`` in batches of similar length, results in the order of ``items``.
+
+    Items are sorted by ``length``, so a batch pads its inputs little and its
+    search stops as soon as its own sequences have ended. Each call decodes
+    ``rows`` decoder rows: ``rows // rows_per_item`` items (a beam search
+    carries ``beam_width`` rows per item), so a wider beam takes no more memory.
+
+    Example:
+        >>> decode_in_batches(lambda batch: [x.upper() for x in batch], ["bb", "a", "ccc"],
+        ...                   rows=2)
+        ['BB', 'A', 'CCC']
+    """
+    per_call = max(1, rows // rows_per_item)
+    order = sorted(range(len(items)), key=lambda i: length(items[i]))
+    results: list[Any] = [None] * len(items)
+    for start in range(0, len(order), per_call):
+        chunk = order[start:start + per_call]
+        for i, result in zip(chunk, decode([items[i] for i in chunk]), strict=True):
+            results[i] = result
+    return results
+
+
+def attention_trace(encoder: Any, decoder_step: Any, ids: tf.Tensor, *, start_token: int,
+                    end_token: int, max_length: int) -> tuple[list[int], list[list[float]]]:
+    """Greedy decoding of one sequence with the attention weights of every output token.
+
+    Args:
+        encoder, decoder_step: The models of
+            :func:`~rnn_templates.topologies.seq2seq_inference_models` built with
+            ``return_attention=True``.
+        ids: int ``(1, source_length)`` source token ids.
+
+    Returns:
+        The emitted ids (the end token included) and one row of weights over
+        the source positions per emitted id.
+    """
+    memory, mask, *states = encoder(ids, training=False)
+    memory = tf.identity(memory)  # drops the Keras mask: the step reads `mask` itself
+    token, emitted, rows = start_token, [], []
+    for _ in range(max_length):
+        logits, *rest = decoder_step([tf.constant([[token]]), memory, mask, *states],
+                                     training=False)
+        states, weights = rest[:-1], rest[-1]
+        token = int(tf.argmax(logits[0, 0]))
+        emitted.append(token)
+        rows.append([round(float(w), 3) for w in np.asarray(weights)[0, 0]])
+        if token == end_token:
+            break
+    return emitted, rows
 
 
 def strip_after_end(tokens: Any, end_token: int) -> list[list[int]]:

@@ -33,7 +33,14 @@ from rnn_templates.app import App, Prepared
 from rnn_templates.data import pairs as data_io
 from rnn_templates.errors import UserInputError
 from rnn_templates.layers import TrimPadding
-from rnn_templates.search import beam_search, greedy_search, keras_step
+from rnn_templates.reporting import plot_attention
+from rnn_templates.search import (
+    attention_trace,
+    beam_search,
+    decode_in_batches,
+    greedy_search,
+    keras_step,
+)
 from rnn_templates.sentences import (
     END_ID,
     START_ID,
@@ -322,16 +329,9 @@ def translate(model: keras.Model, artifacts: dict[str, Any], texts: list[str], *
         compiled = tf.function(lambda t: decode(t, width, stop_early)["translation"],
                                input_signature=[TEXT], autograph=False)
         _COMPILED[model][key] = (artifacts, compiled)
-    texts = [str(text) for text in texts]
-    per_call = max(1, batch_size // (width or 1))
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i].split()))
-    translations: list[str] = [""] * len(texts)
-    for start in range(0, len(order), per_call):
-        chunk = order[start:start + per_call]
-        for i, text in zip(chunk, _strings(compiled(tf.constant([texts[i] for i in chunk]))),
-                           strict=True):
-            translations[i] = text
-    return translations
+    return decode_in_batches(lambda chunk: _strings(compiled(tf.constant(chunk))),
+                             [str(text) for text in texts], rows=batch_size,
+                             rows_per_item=width or 1, length=lambda text: len(text.split()))
 
 
 def attention_maps(model: keras.Model, artifacts: dict[str, Any], texts: list[str]) -> list:
@@ -347,43 +347,15 @@ def attention_maps(model: keras.Model, artifacts: dict[str, Any], texts: list[st
     maps = []
     for text in texts:
         ids = model.get_layer("trim_padding")(vectorizer(tf.constant([text])))
-        memory, mask, *states = encoder(ids, training=False)
-        memory = tf.identity(memory)  # drops the Keras mask: the step reads `mask` itself
-        token, rows, emitted = START_ID, [], []
-        for _ in range(artifacts["max_output_length"]):
-            logits, *rest = decoder_step([tf.constant([[token]]), memory, mask, *states],
-                                         training=False)
-            states, weights = rest[:-1], rest[-1]
-            token = int(tf.argmax(logits[0, 0]))
-            rows.append([round(float(w), 3) for w in np.asarray(weights)[0, 0]])
-            emitted.append(target_vocabulary[token] if token != END_ID else "[end]")
-            if token == END_ID:
-                break
+        emitted, rows = attention_trace(encoder, decoder_step, ids, start_token=START_ID,
+                                        end_token=END_ID,
+                                        max_length=artifacts["max_output_length"])
         source_tokens = [str(source_vocabulary[i]) for i in np.asarray(ids)[0] if i]
-        maps.append({"source": text, "source_tokens": source_tokens, "target_tokens": emitted,
+        maps.append({"source": text, "source_tokens": source_tokens,
+                     "target_tokens": [target_vocabulary[t] if t != END_ID else "[end]"
+                                       for t in emitted],
                      "weights": [row[: len(source_tokens)] for row in rows]})
     return maps
-
-
-def plot_attention(maps: list[dict], path: Path) -> None:
-    """One heat-map per sentence: output tokens (rows) against source tokens (columns)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps), 4.5), squeeze=False)
-    for axis, entry in zip(axes[0], maps, strict=True):
-        weights = np.array(entry["weights"], dtype=float).reshape(
-            len(entry["target_tokens"]), len(entry["source_tokens"]))
-        axis.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
-        axis.set_xticks(range(len(entry["source_tokens"])), entry["source_tokens"], rotation=60,
-                        ha="right", fontsize=8)
-        axis.set_yticks(range(len(entry["target_tokens"])), entry["target_tokens"], fontsize=8)
-        axis.set_title(entry["source"][:40], fontsize=9)
-    figure.suptitle("Attention: output tokens (rows) over source tokens (columns)")
-    figure.tight_layout()
-    io.save_figure(figure, path)
 
 
 def sample_table(metrics: dict) -> str:
