@@ -43,6 +43,7 @@ import numpy as np
 from rnn_templates import io
 from rnn_templates.data.series import read_series
 from rnn_templates.data.windows import forecast_windows, window_dataset
+from rnn_templates.ensemble import EnsembleLoss, EnsembleMetric
 from rnn_templates.forecasting import (
     LEVELS,
     OUTPUT_QUANTILES,
@@ -60,6 +61,7 @@ from rnn_templates.topologies.forecast import (
     median_metrics,
     window_scale,
 )
+from rnn_templates.training import EpochDecay
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # The forecasting app's defaults: recalibrated every 24 origins on the last 720 ended windows.
@@ -80,15 +82,20 @@ PUBLISHED = {  # MSE, MAE at lookback 96 (as collected in the CycleNet paper, Li
 MODEL = ("SegRNN: lookback {args.lookback}, segment_length {args.segment_length}, units "
          "{args.units}, dropout {args.dropout}, window_norm last, {loss} loss, Adam "
          "{args.learning_rate}{decay}, batch {args.batch_size}, at most {args.epochs} epochs, "
-         "patience {args.patience} on validation MSE, seed {args.seed}")
+         "patience {args.patience} on validation MSE, seed {args.seed}{ensemble}")
 SETTINGS = ("horizons", "lookback", "units", "segment_length", "dropout", "learning_rate",
-            "lr_decay", "batch_size", "epochs", "patience", "seed", "loss")
+            "lr_decay", "batch_size", "epochs", "patience", "seed", "loss", "members", "seeds")
 
 
 def model_text(args) -> str:
     """The model and training settings of this run, in words."""
     decay = f" decayed x{args.lr_decay}/epoch after epoch 3" if args.lr_decay != 1 else ""
-    return MODEL.format(args=args, loss={"mae": "L1", "mse": "MSE"}[args.loss], decay=decay)
+    members, seeds = getattr(args, "members", 1), getattr(args, "seeds", 1)
+    ensemble = f"; an ensemble of {members} members in one model" if members > 1 else ""
+    if seeds > 1:
+        ensemble += f"; mean of {seeds} runs, seeds {args.seed} to {args.seed + seeds - 1}"
+    return MODEL.format(args=args, loss={"mae": "L1", "mse": "MSE"}[args.loss], decay=decay,
+                        ensemble=ensemble)
 
 
 def command(args, parser: argparse.ArgumentParser) -> str:
@@ -105,35 +112,13 @@ def command(args, parser: argparse.ArgumentParser) -> str:
 
 
 def run_horizon(values, lookback, horizon, args) -> dict:
-    train_end, validation_end, test_end = BORDERS
-    mean, std = values[:train_end].mean(0), values[:train_end].std(0)
-    scaled = (values - mean) / std
-    keras.utils.set_random_seed(args.seed)
-    train = window_dataset(values[:train_end], scaled[:train_end], lookback, horizon,
-                           future_rows=False, batch_size=args.batch_size, shuffle=True,
-                           seed=args.seed)
-    parts = {}
-    for name, start, end in (("validation", train_end, validation_end),
-                             ("test", validation_end, test_end)):
-        parts[name] = forecast_windows(values[start - lookback:end],
-                                       scaled[start - lookback:end], lookback, horizon,
-                                       future_rows=False)
-    model = build_forecaster(
-        "segrnn", rows=lookback, columns=values.shape[1], lookback=lookback, horizon=horizon,
-        targets=values.shape[1], past=0, future=0, mean=mean.tolist(), std=std.tolist(),
-        segment_length=args.segment_length, units=args.units, dropout=args.dropout)
-    model.compile(keras.optimizers.Adam(args.learning_rate), loss=args.loss, metrics=["mse"])
-    stopping = keras.callbacks.EarlyStopping("val_mse", patience=args.patience,
-                                             restore_best_weights=True)
-    # Constant for the first epochs, then decayed by `lr_decay` per epoch (SegRNN's "type3").
-    schedule = keras.callbacks.LearningRateScheduler(
-        lambda epoch: args.learning_rate * args.lr_decay ** max(0, epoch - 2))
-    started = time.perf_counter()
-    history = model.fit(train, validation_data=(parts["validation"][0], parts["validation"][1]),
-                        epochs=args.epochs, callbacks=[stopping, schedule], verbose=2)
-    seconds = time.perf_counter() - started
-    predictions = {name: model.predict(x, batch_size=512, verbose=0)
-                   for name, (x, _) in parts.items()}
+    """One horizon: ``args.seeds`` runs (seeds ``args.seed``, ``args.seed + 1``, ...),
+    scored on their mean forecast, with the plain and window-scaled conformal coverage."""
+    members = [_train(values, lookback, horizon, argparse.Namespace(**{
+        **vars(args), "seed": args.seed + member})) for member in range(args.seeds)]
+    mean, std, parts = members[0]["mean"], members[0]["std"], members[0]["parts"]
+    predictions = {name: np.mean([m["predictions"][name] for m in members], axis=0)
+                   for name in parts}
     truth = parts["test"][1]
     error = predictions["test"] - truth
     widths = conformal_widths(np.abs(predictions["validation"] - parts["validation"][1]),
@@ -154,10 +139,17 @@ def run_horizon(values, lookback, horizon, args) -> dict:
         "coverage_95": coverage(truth, predictions["test"], widths[1]),
         "adaptive_coverage_80": coverage(truth, predictions["test"], adaptive[0] * scales["test"]),
         "adaptive_coverage_95": coverage(truth, predictions["test"], adaptive[1] * scales["test"]),
-        "epochs_run": len(history.history["loss"]),
-        "kept_epoch": int(np.argmin(history.history["val_mse"])) + 1,
-        "validation_mse": float(np.min(history.history["val_mse"])),
-        "train_seconds": round(seconds, 1),
+        "epochs_run": "+".join(str(m["epochs_run"]) for m in members),
+        "kept_epoch": "+".join(str(m["kept_epoch"]) for m in members),
+        "validation_mse": float(np.mean((predictions["validation"]
+                                         - parts["validation"][1]) ** 2)),
+        "train_seconds": round(sum(m["train_seconds"] for m in members), 1),
+        **({"member_mse": [float(np.mean((m["predictions"]["test"] - truth) ** 2))
+                           for m in members],
+            "member_validation_mse": [m["validation_mse"] for m in members]}
+           if len(members) > 1 else {}),
+        **({"ensemble_member_mse": [m["inside_mse"] for m in members]}
+           if members[0]["inside_mse"] else {}),
     }
 
 
@@ -183,24 +175,33 @@ def _train(values, lookback, horizon, args, quantiles=None):
         "segrnn", rows=lookback, columns=values.shape[1], lookback=lookback, horizon=horizon,
         targets=values.shape[1], past=0, future=0, mean=mean.tolist(), std=std.tolist(),
         segment_length=args.segment_length, units=args.units, dropout=args.dropout,
-        quantiles=quantiles)
+        quantiles=quantiles, members=args.members)
     if quantiles:
-        model.compile(keras.optimizers.Adam(args.learning_rate), loss=PinballLoss(quantiles),
-                      metrics=median_metrics(quantiles))
+        loss, metrics = PinballLoss(quantiles), median_metrics(quantiles)
     else:
-        model.compile(keras.optimizers.Adam(args.learning_rate), loss=args.loss, metrics=["mse"])
+        loss, metrics = args.loss, ["mse"]
+    if args.members > 1:  # as the forecasting app compiles an ensemble
+        loss = EnsembleLoss(loss, output_axes=int(bool(quantiles)))
+        metrics = metrics if quantiles else [EnsembleMetric("mse")]
+    model.compile(keras.optimizers.Adam(args.learning_rate), loss=loss, metrics=metrics)
     stopping = keras.callbacks.EarlyStopping("val_mse", patience=args.patience, mode="min",
                                              restore_best_weights=True)
-    schedule = keras.callbacks.LearningRateScheduler(
-        lambda epoch: args.learning_rate * args.lr_decay ** max(0, epoch - 2))
+    schedule = EpochDecay(args.lr_decay, after=3)  # the apps' --set lr_decay=...
     started = time.perf_counter()
     history = model.fit(train, validation_data=parts["validation"], epochs=args.epochs,
-                        callbacks=[stopping, schedule], verbose=2)
+                        callbacks=[stopping, schedule], shuffle=False,  # shuffled windows
+                        verbose=2)
     predictions = {name: model.predict(x, batch_size=512, verbose=0)
                    for name, (x, _) in parts.items()}
+    inside = [keras.Model(model.inputs, layer.output) for layer in model.layers
+              if layer.name.startswith("segrnn_")]  # an ensemble's members, each alone
+    own = [float(np.mean((m.predict(parts["test"][0], batch_size=512, verbose=0)
+                          - parts["test"][1]) ** 2)) for m in inside]
     return {"mean": mean, "std": std, "parts": parts, "predictions": predictions,
+            "inside_mse": own,
             "epochs_run": len(history.history["loss"]),
             "kept_epoch": int(np.argmin(history.history["val_mse"])) + 1,
+            "validation_mse": float(np.min(history.history["val_mse"])),
             "train_seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -350,6 +351,18 @@ def _table(report: dict) -> list[str]:
             cells.append(f"{row['adaptive_coverage_80']:.3f}/{row['adaptive_coverage_95']:.3f}")
         cells += [f"{row['kept_epoch']}/{row['epochs_run']}", f"{row['train_seconds']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
+    inside = [row for row in report["horizons"] if "ensemble_member_mse" in row]
+    if inside:
+        lines += ["", "Each ensemble member alone, test MSE: " + "; ".join(
+            f"{row['horizon']}: " + ", ".join(f"{v:.3f}" for run in row["ensemble_member_mse"]
+                                              for v in run) for row in inside) + "."]
+    members = [row for row in report["horizons"] if "member_mse" in row]
+    if members:
+        lines += ["", "Each run alone, test MSE (validation MSE): " + "; ".join(
+            f"{row['horizon']}: " + ", ".join(
+                f"{test:.3f} ({validation:.3f})" for test, validation in
+                zip(row["member_mse"], row["member_validation_mse"], strict=True))
+            for row in members) + "."]
     return [*lines, ""]
 
 
@@ -368,6 +381,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2023)
+    parser.add_argument("--members", type=int, default=1,
+                        help="members of a deep ensemble trained in one model, as the "
+                        "forecasting app's --set members=N")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="train this many runs (seeds --seed, --seed + 1, ...) and score "
+                        "their mean forecast")
     parser.add_argument("--loss", choices=("mae", "mse"), default="mae",
                         help="training loss (SegRNN's own scripts train on MAE)")
     parser.add_argument("--intervals", nargs="+", choices=("conformal", "quantile", "cqr"),

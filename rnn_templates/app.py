@@ -391,7 +391,8 @@ class Runner:
             fit_data, fixed = self.app.refit_data(prepared), {"epochs": epochs}
         callbacks = standard_callbacks(work, monitor=self.app.monitor,
                                        patience=epochs + 1 if epochs else config.patience,
-                                       restore_best=not epochs)
+                                       restore_best=not epochs, lr_decay=config.lr_decay,
+                                       lr_decay_after=config.lr_decay_after)
         started = time.perf_counter()
         with self.distribution.scope():
             history = hypermodel.fit(hyperparameters, core, **fit_data,
@@ -620,6 +621,7 @@ class Runner:
                 directory=tuning_dir, project_name=project, seed=config.seed,
                 overwrite=restart, executions_per_trial=config.executions_per_trial,
                 monitor=self.app.monitor, patience=config.patience,
+                lr_decay=(config.lr_decay, config.lr_decay_after),
             )
         except RuntimeError as error:  # keras-tuner could not reload the folder
             raise UserInputError("the search folder cannot be resumed",

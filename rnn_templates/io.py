@@ -187,6 +187,30 @@ def write_table(
     return write_text(path, buffer.getvalue())
 
 
+def markdown_table(rows: Iterable[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """A Markdown table of ``rows`` (dicts): ``columns``, or every key in first-seen order.
+
+    Missing cells are empty; ``|`` and line breaks inside a cell are escaped.
+
+    Example:
+        >>> print(markdown_table([{"a": 1, "b": "x|y"}, {"a": 2}]), end="")
+        | a | b |
+        |---|---|
+        | 1 | x\\|y |
+        | 2 |  |
+    """
+    rows = list(rows)
+    if columns is None:
+        columns = []
+        for row in rows:
+            columns.extend(key for key in row if key not in columns)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = (" ".join(str(row.get(c, "")).split()).replace("|", "\\|") for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def save_figure(figure: Any, path: str | os.PathLike) -> Path:
     """Save a matplotlib figure as PNG atomically and close it."""
     import matplotlib.pyplot as plt

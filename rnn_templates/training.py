@@ -128,6 +128,39 @@ def compile_model(
     return model
 
 
+class EpochDecay(keras.callbacks.Callback):
+    """Learning rate constant for ``after`` epochs, then multiplied by ``factor`` each epoch.
+
+    Epoch ``e`` (from 0) trains at ``base * factor ** max(0, e + 1 - after)``,
+    ``base`` being the optimizer's rate when training first begins (SegRNN's
+    schedule is ``factor=0.9, after=3``). The rate follows from the epoch
+    number alone, so a resumed run trains each epoch at the rate an
+    uninterrupted one would; place it before the backup callback, which
+    restores the optimizer, so ``base`` is the compiled rate.
+
+    Example:
+        >>> [round(EpochDecay(0.5, after=2).rate(1.0, e), 3) for e in range(4)]
+        [1.0, 1.0, 0.5, 0.25]
+    """
+
+    def __init__(self, factor: float, after: int = 3):
+        super().__init__()
+        if not 0 < factor <= 1 or after < 0:
+            raise ValueError(f"`factor` must be in (0, 1] and `after` >= 0; received "
+                             f"{factor}, {after}")
+        self.factor, self.after, self.base = float(factor), int(after), None
+
+    def rate(self, base: float, epoch: int) -> float:
+        return base * self.factor ** max(0, epoch + 1 - self.after)
+
+    def on_train_begin(self, logs=None):
+        if self.base is None:
+            self.base = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = self.rate(self.base, epoch)
+
+
 def standard_callbacks(
     run_dir: str | os.PathLike,
     *,
@@ -136,6 +169,8 @@ def standard_callbacks(
     checkpoint: bool = True,
     tensorboard: bool = True,
     restore_best: bool = True,
+    lr_decay: float = 1.0,
+    lr_decay_after: int = 3,
 ) -> list[keras.callbacks.Callback]:
     """The callbacks every run gets, in the order they must run.
 
@@ -148,7 +183,8 @@ def standard_callbacks(
     - :class:`AtomicBackupAndRestore` in ``backup/`` (weights, optimizer,
       epoch) so a killed run resumes;
     - ``ModelCheckpoint`` of the best model to ``checkpoints/best.keras``;
-    - ``TensorBoard`` logs in ``logs/``.
+    - ``TensorBoard`` logs in ``logs/``;
+    - with ``lr_decay < 1``, :class:`EpochDecay` (``lr_decay``, ``lr_decay_after``).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -171,6 +207,8 @@ def standard_callbacks(
         )
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs")))
+    if lr_decay != 1:  # before the backup callback restores the optimizer
+        callbacks.insert(3, EpochDecay(lr_decay, lr_decay_after))
     return callbacks
 
 

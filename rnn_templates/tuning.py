@@ -182,6 +182,7 @@ class _Resumable:
 
     monitor: str = "val_loss"
     patience: int = 3
+    lr_decay: tuple[float, int] = (1.0, 3)
 
     def save(self) -> None:
         atomic.write_text(self._get_tuner_fname(), json.dumps(self.get_state()))
@@ -228,7 +229,9 @@ class _Resumable:
                 if finished:
                     record["resumed_at"].append(finished)
             callbacks = standard_callbacks(work, monitor=self.monitor, patience=self.patience,
-                                           checkpoint=False, tensorboard=False)
+                                           checkpoint=False, tensorboard=False,
+                                           lr_decay=self.lr_decay[0],
+                                           lr_decay_after=self.lr_decay[1])
             run_log = callbacks[2]
             extra = self._deepcopy_callbacks(given)
             if keras.backend.backend() == "tensorflow":
@@ -289,6 +292,7 @@ def make_tuner(
     executions_per_trial: int = 1,
     monitor: str = "val_loss",
     patience: int = 3,
+    lr_decay: tuple[float, int] = (1.0, 3),
 ) -> keras_tuner.Tuner:
     """Build a tuner; an existing search in the same directory is resumed.
 
@@ -306,6 +310,8 @@ def make_tuner(
         executions_per_trial: Repeats per trial, averaged (noise reduction).
         monitor: What each trial's early stopping watches.
         patience: Early-stopping patience per trial.
+        lr_decay: ``(factor, after)`` of each trial's
+            :class:`~rnn_templates.training.EpochDecay` (factor 1: none).
     """
     if kind not in ORACLES:
         raise ValueError(
@@ -327,7 +333,7 @@ def make_tuner(
         overwrite=overwrite and tuner_role() != "worker",
         executions_per_trial=executions_per_trial,
     )
-    tuner.monitor, tuner.patience = monitor, patience
+    tuner.monitor, tuner.patience, tuner.lr_decay = monitor, patience, lr_decay
     return tuner
 
 
@@ -421,11 +427,7 @@ def write_leaderboard(rows: list[dict[str, Any]], directory: str | os.PathLike) 
     writer.writeheader()
     writer.writerows(rows)
     atomic.write_text(directory / "leaderboard.csv", buffer.getvalue())
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        cells = (str(row.get(c, "")).replace("|", "\\|") for c in columns)
-        lines.append("| " + " | ".join(cells) + " |")
-    atomic.write_text(directory / "leaderboard.md", "\n".join(lines) + "\n")
+    atomic.write_text(directory / "leaderboard.md", atomic.markdown_table(rows, columns))
 
 
 def plot_search(tuner: keras_tuner.Tuner, path: str | os.PathLike) -> Path | None:

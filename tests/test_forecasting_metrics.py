@@ -142,3 +142,20 @@ def test_band_scores_are_one_on_the_edge_and_rescaling_keeps_the_bands_nested():
     assert (factors[:35] == 1).all()
     assert factors[35, 0, 0, 1] == 7.0 and factors[37, 0, 0, 0] == 1.0
     assert factors[38, 0, 0, 0] == 7.0
+
+
+def test_epoch_shuffled_windows_depend_on_the_epoch_alone():
+    from rnn_templates.data.shuffle import EpochShuffle
+
+    values = np.arange(60, dtype="float32").reshape(30, 2)
+    inputs, _ = forecast_windows(values, values[:, 1:], 4, 2, future_rows=False, stride=3)
+
+    def origins(epoch):
+        shuffle = EpochShuffle(seed=7)  # a new process, as after a resume
+        dataset = window_dataset(values, values[:, 1:], 4, 2, future_rows=False, batch_size=3,
+                                 stride=3, shuffle=shuffle)
+        shuffle.on_epoch_begin(epoch)
+        return np.concatenate([x.numpy() for x, _ in dataset])[:, 0, 0].tolist()
+
+    assert origins(1) == origins(1) != origins(0)
+    assert sorted(origins(2)) == inputs[:, 0, 0].tolist()

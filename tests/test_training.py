@@ -143,7 +143,7 @@ def _dropout_model():
     return keras.Model(inputs, keras.layers.Dense(1)(hidden))
 
 
-def _fit(run_dir: Path, extra=()):
+def _fit(run_dir: Path, extra=(), **schedule):
     """A seeded fit with dropout and a per-epoch shuffle, as the apps train."""
     set_seed(5)
     x, y = _data()
@@ -156,7 +156,8 @@ def _fit(run_dir: Path, extra=()):
     model = compile_model(_dropout_model(), loss="mse", learning_rate=0.05)
     history = model.fit(train, validation_data=validation, epochs=12, verbose=0, shuffle=False,
                         callbacks=[shuffle, *standard_callbacks(run_dir, patience=2,
-                                                                tensorboard=False), *extra])
+                                                                tensorboard=False, **schedule),
+                                   *extra])
     return model, history, callbacks_state(run_dir)
 
 
@@ -187,6 +188,35 @@ def test_a_killed_fit_resumes_to_the_same_end_as_an_uninterrupted_one(tmp_path, 
             assert float(resumed[key]) == pytest.approx(float(whole[key]), rel=1e-4, abs=1e-6)
     for resumed, whole in zip(model.get_weights(), whole_model.get_weights(), strict=True):
         np.testing.assert_allclose(resumed, whole, rtol=1e-4, atol=1e-5)
+
+
+class _Rates(keras.callbacks.Callback):
+    """The learning rate each epoch trained at."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rates[epoch] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+def test_the_learning_rate_decay_follows_the_epoch_and_survives_a_resume(tmp_path):
+    schedule = {"lr_decay": 0.5, "lr_decay_after": 1}
+    assert "EpochDecay" in [type(c).__name__ for c in standard_callbacks(
+        tmp_path / "kinds", tensorboard=False, **schedule)][:4]
+    whole = _Rates()
+    _, whole_history, whole_rows = _fit(tmp_path / "whole", [whole], **schedule)
+    assert whole.rates == pytest.approx({e: 0.05 * 0.5 ** e for e in whole_history.epoch})
+    with pytest.raises(RuntimeError, match="^killed at epoch 2$"):
+        _fit(tmp_path / "killed", [_KillAt(2)], **schedule)
+    resumed = _Rates()
+    set_seed(99)
+    _, history, rows = _fit(tmp_path / "killed", [resumed], **schedule)
+    assert history.epoch[0] == 2
+    assert resumed.rates == pytest.approx({e: whole.rates[e] for e in history.epoch})
+    for again, first in zip(rows, whole_rows, strict=True):
+        assert float(again["val_loss"]) == pytest.approx(float(first["val_loss"]), rel=1e-4)
 
 
 def test_smoothed_crossentropy_matches_keras_losses_and_masks():

@@ -72,6 +72,9 @@ class ForecastingConfig(TuningOptions, TrainingOptions, RecurrentOptions):
                             "revin (window mean and std), none", choices=("last", "revin", "none"))
     loss: str = knob("mae", "training loss on standardized values", choices=("mae", "mse",
                                                                                  "huber"))
+    members: int = knob(1, "models trained side by side, each from its own random weights, "
+                        "forecasting their mean (a deep ensemble: lower error, members x the "
+                        "training time)", interval="[1, inf)")
     intervals: str = knob("conformal", "how the 80% and 95% intervals are made: conformal "
                           "(split-conformal widths from validation errors around the point "
                           "forecast), quantile (quantile heads trained with the pinball loss; "

@@ -16,7 +16,9 @@ import keras
 import keras_tuner
 
 from apps.forecasting.config import ForecastingConfig
+from rnn_templates.data.shuffle import EpochShuffle
 from rnn_templates.data.windows import window_dataset
+from rnn_templates.ensemble import EnsembleLoss, EnsembleMetric
 from rnn_templates.topologies.forecast import (
     QUANTILES,
     PinballLoss,
@@ -78,7 +80,8 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
             options = dict(rnn=rnn)
         model = build_forecaster("rnn" if kind == "single_step" else kind,
                                  rows=self.shape["rows"], columns=self.shape["columns"],
-                                 name="forecasting_core", **common, **options)
+                                 name="forecasting_core", members=c.members, **common,
+                                 **options)
         learning_rate = hp.Float("learning_rate", min(3e-4, c.learning_rate),
                                  max(1e-2, c.learning_rate), sampling="log",
                                  default=c.learning_rate)
@@ -86,6 +89,10 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
             loss, metrics = PinballLoss(QUANTILES), median_metrics(QUANTILES)
         else:
             loss, metrics = LOSSES[c.loss], ["mse", "mae"]
+        if c.members > 1:  # each member learns from its own loss; the metrics score the mean
+            loss = EnsembleLoss(loss, output_axes=int(heads))
+            if not heads:
+                metrics = [EnsembleMetric("mse"), EnsembleMetric("mae")]
         return compile_model(model, loss=loss, metrics=metrics,
                              learning_rate=learning_rate, clipnorm=c.clipnorm or None,
                              weight_decay=c.weight_decay)
@@ -99,17 +106,17 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
         """Train on ``train=(rows, standardized targets)``, validating on ``validation``.
 
         Windows are cut by tf.data (:func:`rnn_templates.data.windows.window_dataset`),
-        shuffled every epoch with the config's seed.
+        in an order that depends on (seed, epoch) only: a resumed run repeats it.
         """
         c = self.config
         batch_size = self.declare_hyperparameters(hp)
         future_rows = self.shape["rows"] > c.lookback
+        shuffle = EpochShuffle(c.seed)
         train_ds = window_dataset(*train, c.lookback, c.horizon, future_rows=future_rows,
-                                  batch_size=batch_size, stride=c.stride, shuffle=True,
-                                  seed=c.seed)
+                                  batch_size=batch_size, stride=c.stride, shuffle=shuffle)
         val_ds = window_dataset(*validation, c.lookback, c.horizon, future_rows=future_rows,
                                 batch_size=512)
         kwargs.setdefault("epochs", c.epochs)
         kwargs["shuffle"] = False  # the dataset shuffles its windows itself
-        return model.fit(train_ds, *args, validation_data=val_ds, callbacks=callbacks or [],
-                         **kwargs)
+        return model.fit(train_ds, *args, validation_data=val_ds,
+                         callbacks=[shuffle, *(callbacks or [])], **kwargs)

@@ -31,6 +31,7 @@ from apps.translation.model import TranslationHyperModel
 from rnn_templates import io
 from rnn_templates.app import App, Prepared
 from rnn_templates.data import pairs as data_io
+from rnn_templates.data.splits import random_split
 from rnn_templates.errors import UserInputError
 from rnn_templates.layers import TrimPadding
 from rnn_templates.reporting import plot_attention
@@ -76,18 +77,14 @@ class TranslationApp(App):
         return data_io.Pairs(sources, translations, np.arange(1, len(sources) + 1), "memory")
 
     def prepare(self, config: TranslationConfig, pairs: data_io.Pairs) -> Prepared:
-        order = np.random.default_rng(config.seed).permutation(len(pairs))
-        test_count = 0 if pairs.test is not None else round(config.test_fraction * len(pairs))
-        validation_count = round(config.validation_fraction * len(pairs))
-        if validation_count < 1 or len(pairs) - test_count - validation_count < 1:
-            raise UserInputError("too few pairs for training and validation splits",
-                                 where=pairs.source, received=f"{len(pairs)} pairs",
-                                 fix="add pairs or change --set validation_fraction")
-        test, validation = order[:test_count], order[test_count:test_count + validation_count]
-        train = order[test_count + validation_count:]
-        held_out = pairs.test if pairs.test is not None else pairs.subset(test)
-        splits = {name: (pairs.sources[part], pairs.targets[part])
-                  for name, part in (("train", train), ("validation", validation))}
+        fractions = {"validation": config.validation_fraction}
+        if pairs.test is None:
+            fractions = {"test": config.test_fraction, **fractions}
+        parts = random_split(len(pairs), fractions, config.seed, source=pairs.source,
+                             unit="pairs")
+        held_out = pairs.test if pairs.test is not None else pairs.subset(parts["test"])
+        splits = {name: (pairs.sources[parts[name]], pairs.targets[parts[name]])
+                  for name in ("train", "validation")}
         splits["test"] = (held_out.sources, held_out.targets)
         sources, targets = splits["train"]
         target_vectorizer = sentence_vectorizer(
@@ -360,7 +357,4 @@ def attention_maps(model: keras.Model, artifacts: dict[str, Any], texts: list[st
 
 def sample_table(metrics: dict) -> str:
     """The sample translations as a Markdown table."""
-    rows = ["| reference | translation |", "|---|---|"]
-    rows += [f"| {s['reference'].replace('|', '/')} | {s['translation'].replace('|', '/')} |"
-             for s in metrics.get("samples", [])]
-    return "\n".join(rows) + "\n"
+    return io.markdown_table(metrics.get("samples", []), ["reference", "translation"])

@@ -19,6 +19,7 @@ import pandas as pd
 
 from rnn_templates.data import midi
 from rnn_templates.data.readers import resolve_path
+from rnn_templates.data.splits import random_split
 from rnn_templates.errors import UserInputError
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".rmi")
@@ -67,17 +68,11 @@ class Pieces:
                         "of pieces that is split by validation_fraction and test_fraction)",
                         fix=f"add a {folder} folder, or put all pieces in one folder")
             return split
-        order = np.random.default_rng(seed).permutation(len(self))
-        tests = int(round(test_fraction * len(self)))
-        validations = max(1, int(round(validation_fraction * len(self))))
-        if len(self) - tests - validations < 1:
-            raise UserInputError("too few pieces to split", where=self.source,
-                                 received=f"{len(self)} pieces",
-                                 expected="at least one each for training and validation",
-                                 fix="add pieces, or put them in train/ and valid/ folders")
-        return {"validation": sorted(order[:validations].tolist()),
-                "test": sorted(order[validations:validations + tests].tolist()),
-                "train": sorted(order[validations + tests:].tolist())}
+        parts = random_split(len(self), {"validation": validation_fraction,
+                                         "test": test_fraction}, seed, source=self.source,
+                             unit="pieces",
+                             fix="add pieces, or put them in train/ and valid/ folders")
+        return {name: sorted(part.tolist()) for name, part in parts.items()}
 
 
 def windows(grids: list[np.ndarray], length: int, stride: int) -> np.ndarray:

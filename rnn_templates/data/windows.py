@@ -82,17 +82,23 @@ def scored_windows(values: np.ndarray, lookback: int, horizon: int, targets: int
 
 def window_dataset(values: np.ndarray, targets: np.ndarray, lookback: int, horizon: int, *,
                    future_rows: bool, batch_size: int, stride: int = 1,
-                   shuffle: bool = False, seed: int | None = None) -> Any:
+                   shuffle: Any = False, seed: int | None = None) -> Any:
     """A ``tf.data.Dataset`` of ``(inputs, targets)`` batches (see :func:`forecast_windows`).
 
     The series stays one tensor; the dataset yields batches of window start
-    rows (shuffled every epoch when ``shuffle``, reproducibly with ``seed``)
-    and cuts each batch with a single ``tf.gather`` of ``starts + offsets``.
+    rows and cuts each batch with a single ``tf.gather`` of ``starts + offsets``.
+    ``shuffle``: ``False`` keeps the windows in order; an
+    :class:`~rnn_templates.data.shuffle.EpochShuffle` (pass it to ``fit`` too)
+    orders each epoch by ``(its seed, epoch)`` alone, so a resumed run repeats
+    the order; ``True`` shuffles every epoch from ``seed`` (a resumed run
+    starts the sequence of orders again).
     ``keras.utils.timeseries_dataset_from_array`` gives the same windows but
     gathers them one at a time, which on ETTh1 (lookback and horizon 96)
     takes about 9x as long per epoch. The last partial batch is kept.
     """
     import tensorflow as tf
+
+    from rnn_templates.data.shuffle import EpochShuffle
 
     values = np.asarray(values, dtype="float32")
     targets = np.asarray(targets, dtype="float32")
@@ -101,7 +107,9 @@ def window_dataset(values: np.ndarray, targets: np.ndarray, lookback: int, horiz
     series = tf.constant(np.concatenate([values, targets], axis=1))
     count = window_count(len(values), lookback, horizon, stride)
     starts = tf.data.Dataset.range(0, count * stride, stride)
-    if shuffle:
+    if isinstance(shuffle, EpochShuffle):
+        starts = shuffle.indices(count).map(lambda index: index * stride)
+    elif shuffle:
         starts = starts.shuffle(max(count, 1), seed=seed, reshuffle_each_iteration=True)
     offsets = tf.range(lookback + horizon, dtype=tf.int64)
 

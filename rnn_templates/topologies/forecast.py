@@ -32,6 +32,7 @@ import keras
 from keras import ops
 
 from rnn_templates.cells import RecurrentConfig, make_recurrent_layer
+from rnn_templates.ensemble import MemberOutputs
 
 WINDOW_NORMS = ("last", "revin", "none")
 # The median (the point forecast) and the bounds of the central 80% and 95% intervals.
@@ -90,13 +91,16 @@ class PinballLoss(keras.losses.Loss):
 
 
 def _median_error(y_true, y_pred, kind: str = "mse", middle: int = 0):
+    if len(y_pred.shape) == len(y_true.shape) + 2:  # an ensemble's members, while training
+        y_pred = ops.mean(y_pred, axis=-1)
     error = ops.cast(y_true, "float32") - y_pred[..., middle]
     return ops.mean(ops.square(error) if kind == "mse" else ops.abs(error), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="rnn_templates")
 class MedianError(keras.metrics.MeanMetricWrapper):
-    """``mse`` or ``mae`` of one quantile (the median) of a quantile model's outputs."""
+    """``mse`` or ``mae`` of one quantile (the median) of a quantile model's outputs
+    (of the members' mean quantiles for an ensemble, :mod:`rnn_templates.ensemble`)."""
 
     def __init__(self, kind: str = "mse", middle: int = 0, name: str | None = None,
                  dtype=None):
@@ -596,7 +600,7 @@ class QuantileOutputs(keras.layers.Layer):
 
 
 def build_forecaster(kind: str, *, rows: int, columns: int, name: str = "forecaster",
-                     **options) -> keras.Model:
+                     members: int = 1, **options) -> keras.Model:
     """A functional model around one forecaster layer: raw window in, standardized forecast out.
 
     Args:
@@ -605,11 +609,20 @@ def build_forecaster(kind: str, *, rows: int, columns: int, name: str = "forecas
             ``quantiles`` among the options gives quantile heads (not autoregressive).
         rows: Rows of the input window (``lookback`` or ``lookback + horizon``).
         columns: Columns of the input window.
+        members: More than 1: that many forecaster layers side by side, a deep
+            ensemble (:mod:`rnn_templates.ensemble`; compile it with
+            :class:`~rnn_templates.ensemble.EnsembleLoss` and
+            :class:`~rnn_templates.ensemble.EnsembleMetric`), answering with
+            their mean.
         **options: The layer's arguments.
     """
     kinds = {"segrnn": SegmentRecurrentForecaster, "rnn": RecurrentForecaster,
              "autoregressive": AutoregressiveForecaster}
     _check("kind", kind, tuple(kinds))
-    layer = kinds[kind](name=kind, **options)
+    if int(members) < 1:
+        raise ValueError(f"`members` must be at least 1; received {members!r}")
     inputs = keras.Input((rows, columns), name="window")
-    return keras.Model(inputs, layer(inputs), name=name)
+    if members == 1:
+        return keras.Model(inputs, kinds[kind](name=kind, **options)(inputs), name=name)
+    outputs = [kinds[kind](name=f"{kind}_{i}", **options)(inputs) for i in range(members)]
+    return keras.Model(inputs, MemberOutputs(name="members")(outputs), name=name)

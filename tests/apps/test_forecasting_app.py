@@ -134,6 +134,59 @@ def test_bad_data_fails_before_anything_is_written(workspace, capsys):
     assert not run_dir.exists() and not Path(f"{run_dir}.partial").exists()
 
 
+@pytest.mark.parametrize("intervals", ["conformal", pytest.param("cqr", marks=pytest.mark.slow)])
+def test_an_ensemble_trains_exports_and_evaluates_as_one_model(workspace, small_csv, intervals):
+    run_dir = workspace / f"ensemble-{intervals}"
+    assert main(["forecasting", "train", "--data", str(small_csv), "--run-dir", str(run_dir),
+                 *TINY, "--set", "members=3", "--set", f"intervals={intervals}"]) == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert max(metrics["export"].values()) < 1e-3  # the SavedModel answers as the model
+    model = keras.saving.load_model(run_dir / "model.keras")
+    members = [layer for layer in model.layers if layer.name.startswith("segrnn_")]
+    assert len(members) == 3
+    with np.load(run_dir / "test_windows.npz") as stored:
+        windows = stored["inputs"][:4]
+    mean = keras.Model(model.inputs, model.get_layer("members").output)
+    forecasts = np.mean([np.asarray(member(windows)) for member in members], axis=0)
+    np.testing.assert_allclose(np.asarray(mean(windows)), forecasts, rtol=1e-5, atol=1e-5)
+    assert main(["forecasting", "evaluate", "--run-dir", str(run_dir)]) == 0
+    evaluation = json.loads((run_dir / "evaluation-test.json").read_text())
+    assert evaluation["mae"] == pytest.approx(metrics["test"]["mae"], rel=1e-5)
+
+
+def test_a_resumed_run_with_a_decaying_learning_rate_ends_like_an_uninterrupted_one(
+        workspace, small_csv, monkeypatch):
+    import rnn_templates.app as runner_module
+
+    args = ["--data", str(small_csv), *TINY, "--set", "epochs=4", "--set", "patience=4",
+            "--set", "lr_decay=0.5", "--set", "lr_decay_after=1"]
+    whole = workspace / "decay-whole"
+    assert main(["forecasting", "train", "--run-dir", str(whole), *args]) == 0
+    real_callbacks = runner_module.standard_callbacks
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner_module, "standard_callbacks",
+                        lambda *a, **k: [*real_callbacks(*a, **k), Interrupt()])
+    resumed = workspace / "decay-resumed"
+    assert main(["forecasting", "train", "--run-dir", str(resumed), *args]) == 130
+    monkeypatch.setattr(runner_module, "standard_callbacks", real_callbacks)
+    assert main(["forecasting", "train", "--run-dir", str(resumed), *args]) == 0
+    with open(whole / "history.csv") as a, open(resumed / "history.csv") as b:
+        rows_a, rows_b = list(csv.DictReader(a)), list(csv.DictReader(b))
+    assert [row["epoch"] for row in rows_b] == [row["epoch"] for row in rows_a] == list("0123")
+    for row_a, row_b in zip(rows_a, rows_b, strict=True):
+        for key in row_a:
+            assert float(row_b[key]) == pytest.approx(float(row_a[key]), rel=1e-3, abs=1e-5)
+    weights_a = keras.saving.load_model(whole / "model.keras").get_weights()
+    weights_b = keras.saving.load_model(resumed / "model.keras").get_weights()
+    for a, b in zip(weights_a, weights_b, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4)
+
+
 def test_cqr_intervals_in_memory_give_nested_bands_in_original_units(workspace, small_csv):
     # The fast path of the same thing as the test below: train, calibrate, no export.
     from apps.forecasting.config import ForecastingConfig

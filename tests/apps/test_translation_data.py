@@ -131,3 +131,19 @@ def test_a_failed_download_is_one_clear_line(server, tmp_path):
                               "received ")
     assert message.endswith("check the network, or download it yourself and pass the .txt "
                             "with --data")
+
+
+def test_random_split_is_fixed_by_the_seed_and_refuses_too_few_pairs():
+    from rnn_templates.data.splits import random_split
+
+    parts = random_split(20, {"test": 0.25, "validation": 0.1}, seed=3, source="p.tsv")
+    again = random_split(20, {"test": 0.25, "validation": 0.1}, seed=3, source="p.tsv")
+    assert [len(parts[name]) for name in ("test", "validation", "train")] == [5, 2, 13]
+    assert all((parts[name] == again[name]).all() for name in parts)
+    assert sorted(sum((part.tolist() for part in parts.values()), [])) == list(range(20))
+    # A tiny validation share still gets one pair.
+    assert len(random_split(4, {"validation": 0.01}, seed=0, source="p.tsv")["validation"]) == 1
+    with pytest.raises(UserInputError) as error:
+        random_split(2, {"test": 0.5, "validation": 0.5}, seed=0, source="p.tsv", unit="pairs")
+    message = str(error.value)
+    assert "too few pairs" in message and "p.tsv" in message and "2 pairs" in message

@@ -1,0 +1,41 @@
+"""Fixed-seed random splits of a collection into training, validation and test parts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnn_templates.errors import UserInputError
+
+
+def random_split(count: int, fractions: dict[str, float], seed: int, *, source: str,
+                 unit: str = "examples", fix: str = "") -> dict[str, np.ndarray]:
+    """Indices of each named part, then ``"train"`` for the rest.
+
+    One permutation of ``range(count)`` keyed on ``seed`` is cut in the order
+    of ``fractions``: each part takes ``round(fraction * count)`` items, and
+    ``"validation"`` at least one. Raises :class:`UserInputError` (naming
+    ``source`` and ``unit``, with ``fix`` as its advice when given) when no
+    item is left for training.
+
+    Example:
+        >>> parts = random_split(10, {"test": 0.2, "validation": 0.1}, seed=0, source="f.tsv")
+        >>> {name: len(part) for name, part in parts.items()}
+        {'test': 2, 'validation': 1, 'train': 7}
+    """
+    order = np.random.default_rng(seed).permutation(count)
+    sizes = {name: int(round(fraction * count)) for name, fraction in fractions.items()}
+    if "validation" in sizes:
+        sizes["validation"] = max(1, sizes["validation"])
+    if count - sum(sizes.values()) < 1:
+        raise UserInputError(
+            f"too few {unit} to split", where=source, received=f"{count} {unit}",
+            expected=f"at least {sum(sizes.values()) + 1}: one for training and "
+            + ", ".join(f"{size} for {name}" for name, size in sizes.items()),
+            fix=fix or f"add {unit}, or lower "
+            + " and ".join(f"--set {name}_fraction" for name in sizes))
+    parts, start = {}, 0
+    for name, size in sizes.items():
+        parts[name] = order[start:start + size]
+        start += size
+    parts["train"] = order[start:]
+    return parts
