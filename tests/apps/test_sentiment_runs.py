@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import keras
-import numpy as np
 import pytest
 
 import rnn_templates.app as runner_module
 from rnn_templates.cli import main
+from tests.apps.resuming import assert_same_training, interrupt_then_resume
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--set", "epochs=2", "--set", "units=8", "--set", "embedding_dim=8",
@@ -134,19 +134,8 @@ def test_a_resumed_default_run_ends_like_an_uninterrupted_one(workspace, small_c
     whole = workspace / "whole"
     assert main(["sentiment", "train", "--run-dir", str(whole), *args]) == 0
 
-    real_callbacks = runner_module.standard_callbacks
-
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 2:
-                raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner_module, "standard_callbacks",
-                        lambda *a, **k: [*real_callbacks(*a, **k), Interrupt()])
     resumed = workspace / "resumed"
-    assert main(["sentiment", "train", "--run-dir", str(resumed), *args]) == 130
-    monkeypatch.setattr(runner_module, "standard_callbacks", real_callbacks)
-    assert main(["sentiment", "train", "--run-dir", str(resumed), *args]) == 0
+    interrupt_then_resume(monkeypatch, ["sentiment", "train", *args], resumed)
 
     def facts(run_dir):
         return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["training"]
@@ -154,14 +143,7 @@ def test_a_resumed_default_run_ends_like_an_uninterrupted_one(workspace, small_c
     assert _epochs(resumed) == _epochs(whole)
     assert facts(resumed)["epochs_run"] == facts(whole)["epochs_run"] == len(_epochs(whole))
     assert facts(resumed)["kept_epoch"] == facts(whole)["kept_epoch"]
-    with open(whole / "history.csv") as a, open(resumed / "history.csv") as b:
-        for row_a, row_b in zip(csv.DictReader(a), csv.DictReader(b), strict=True):
-            for key in row_a:
-                assert float(row_b[key]) == pytest.approx(float(row_a[key]), rel=1e-3, abs=1e-5)
-    weights_a = keras.saving.load_model(whole / "model.keras").get_weights()
-    weights_b = keras.saving.load_model(resumed / "model.keras").get_weights()
-    for a, b in zip(weights_a, weights_b, strict=True):
-        np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-4)
+    assert_same_training(whole, resumed)
 
 
 # --- 5. a search is tied to its data ------------------------------------------------
