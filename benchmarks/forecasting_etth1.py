@@ -80,11 +80,12 @@ PUBLISHED = {  # MSE, MAE at lookback 96 (as collected in the CycleNet paper, Li
 
 
 MODEL = ("SegRNN: lookback {args.lookback}, segment_length {args.segment_length}, units "
-         "{args.units}, dropout {args.dropout}, window_norm last, {loss} loss, Adam "
+         "{args.units}, dropout {args.dropout}, window_norm {norm}, {loss} loss, Adam "
          "{args.learning_rate}{decay}, batch {args.batch_size}, at most {args.epochs} epochs, "
          "patience {args.patience} on validation MSE, seed {args.seed}{ensemble}")
 SETTINGS = ("horizons", "lookback", "units", "segment_length", "dropout", "learning_rate",
-            "lr_decay", "batch_size", "epochs", "patience", "seed", "loss", "members", "seeds")
+            "lr_decay", "batch_size", "epochs", "patience", "seed", "loss", "members", "seeds",
+            "window_norm")
 
 
 def model_text(args) -> str:
@@ -95,7 +96,7 @@ def model_text(args) -> str:
     if seeds > 1:
         ensemble += f"; mean of {seeds} runs, seeds {args.seed} to {args.seed + seeds - 1}"
     return MODEL.format(args=args, loss={"mae": "L1", "mse": "MSE"}[args.loss], decay=decay,
-                        ensemble=ensemble)
+                        ensemble=ensemble, norm=getattr(args, "window_norm", "last"))
 
 
 def command(args, parser: argparse.ArgumentParser) -> str:
@@ -175,7 +176,7 @@ def _train(values, lookback, horizon, args, quantiles=None):
         "segrnn", rows=lookback, columns=values.shape[1], lookback=lookback, horizon=horizon,
         targets=values.shape[1], past=0, future=0, mean=mean.tolist(), std=std.tolist(),
         segment_length=args.segment_length, units=args.units, dropout=args.dropout,
-        quantiles=quantiles, members=args.members)
+        quantiles=quantiles, members=args.members, window_norm=args.window_norm)
     if quantiles:
         loss, metrics = PinballLoss(quantiles), median_metrics(quantiles)
     else:
@@ -374,6 +375,8 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--segment-length", type=int, default=48)
     parser.add_argument("--dropout", type=float, default=0.5)
+    parser.add_argument("--window-norm", choices=("last", "revin", "none"), default="last",
+                        help="per-window normalization (the forecasting app's window_norm)")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--lr-decay", type=float, default=1.0,
                         help="learning rate factor per epoch after the third (1: constant)")
