@@ -194,7 +194,7 @@ def _train(values, lookback, horizon, args, quantiles=None):
                         verbose=2)
     predictions = {name: model.predict(x, batch_size=512, verbose=0)
                    for name, (x, _) in parts.items()}
-    inside = [keras.Model(model.inputs, layer.output) for layer in model.layers
+    inside = [keras.Model(model.input, layer.output) for layer in model.layers
               if layer.name.startswith("segrnn_")]  # an ensemble's members, each alone
     own = [float(np.mean((m.predict(parts["test"][0], batch_size=512, verbose=0)
                           - parts["test"][1]) ** 2)) for m in inside]

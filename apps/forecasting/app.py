@@ -247,8 +247,7 @@ class ForecastingApp(App):
     # --- 4. metrics and plots --------------------------------------------------------------
 
     def outputs(self, model: keras.Model, inputs) -> np.ndarray:
-        return np.asarray(model.predict(np.asarray(inputs, "float32"), batch_size=512,
-                                        verbose=0))
+        return fc.predict_windows(model, inputs)
 
     def metrics(self, targets, outputs, artifacts) -> dict:
         targets = np.asarray(targets)

@@ -147,7 +147,7 @@ def test_an_ensemble_trains_exports_and_evaluates_as_one_model(workspace, small_
     assert len(members) == 3
     with np.load(run_dir / "test_windows.npz") as stored:
         windows = stored["inputs"][:4]
-    mean = keras.Model(model.inputs, model.get_layer("members").output)
+    mean = keras.Model(model.input, model.get_layer("members").output)
     forecasts = np.mean([np.asarray(member(windows)) for member in members], axis=0)
     np.testing.assert_allclose(np.asarray(mean(windows)), forecasts, rtol=1e-5, atol=1e-5)
     assert main(["forecasting", "evaluate", "--run-dir", str(run_dir)]) == 0
