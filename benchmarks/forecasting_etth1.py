@@ -196,8 +196,10 @@ def _train(values, lookback, horizon, args, quantiles=None):
                    for name, (x, _) in parts.items()}
     inside = [keras.Model(model.input, layer.output) for layer in model.layers
               if layer.name.startswith("segrnn_")]  # an ensemble's members, each alone
-    own = [float(np.mean((m.predict(parts["test"][0], batch_size=512, verbose=0)
-                          - parts["test"][1]) ** 2)) for m in inside]
+    outputs = [m.predict(parts["test"][0], batch_size=512, verbose=0) for m in inside]
+    if quantiles:  # the median is the point forecast
+        outputs = [o[..., list(quantiles).index(0.5)] for o in outputs]
+    own = [float(np.mean((o - parts["test"][1]) ** 2)) for o in outputs]
     return {"mean": mean, "std": std, "parts": parts, "predictions": predictions,
             "inside_mse": own,
             "epochs_run": len(history.history["loss"]),

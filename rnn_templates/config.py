@@ -338,7 +338,8 @@ class TrainingOptions(AppConfig):
     weight_decay: float = knob(0.0, "decoupled weight decay (AdamW-style) of all weights but "
                                "embeddings and biases; 0 = off", interval="[0, 1)")
     lr_decay: float = knob(1.0, "learning-rate factor per epoch once lr_decay_after epochs "
-                           "have run (0.9: SegRNN's schedule); 1 = constant", interval="(0, 1]")
+                           "have run (0.9 is close to SegRNN's schedule); 1 = constant",
+                           interval="(0, 1]")
     lr_decay_after: int = knob(3, "epochs at the full learning rate before lr_decay applies",
                                interval="[0, inf)")
     batch_size: int = knob(32, "examples per batch", interval="[1, inf)")

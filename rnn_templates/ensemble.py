@@ -106,7 +106,9 @@ def _averaged(y_true, y_pred, metric: str, output_axes: int):
 @keras.saving.register_keras_serializable(package="rnn_templates")
 class EnsembleMetric(keras.metrics.MeanMetricWrapper):
     """A metric of the members' mean output, by name: ``"mse"``, ``"mae"``, or a function
-    of ``keras.metrics`` such as ``"sparse_categorical_accuracy"``.
+    of ``keras.metrics``. ``output_axes`` counts the axes of one member's output
+    beyond the labels' (1 for class probabilities ``(batch, classes)`` against
+    labels ``(batch,)``): whether the output is stacked is read from the ranks.
 
     Example:
         >>> metric = EnsembleMetric("mae")

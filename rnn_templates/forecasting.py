@@ -35,7 +35,9 @@ def predict_windows(model, inputs: np.ndarray, batch_size: int = 1024) -> np.nda
     skips the dataset ``model.predict`` builds on every call (about half of
     a first call on 500 ETTh1 windows, a third of later ones), and the last
     chunk is padded to the size of the others, so one traced shape serves
-    every call.
+    every call. A model replicated over several devices (a ``mirrored``
+    strategy) goes through ``model.predict``, which shares the windows among
+    the replicas.
 
     Example:
         >>> import keras
@@ -45,9 +47,15 @@ def predict_windows(model, inputs: np.ndarray, batch_size: int = 1024) -> np.nda
         >>> outputs.shape, bool((outputs == windows.reshape(5, 6)).all())
         ((5, 6), True)
     """
+    outputs = len(getattr(model, "outputs", None) or [None])
+    if outputs != 1:
+        raise ValueError(f"`model` must have one output; it has {outputs}")
     inputs = np.asarray(inputs, "float32")
+    strategy = getattr(model, "distribute_strategy", None)
+    if getattr(strategy, "num_replicas_in_sync", 1) > 1:  # each replica takes a share
+        return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0))
     if len(inputs) <= batch_size:
-        return np.asarray(model.predict_on_batch(inputs))
+        return np.asarray(model.predict_on_batch(inputs))[:len(inputs)]
     parts = []
     for start in range(0, len(inputs), batch_size):
         chunk = inputs[start:start + batch_size]

@@ -132,11 +132,11 @@ class EpochDecay(keras.callbacks.Callback):
     """Learning rate constant for ``after`` epochs, then multiplied by ``factor`` each epoch.
 
     Epoch ``e`` (from 0) trains at ``base * factor ** max(0, e + 1 - after)``,
-    ``base`` being the optimizer's rate when training first begins (SegRNN's
-    schedule is ``factor=0.9, after=3``). The rate follows from the epoch
-    number alone, so a resumed run trains each epoch at the rate an
-    uninterrupted one would; place it before the backup callback, which
-    restores the optimizer, so ``base`` is the compiled rate.
+    ``base`` being the optimizer's rate when training first begins (SegRNN is
+    trained with a similar schedule, 0.9 per epoch after the first few). The
+    rate follows from the epoch number alone, so a resumed run trains each
+    epoch at the rate an uninterrupted one would; place it before the backup
+    callback, which restores the optimizer, so ``base`` is the compiled rate.
 
     Example:
         >>> [round(EpochDecay(0.5, after=2).rate(1.0, e), 3) for e in range(4)]
