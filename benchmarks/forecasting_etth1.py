@@ -91,12 +91,13 @@ SETTINGS = ("horizons", "lookback", "units", "segment_length", "dropout", "learn
 def model_text(args) -> str:
     """The model and training settings of this run, in words."""
     decay = f" decayed x{args.lr_decay}/epoch after epoch 3" if args.lr_decay != 1 else ""
-    members, seeds = getattr(args, "members", 1), getattr(args, "seeds", 1)
-    ensemble = f"; an ensemble of {members} members in one model" if members > 1 else ""
-    if seeds > 1:
-        ensemble += f"; mean of {seeds} runs, seeds {args.seed} to {args.seed + seeds - 1}"
+    ensemble = (f"; an ensemble of {args.members} members in one model"
+                if args.members > 1 else "")
+    if args.seeds > 1:
+        ensemble += (f"; mean of {args.seeds} runs, seeds {args.seed} to "
+                     f"{args.seed + args.seeds - 1}")
     return MODEL.format(args=args, loss={"mae": "L1", "mse": "MSE"}[args.loss], decay=decay,
-                        ensemble=ensemble, norm=getattr(args, "window_norm", "last"))
+                        ensemble=ensemble, norm=args.window_norm)
 
 
 def command(args, parser: argparse.ArgumentParser) -> str:
@@ -115,20 +116,19 @@ def command(args, parser: argparse.ArgumentParser) -> str:
 def run_horizon(values, lookback, horizon, args) -> dict:
     """One horizon: ``args.seeds`` runs (seeds ``args.seed``, ``args.seed + 1``, ...),
     scored on their mean forecast, with the plain and window-scaled conformal coverage."""
-    members = [_train(values, lookback, horizon, argparse.Namespace(**{
-        **vars(args), "seed": args.seed + member})) for member in range(args.seeds)]
-    mean, std, parts = members[0]["mean"], members[0]["std"], members[0]["parts"]
-    predictions = {name: np.mean([m["predictions"][name] for m in members], axis=0)
+    runs = [_train(values, lookback, horizon, argparse.Namespace(**{
+        **vars(args), "seed": args.seed + run})) for run in range(args.seeds)]
+    mean, std, parts = runs[0]["mean"], runs[0]["std"], runs[0]["parts"]
+    predictions = {name: np.mean([r["predictions"][name] for r in runs], axis=0)
                    for name in parts}
     truth = parts["test"][1]
     error = predictions["test"] - truth
-    widths = conformal_widths(np.abs(predictions["validation"] - parts["validation"][1]),
-                              (0.8, 0.95))
+    validation_error = predictions["validation"] - parts["validation"][1]
+    widths = conformal_widths(np.abs(validation_error), (0.8, 0.95))
     # Locally adaptive: errors in units of each window's own spread (the app's default).
     scales = {name: np.asarray(window_scale(x, mean.tolist(), std.tolist(), lookback,
                                             values.shape[1])) for name, (x, _) in parts.items()}
-    adaptive = conformal_widths(np.abs(predictions["validation"] - parts["validation"][1])
-                                / scales["validation"], (0.8, 0.95))
+    adaptive = conformal_widths(np.abs(validation_error) / scales["validation"], (0.8, 0.95))
     last = parts["test"][0][:, -1:, :] - mean  # repeat the last value, standardized
     naive = np.broadcast_to(last / std, truth.shape) - truth
     return {
@@ -140,17 +140,17 @@ def run_horizon(values, lookback, horizon, args) -> dict:
         "coverage_95": coverage(truth, predictions["test"], widths[1]),
         "adaptive_coverage_80": coverage(truth, predictions["test"], adaptive[0] * scales["test"]),
         "adaptive_coverage_95": coverage(truth, predictions["test"], adaptive[1] * scales["test"]),
-        "epochs_run": "+".join(str(m["epochs_run"]) for m in members),
-        "kept_epoch": "+".join(str(m["kept_epoch"]) for m in members),
-        "validation_mse": float(np.mean((predictions["validation"]
-                                         - parts["validation"][1]) ** 2)),
-        "train_seconds": round(sum(m["train_seconds"] for m in members), 1),
-        **({"member_mse": [float(np.mean((m["predictions"]["test"] - truth) ** 2))
-                           for m in members],
-            "member_validation_mse": [m["validation_mse"] for m in members]}
-           if len(members) > 1 else {}),
-        **({"ensemble_member_mse": [m["inside_mse"] for m in members]}
-           if members[0]["inside_mse"] else {}),
+        "epochs_run": "+".join(str(r["epochs_run"]) for r in runs),
+        "kept_epoch": "+".join(str(r["kept_epoch"]) for r in runs),
+        "validation_mse": float(np.mean(validation_error ** 2)),
+        "train_seconds": round(sum(r["train_seconds"] for r in runs), 1),
+        # Each seed's run alone (--seeds), and each member of an ensemble alone (--members).
+        **({"member_mse": [float(np.mean((r["predictions"]["test"] - truth) ** 2))
+                           for r in runs],
+            "member_validation_mse": [r["validation_mse"] for r in runs]}
+           if len(runs) > 1 else {}),
+        **({"ensemble_member_mse": [r["inside_mse"] for r in runs]}
+           if runs[0]["inside_mse"] else {}),
     }
 
 

@@ -29,7 +29,8 @@ import keras
 from keras import ops
 
 
-def _stacked(y_true, y_pred, output_axes: int) -> bool:
+def is_stacked(y_true, y_pred, output_axes: int = 0) -> bool:
+    """Whether ``y_pred`` holds the members' outputs on a last axis (while training)."""
     return len(y_pred.shape) == len(y_true.shape) + output_axes + 1
 
 
@@ -75,7 +76,7 @@ class EnsembleLoss(keras.losses.Loss):
         return self.loss(y_true, y_pred)
 
     def call(self, y_true, y_pred):
-        if not _stacked(y_true, y_pred, self.output_axes):
+        if not is_stacked(y_true, y_pred, self.output_axes):
             return self._one(y_true, y_pred)
         members = y_pred.shape[-1]
         return ops.mean(ops.stack([self._one(y_true, y_pred[..., i]) for i in range(members)]),
@@ -98,7 +99,7 @@ ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
 
 
 def _averaged(y_true, y_pred, metric: str, output_axes: int):
-    if _stacked(y_true, y_pred, output_axes):
+    if is_stacked(y_true, y_pred, output_axes):
         y_pred = ops.mean(y_pred, axis=-1)
     return getattr(keras.metrics, ALIASES.get(metric, metric))(y_true, y_pred)
 

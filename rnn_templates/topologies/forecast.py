@@ -32,7 +32,7 @@ import keras
 from keras import ops
 
 from rnn_templates.cells import RecurrentConfig, make_recurrent_layer
-from rnn_templates.ensemble import MemberOutputs
+from rnn_templates.ensemble import MemberOutputs, is_stacked
 
 WINDOW_NORMS = ("last", "revin", "none")
 # The median (the point forecast) and the bounds of the central 80% and 95% intervals.
@@ -91,7 +91,7 @@ class PinballLoss(keras.losses.Loss):
 
 
 def _median_error(y_true, y_pred, kind: str = "mse", middle: int = 0):
-    if len(y_pred.shape) == len(y_true.shape) + 2:  # an ensemble's members, while training
+    if is_stacked(y_true, y_pred, output_axes=1):  # an ensemble's members, while training
         y_pred = ops.mean(y_pred, axis=-1)
     error = ops.cast(y_true, "float32") - y_pred[..., middle]
     return ops.mean(ops.square(error) if kind == "mse" else ops.abs(error), axis=-1)
