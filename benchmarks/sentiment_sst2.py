@@ -54,6 +54,13 @@ VARIANTS = {
     "ngrams": ["ngram_buckets=131072"],
     "mean_max": ["pooling=mean_max"],
     "mean_max_embedding_dropout": ["pooling=mean_max", "embedding_dropout=0.2"],
+    "mean_max_units_128": ["pooling=mean_max", "embedding_dropout=0.2", "units=128"],
+    "mean_max_lr_decay": ["pooling=mean_max", "embedding_dropout=0.2", "lr_decay=0.5",
+                          "lr_decay_after=2"],
+    "members_4": ["members=4"],
+    "mean_max_members_4": ["pooling=mean_max", "embedding_dropout=0.2", "members=4"],
+    "mean_max_multichannel": ["pooling=mean_max", "embedding_dropout=0.2",
+                              "embeddings_training=multichannel"],
 }
 
 

@@ -329,6 +329,15 @@ class RecurrentOptions(AppConfig):
 
 
 @dataclasses.dataclass
+class EnsembleOptions(AppConfig):
+    """Deep ensembles (see :mod:`rnn_templates.ensemble`)."""
+
+    members: int = knob(1, "models trained side by side, each from its own random weights, "
+                        "answering with their mean (a deep ensemble: lower error, members x "
+                        "the training time)", interval="[1, inf)")
+
+
+@dataclasses.dataclass
 class TrainingOptions(AppConfig):
     """Optimisation, early stopping, seeds."""
 

@@ -37,6 +37,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from rnn_templates.data.pipeline import prefetched
+
 PAD_ID, UNKNOWN_ID, START_ID, END_ID = 0, 1, 2, 3
 START, END = "[start]", "[end]"
 SPACE = "\u2581"  # stands for a space at character level
@@ -285,4 +287,4 @@ def pair_dataset(
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
     )
     dataset = dataset.map(lambda s, i, o: ((s, i), o, tf.cast(o != PAD_ID, tf.float32)))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return prefetched(dataset)

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from rnn_templates.data.bucketing import bucket_by_length, length_boundaries
+from rnn_templates.data.pipeline import prefetched
 from rnn_templates.data.shuffle import EpochShuffle
 from rnn_templates.layers import TrimPadding
 
@@ -117,7 +118,7 @@ def bucketed_dataset(
             lambda i: tuple(tf.gather(part, i) for part in base))
     dataset = dataset.map(lambda x, n, y: (x[:n], y), num_parallel_calls=tf.data.AUTOTUNE)
     dataset = bucket_by_length(dataset, batch_size, boundaries)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return prefetched(dataset)
 
 
 def string_model(

@@ -90,6 +90,25 @@ def test_pretrained_rows_train_as_asked(freeze):
         assert float(model.get_layer("embedding_gate").gate.numpy()) == 1.0
 
 
+def test_multichannel_fine_tunes_one_copy_and_keeps_the_other(tmp_path):
+    start = np.random.default_rng(1).normal(size=(20, 4)).astype("float32")
+    model = build_many_to_one(2, vocab_size=20, embedding_dim=4, pretrained=start,
+                              freeze="multichannel", rnn={"units": 4},
+                              output_activation="softmax")
+    assert model.get_layer("embedding_channels").output.shape[-1] == 8
+    compile_model(model, loss="sparse_categorical_crossentropy", learning_rate=0.05)
+    _fit_one_epoch(model)
+    assert not np.allclose(model.get_layer("embedding").get_weights()[0], start)
+    np.testing.assert_allclose(model.get_layer("embedding_static").get_weights()[0], start)
+    ids = np.array([[3, 4, 5, 0]], "int32")
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict(ids, verbose=0), model.predict(ids, verbose=0),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="needs `pretrained`"):
+        build_many_to_one(2, vocab_size=20, embedding_dim=4, freeze="multichannel")
+
+
 def test_gate_and_word_dropout_survive_saving(tmp_path):
     model = build_many_to_one(2, vocab_size=20, embedding_dim=4, word_dropout=0.3,
                               pretrained=np.ones((20, 4), "float32"), freeze="gated",

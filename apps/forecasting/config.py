@@ -12,6 +12,7 @@ import dataclasses
 import typing
 
 from rnn_templates.config import (
+    EnsembleOptions,
     RecurrentOptions,
     TrainingOptions,
     TuningOptions,
@@ -25,7 +26,7 @@ CALENDAR = ("hour", "dayofweek", "dayofmonth", "month", "dayofyear", "weekofyear
 
 
 @dataclasses.dataclass
-class ForecastingConfig(TuningOptions, TrainingOptions, RecurrentOptions):
+class ForecastingConfig(TuningOptions, TrainingOptions, EnsembleOptions, RecurrentOptions):
     TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = ("val_loss", "val_mse", "val_mae")
     # What `evaluate --data` may change: how the other file is read.
     DATA_KEYS: typing.ClassVar[tuple[str, ...]] = ("time_column", "date_format", "missing")
@@ -72,9 +73,6 @@ class ForecastingConfig(TuningOptions, TrainingOptions, RecurrentOptions):
                             "revin (window mean and std), none", choices=("last", "revin", "none"))
     loss: str = knob("mae", "training loss on standardized values", choices=("mae", "mse",
                                                                                  "huber"))
-    members: int = knob(1, "models trained side by side, each from its own random weights, "
-                        "forecasting their mean (a deep ensemble: lower error, members x the "
-                        "training time)", interval="[1, inf)")
     intervals: str = knob("conformal", "how the 80% and 95% intervals are made: conformal "
                           "(split-conformal widths from validation errors around the point "
                           "forecast), quantile (quantile heads trained with the pinball loss; "

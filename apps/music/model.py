@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from apps.music.config import MusicConfig
 from rnn_templates.cells import RecurrentConfig
+from rnn_templates.data.pipeline import prefetched
 from rnn_templates.data.shuffle import EpochShuffle
 from rnn_templates.note_events import build_event_model
 from rnn_templates.topologies import build_many_to_many
@@ -72,9 +73,9 @@ class MusicHyperModel(keras_tuner.HyperModel):
         def gather(indices):
             return tf.nest.map_structure(lambda t: tf.gather(t, indices), (notes, targets))
 
-        train_ds = (shuffle.indices(len(tf.nest.flatten(train[1])[0])).batch(c.batch_size)
-                    .map(gather).prefetch(2))
-        val_ds = tf.data.Dataset.from_tensor_slices(validation).batch(256)
+        train_ds = prefetched(shuffle.indices(len(tf.nest.flatten(train[1])[0]))
+                              .batch(c.batch_size).map(gather))
+        val_ds = prefetched(tf.data.Dataset.from_tensor_slices(validation).batch(256))
         kwargs.setdefault("epochs", c.epochs)
         kwargs["shuffle"] = False
         return model.fit(train_ds, *args, validation_data=val_ds,

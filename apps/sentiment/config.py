@@ -14,6 +14,7 @@ import typing
 
 from rnn_templates.cells import POOLINGS
 from rnn_templates.config import (
+    EnsembleOptions,
     RecurrentOptions,
     TrainingOptions,
     TuningOptions,
@@ -25,7 +26,7 @@ FORMATS = ("auto", "csv", "tsv", "jsonl", "folder", "imdb")
 
 
 @dataclasses.dataclass
-class SentimentConfig(TuningOptions, TrainingOptions, RecurrentOptions):
+class SentimentConfig(TuningOptions, TrainingOptions, EnsembleOptions, RecurrentOptions):
     TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = (
         "val_accuracy", "val_loss", "accuracy", "loss")
     # What `evaluate --data` may change: how the other file is read.
@@ -74,8 +75,9 @@ class SentimentConfig(TuningOptions, TrainingOptions, RecurrentOptions):
                            "glove-6b-50d (packaged), or a GloVe/word2vec/fastText text file; "
                            "empty (--set embeddings=) learns them from scratch")
     embeddings_training: str = knob(
-        "gated", "pretrained vectors: fine-tune from the start, frozen, or gated (frozen for "
-        "unfreeze_epoch epochs, then fine-tuned)", choices=("fine-tune", "frozen", "gated"))
+        "gated", "pretrained vectors: fine-tune from the start, frozen, gated (frozen for "
+        "unfreeze_epoch epochs, then fine-tuned), or multichannel (a frozen and a fine-tuned "
+        "copy side by side)", choices=("fine-tune", "frozen", "gated", "multichannel"))
     unfreeze_epoch: int = knob(2, "gated: epochs before the vectors are fine-tuned",
                                interval="[0, inf)")
     word_dropout: float = knob(0.0, "share of words replaced by the unknown word while training",

@@ -14,6 +14,7 @@ import numpy as np
 from apps.sentiment.config import SentimentConfig
 from rnn_templates import build_many_to_one
 from rnn_templates.data import EpochShuffle
+from rnn_templates.ensemble import EnsembleLoss, EnsembleMetric
 from rnn_templates.text import bucket_edges, bucketed_dataset
 from rnn_templates.training import OpenGates, compile_model
 from rnn_templates.tuning import choice, float_around
@@ -48,10 +49,11 @@ class SentimentHyperModel(keras_tuner.HyperModel):
         width = self.pretrained.shape[1]
         if not hp.Boolean("pretrained", default=True):  # the search may try without them
             return {"embedding_dim": width}
-        training = choice(hp, "embeddings_training", ["fine-tune", "frozen", "gated"],
+        training = choice(hp, "embeddings_training",
+                          ["fine-tune", "frozen", "gated", "multichannel"],
                           c.embeddings_training, parent_name="pretrained",
                           parent_values=[True])
-        freeze = {"fine-tune": "never", "frozen": "always", "gated": "gated"}[training]
+        freeze = {"fine-tune": "never", "frozen": "always"}.get(training, training)
         return {"embedding_dim": width, "pretrained": self.pretrained, "freeze": freeze}
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
@@ -77,12 +79,18 @@ class SentimentHyperModel(keras_tuner.HyperModel):
             head_dropout=float_around(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1),
             ngram_buckets=choice(hp, "ngram_buckets", [0, 2**17], c.ngram_buckets),
             output_activation="softmax",
+            members=c.members,
             name="sentiment_core",
         )
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+        if c.members > 1:  # each member learns from its own loss; accuracy scores the mean
+            loss = EnsembleLoss(loss, output_axes=1)
+            metrics = [EnsembleMetric("sparse_categorical_accuracy", output_axes=1,
+                                      name="accuracy")]
         return compile_model(
             model,
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
+            loss=loss,
+            metrics=metrics,
             learning_rate=float_around(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
                                  sampling="log"),
             clipnorm=c.clipnorm or None,

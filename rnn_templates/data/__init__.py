@@ -3,7 +3,9 @@
 - :mod:`~rnn_templates.data.readers`: CSV, TSV, JSONL and line files read into
   columns, with errors that name the file, line and column (no TensorFlow);
 - :mod:`~rnn_templates.data.bucketing`: length bucketing and padding (tf.data);
-- :mod:`~rnn_templates.data.shuffle`: a per-epoch shuffle that resumed runs repeat.
+- :mod:`~rnn_templates.data.shuffle`: a per-epoch shuffle that resumed runs repeat;
+- :mod:`~rnn_templates.data.pipeline`: the prefetching last step of every pipeline,
+  with tf.data's autotuning off.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ _LAZY = {
     "bucket_by_length": "rnn_templates.data.bucketing",
     "length_boundaries": "rnn_templates.data.bucketing",
     "EpochShuffle": "rnn_templates.data.shuffle",
+    "prefetched": "rnn_templates.data.pipeline",
 }
 
 __all__ = sorted(_LAZY)

@@ -98,6 +98,7 @@ def window_dataset(values: np.ndarray, targets: np.ndarray, lookback: int, horiz
     """
     import tensorflow as tf
 
+    from rnn_templates.data.pipeline import prefetched
     from rnn_templates.data.shuffle import EpochShuffle
 
     values = np.asarray(values, dtype="float32")
@@ -117,5 +118,4 @@ def window_dataset(values: np.ndarray, targets: np.ndarray, lookback: int, horiz
         windows = tf.gather(series, batch_starts[:, None] + offsets)
         return windows[:, :rows, :width], windows[:, lookback:, width:]
 
-    return (starts.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE))
+    return prefetched(starts.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE))

@@ -10,7 +10,7 @@ from rnn_templates.cells import RecurrentConfig
 from rnn_templates.layers import GradientGate, WordDropout
 
 # How a pretrained embedding trains: see sequence_input.
-FREEZE = ("never", "always", "gated")
+FREEZE = ("never", "always", "gated", "multichannel")
 
 
 def resolve_rnn(rnn: RecurrentConfig | dict | None) -> RecurrentConfig:
@@ -64,9 +64,13 @@ def sequence_input(
     ``pretrained`` (a ``(vocab_size, embedding_dim)`` array, e.g. from
     :func:`rnn_templates.embeddings.embedding_matrix`) starts the embedding;
     ``freeze`` keeps it ``"never"`` frozen (fine-tuned from the start),
-    ``"always"``, or ``"gated"``: frozen until a
+    ``"always"``, ``"gated"``: frozen until a
     :class:`~rnn_templates.training.OpenGates` callback opens the
-    ``<embedding_name>_gate`` layer.
+    ``<embedding_name>_gate`` layer, or ``"multichannel"``: two copies side
+    by side, ``<embedding_name>_static`` frozen and ``<embedding_name>``
+    fine-tuned, concatenated (twice the width; Kim, 2014), so fine-tuning
+    can move the words seen in training without losing where the unseen ones
+    stand.
 
     Returns:
         ``(input_tensor, features)`` where features is ``(batch, time, width)``.
@@ -86,16 +90,25 @@ def sequence_input(
         ids = inputs
         if word_dropout:
             ids = WordDropout(word_dropout, name=f"{embedding_name}_word_dropout")(ids)
+        if pretrained is not None and tuple(pretrained.shape) != (vocab_size, embedding_dim):
+            raise ValueError(f"`pretrained` must have shape {(vocab_size, embedding_dim)}; "
+                             f"received {tuple(pretrained.shape)}")
+        if freeze == "multichannel" and pretrained is None:
+            raise ValueError("`freeze='multichannel'` needs `pretrained` vectors")
         embedding = keras.layers.Embedding(
             vocab_size, embedding_dim, mask_zero=mask_zero, name=embedding_name,
             trainable=freeze != "always",
         )
         features = embedding(ids)
         if pretrained is not None:
-            if tuple(pretrained.shape) != (vocab_size, embedding_dim):
-                raise ValueError(f"`pretrained` must have shape {(vocab_size, embedding_dim)}; "
-                                 f"received {tuple(pretrained.shape)}")
             embedding.set_weights([pretrained])
+        if freeze == "multichannel":
+            static = keras.layers.Embedding(
+                vocab_size, embedding_dim, mask_zero=mask_zero,
+                name=f"{embedding_name}_static", trainable=False)
+            features = keras.layers.Concatenate(name=f"{embedding_name}_channels")(
+                [features, static(ids)])
+            static.set_weights([pretrained])
         if freeze == "gated":
             features = GradientGate(name=f"{embedding_name}_gate")(features)
         if embedding_dropout:

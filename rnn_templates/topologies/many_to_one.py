@@ -7,6 +7,7 @@ from typing import Any
 import keras
 
 from rnn_templates.cells import POOLINGS, RecurrentConfig, recurrent_stack
+from rnn_templates.ensemble import MemberOutputs
 from rnn_templates.layers import (
     MaskedGlobalAveragePooling1D,
     MaskedGlobalMaxPooling1D,
@@ -32,6 +33,7 @@ def build_many_to_one(
     head_dropout: float = 0.0,
     ngram_buckets: int = 0,
     output_activation: str | None = None,
+    members: int = 1,
     name: str = "many_to_one",
 ) -> keras.Model:
     """Sequence in, one vector out; the last step (or both ends) summarises it.
@@ -60,7 +62,8 @@ def build_many_to_one(
             while training, another small-data regulariser.
         pretrained: For token input, starting embedding rows
             ``(vocab_size, embedding_dim)`` (pretrained word vectors).
-        freeze: ``"never"``, ``"always"`` or ``"gated"`` (frozen until opened);
+        freeze: ``"never"``, ``"always"``, ``"gated"`` (frozen until opened) or
+            ``"multichannel"`` (a frozen and a fine-tuned copy side by side);
             see :func:`~rnn_templates.topologies._common.sequence_input`.
         head_dropout: Dropout before the output layer.
         ngram_buckets: For token input, add a bag of words and hashed word
@@ -68,6 +71,12 @@ def build_many_to_one(
             linear path trained jointly with the recurrent one, strong where
             word identity carries most of the signal. 0 = off.
         output_activation: Head activation (``"softmax"``, ``"sigmoid"``, None).
+        members: More than 1: that many whole models (``member_1..N``, each
+            with its own embedding, recurrent stack and head) side by side on
+            the same input, a deep ensemble answering with their mean
+            (:mod:`rnn_templates.ensemble`; compile it with
+            :class:`~rnn_templates.ensemble.EnsembleLoss` and
+            :class:`~rnn_templates.ensemble.EnsembleMetric`).
         name: Model name.
 
     Returns:
@@ -81,7 +90,26 @@ def build_many_to_one(
         ...                           rnn={"cell": "gru", "units": 16, "bidirectional": True})
         >>> tuple(model.output_shape)
         (None, 2)
+        >>> pair = build_many_to_one(2, vocab_size=100, output_activation="softmax",
+        ...                          rnn={"units": 8}, members=2)
+        >>> [layer.name for layer in pair.layers[1:]]
+        ['member_1', 'member_2', 'members']
     """
+    if int(members) < 1:
+        raise ValueError(f"`members` must be at least 1; received {members!r}")
+    if members > 1:
+        options = dict(
+            vocab_size=vocab_size, input_dim=input_dim, embedding_dim=embedding_dim,
+            timesteps=timesteps, mask_value=mask_value, rnn=rnn, pooling=pooling,
+            embedding_dropout=embedding_dropout, word_dropout=word_dropout,
+            pretrained=pretrained, freeze=freeze, head_dropout=head_dropout,
+            ngram_buckets=ngram_buckets, output_activation=output_activation)
+        parts = [build_many_to_one(output_dim, **options, name=f"member_{i + 1}")
+                 for i in range(members)]
+        inputs = keras.Input(batch_shape=parts[0].inputs[0].shape,
+                             dtype=parts[0].inputs[0].dtype, name=parts[0].inputs[0].name)
+        outputs = MemberOutputs(name="members")([part(inputs) for part in parts])
+        return keras.Model(inputs, outputs, name=name)
     config = resolve_rnn(rnn)
     if pooling not in POOLINGS:
         raise ValueError(

@@ -123,6 +123,31 @@ def test_export_to_another_folder_and_predict(trained_run, workspace, capsys):
     assert all(r["label"] in ("negative", "positive") and 0.5 <= r["score"] <= 1 for r in rows)
 
 
+def test_an_ensemble_trains_exports_and_evaluates_as_one_model(workspace, small_csv):
+    run_dir = workspace / "ensemble"
+    assert main(["sentiment", "train", "--data", str(small_csv), "--run-dir", str(run_dir),
+                 *TINY, "--set", "members=3", "--set", "pooling=mean_max"]) == 0
+    model = keras.saving.load_model(run_dir / "model.keras")
+    core = model.get_layer("sentiment_core")
+    members = [layer for layer in core.layers if layer.name.startswith("member_")]
+    assert len(members) == 3
+    texts = np.array(["The soup was cold and bland.", "Great acting, but the plot dragged."],
+                     dtype=object)
+    probabilities = app.predict_probabilities(model, texts)
+    ids = model.get_layer("vectorizer")(texts)
+    each = np.stack([np.asarray(member(ids)) for member in members])
+    assert np.std(each, axis=0).max() > 1e-4  # the members differ ...
+    np.testing.assert_allclose(probabilities, each.mean(axis=0), atol=1e-5)  # ... and average
+    fresh = call_in_fresh_process(run_dir / "saved_model", texts.astype(str))
+    np.testing.assert_allclose(fresh["probabilities"], probabilities, atol=1e-5)
+    assert main(["sentiment", "evaluate", "--run-dir", str(run_dir)]) == 0
+    evaluation = json.loads((run_dir / "evaluation-test.json").read_text())
+    recorded = json.loads((run_dir / "metrics.json").read_text())
+    assert evaluation["accuracy"] == pytest.approx(recorded["test"]["accuracy"])
+    history = (run_dir / "history.csv").read_text().splitlines()
+    assert "val_accuracy" in history[0]
+
+
 def test_predict_without_a_model_is_one_clear_line(workspace, capsys):
     assert main(["sentiment", "predict", "--model", str(workspace / "nope"), "hi"]) == 2
     err = capsys.readouterr().err.strip()
