@@ -95,15 +95,11 @@ def build_many_to_one(
         >>> [layer.name for layer in pair.layers[1:]]
         ['member_1', 'member_2', 'members']
     """
+    # Every argument but these shapes each member alike (read first, before any local).
+    options = {k: v for k, v in locals().items() if k not in ("output_dim", "members", "name")}
     if int(members) < 1:
         raise ValueError(f"`members` must be at least 1; received {members!r}")
     if members > 1:
-        options = dict(
-            vocab_size=vocab_size, input_dim=input_dim, embedding_dim=embedding_dim,
-            timesteps=timesteps, mask_value=mask_value, rnn=rnn, pooling=pooling,
-            embedding_dropout=embedding_dropout, word_dropout=word_dropout,
-            pretrained=pretrained, freeze=freeze, head_dropout=head_dropout,
-            ngram_buckets=ngram_buckets, output_activation=output_activation)
         parts = [build_many_to_one(output_dim, **options, name=f"member_{i + 1}")
                  for i in range(members)]
         inputs = keras.Input(batch_shape=parts[0].inputs[0].shape,
