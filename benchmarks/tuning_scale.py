@@ -16,9 +16,10 @@ Usage::
 
     python benchmarks/tuning_scale.py --part memory
     python benchmarks/tuning_scale.py --part workers
+    python benchmarks/tuning_scale.py --part workers --trials 20
 
 Writes ``benchmarks/results/tuning_scale.{json,md}`` (each part updates its own
-entry).
+entry, and each worker search size its own).
 """
 
 from __future__ import annotations
@@ -146,6 +147,10 @@ def _trial_values(board: str) -> dict[str, str]:
     return {line.split(",")[1]: ",".join(line.split(",")[start:]) for line in lines[1:]}
 
 
+def _trial_count(key: str) -> int:
+    return 8 if key == "workers" else int(key.split("_")[1])
+
+
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         _search_child(int(sys.argv[2]), sys.argv[3])
@@ -156,8 +161,10 @@ def main() -> None:
     args = parser.parse_args()
     path = RESULTS / "tuning_scale.json"
     stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    stored[args.part] = memory() if args.part == "memory" else workers(args.trials)
-    stored[args.part]["machine"] = machine_info()
+    # each search size keeps its own entry: "workers" (8 trials, the default) or "workers_N"
+    key = args.part if args.part == "memory" or args.trials == 8 else f"workers_{args.trials}"
+    stored[key] = memory() if args.part == "memory" else workers(args.trials)
+    stored[key]["machine"] = machine_info()
     lines = ["# Tuning at scale", ""]
     if "memory" in stored:
         m = stored["memory"]
@@ -172,19 +179,23 @@ def main() -> None:
         lines += ["", f"Ratio 20 / 2 trials: **{m['peak_ratio']}** (target <= 1.2: "
                   f"{'reached' if m['reached'] else 'not reached'}). "
                   f"{m['machine']['date']}, {m['machine']['machine']}.", ""]
-    if "workers" in stored:
-        w = stored["workers"]
-        lines += ["## Two workers against one (same search, same trials)", "",
+    for key in sorted((k for k in stored if k.startswith("workers")), key=_trial_count):
+        w = stored[key]
+        size = w["one_worker"]["trials"]
+        lines += [f"## Two workers against one ({size}-trial search, same trials)", "",
                   "| workers | search (s) | whole command (s) | trials | seconds inside trials "
                   "| workers busy |", "|---|---|---|---|---|---|"]
-        for count, key in ((1, "one_worker"), (2, "two_workers")):
-            row = w[key]
+        for count, name in ((1, "one_worker"), (2, "two_workers")):
+            row = w[name]
             lines.append(f"| {count} | {row['search_seconds']} | {row['command_seconds']} | "
                          f"{row['trials']} | {row.get('trial_seconds', '')} | "
                          f"{row.get('busy', '')} |")
+        flag = "" if size == 8 else f" --trials {size}"
         lines += ["", f"Search time ratio 2 / 1 workers: **{w['ratio']}** (target <= 0.6: "
                   f"{'reached' if w['reached'] else 'not reached'}); same trials in both: "
-                  f"{w['same_trials']}. {w['machine']['date']}, {w['machine']['machine']}.", ""]
+                  f"{w['same_trials']}. {w['machine']['date']}, {w['machine']['machine']}. "
+                  f"Reproduce: `.venv/bin/python benchmarks/tuning_scale.py --part workers{flag}`.",
+                  ""]
     write_text_atomic(path, json.dumps(stored, indent=2) + "\n")
     write_text_atomic(RESULTS / "tuning_scale.md", "\n".join(lines))
     print("\n".join(lines))

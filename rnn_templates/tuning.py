@@ -116,13 +116,43 @@ class _AtomicOracle:
         atomic.write_text(path, json.dumps(trial.get_state()))
 
 
-def _atomic(oracle_class: type) -> type:
-    return type(oracle_class.__name__, (_AtomicOracle, oracle_class), {})
+class _DefaultsFirst:
+    """Oracle mixin: the search's first trial is the configured model.
+
+    Every hyperparameter at its default, which the apps set to the configured
+    value, so the best trial is never worse on validation than the untuned
+    model, and the leaderboard shows what tuning gained over it. keras-tuner's
+    grid search already starts this way; random and Bayesian search sample
+    every later trial as before (the defaults are not drawn again).
+    """
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        if not self.trials and self.hyperparameters.space:
+            return {"status": keras_tuner.engine.trial.TrialStatus.RUNNING,
+                    "values": default_values(self.hyperparameters)}
+        return super().populate_space(trial_id)
 
 
-ORACLES = dict(zip(TUNER_NAMES, map(_atomic, (
-    RandomSearchOracle, HyperbandOracle, BayesianOptimizationOracle, GridSearchOracle)),
-    strict=True))
+def default_values(hyperparameters: keras_tuner.HyperParameters) -> dict[str, Any]:
+    """Each active hyperparameter's default, conditions followed as declared."""
+    chosen = keras_tuner.HyperParameters()
+    for hp in hyperparameters.space:
+        chosen.merge([hp])
+        if chosen.is_active(hp):
+            chosen.values[hp.name] = hp.default
+    return dict(chosen.values)
+
+
+def _atomic(oracle_class: type, *mixins: type) -> type:
+    return type(oracle_class.__name__, (_AtomicOracle, *mixins, oracle_class), {})
+
+
+ORACLES = {
+    name: _atomic(oracle, *((_DefaultsFirst,) if name in ("random", "bayesian") else ()))
+    for name, oracle in zip(TUNER_NAMES, (RandomSearchOracle, HyperbandOracle,
+                                          BayesianOptimizationOracle, GridSearchOracle),
+                            strict=True)
+}
 # Kept for callers that list the kinds.
 TUNERS = ORACLES
 

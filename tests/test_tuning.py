@@ -175,6 +175,44 @@ def test_kinds_objectives_and_bad_kind(tmp_path):
         parse_objective("val_bleu")
 
 
+class ConditionalHyperModel(keras_tuner.HyperModel):
+    """Defaults away from the first choices, and one hyperparameter under a condition."""
+
+    def build(self, hp):
+        units = hp.Int("units", 2, 8, step=2, default=6)
+        layers = hp.Choice("layers", [1, 2], default=2)
+        with hp.conditional_scope("layers", [2]):
+            second = hp.Int("second_units", 2, 4, step=2, default=4) if layers == 2 else 0
+        stack = [keras.Input((3,)), keras.layers.Dense(units, activation="relu")]
+        if second:
+            stack.append(keras.layers.Dense(second, activation="relu"))
+        model = keras.Sequential([*stack, keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(hp.Float(
+            "learning_rate", 1e-3, 1e-1, sampling="log", default=0.02)), loss="mse")
+        return model
+
+
+@pytest.mark.parametrize("kind", ["random", "bayesian"])
+def test_a_search_starts_with_the_configured_model_then_samples(tmp_path, kind):
+    x, y = _data()
+    tuner = make_tuner(ConditionalHyperModel(), kind=kind, objective="val_loss", max_trials=4,
+                       directory=tmp_path, project_name=kind, seed=1)
+    _search(tuner, x, y, epochs=1)
+    trials = [tuner.oracle.trials[i].hyperparameters.values for i in tuner.oracle.start_order]
+    assert trials[0] == {"units": 6, "layers": 2, "second_units": 4, "learning_rate": 0.02}
+    assert len(trials) == 4
+    assert all(values != trials[0] for values in trials[1:])
+    assert len({tuple(sorted(values.items())) for values in trials}) == 4
+    # a resumed search does not put the defaults first again
+    resumed = make_tuner(ConditionalHyperModel(), kind=kind, objective="val_loss", max_trials=6,
+                         directory=tmp_path, project_name=kind, seed=1)
+    _search(resumed, x, y, epochs=1)
+    again = [resumed.oracle.trials[i].hyperparameters.values
+             for i in resumed.oracle.start_order]
+    assert again[:4] == trials and len(again) == 6
+    assert trials[0] not in again[4:]
+
+
 @pytest.mark.slow
 def test_hyperband_rounds_run_through_the_resumable_trials(tmp_path):
     x, y = _data()

@@ -26,7 +26,7 @@ from rnn_templates.topologies.forecast import (
     median_metrics,
 )
 from rnn_templates.training import compile_model
-from rnn_templates.tuning import choice
+from rnn_templates.tuning import choice, float_around
 
 LOSSES = {"mae": "mae", "mse": "mse", "huber": keras.losses.Huber(delta=1.0)}
 
@@ -82,9 +82,8 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
                                  rows=self.shape["rows"], columns=self.shape["columns"],
                                  name="forecasting_core", members=c.members, **common,
                                  **options)
-        learning_rate = hp.Float("learning_rate", min(3e-4, c.learning_rate),
-                                 max(1e-2, c.learning_rate), sampling="log",
-                                 default=c.learning_rate)
+        learning_rate = float_around(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
+                                     sampling="log")
         if heads:  # the pinball loss; mse and mae of the median, the point forecast
             loss, metrics = PinballLoss(QUANTILES), median_metrics(QUANTILES)
         else:

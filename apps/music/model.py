@@ -21,7 +21,7 @@ from rnn_templates.data.shuffle import EpochShuffle
 from rnn_templates.note_events import build_event_model
 from rnn_templates.topologies import build_many_to_many
 from rnn_templates.training import compile_model
-from rnn_templates.tuning import choice
+from rnn_templates.tuning import choice, float_around
 
 LM_NAME = "music_lm"
 
@@ -42,9 +42,8 @@ class MusicHyperModel(keras_tuner.HyperModel):
             activation=c.activation, recurrent_dropout=c.recurrent_dropout,
         )
         embedding_dim = choice(hp, "embedding_dim", [8, 16, 32], c.embedding_dim)
-        learning_rate = hp.Float("learning_rate", min(5e-4, c.learning_rate),
-                                 max(5e-3, c.learning_rate), sampling="log",
-                                 default=c.learning_rate)
+        learning_rate = float_around(hp, "learning_rate", 5e-4, 5e-3, c.learning_rate,
+                                     sampling="log")
         options = dict(learning_rate=learning_rate, clipnorm=c.clipnorm or None,
                        weight_decay=c.weight_decay)
         if c.representation == "events":
