@@ -526,7 +526,7 @@ class Runner:
 
     def tune(self, config: Any, run_dir: str | os.PathLike, *, tuning_dir: str | os.PathLike,
              overwrite: bool = False, restart: bool = False, workers: int = 0,
-             oracle_address: str = "127.0.0.1:0", worker_timeout: float = 0.0) -> dict | None:
+             oracle_address: str | None = None, worker_timeout: float = 0.0) -> dict | None:
         """Search hyperparameters, then retrain the best and write a run directory.
 
         The search lives in ``<tuning_dir>/<app>-<fingerprint>``, the
@@ -537,9 +537,11 @@ class Runner:
         settings start another search, and ``restart`` starts afresh.
 
         ``workers`` > 0 makes this process the chief: it serves the search at
-        ``oracle_address`` and starts that many local workers
-        (:mod:`rnn_templates.workers`). With keras-tuner's distribution
-        variables set instead, a worker only runs trials and a chief serves.
+        ``oracle_address`` (default ``127.0.0.1:0``) and starts that many local
+        workers (:mod:`rnn_templates.workers`). An ``oracle_address`` with no
+        local workers serves the search to workers on other hosts only. With
+        keras-tuner's distribution variables set instead, a worker only runs
+        trials and a chief serves.
 
         The best hyperparameters are then retrained on train + validation for
         the best trial's epoch count (``refit=train+validation``, when the app
@@ -550,14 +552,17 @@ class Runner:
         if role == "worker" and restart:
             raise UserInputError("--restart on a worker would wipe the shared search",
                                  where="--restart", fix="restart the search on the chief only")
-        if workers and role != "single":
+        serve = bool(workers) or oracle_address is not None
+        if serve and role != "single":
+            option = "--workers" if workers else "--oracle-address"
             raise UserInputError(
-                "--workers starts its own chief and workers", where="--workers",
+                f"{option} makes this process the chief", where=option,
                 received=f"KERASTUNER_TUNER_ID={os.environ.get('KERASTUNER_TUNER_ID')}",
-                fix="unset the KERASTUNER_* variables, or drop --workers")
-        if workers:
+                fix=f"unset the KERASTUNER_* variables, or drop {option}")
+        if serve:
             from rnn_templates.workers import parse_address
 
+            oracle_address = oracle_address or "127.0.0.1:0"
             parse_address(oracle_address)  # a typo fails now, not after the data is read
         data = self.app.load_data(config)
         if role == "worker":
@@ -572,7 +577,7 @@ class Runner:
             prepared = self.app.prepare(config, data)
             tuner, project = self._search(config, prepared, Path(tuning_dir), restart=restart,
                                           workers=workers, oracle_address=oracle_address,
-                                          worker_timeout=worker_timeout)
+                                          worker_timeout=worker_timeout, serve=serve)
             best_trial = tuner.oracle.get_best_trials(1)[0]
             rows = write_reports(tuner, work)
             epochs = best_epochs(tuner, best_trial.trial_id)
@@ -597,8 +602,8 @@ class Runner:
         return metrics
 
     def _search(self, config: Any, prepared: Prepared, tuning_dir: Path, *, restart: bool,
-                workers: int = 0, oracle_address: str = "127.0.0.1:0",
-                worker_timeout: float = 0.0):
+                workers: int = 0, oracle_address: str | None = None,
+                worker_timeout: float = 0.0, serve: bool = False):
         """Run (or serve, or join) the search; the chief's tuner and project folder."""
         hypermodel = self.app.hypermodel(config, prepared)
         fit_data = self.app.fit_data(prepared)
@@ -630,10 +635,10 @@ class Runner:
         if role != "worker":
             io.write_yaml(tuning_dir / project / SEARCH_CONFIG, _config_dict(config))
         started = time.perf_counter()
-        if workers or role == "chief":
+        if serve or role == "chief":
             from rnn_templates.workers import Chief, parse_address
 
-            host, port = (parse_address(oracle_address) if workers else
+            host, port = (parse_address(oracle_address) if serve else
                           (os.environ["KERASTUNER_ORACLE_IP"],
                            int(os.environ["KERASTUNER_ORACLE_PORT"])))
             command = [sys.executable, "-m", "rnn_templates.cli", self.app.name, "tune",

@@ -246,9 +246,11 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
     tune.add_argument("--worker-timeout", type=float, default=0.0, metavar="SECONDS",
                       help="the chief re-queues the trial of a worker on another host that "
                       "finished no epoch for this long (default 0: wait for it)")
-    tune.add_argument("--oracle-address", default="127.0.0.1:0", metavar="HOST:PORT",
-                      help="where the chief listens with --workers (0.0.0.0:PORT accepts "
-                      "workers on other hosts; port 0: any free one)")
+    tune.add_argument("--oracle-address", metavar="HOST:PORT",
+                      help="serve the search there for workers (0.0.0.0:PORT accepts workers "
+                      "on other hosts; port 0: any free one); given with --workers 0, this "
+                      "process serves only workers on other hosts (default with --workers: "
+                      "127.0.0.1:0)")
     tune.add_argument("--tuning-dir", metavar="DIR", help="where searches live "
                       "(default: <runs-root>/<app>/tuning)")
     tune.add_argument("--restart", action="store_true",

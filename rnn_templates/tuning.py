@@ -120,17 +120,17 @@ class _DefaultsFirst:
     """Oracle mixin: the search's first trial is the configured model.
 
     Every hyperparameter at its default, which the apps set to the configured
-    value, so the best trial is never worse on validation than the untuned
-    model, and the leaderboard shows what tuning gained over it. keras-tuner's
-    grid search already starts this way; random and Bayesian search sample
-    every later trial as before (the defaults are not drawn again).
+    value, so the leaderboard shows where the untuned model ranks and a random
+    or Bayesian search never picks a model that did worse on validation.
+    keras-tuner's grid search already starts this way; random, Bayesian and
+    Hyperband search sample every later trial as before (the defaults are not
+    drawn again).
     """
 
-    def populate_space(self, trial_id: str) -> dict[str, Any]:
+    def _random_values(self) -> dict[str, Any] | None:
         if not self.trials and self.hyperparameters.space:
-            return {"status": keras_tuner.engine.trial.TrialStatus.RUNNING,
-                    "values": default_values(self.hyperparameters)}
-        return super().populate_space(trial_id)
+            return default_values(self.hyperparameters)
+        return super()._random_values()
 
 
 def default_values(hyperparameters: keras_tuner.HyperParameters) -> dict[str, Any]:
@@ -148,7 +148,7 @@ def _atomic(oracle_class: type, *mixins: type) -> type:
 
 
 ORACLES = {
-    name: _atomic(oracle, *((_DefaultsFirst,) if name in ("random", "bayesian") else ()))
+    name: _atomic(oracle, *(() if name == "grid" else (_DefaultsFirst,)))
     for name, oracle in zip(TUNER_NAMES, (RandomSearchOracle, HyperbandOracle,
                                           BayesianOptimizationOracle, GridSearchOracle),
                             strict=True)

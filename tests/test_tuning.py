@@ -192,25 +192,41 @@ class ConditionalHyperModel(keras_tuner.HyperModel):
         return model
 
 
+DEFAULTS = {"units": 6, "layers": 2, "second_units": 4, "learning_rate": 0.02}
+
+
+def _values(tuner):
+    return [{k: v for k, v in tuner.oracle.trials[i].hyperparameters.values.items()
+             if not k.startswith("tuner/")} for i in tuner.oracle.start_order]
+
+
 @pytest.mark.parametrize("kind", ["random", "bayesian"])
 def test_a_search_starts_with_the_configured_model_then_samples(tmp_path, kind):
     x, y = _data()
     tuner = make_tuner(ConditionalHyperModel(), kind=kind, objective="val_loss", max_trials=4,
                        directory=tmp_path, project_name=kind, seed=1)
     _search(tuner, x, y, epochs=1)
-    trials = [tuner.oracle.trials[i].hyperparameters.values for i in tuner.oracle.start_order]
-    assert trials[0] == {"units": 6, "layers": 2, "second_units": 4, "learning_rate": 0.02}
+    trials = _values(tuner)
+    assert trials[0] == DEFAULTS
     assert len(trials) == 4
-    assert all(values != trials[0] for values in trials[1:])
     assert len({tuple(sorted(values.items())) for values in trials}) == 4
     # a resumed search does not put the defaults first again
     resumed = make_tuner(ConditionalHyperModel(), kind=kind, objective="val_loss", max_trials=6,
                          directory=tmp_path, project_name=kind, seed=1)
     _search(resumed, x, y, epochs=1)
-    again = [resumed.oracle.trials[i].hyperparameters.values
-             for i in resumed.oracle.start_order]
+    again = _values(resumed)
     assert again[:4] == trials and len(again) == 6
-    assert trials[0] not in again[4:]
+    assert DEFAULTS not in again[4:]
+
+
+def test_hyperband_starts_its_first_bracket_with_the_configured_model(tmp_path):
+    x, y = _data()
+    tuner = make_tuner(ConditionalHyperModel(), kind="hyperband", objective="val_loss",
+                       max_epochs=2, directory=tmp_path, project_name="hb", seed=1)
+    _search(tuner, x, y)
+    trials = _values(tuner)
+    assert trials[0] == DEFAULTS
+    assert DEFAULTS not in trials[1:] and len(trials) > 1
 
 
 @pytest.mark.slow
@@ -278,8 +294,16 @@ def test_write_leaderboard_with_different_hyperparameters_per_trial(tmp_path):
      "write the address as host:port"),
     (["--workers", "2"], {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "1",
                           "KERASTUNER_TUNER_ID": "tuner0"},
-     "rnnt sentiment: error: --workers: --workers starts its own chief and workers; received "
+     "rnnt sentiment: error: --workers: --workers makes this process the chief; received "
      "KERASTUNER_TUNER_ID=tuner0; unset the KERASTUNER_* variables, or drop --workers"),
+    (["--oracle-address", "0.0.0.0:8000"], {"KERASTUNER_ORACLE_IP": "127.0.0.1",
+                                            "KERASTUNER_ORACLE_PORT": "1",
+                                            "KERASTUNER_TUNER_ID": "tuner0"},
+     "rnnt sentiment: error: --oracle-address: --oracle-address makes this process the chief; "
+     "received KERASTUNER_TUNER_ID=tuner0; unset the KERASTUNER_* variables, or drop "
+     "--oracle-address"),
+    (["--oracle-address", "8000"], {},
+     "rnnt sentiment: error: --oracle-address: the oracle address is not host:port; expected "),
     (["--objective", "val_accuracy:up"], {},
      "rnnt sentiment: error: config: `tuning_objective` must be one of 'val_accuracy', "),
 ])

@@ -190,3 +190,39 @@ def test_a_frozen_remote_worker_times_out_and_its_trial_is_requeued(small_tsv, t
     assert {r["status"] for r in rows.values()} == {"COMPLETED"}, [  # lost: 0
         (r["trial"], r["status"], r["workers"], r["note"]) for r in rows.values()]
     assert "remote0" in rows[victim]["workers"] and "tuner0" in rows[victim]["workers"]
+
+
+@pytest.mark.slow
+def test_a_chief_without_local_workers_serves_workers_on_other_hosts(small_tsv, tmp_path):
+    tuning_dir, run_dir = tmp_path / "tuning", tmp_path / "run"
+    command = _command(small_tsv, tuning_dir, run_dir, "--max-trials", "2",
+                       "--set", "tuning_epochs=1", "--workers", "0",
+                       "--oracle-address", "127.0.0.1:0")
+    env = dict(os.environ, CI="1")
+    chief = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    remote = None
+    head = []
+    try:
+        instructions = None
+        while instructions is None:
+            line = chief.stderr.readline()
+            head.append(line)
+            assert line, "the chief ended before printing how to add a worker"
+            instructions = re.search(r"KERASTUNER_ORACLE_PORT=(\d+) rnnt (.*)$", line.rstrip())
+        remote = subprocess.Popen(
+            [sys.executable, "-m", "rnn_templates.cli", *shlex.split(instructions[2])],
+            env=dict(env, KERASTUNER_TUNER_ID="hostb-0", KERASTUNER_ORACLE_IP="127.0.0.1",
+                     KERASTUNER_ORACLE_PORT=instructions[1]),
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out, err = chief.communicate(timeout=600)
+        err = "".join(head) + err
+        assert remote.wait(timeout=60) == 0
+    finally:
+        chief.kill()
+        if remote is not None:
+            remote.kill()
+    assert chief.returncode == 0, err[-3000:]
+    assert "worker tuner" not in err  # no local worker was started
+    rows = _board(run_dir)
+    assert [(r["status"], r["workers"]) for r in rows] == [("COMPLETED", "hostb-0")] * 2
