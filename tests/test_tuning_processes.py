@@ -60,6 +60,31 @@ def _wait_for(condition, process, timeout=300):
     raise AssertionError("timed out waiting")
 
 
+def _chief_and_remote(command: list[str], name: str):
+    """Start the chief, then, as worker ``name``, exactly the command it prints for other
+    hosts; returns both processes and the chief's stderr lines read on the way."""
+    env = dict(os.environ, CI="1")
+    chief = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    head, instructions = [], None
+    try:
+        while instructions is None:
+            line = chief.stderr.readline()
+            head.append(line)
+            assert line, "the chief ended before printing how to add a worker"
+            instructions = re.search(r"KERASTUNER_ORACLE_PORT=(\d+) rnnt (.*)$",
+                                     line.rstrip("\n"))
+        remote = subprocess.Popen(
+            [sys.executable, "-m", "rnn_templates.cli", *shlex.split(instructions[2])],
+            env=dict(env, KERASTUNER_TUNER_ID=name, KERASTUNER_ORACLE_IP="127.0.0.1",
+                     KERASTUNER_ORACLE_PORT=instructions[1]),
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except BaseException:
+        chief.kill()
+        raise
+    return chief, remote, head
+
+
 def _board(run_dir: Path) -> list[dict[str, str]]:
     with (run_dir / "leaderboard.csv").open(encoding="utf-8", newline="") as stream:
         return list(csv.DictReader(stream))
@@ -152,36 +177,16 @@ def test_a_frozen_remote_worker_times_out_and_its_trial_is_requeued(small_tsv, t
     # finish its trial between its first epoch and the SIGSTOP.
     command = _command(small_tsv, tuning_dir, run_dir, "--max-trials", "6",
                        "--set", "tuning_epochs=6", "--workers", "1", "--worker-timeout", "20")
-    env = dict(os.environ, CI="1")
-    chief = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    remote = None
-    head = []
+    chief, remote, head = _chief_and_remote(command, "remote0")
     try:
-        # The chief prints how to start a worker on another host: run exactly that here.
-        instructions = None
-        while instructions is None:
-            line = chief.stderr.readline()
-            head.append(line)
-            assert line, "the chief ended before printing how to add a worker"
-            match = re.search(r"KERASTUNER_ORACLE_PORT=(\d+) rnnt (.*)$", line.rstrip("\n"))
-            if match:
-                instructions = match
-        remote = subprocess.Popen(
-            [sys.executable, "-m", "rnn_templates.cli", *shlex.split(instructions[2])],
-            env=dict(env, KERASTUNER_TUNER_ID="remote0", KERASTUNER_ORACLE_IP="127.0.0.1",
-                     KERASTUNER_ORACLE_PORT=instructions[1]),
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
         victim = _wait_for(lambda: _running_on(tuning_dir, "remote0"), chief)
         remote.send_signal(signal.SIGSTOP)  # a host that hangs: no exit the chief could see
         out, err = chief.communicate(timeout=600)
         err = "".join(head) + err
     finally:
         chief.kill()
-        if remote is not None:
-            remote.kill()
-            remote.wait(timeout=30)
+        remote.kill()
+        remote.wait(timeout=30)
     assert chief.returncode == 0, err[-3000:]
     assert (f"worker remote0 finished no epoch for 20 s (--worker-timeout); trial {victim} "
             "was sent back to the queue") in err
@@ -198,30 +203,14 @@ def test_a_chief_without_local_workers_serves_workers_on_other_hosts(small_tsv, 
     command = _command(small_tsv, tuning_dir, run_dir, "--max-trials", "2",
                        "--set", "tuning_epochs=1", "--workers", "0",
                        "--oracle-address", "127.0.0.1:0")
-    env = dict(os.environ, CI="1")
-    chief = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    remote = None
-    head = []
+    chief, remote, head = _chief_and_remote(command, "hostb-0")
     try:
-        instructions = None
-        while instructions is None:
-            line = chief.stderr.readline()
-            head.append(line)
-            assert line, "the chief ended before printing how to add a worker"
-            instructions = re.search(r"KERASTUNER_ORACLE_PORT=(\d+) rnnt (.*)$", line.rstrip())
-        remote = subprocess.Popen(
-            [sys.executable, "-m", "rnn_templates.cli", *shlex.split(instructions[2])],
-            env=dict(env, KERASTUNER_TUNER_ID="hostb-0", KERASTUNER_ORACLE_IP="127.0.0.1",
-                     KERASTUNER_ORACLE_PORT=instructions[1]),
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out, err = chief.communicate(timeout=600)
         err = "".join(head) + err
         assert remote.wait(timeout=60) == 0
     finally:
         chief.kill()
-        if remote is not None:
-            remote.kill()
+        remote.kill()
     assert chief.returncode == 0, err[-3000:]
     assert "worker tuner" not in err  # no local worker was started
     rows = _board(run_dir)
