@@ -57,6 +57,8 @@ from rnn_templates.tuning import best_epochs, leaderboard, make_tuner, tuner_rol
 
 MODEL_FILE = "model.keras"
 ARTIFACTS_FILE = "artifacts.json"
+# Which app wrote a run or an export, so another app's predict can refuse it by name.
+APP_FILE = "app.json"
 TRAINING_FILE = "training.json"
 BASELINES_FILE = "baselines.joblib"
 SAVED_MODEL_DIR = "saved_model"
@@ -417,6 +419,7 @@ class Runner:
         }
         model = self.app.serving_model(prepared, core)
         io.write_json(work / ARTIFACTS_FILE, prepared.artifacts)
+        io.write_json(work / APP_FILE, {"app": self.app.name})
         with io.atomic_path(work / MODEL_FILE) as temporary:
             model.save(temporary)
         io.write_json(work / TRAINING_FILE, training)
@@ -732,7 +735,8 @@ class Runner:
         export_saved_model(model, path, serve, self.app.input_signature(),
                            extra_endpoints=self.app.extra_endpoints(model, artifacts),
                            extra_files={ARTIFACTS_FILE: json.dumps(artifacts, indent=2,
-                                                                   sort_keys=True) + "\n"})
+                                                                   sort_keys=True) + "\n",
+                                        APP_FILE: json.dumps({"app": self.app.name}) + "\n"})
         if sample is None:
             return {}
         batch = self.app.to_batch(sample)
@@ -772,8 +776,15 @@ class Runner:
     def predict(self, model_path: str | os.PathLike, items: Iterable[str], *,
                 batch_size: int = 256, progress: bool = False) -> Iterator[dict[str, Any]]:
         """Stream predictions for raw inputs from a SavedModel or a run's ``model.keras``."""
+        self._check_app(Path(model_path))
         serve = self._load_serving(Path(model_path), self.app.endpoint())
-        self.app.use_artifacts(_serving_artifacts(Path(model_path)))
+        try:
+            self.app.use_artifacts(_serving_artifacts(Path(model_path)))
+        except KeyError as error:  # an export from before APP_FILE, by another app
+            raise UserInputError(
+                f"the model's {ARTIFACTS_FILE} lacks what {self.app.name} needs",
+                where=str(model_path), received=f"no {error}",
+                fix=f"give a model that `rnnt {self.app.name} export` wrote") from None
         done = 0
         empty = True
         for chunk in batches(iter(items), batch_size):
@@ -789,6 +800,18 @@ class Runner:
         if empty:
             raise UserInputError("nothing to predict", where="predict",
                                  fix="give inputs as arguments, or --input FILE with one per line")
+
+    def _check_app(self, path: Path) -> None:
+        """Refuse a model another app wrote (its ``app.json``, beside it or in it)."""
+        for candidate in (path / APP_FILE, path.parent / APP_FILE):
+            if candidate.is_file():
+                written_by = json.loads(candidate.read_text(encoding="utf-8")).get("app")
+                if written_by and written_by != self.app.name:
+                    raise UserInputError(
+                        f"this model was made by the {written_by} app", where=str(path),
+                        expected=f"a {self.app.name} model",
+                        fix=f"use `rnnt {written_by} predict`, or give a {self.app.name} model")
+                return
 
     def _load_serving(self, path: Path, endpoint: str = "serve") -> Callable[..., dict]:
         if path.is_dir() and (path / "saved_model.pb").is_file():

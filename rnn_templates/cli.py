@@ -150,10 +150,23 @@ def _export(spec: AppSpec, args: argparse.Namespace) -> None:
 def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
     from rnn_templates.data.readers import iter_lines
 
+    blank = []
+
     def items():
-        yield from args.inputs
+        for number, item in enumerate(args.inputs, start=1):
+            try:
+                item.encode("utf-8")  # undecodable bytes reach argv as lone surrogates
+            except UnicodeEncodeError as error:
+                raise UserInputError("argument is not valid UTF-8",
+                                     where=f"input argument {number}",
+                                     received=f"byte 0x{ord(item[error.start]) & 0xFF:02x}",
+                                     fix="pass UTF-8 text, or use --input FILE") from None
+            yield item
         if args.input:
-            yield from iter_lines(args.input)
+            for number, line in enumerate(iter_lines(args.input), start=1):
+                if not line.strip():
+                    blank.append(number)
+                yield line
 
     runner = spec.runner()
     runner.app.use_options(vars(args))  # the options the app added (AppSpec.arguments) too
@@ -168,9 +181,13 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
         body = [*([header] if header else []), *lines]
         write_text(args.output, "\n".join(body) + "\n")
         print(f"{len(body) - bool(header)} predictions written to {args.output}")
-        return
-    for line in lines:
-        print(line, flush=progress)
+    else:
+        for line in lines:
+            print(line, flush=progress)
+    if blank:
+        print(f"note: {len(blank)} blank input line(s) predicted as empty inputs, one output "
+              f"each (line {', '.join(map(str, blank[:5]))}{', ...' if len(blank) > 5 else ''} "
+              f"of {'standard input' if args.input == '-' else args.input})", file=sys.stderr)
 
 
 def _positive(text: str) -> int:

@@ -19,6 +19,7 @@ reports mistakes in a fraction of a second.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import os
 import re
@@ -56,6 +57,11 @@ def _coerce(field: dataclasses.Field, value: Any, where: str, hints: dict[str, A
             return value
         if origin is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
+        if origin is str and isinstance(value, datetime.date):
+            # YAML reads 2020-09-01 (and 2020-09-01 12:00:00) as a date: back to its ISO text.
+            if isinstance(value, datetime.datetime):
+                return value.isoformat(sep=" ")
+            return value.isoformat()
         if origin in (list, tuple) and isinstance(value, (list, tuple)):
             return list(value)
     names = " or ".join(getattr(k, "__name__", str(k)) for k in allowed)

@@ -75,7 +75,10 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterat
         ['hello.txt']
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not directory and target.is_dir():
+        raise UserInputError("the output path is a folder", where=str(target),
+                             expected="a file name", fix="give a file path, not a folder")
+    make_folder(target.parent)
     temporary = _temporary_name(target)
     if directory:
         temporary.mkdir()
@@ -84,12 +87,13 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterat
         if directory:
             for inner in [temporary, *temporary.rglob("*")]:
                 normal_permissions(inner)
-            (temporary / MARKER).touch()
+            seal(temporary)
             replace_directory(temporary, target)
         else:
             _fsync(temporary)
             normal_permissions(temporary)
             os.replace(temporary, target)
+        _register(target)
     except BaseException:
         if temporary.is_dir():
             shutil.rmtree(temporary, ignore_errors=True)
@@ -98,12 +102,53 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterat
         raise
 
 
+def make_folder(folder: str | os.PathLike, *, option: str = "--output") -> Path:
+    """``mkdir -p``, with a file in the way reported as one line instead of an OSError."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()),
+                       folder)
+        raise UserInputError("a file stands where a folder is needed", where=str(blocker),
+                             expected=f"a folder for {folder}",
+                             fix=f"choose another {option}, or move that file") from None
+    return folder
+
+
+def seal(folder: str | os.PathLike) -> None:
+    """Write the marker of a finished folder, listing the entries this project wrote.
+
+    :func:`check_replaceable` then refuses to replace the folder if anything
+    else has been put in it since.
+    """
+    folder = Path(folder)
+    names = sorted(p.name for p in folder.iterdir() if p.name != MARKER)
+    (folder / MARKER).write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
+
+
+def _register(written: Path) -> None:
+    """Add ``written`` to the list of the nearest sealed folder above it (a report
+    that ``evaluate`` or ``export`` adds to a finished run), so that folder can still be
+    replaced."""
+    for folder in written.parents:
+        marker = folder / MARKER
+        if marker.is_file():
+            names = marker.read_text(encoding="utf-8").splitlines()
+            entry = written.relative_to(folder).parts[0]
+            if names and entry not in names:  # an empty marker: a folder still being built
+                with open(marker, "a", encoding="utf-8") as stream:
+                    stream.write(f"{entry}\n")
+            return
+
+
 def check_replaceable(target: str | os.PathLike, *, option: str = "--output") -> None:
     """Refuse ``target`` unless it is absent or a folder this project wrote.
 
     Raises:
-        UserInputError: ``target`` is a file, or a folder without the marker
-            (it would hold the user's own files).
+        UserInputError: ``target`` is a file, a folder without the marker
+            (it would hold the user's own files), or a sealed folder holding
+            entries added after this project wrote it.
     """
     target = Path(target)
     if not target.exists():
@@ -115,7 +160,8 @@ def check_replaceable(target: str | os.PathLike, *, option: str = "--output") ->
             expected="a new folder, or one this tool wrote",
             fix=f"choose another {option}",
         )
-    if not (target / MARKER).is_file():
+    marker = target / MARKER
+    if not marker.is_file():
         contents = sorted(p.name for p in target.iterdir())
         if contents:
             raise UserInputError(
@@ -124,6 +170,19 @@ def check_replaceable(target: str | os.PathLike, *, option: str = "--output") ->
                 expected="a new or empty folder, or one written by rnnt",
                 received=f"{len(contents)} entries such as {contents[:3]}",
                 fix=f"choose another {option}",
+            )
+        return
+    written = set(marker.read_text(encoding="utf-8").splitlines())
+    if written:  # a sealed folder: anything not in its list was added since
+        added = sorted(p.name for p in target.iterdir()
+                       if p.name != MARKER and p.name not in written)
+        if added:
+            raise UserInputError(
+                "destination folder holds files added after rnnt wrote it; nothing was replaced",
+                where=str(target),
+                expected="only what rnnt wrote there",
+                received=f"{len(added)} added entries such as {added[:3]}",
+                fix=f"move them out first, or choose another {option}",
             )
 
 

@@ -161,7 +161,7 @@ def run_directory(
     io.check_replaceable(final, option="--run-dir")
     io.check_replaceable(work, option="--run-dir")
     resumed = work.exists() and has_trained_work(work)
-    work.mkdir(parents=True, exist_ok=True)
+    io.make_folder(work, option="--run-dir")
     created = not (work / io.MARKER).exists()
     (work / io.MARKER).touch()
     io.normal_permissions(work)
@@ -195,6 +195,7 @@ def run_directory(
         raise UserInputError(
             "run directory was written by another process meanwhile", where=str(final),
             fix=f"this run is kept in {work}: rename it, or rerun with --overwrite")
+    io.seal(work)
     io.replace_directory(work, final)
 
 

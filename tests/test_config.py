@@ -297,3 +297,23 @@ def test_a_new_default_keeps_the_knob_help_and_check():
     assert "units per recurrent layer" in describe_config(Wide)
     with pytest.raises(ValueError, match="`units` must be a positive integer"):
         Wide(units=0)
+
+
+def test_a_date_for_a_text_key_is_kept_as_its_iso_text(tmp_path):
+    # YAML reads 2020-09-01 as a date; a str key (a split timestamp) takes its ISO text.
+    config = load_config(Demo, overrides=["cell=2020-09-01", "note=2020-09-01 12:30:00"])
+    assert config.cell == "2020-09-01" and config.note == "2020-09-01 12:30:00"
+    path = _yaml(tmp_path, "cell: 2021-03-04\n")
+    assert load_config(Demo, path).cell == "2021-03-04"
+    # Only text keys: a date is still the wrong type for a number.
+    with pytest.raises(UserInputError, match=r"wrong type for config key 'units'; expected int; "
+                                             r"received datetime.date\(2020, 9, 1\)"):
+        load_config(Demo, overrides=["units=2020-09-01"])
+
+
+def test_forecasting_split_timestamps_are_accepted_from_set():
+    from apps.forecasting.config import ForecastingConfig
+
+    config = load_config(ForecastingConfig, overrides=["test_start=2020-09-01",
+                                                       "validation_start=2020-07-01"])
+    assert (config.validation_start, config.test_start) == ("2020-07-01", "2020-09-01")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rnn_templates import export
+from rnn_templates import export, io
 from rnn_templates.export import check_in_fresh_process, export_saved_model
 from rnn_templates.topologies import build_many_to_one
 
@@ -99,6 +99,7 @@ def test_re_export_replaces_the_old_one_and_a_failed_export_leaves_it_intact(tmp
     path = tmp_path / "saved_model"
     export_saved_model(model, path, serve_fn, SIGNATURE)
     (path / "stale.txt").write_text("from the first export", encoding="utf-8")
+    io.seal(path)  # as if the first export had written it
     export_saved_model(model, path, serve_fn, SIGNATURE)
     assert not (path / "stale.txt").exists()
     assert (path / "saved_model.pb").is_file()
@@ -108,6 +109,7 @@ def test_re_export_replaces_the_old_one_and_a_failed_export_leaves_it_intact(tmp
         raise ValueError("cannot trace")
 
     (path / "marker.txt").write_text("kept", encoding="utf-8")
+    io.seal(path)
     with pytest.raises(ValueError, match="cannot trace"):
         export_saved_model(model, path, broken_serve_fn, SIGNATURE)
     assert (path / "marker.txt").read_text(encoding="utf-8") == "kept"

@@ -62,3 +62,38 @@ def test_folders_replace_only_what_this_project_wrote(tmp_path):
     a_file.write_text("x", encoding="utf-8")
     with pytest.raises(UserInputError, match="destination is a file, not a folder"):
         io.check_replaceable(a_file)
+
+
+def test_a_finished_folder_is_not_replaced_over_files_added_to_it(tmp_path):
+    run = tmp_path / "run"
+    with io.atomic_path(run, directory=True) as temporary:
+        (temporary / "model.keras").write_text("v1", encoding="utf-8")
+    io.write_text(run / "evaluation-test.json", "{}")  # what a later command adds: listed
+    with io.atomic_path(run, directory=True) as temporary:
+        (temporary / "model.keras").write_text("v2", encoding="utf-8")
+    (run / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(UserInputError) as caught, io.atomic_path(run, directory=True):
+        pass
+    assert str(caught.value) == (
+        f"{run}: destination folder holds files added after rnnt wrote it; nothing was "
+        "replaced; expected only what rnnt wrote there; received 1 added entries such as "
+        "['notes.txt']; move them out first, or choose another --output")
+    assert (run / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert (run / "model.keras").read_text(encoding="utf-8") == "v2"
+
+
+def test_a_folder_or_a_file_in_the_way_of_an_output_is_one_line(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(UserInputError) as caught:
+        io.write_text(folder, "x")
+    assert str(caught.value) == (f"{folder}: the output path is a folder; expected a file "
+                                 "name; give a file path, not a folder")
+    a_file = tmp_path / "data.csv"
+    a_file.write_text("x", encoding="utf-8")
+    with pytest.raises(UserInputError) as caught:
+        io.write_text(a_file / "run" / "metrics.json", "{}")
+    assert str(caught.value) == (
+        f"{a_file}: a file stands where a folder is needed; expected a folder for "
+        f"{a_file / 'run'}; choose another --output, or move that file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "out"]

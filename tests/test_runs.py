@@ -97,6 +97,28 @@ def test_overwrite_never_replaces_a_folder_this_project_did_not_write(tmp_path):
     assert not (tmp_path / "sentiment.partial").exists()
 
 
+def test_overwrite_keeps_a_finished_run_the_user_added_files_to(tmp_path):
+    final = tmp_path / "demo"
+    with run_directory(final) as work:
+        (work / "model.keras").write_text("v1", encoding="utf-8")
+    (final / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"files added after rnnt wrote it.*notes\.txt"), \
+            run_directory(final, overwrite=True):
+        pass
+    assert (final / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert not (tmp_path / "demo.partial").exists()
+
+
+def test_a_file_in_the_way_of_the_run_directory_is_one_line(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("x", encoding="utf-8")
+    with pytest.raises(UserInputError) as caught, run_directory(data / "run"):
+        pass
+    assert str(caught.value) == (
+        f"{data}: a file stands where a folder is needed; expected a folder for "
+        f"{data / 'run.partial'}; choose another --run-dir, or move that file")
+
+
 def test_a_leftover_partial_directory_is_resumed(tmp_path, capsys):
     final = tmp_path / "demo"
     partial = tmp_path / "demo.partial"

@@ -86,7 +86,8 @@ class ForecastingConfig(TuningOptions, TrainingOptions, EnsembleOptions, Recurre
         "scores of the last N windows that had ended (0: off)", interval="[0, inf)")
     recalibration_every: int = knob(24, "how many origins share one recalibration",
                                     interval="[1, inf)")
-    season: int = knob(0, "season length for the seasonal-naive baseline and MASE; 0: detected",
+    season: int = knob(0, "season length for the seasonal-naive baseline and MASE, at "
+                       "most lookback; 0: detected",
                        interval="[0, inf)")
     baseline: bool = knob(True, "report last value, repeat last window, seasonal naive and a "
                           "linear model beside the network")
@@ -111,6 +112,14 @@ class ForecastingConfig(TuningOptions, TrainingOptions, EnsembleOptions, Recurre
                              f"next, not a distribution); expected model segrnn, rnn or "
                              f"single_step; received model=autoregressive; use "
                              f"intervals=conformal, or another model")
+        if self.season > self.lookback:
+            # The seasonal naive repeats the window's last season (a longer one would be
+            # cut to the window: the repeat-window baseline under another name).
+            raise ValueError(f"`season` {self.season} is longer than the window the "
+                             f"seasonal-naive baseline reads (lookback {self.lookback}); "
+                             f"expected 0 (detected) to {self.lookback}, the largest usable; "
+                             f"received season={self.season}; use season<={self.lookback} or "
+                             f"a longer lookback")
         if self.model == "single_step" and self.horizon != 1:
             raise ValueError(f"`model` single_step forecasts one step: `horizon` must be 1; "
                              f"received {self.horizon} (use model=rnn or segrnn for more)")

@@ -281,7 +281,7 @@ class MusicApp(App):
         from rnn_templates.data.midi import midi_bytes
         from rnn_templates.notes import plot_piano_roll
 
-        directory.mkdir(parents=True, exist_ok=True)
+        io.make_folder(directory, option="--output-dir")
         number = 1 + max((int(p.stem[6:]) for p in directory.glob("piece-*.mid")
                           if p.stem[6:].isdigit()), default=0)
         kind = self.kind

@@ -13,7 +13,9 @@ line disappears silently:
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
+import io
 import os
 import sys
 from pathlib import Path
@@ -22,8 +24,8 @@ import numpy as np
 
 from rnn_templates.data.readers import (
     check_encoding,
+    decode_text,
     read_table,
-    read_text_file,
     resolve_format,
     resolve_path,
 )
@@ -65,8 +67,10 @@ def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
                     encoding: str = "utf-8") -> Pairs:
     """Read ``source<TAB>target[<TAB>attribution...]`` lines (the Tatoeba/Anki layout).
 
-    Blank lines are ignored; a third and later fields (the attribution) are
-    not read. Each line is decoded on its own, so one bad byte costs one line.
+    Blank lines are ignored; a line of only spaces and tabs is a pair with
+    empty sides, so malformed. A third and later fields (the attribution) are
+    not read. A UTF-8 byte-order mark is dropped. Each line is decoded on its
+    own, so one bad byte costs one line.
 
     Args:
         path: The file.
@@ -78,38 +82,68 @@ def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
             ``refuse``, or no usable line at all.
     """
     path = Path(path)
-    check_encoding(encoding)
-    read_text_file(path, encoding="latin-1")  # missing, folder or empty: one clear line
+    stream = io.BytesIO(_pair_bytes(path, encoding))
     sources, targets, lines, bad = [], [], [], []
-    with open(path, "rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            try:
-                text = raw.decode(encoding)
-            except UnicodeDecodeError as error:
-                _malformed(bad, malformed, path, number, f"byte 0x{raw[error.start]:02x} is not "
-                           f"{encoding} (column {error.start + 1})",
-                           "re-save the file as UTF-8 or set --set encoding=<name>")
-                continue
-            if number == 1:
-                text = text.removeprefix("\ufeff")
-            text = text.rstrip("\r\n")
-            if not text.strip():
-                continue
-            fields = text.split("\t")
-            if len(fields) < 2:
-                _malformed(bad, malformed, path, number, "no tab between source and target",
-                           "separate the two sentences with one tab")
-                continue
-            source, target = fields[0].strip(), fields[1].strip()
-            if not source or not target:
-                side = "source" if not source else "target"
-                _malformed(bad, malformed, path, number, f"empty {side} sentence",
-                           "write both sentences, or delete the line")
-                continue
-            sources.append(source)
-            targets.append(target)
-            lines.append(number)
+    for number, raw in enumerate(stream, start=1):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as error:
+            _malformed(bad, malformed, path, number, f"byte 0x{raw[error.start]:02x} is not "
+                       f"{encoding} (column {error.start + 1})",
+                       "re-save the file as UTF-8 or set --set encoding=<name>")
+            continue
+        text = text.rstrip("\r\n")
+        if not text.strip() and "\t" not in text:
+            continue  # a blank line; one with a tab is a pair with two empty sides
+        fields = text.split("\t")
+        if len(fields) < 2:
+            _malformed(bad, malformed, path, number, "no tab between source and target",
+                       "separate the two sentences with one tab")
+            continue
+        source, target = fields[0].strip(), fields[1].strip()
+        if not source or not target:
+            side = ("source and target sentences" if not source and not target
+                    else "source sentence" if not source else "target sentence")
+            _malformed(bad, malformed, path, number, f"empty {side}",
+                       "write both sentences, or delete the line")
+            continue
+        sources.append(source)
+        targets.append(target)
+        lines.append(number)
     return _pairs(sources, targets, lines, str(path), bad)
+
+
+def _pair_bytes(path: Path, encoding: str) -> bytes:
+    """The file's bytes without a UTF-8 byte-order mark, refusing what cannot be a pairs file.
+
+    A missing path, a folder or an empty file is one clear line. The
+    byte-order mark follows :func:`~rnn_templates.data.readers.decode_text`:
+    UTF-8 and single-byte encodings drop it, but a single-byte encoding
+    (``--set encoding=cp1252``) over a UTF-8 file is refused rather than
+    misread; ``utf-8-sig`` and the UTF-16/32 codecs handle it themselves.
+    """
+    name = check_encoding(encoding)
+    if not path.exists():
+        raise UserInputError("data file not found", where=str(path),
+                             fix="check the path given to --data")
+    if path.is_dir():
+        raise UserInputError("expected a file but found a folder", where=str(path),
+                             fix="pass the file itself to --data")
+    raw = path.read_bytes()
+    if raw.startswith(codecs.BOM_UTF8) and (name == "utf-8" or not name.startswith("utf")):
+        body = raw[len(codecs.BOM_UTF8):]
+        if name != "utf-8" and not body.isascii():
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                pass  # not UTF-8 after all: the mark's bytes are dropped, the rest read as set
+            else:
+                decode_text(raw, str(path), encoding)  # raises its one line: UTF-8, not <name>
+        raw = body
+    if not raw.decode("latin-1").strip():
+        raise UserInputError("data file is empty", where=str(path),
+                             fix="point --data at a file with examples")
+    return raw
 
 
 def _malformed(bad: list, policy: str, path: Path, number: int, reason: str, fix: str) -> None:
@@ -132,8 +166,17 @@ def _pairs(sources, targets, lines, where: str, bad: list) -> Pairs:
 def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, target_column: str,
                     *, malformed: str = "skip", encoding: str = "utf-8") -> Pairs:
     """Pairs from the named columns of a CSV (with a header) or JSONL file."""
-    table = read_table(path, fmt, {source_column: "source_column",
-                                   target_column: "target_column"}, encoding=encoding)
+    columns = {source_column: "source_column", target_column: "target_column"}
+    try:
+        table = read_table(path, fmt, columns, encoding=encoding)
+    except UserInputError as error:
+        if error.what not in {f"column '{name}' not found" for name in columns}:
+            raise
+        # The shared reader's fix offers --set header=false, which this app does not have.
+        raise UserInputError(error.what, where=error.where, expected=error.expected,
+                             received=error.received,
+                             fix="name the columns with --set source_column=<name> --set "
+                             "target_column=<name>, or add a header row naming them") from None
     sources, targets, lines, bad = [], [], [], []
     for row, line in enumerate(table.lines):
         source = table.columns[source_column][row]

@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -287,7 +288,8 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
             row's line is then the line it starts on.
 
     Returns:
-        A :class:`Table` of the wanted columns; blank rows are skipped.
+        A :class:`Table` of the wanted columns; blank lines are skipped (a row of
+        empty fields is kept, for the app to report).
 
     Example:
         >>> import tempfile
@@ -332,8 +334,8 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
     lines: list[int] = []
     needed = max(p if p >= 0 else -p - 1 for p in index.values()) + 1
     for first, _, row in rows:
-        if not row or all(not cell.strip() for cell in row):
-            continue
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # a blank line; a row of empty fields goes on, for the app to report
         if len(row) < needed or (names and len(row) <= max(index.values())):
             raise UserInputError(
                 "row has too few fields",
@@ -396,35 +398,44 @@ def read_table(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
 
 
 def iter_lines(path: str, *, option: str = "--input") -> Iterator[str]:
-    """Non-empty lines of a UTF-8 file (``-`` is standard input), read lazily.
+    """Every line of a UTF-8 file (``-`` is standard input), read lazily.
+
+    One line is one input: a blank line is an empty input, not skipped, so the
+    outputs line up with the lines. Lines end at ``\\n`` only (a ``\\r`` before it
+    is dropped, as is a byte-order mark at the start), never at other Unicode
+    line separators such as U+0085.
 
     Example:
         >>> import tempfile
         >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-        ...     _ = f.write("first\\n\\nsecond\\n")
+        ...     _ = f.write("first\\n\\nsecond\\u0085half\\r\\n")
         >>> list(iter_lines(f.name))
-        ['first', 'second']
+        ['first', '', 'second\\x85half']
     """
     if path == "-":
-        for line in sys.stdin:
-            if line.strip():
-                yield line.rstrip("\n")
+        yield from _utf8_lines(sys.stdin.buffer, "standard input")
         return
     file = Path(path)
     if not file.is_file():
         raise UserInputError("input file not found", where=path, fix=f"check the {option} path")
     with open(file, "rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as error:
-                raise UserInputError(
-                    "file is not valid UTF-8", where=f"{path}:{number}:{error.start + 1}",
-                    received=f"byte 0x{raw[error.start]:02x}",
-                    fix="re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
-                ) from None
-            if line.strip():
-                yield line
+        yield from _utf8_lines(stream, path)
+
+
+def _utf8_lines(stream: BinaryIO, name: str) -> Iterator[str]:
+    stdin = name == "standard input"
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise UserInputError(
+                f"{'standard input' if stdin else 'file'} is not valid UTF-8",
+                where=f"{name}:{number}:{error.start + 1}",
+                received=f"byte 0x{raw[error.start]:02x}",
+                fix=("pipe it through iconv -f latin1 -t utf-8" if stdin else
+                     "re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"),
+            ) from None
+        yield line.removesuffix("\n").removesuffix("\r")
 
 
 def resolve_path(path: str) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,6 +62,12 @@ class Series:
         freq: The pandas frequency alias.
         source: The file (for messages).
         notes: What was fixed, one line each (gaps filled, rows sorted...).
+        empty: ``(steps, columns read from the table)``: True where the table's
+            cell was empty, NaN or infinite, or the row was inserted for a gap
+            (before the ``missing`` policy filled it); None when unknown.
+        lines: Each row's line (CSV) or row number (Parquet) in the table, 0 for
+            rows inserted for a gap; None when unknown.
+        unit: ``"line"`` or ``"row"``: what :attr:`lines` counts.
     """
 
     index: pd.DatetimeIndex
@@ -71,6 +78,9 @@ class Series:
     freq: str
     source: str
     notes: list[str] = dataclasses.field(default_factory=list)
+    empty: np.ndarray | None = None
+    lines: np.ndarray | None = None
+    unit: str = "line"
 
     @property
     def columns(self) -> list[str]:
@@ -140,7 +150,21 @@ def _where(source: str, unit: str, line: int) -> str:
     return f"{source}:{line}" if unit == "line" else f"{source}: row {line}"
 
 
-def _detect_time_column(frame: pd.DataFrame, date_format: str | None) -> str:
+def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
+    """``pd.to_datetime(..., errors="coerce")`` without pandas' format-inference warning.
+
+    Without a format pandas warns ("Could not infer format...") before parsing
+    each cell on its own; the cells it cannot read become NaT, which the
+    callers report in one line, so the warning would only print noise ahead
+    of that line. Silenced here only, not in the global warning filters.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
+        return pd.to_datetime(text, format=date_format, errors="coerce")
+
+
+def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
+                        column_fix: str | None = None) -> str:
     for name in frame.columns:
         column = frame[name]
         if pd.api.types.is_datetime64_any_dtype(column):
@@ -150,13 +174,14 @@ def _detect_time_column(frame: pd.DataFrame, date_format: str | None) -> str:
         text = column.astype(str).str.strip()
         if text.str.fullmatch(r"[-+]?[0-9.eE]+").all():
             continue  # numbers are not dates
-        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        parsed = _to_datetime(text, date_format)
         if parsed.notna().mean() >= 0.9:
             return name
     raise UserInputError(
         "no datetime column found", expected="a column of dates or times",
         received=f"columns {', '.join(map(str, frame.columns))}",
-        fix="name it with --set time_column=NAME (and --set date_format=... if unusual)")
+        fix=column_fix or "name it with --set time_column=NAME (and --set date_format=... if "
+        "unusual)")
 
 
 def _timestamps(frame, name, date_format, source, lines, unit) -> pd.DatetimeIndex:
@@ -167,7 +192,7 @@ def _timestamps(frame, name, date_format, source, lines, unit) -> pd.DatetimeInd
     else:
         text = column.astype(str).str.strip()
         try:
-            parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+            parsed = _to_datetime(text, date_format)
         except ValueError as error:  # a format pandas cannot use at all
             raise UserInputError("date_format not understood", where="date_format",
                                  received=f"{date_format!r} ({error})",
@@ -251,6 +276,7 @@ def series_from_frame(
     missing: str = "interpolate",
     first_line: int = 2,
     unit: str = "line",
+    column_fix: str | None = None,
 ) -> Series:
     """Check a table and return a regular :class:`Series`.
 
@@ -267,6 +293,8 @@ def series_from_frame(
         missing: ``interpolate``, ``ffill`` or ``error`` for gaps and empty cells.
         first_line: Line number of the first row (2 under a CSV header).
         unit: ``"line"`` (CSV) or ``"row"`` (Parquet) in messages.
+        column_fix: The fix a missing column's message gives instead of naming the
+            ``--set`` keys (for commands that take no ``--set``, such as predict).
 
     Returns:
         The series; :attr:`Series.notes` says what was fixed.
@@ -292,7 +320,7 @@ def series_from_frame(
     date_format = date_format or None
     lines = np.arange(len(frame)) + first_line
     found = list(frame.columns)
-    time_column = time_column or _detect_time_column(frame, date_format)
+    time_column = time_column or _detect_time_column(frame, date_format, column_fix)
     named = [time_column, *targets, *past, *future]
     for name, role in zip(named, ["time_column"] + ["targets"] * len(targets)
                           + ["past_covariates"] * len(past)
@@ -300,7 +328,7 @@ def series_from_frame(
         if name not in found:
             raise UserInputError(f"column '{name}' not found", where=source,
                                  expected=f"one of {', '.join(found)}", received=repr(name),
-                                 fix=f"fix --set {role}=...")
+                                 fix=column_fix or f"fix --set {role}=...")
     repeated = sorted({n for n in named if named.count(n) > 1})
     if repeated:
         raise UserInputError(f"column '{repeated[0]}' is given two roles", where=source,
@@ -308,7 +336,7 @@ def series_from_frame(
     targets = list(targets) or [n for n in found if n not in named]
     if not targets:
         raise UserInputError("no target column", where=source, received=f"columns {found}",
-                             fix="name them with --set targets=[...]")
+                             fix=column_fix or "name them with --set targets=[...]")
     index = _timestamps(frame, time_column, date_format, source, lines, unit)
     columns = [*targets, *past, *future]
     values = _numbers(frame, columns, source, lines, unit)
@@ -353,6 +381,9 @@ def series_from_frame(
         full = np.full((len(grid), values.shape[1]), np.nan)
         full[positions] = values
         values = full
+        full_lines = np.zeros(len(grid), dtype=lines.dtype)
+        full_lines[positions] = lines
+        lines = full_lines
         notes.append(f"{_where(source, unit, first)}: {gap_rows} missing step"
                      f"{'s' if gap_rows > 1 else ''} after this row (first "
                      f"{first_missing.date() if freq in ('D', 'B') else first_missing}): "
@@ -393,7 +424,8 @@ def series_from_frame(
     calendar_columns, calendar_values = calendar_features(index, calendar)
     return Series(index=index, values=np.concatenate([values, calendar_values], axis=1),
                   targets=list(targets), past=list(past),
-                  future=[*future, *calendar_columns], freq=freq, source=source, notes=notes)
+                  future=[*future, *calendar_columns], freq=freq, source=source, notes=notes,
+                  empty=empty, lines=np.asarray(lines), unit=unit)
 
 
 # --- splits in time and the history to forecast from ------------------------------------
@@ -444,6 +476,40 @@ def split_rows(series: Series, lookback: int, horizon: int, *, validation_fracti
     return validation, test
 
 
+def _check_future_rows(series: Series, horizon: int) -> None:
+    """Refuse observed target values in the last ``horizon`` rows, the forecast's future.
+
+    With known-future covariates the file ends with the horizon's rows, whose
+    target cells are empty: the forecast starts at the first of them. When
+    fewer than ``horizon`` such rows follow the last observed target, taking
+    the last ``horizon`` rows as the future would start the forecast inside
+    the observed history and discard its last target values.
+    """
+    if series.empty is None:
+        return
+    count = len(series.targets)
+    observed = ~series.empty[len(series) - horizon:, :count].all(axis=1)
+    if not observed.any():
+        return
+    empty_rows = series.empty[:, :count].all(axis=1)
+    trailing = len(empty_rows) - (int(np.flatnonzero(~empty_rows)[-1]) + 1)
+    rows = np.flatnonzero(observed) + len(series) - horizon
+    lines = series.lines if series.lines is not None else np.arange(len(series)) + 1
+    first, last = int(lines[rows[0]]), int(lines[rows[-1]])
+    span = f"{first}" if first == last else f"{first}-{last}"
+    names = ", ".join(repr(n) for n in series.targets)
+    raise UserInputError(
+        f"the last {horizon} rows (the horizon) are the forecast's future, but "
+        f"{len(rows)} of them hold observed targets ({names})",
+        where=f"{series.source}: {series.unit}{'s' if first != last else ''} {span}",
+        expected=f"the history, then {horizon} future rows with the future covariates filled "
+        f"and the target cells empty",
+        received=f"{trailing} row{'s' if trailing != 1 else ''} with empty targets after the "
+        f"last observed one ({series.index[rows[-1]]})",
+        fix=f"add rows with the future covariates until {horizon} follow the last observed "
+        f"target, or empty the target cells of the rows to forecast")
+
+
 def forecast_history(series: Series, lookback: int, horizon: int, *, future_given: bool,
                      future_rows: bool, calendar: Sequence[str] = ()
                      ) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]:
@@ -461,6 +527,8 @@ def forecast_history(series: Series, lookback: int, horizon: int, *, future_give
         raise UserInputError("too few rows to forecast from", where=series.source,
                              expected=f"at least {lookback + ahead} rows",
                              received=f"{len(series)}", fix="give the whole recent history")
+    if ahead:
+        _check_future_rows(series, horizon)
     values = series.values[len(series) - lookback - ahead:]
     origin = series.index[len(series) - ahead - 1]
     timestamps = future_index(origin, series.freq, horizon)

@@ -118,8 +118,12 @@ def test_predict_on_a_file_with_other_columns_is_one_clear_line(trained_run, wor
                   "temperature": np.arange(100) % 7}).to_csv(other, index=False)
     assert main(["forecasting", "predict", "--model", str(trained_run / "saved_model"),
                  str(other)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("rnnt forecasting: error: ") and "columns differ" in err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("rnnt forecasting: error: ") and "columns differ" in err[0]
+    # predict takes no --set: the fix names the columns the model reads.
+    assert err[0].endswith("give a file with a date column and the columns co2, as in "
+                           "training")
 
 
 def test_bad_data_fails_before_anything_is_written(workspace, capsys):
@@ -230,6 +234,21 @@ def test_quantile_intervals_with_the_autoregressive_model_are_refused(workspace,
     assert len(err) == 1 and err[0].startswith("rnnt forecasting: error: config: `intervals` "
                                                "cqr needs quantile heads")
     assert "use intervals=conformal" in err[0]
+    assert not run_dir.exists() and not Path(f"{run_dir}.partial").exists()
+
+
+def test_a_season_the_window_cannot_hold_is_refused_before_training(workspace, small_csv,
+                                                                     capsys):
+    # It was accepted, then MASE was nan for every model (with NumPy warnings) and the
+    # seasonal naive, cut to the window, was the repeat-window baseline under another name.
+    run_dir = workspace / "long-season"
+    assert main(["forecasting", "train", "--data", str(small_csv), "--run-dir", str(run_dir),
+                 *TINY, "--set", "season=1000"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["rnnt forecasting: error: config: `season` 1000 is longer than the window "
+                   "the seasonal-naive baseline reads (lookback 52); expected 0 (detected) to "
+                   "52, the largest usable; received season=1000; use season<=52 or a longer "
+                   "lookback"]
     assert not run_dir.exists() and not Path(f"{run_dir}.partial").exists()
 
 

@@ -1,5 +1,6 @@
 """Forecasting data: every loader problem with its exact message, the split, no leakage."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -172,3 +173,100 @@ def test_split_by_timestamp_and_too_short_parts():
         "memory: the training part is too short for one window; received 140 of 200 rows "
         "(lookback 96, horizon 48); use a longer series, a shorter lookback or horizon, or "
         "other split points")
+
+
+def test_a_semicolon_separated_file_prints_its_error_line_and_no_pandas_warning(tmp_path):
+    # Read with commas, the whole header is one column of "2024-01-01;1" cells: pandas
+    # warned "Could not infer format" ahead of the one-line error.
+    path = _csv(tmp_path, "date;load\n2024-01-01;1\n2024-01-02;2\n2024-01-03;3\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        assert _error(path).startswith("no datetime column found; expected a column of dates "
+                                       "or times; received columns date;load")
+
+
+# --- the history predict reads -----------------------------------------------------------
+
+
+def _prediction_csv(tmp_path: Path, observed: int, future: int, columns=("date", "load", "temp")
+                    ) -> Path:
+    """``observed`` rows with targets, then ``future`` rows with temp only (empty load)."""
+    steps = observed + future
+    frame = pd.DataFrame({"date": pd.date_range("2020-09-01", periods=steps, freq="D")
+                          .strftime("%Y-%m-%d"),
+                          "load": [f"{10 + (i % 7) * 0.5:g}" for i in range(observed)]
+                          + [""] * future,
+                          "temp": [f"{15 + (i % 5):g}" for i in range(steps)]})
+    frame.columns = list(columns)
+    path = tmp_path / "history.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _future_model(**options):
+    config = ForecastingConfig(lookback=28, horizon=7, segment_length=7, targets=["load"],
+                               future_covariates=["temp"], calendar=["dayofweek"], **options)
+    artifacts = {"input_columns": ["load", "temp", "dayofweek_sin", "dayofweek_cos"],
+                 "lookback": 28, "horizon": 7, "future_rows": True}
+    return config, artifacts
+
+
+def test_predict_refuses_fewer_future_rows_than_the_horizon(tmp_path, capsys):
+    # 40 observed rows then 5 future ones, horizon 7: the last 7 rows taken as the future
+    # would start the forecast two days early and drop the last two observed loads.
+    config, artifacts = _future_model()
+    path = _prediction_csv(tmp_path, observed=40, future=5)
+    with pytest.raises(UserInputError) as caught:
+        data_io.prediction_window(str(path), config, artifacts)
+    assert str(caught.value) == (
+        f"{path}: lines 40-41: the last 7 rows (the horizon) are the forecast's future, but 2 "
+        "of them hold observed targets ('load'); expected the history, then 7 future rows with "
+        "the future covariates filled and the target cells empty; received 5 rows with empty "
+        "targets after the last observed one (2020-10-10 00:00:00); add rows with the future "
+        "covariates until 7 follow the last observed target, or empty the target cells of the "
+        "rows to forecast")
+    assert capsys.readouterr().err == ""  # the one error line only: no note before it
+    # One observed target among the future rows is refused as well.
+    path = _prediction_csv(tmp_path, observed=40, future=7)
+    lines = path.read_text().splitlines()
+    lines[45] = lines[45].replace(",,", ",12,")  # line 46: 2020-10-15
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserInputError, match=r"history.csv: line 46: the last 7 rows \(the "
+                                             r"horizon\) are the forecast's future, but 1 of"):
+        data_io.prediction_window(str(path), config, artifacts)
+
+
+def test_predict_forecasts_after_the_last_observed_target(tmp_path):
+    config, artifacts = _future_model()
+    path = _prediction_csv(tmp_path, observed=40, future=7)
+    window, timestamps, known = data_io.prediction_window(str(path), config, artifacts)
+    assert window.shape == (28 + 7, 4)
+    assert str(timestamps[0].date()) == "2020-10-11"  # the day after the 40th row
+    assert len(timestamps) == 7 and len(known) == 40
+    np.testing.assert_allclose(window[:28, 0], [10 + (i % 7) * 0.5 for i in range(12, 40)])
+
+
+def test_predict_names_the_columns_the_model_expects_not_set(tmp_path):
+    config, artifacts = _future_model()
+    path = _prediction_csv(tmp_path, observed=40, future=7, columns=("day", "lod", "temp"))
+    with pytest.raises(UserInputError) as caught:
+        data_io.prediction_window(str(path), config, artifacts)
+    assert str(caught.value) == (
+        f"{path}: column 'load' not found; expected one of day, lod, temp; received 'load'; "
+        "give a file with a date column and the columns load, temp, as in training")
+    named, artifacts = _future_model(time_column="date")
+    with pytest.raises(UserInputError) as caught:
+        data_io.prediction_window(str(path), named, artifacts)
+    assert "--set" not in str(caught.value)
+    assert str(caught.value).endswith("give a file with the columns date, load, temp, as in "
+                                      "training")
+
+
+def test_a_season_longer_than_the_window_is_refused_with_the_largest_usable():
+    with pytest.raises(ValueError) as caught:
+        ForecastingConfig(lookback=28, horizon=7, segment_length=7, season=1000)
+    assert str(caught.value) == (
+        "`season` 1000 is longer than the window the seasonal-naive baseline reads (lookback "
+        "28); expected 0 (detected) to 28, the largest usable; received season=1000; use "
+        "season<=28 or a longer lookback")
+    assert ForecastingConfig(lookback=28, horizon=7, segment_length=7, season=28).season == 28

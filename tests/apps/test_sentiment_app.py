@@ -119,7 +119,8 @@ def test_export_to_another_folder_and_predict(trained_run, workspace, capsys):
     assert main(["sentiment", "predict", "--model", str(destination), "--json",
                  "Not bad at all.", "--input", str(inputs)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["text"] for r in rows] == ["Not bad at all.", "Terrible support.", "Works perfectly."]
+    assert [r["text"] for r in rows] == ["Not bad at all.", "Terrible support.", "",
+                                         "Works perfectly."]
     assert all(r["label"] in ("negative", "positive") and 0.5 <= r["score"] <= 1 for r in rows)
 
 

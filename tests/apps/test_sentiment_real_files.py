@@ -58,6 +58,51 @@ def test_one_input_line_is_one_prediction(odd_run, tmp_path, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [row["text"] for row in rows] == lines
 
+    # blank lines are inputs too (reported), so the outputs still line up
+    source.write_text("Great value.\n\n   \nAwful.\n", encoding="utf-8")
+    assert main(["sentiment", "predict", "--model", str(odd_run / "saved_model"), "--json",
+                 "--input", str(source)]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["text"] for line in out.splitlines()] == [
+        "Great value.", "", "   ", "Awful."]
+    assert err == (f"note: 2 blank input line(s) predicted as empty inputs, one output each "
+                   f"(line 2, 3 of {source})\n")
+
+
+def test_predict_reads_standard_input_as_utf8_and_refuses_other_bytes(odd_run, monkeypatch,
+                                                                      capsys):
+    import io as stdio
+
+    def stdin(data: bytes):
+        monkeypatch.setattr("sys.stdin", stdio.TextIOWrapper(stdio.BytesIO(data)))
+
+    stdin(b"\xef\xbb\xbfGreat value.\r\nAwful.\r\n")
+    assert main(["sentiment", "predict", "--model", str(odd_run / "saved_model"), "--json",
+                 "--input", "-"]) == 0
+    assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == [
+        "Great value.", "Awful."]
+    stdin(b"Good.\nCaf\xe9.\n")
+    assert main(["sentiment", "predict", "--model", str(odd_run / "saved_model"),
+                 "--input", "-"]) == 2
+    assert capsys.readouterr().err == (
+        "rnnt sentiment: error: standard input:2:4: standard input is not valid UTF-8; "
+        "received byte 0xe9; pipe it through iconv -f latin1 -t utf-8\n")
+    undecodable = b"Caf\xe9.".decode("utf-8", "surrogateescape")  # as argv holds it
+    assert main(["sentiment", "predict", "--model", str(odd_run / "saved_model"),
+                 undecodable]) == 2
+    assert capsys.readouterr().err == (
+        "rnnt sentiment: error: input argument 1: argument is not valid UTF-8; received byte "
+        "0xe9; pass UTF-8 text, or use --input FILE\n")
+
+
+def test_another_apps_predict_refuses_the_model_by_name(odd_run, capsys):
+    for model in (odd_run / "saved_model", odd_run / "model.keras"):
+        assert main(["translation", "predict", "--model", str(model), "Hello."]) == 2
+        assert capsys.readouterr().err == (
+            f"rnnt translation: error: {model}: this model was made by the sentiment app; "
+            "expected a translation model; use `rnnt sentiment predict`, or give a "
+            "translation model\n")
+
 
 def test_evaluating_a_file_named_test_keeps_the_held_out_report(odd_run, tmp_path):
     assert main(["sentiment", "evaluate", "--run-dir", str(odd_run)]) == 0

@@ -128,7 +128,8 @@ def test_predict_prints_one_translation_per_input(trained_run, workspace, capsys
     assert main(["translation", "predict", "--model", str(trained_run / "saved_model"),
                  "--json", SENTENCES[0], "--input", str(inputs)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [row["source"] for row in rows] == [SENTENCES[0], "Tom is happy.", "We are late."]
+    assert [row["source"] for row in rows] == [SENTENCES[0], "Tom is happy.", "",
+                                              "We are late."]
     assert all(isinstance(row["translation"], str) and row["score"] <= 0 for row in rows)
 
 
@@ -167,3 +168,30 @@ def test_a_malformed_file_is_refused_with_one_line(workspace, capsys):
                        "source and target; separate the two sentences with one tab, or --set "
                        "malformed=skip to leave such lines out")
     assert not (workspace / "never").exists()
+
+
+def test_evaluate_reads_a_file_that_starts_with_a_byte_order_mark(trained_run, small_pairs,
+                                                                   workspace, capsys):
+    bom = workspace / "bom.tsv"
+    bom.write_bytes(b"\xef\xbb\xbf" + small_pairs.read_bytes())
+    assert main(["translation", "evaluate", "--run-dir", str(trained_run), "--data",
+                 str(bom)]) == 0
+    assert "byte-order mark" not in capsys.readouterr().err
+
+
+def test_a_csv_with_other_column_names_is_refused_with_this_apps_options(workspace, capsys):
+    csv = workspace / "pairs.csv"
+    csv.write_text("en,fr\nGo.,Va !\n", encoding="utf-8")
+    code = main(["translation", "train", "--data", str(csv), "--run-dir",
+                 str(workspace / "never-csv")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"rnnt translation: error: {csv}:1: column 'source' not found; expected "
+                       "a header naming the source column; received columns ['en', 'fr']; name "
+                       "the columns with --set source_column=<name> --set target_column=<name>, "
+                       "or add a header row naming them")
+    with pytest.raises(SystemExit):  # the hint names only keys this app has
+        main(["translation", "train", "--help-config"])
+    keys = {line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert {"source_column", "target_column"} <= keys and "header" not in keys
+    assert not (workspace / "never-csv").exists()

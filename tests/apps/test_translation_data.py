@@ -93,6 +93,54 @@ def test_csv_and_jsonl_with_named_columns(tmp_path):
         data.load(TranslationConfig(data=str(csv_path)))
 
 
+
+def test_a_utf8_byte_order_mark_is_dropped_and_the_encoding_rules_kept(tmp_path):
+    body = "Café.\tCafé !\nHi.\tSalut !\n".encode()
+    path = _write(tmp_path / "bom.tsv", b"\xef\xbb\xbf" + body)
+    for pairs in (data.load(TranslationConfig(data=str(path))),
+                  data.read_pair_lines(path, encoding="utf-8-sig")):
+        assert list(pairs.sources) == ["Café.", "Hi."]
+        assert list(pairs.targets) == ["Café !", "Salut !"]
+        assert pairs.dropped["malformed"] == []
+    # A single-byte encoding set over a UTF-8 file is still refused, naming the one set.
+    with pytest.raises(UserInputError) as error:
+        data.read_pair_lines(path, encoding="cp1252")
+    assert str(error.value) == (
+        f"{path}: file is UTF-8 (it starts with a byte-order mark), not cp1252; drop --set "
+        "encoding (UTF-8 is the default)")
+    cp1252 = _write(tmp_path / "cp1252.tsv", b"\xef\xbb\xbf" + "Café.\t\u201cCafé\u201d\n"
+                    .encode("cp1252"))
+    assert list(data.read_pair_lines(cp1252, encoding="cp1252").targets) == ["\u201cCafé\u201d"]
+    empty = _write(tmp_path / "empty.tsv", b"\xef\xbb\xbf \n")
+    with pytest.raises(UserInputError, match="data file is empty"):
+        data.read_pair_lines(empty)
+
+
+def test_a_line_of_only_spaces_and_tabs_is_a_malformed_line_not_a_silent_gap(tmp_path):
+    lines = [f"Pair {i}.\tPaire {i}." for i in range(10)]
+    lines[3] = "   \t   "
+    path = _write(tmp_path / "pairs.tsv", "\n".join(lines) + "\n\n   \n")
+    pairs = data.load(TranslationConfig(data=str(path), max_pairs=6))
+    assert pairs.dropped["malformed"] == [(4, "empty source and target sentences")]
+    # Every line with a tab is accounted for: used, malformed or after max_pairs.
+    assert len(pairs) + len(pairs.dropped["malformed"]) + pairs.dropped["beyond_max_pairs"] == 10
+    with pytest.raises(UserInputError) as error:
+        data.read_pair_lines(path, malformed="refuse")
+    assert str(error.value) == (
+        f"{path}:4: malformed line: empty source and target sentences; write both sentences, "
+        "or delete the line, or --set malformed=skip to leave such lines out")
+
+
+def test_a_csv_without_the_named_columns_points_at_this_apps_options(tmp_path):
+    path = _write(tmp_path / "pairs.csv", "en,fr\nHi.,Salut.\n")
+    with pytest.raises(UserInputError) as error:
+        data.load(TranslationConfig(data=str(path), source_column="en"))
+    assert str(error.value) == (
+        f"{path}:1: column 'target' not found; expected a header naming the target column; "
+        "received columns ['en', 'fr']; name the columns with --set source_column=<name> "
+        "--set target_column=<name>, or add a header row naming them")
+    assert "header" not in TranslationConfig.__dataclass_fields__
+
 @pytest.fixture()
 def server(tmp_path):
     """A local HTTP server over ``tmp_path/www``."""
