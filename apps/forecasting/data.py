@@ -19,14 +19,15 @@ from rnn_templates.errors import UserInputError
 
 
 def load(config, path: str | None = None, *, report: bool = True,
-         column_fix: str | None = None) -> Series:
+         column_fix: str | None = None, open_targets: int = 0) -> Series:
     """Read the series a :class:`~apps.forecasting.config.ForecastingConfig` points at
-    (``column_fix``: see :func:`rnn_templates.data.series.series_from_frame`)."""
+    (``column_fix``, ``open_targets``: see
+    :func:`rnn_templates.data.series.series_from_frame`)."""
     series = read_series(
         resolve_path(path or config.data), time_column=config.time_column,
         targets=config.targets, past=config.past_covariates, future=config.future_covariates,
         calendar=config.calendar, freq=config.freq, date_format=config.date_format,
-        missing=config.missing, column_fix=column_fix)
+        missing=config.missing, column_fix=column_fix, open_targets=open_targets)
     if report:
         _report(series)
     return series
@@ -61,7 +62,9 @@ def prediction_window(path: str, config, artifacts: dict
     whose targets are known (:func:`rnn_templates.data.series.forecast_history`)."""
     # predict takes no --set: a missing column is fixed in the file, not in the config.
     fix = f"give a file with {expected_columns(config, artifacts)}, as in training"
-    series = load(config, path, report=False, column_fix=fix)
+    # With known-future inputs the last horizon rows carry no targets: not missing values.
+    series = load(config, path, report=False, column_fix=fix,
+                  open_targets=artifacts["horizon"] if artifacts["future_rows"] else 0)
     if series.columns != artifacts["input_columns"]:
         raise UserInputError("the file's columns differ from the model's", where=path,
                              expected=", ".join(artifacts["input_columns"]),

@@ -122,6 +122,9 @@ def future_index(last: pd.Timestamp, freq: str, steps: int) -> pd.DatetimeIndex:
 def read_series(path: str | os.PathLike, **options) -> Series:
     """Read a CSV or Parquet file (by extension) and check it; see :func:`series_from_frame`."""
     path = Path(path)
+    if path.is_dir():
+        raise UserInputError("expected a file but found a folder", where=str(path),
+                             fix="pass the file itself to --data")
     if not path.is_file():
         raise UserInputError("data file not found", where=str(path),
                              fix="check the path given to --data")
@@ -277,6 +280,7 @@ def series_from_frame(
     first_line: int = 2,
     unit: str = "line",
     column_fix: str | None = None,
+    open_targets: int = 0,
 ) -> Series:
     """Check a table and return a regular :class:`Series`.
 
@@ -295,6 +299,9 @@ def series_from_frame(
         unit: ``"line"`` (CSV) or ``"row"`` (Parquet) in messages.
         column_fix: The fix a missing column's message gives instead of naming the
             ``--set`` keys (for commands that take no ``--set``, such as predict).
+        open_targets: The last rows whose target cells are left empty on purpose (the
+            horizon of a forecast from a file with known-future covariates): those
+            cells are filled like others but neither reported nor refused as missing.
 
     Returns:
         The series; :attr:`Series.notes` says what was fixed.
@@ -391,22 +398,25 @@ def series_from_frame(
         index = grid
     # Empty, NaN and infinite cells.
     empty = np.isnan(values)
+    unexpected = empty.copy()
+    if open_targets:
+        unexpected[-open_targets:, :len(targets)] = False
     if empty.any():
-        if missing == "error":
-            row, column = map(int, np.argwhere(empty)[0])
+        if missing == "error" and unexpected.any():
+            row, column = map(int, np.argwhere(unexpected)[0])
             raise UserInputError(
                 f"missing or non-finite value in column '{columns[column]}'",
                 where=f"{source}: {index[row]}",
-                received=f"{int(empty.sum())} empty, NaN or infinite cells",
+                received=f"{int(unexpected.sum())} empty, NaN or infinite cells",
                 fix="fill them with --set missing=interpolate or missing=ffill")
         table = pd.DataFrame(values, index=index)
         if missing == "interpolate":
             table = table.interpolate(method="time", limit_direction="both")
         else:
             table = table.ffill().bfill()
-        for column in np.flatnonzero(empty.any(axis=0)):
-            count = int(empty[:, column].sum())
-            first_time = index[int(np.flatnonzero(empty[:, column])[0])]
+        for column in np.flatnonzero(unexpected.any(axis=0)):
+            count = int(unexpected[:, column].sum())
+            first_time = index[int(np.flatnonzero(unexpected[:, column])[0])]
             notes.append(f"{source}: column '{columns[column]}': {count} empty or non-finite "
                          f"value{'s' if count > 1 else ''} (first at {first_time}) filled by "
                          f"{missing}")

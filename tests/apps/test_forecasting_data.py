@@ -112,6 +112,10 @@ def test_no_time_column_and_missing_file(tmp_path):
                             "--set date_format=... if unusual)")
     assert _error(tmp_path / "nope.csv") == (
         f"{tmp_path / 'nope.csv'}: data file not found; check the path given to --data")
+    (tmp_path / "folder.csv").mkdir()
+    assert _error(tmp_path / "folder.csv") == (
+        f"{tmp_path / 'folder.csv'}: expected a file but found a folder; pass the file itself "
+        "to --data")
 
 
 def test_date_format_calendar_and_parquet(tmp_path):
@@ -236,14 +240,17 @@ def test_predict_refuses_fewer_future_rows_than_the_horizon(tmp_path, capsys):
         data_io.prediction_window(str(path), config, artifacts)
 
 
-def test_predict_forecasts_after_the_last_observed_target(tmp_path):
-    config, artifacts = _future_model()
+@pytest.mark.parametrize("missing", ["interpolate", "error"])
+def test_predict_forecasts_after_the_last_observed_target(tmp_path, capsys, missing):
+    config, artifacts = _future_model(missing=missing)
     path = _prediction_csv(tmp_path, observed=40, future=7)
     window, timestamps, known = data_io.prediction_window(str(path), config, artifacts)
     assert window.shape == (28 + 7, 4)
     assert str(timestamps[0].date()) == "2020-10-11"  # the day after the 40th row
     assert len(timestamps) == 7 and len(known) == 40
     np.testing.assert_allclose(window[:28, 0], [10 + (i % 7) * 0.5 for i in range(12, 40)])
+    # the future rows' empty targets are the forecast's, not missing values to report
+    assert capsys.readouterr().err == ""
 
 
 def test_predict_names_the_columns_the_model_expects_not_set(tmp_path):
