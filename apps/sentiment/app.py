@@ -29,6 +29,7 @@ from rnn_templates.app import App, Prepared
 from rnn_templates.baselines import TfidfLogisticRegression
 from rnn_templates.data.labelled import with_test
 from rnn_templates.data.labels import check_classes, class_indices, stratified_split
+from rnn_templates.data.readers import require_file, resolve_path
 from rnn_templates.embeddings import pretrained_embedding
 from rnn_templates.errors import UserInputError
 from rnn_templates.text import TextState, make_vectorizer, string_model, token_ids
@@ -45,6 +46,7 @@ class SentimentApp(App):
     def load_data(self, config: SentimentConfig) -> data_io.LabelledTexts:
         data = data_io.load(config)
         if config.test_data:
+            require_file(resolve_path(config.test_data), "--test-data", folder_ok=True)
             test = data_io.load(dataclasses.replace(config, data=config.test_data, test_data=""))
             data.test = with_test(data, test)
         return data

@@ -31,6 +31,7 @@ from apps.translation.model import TranslationHyperModel
 from rnn_templates import io
 from rnn_templates.app import App, Prepared
 from rnn_templates.data import pairs as data_io
+from rnn_templates.data.readers import require_file, resolve_path
 from rnn_templates.data.splits import random_split
 from rnn_templates.errors import UserInputError
 from rnn_templates.layers import TrimPadding
@@ -66,6 +67,7 @@ class TranslationApp(App):
     def load_data(self, config: TranslationConfig) -> data_io.Pairs:
         pairs = data_io.load(config)
         if config.test_data:
+            require_file(resolve_path(config.test_data), "--test-data")
             pairs.test = data_io.load(dataclasses.replace(config, data=config.test_data,
                                                           test_data="", format="auto"))
         return pairs

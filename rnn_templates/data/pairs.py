@@ -26,6 +26,7 @@ from rnn_templates.data.readers import (
     check_encoding,
     decode_text,
     read_table,
+    require_file,
     resolve_format,
     resolve_path,
 )
@@ -123,13 +124,7 @@ def _pair_bytes(path: Path, encoding: str) -> bytes:
     misread; ``utf-8-sig`` and the UTF-16/32 codecs handle it themselves.
     """
     name = check_encoding(encoding)
-    if not path.exists():
-        raise UserInputError("data file not found", where=str(path),
-                             fix="check the path given to --data")
-    if path.is_dir():
-        raise UserInputError("expected a file but found a folder", where=str(path),
-                             fix="pass the file itself to --data")
-    raw = path.read_bytes()
+    raw = require_file(path).read_bytes()
     if raw.startswith(codecs.BOM_UTF8) and (name == "utf-8" or not name.startswith("utf")):
         body = raw[len(codecs.BOM_UTF8):]
         if name != "utf-8" and not body.isascii():

@@ -167,16 +167,24 @@ def split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def read_text_file(path: str | os.PathLike, *, option: str = "--data",
-                   encoding: str = "utf-8") -> str:
-    """The whole file as text, refusing a missing, folder, empty or undecodable file."""
+def require_file(path: str | os.PathLike, option: str = "--data", *,
+                 folder_ok: bool = False) -> Path:
+    """``path``, refusing in one line one that does not exist, or (unless
+    ``folder_ok``) is a folder; the message names ``option``."""
     path = Path(path)
     if not path.exists():
         raise UserInputError("data file not found", where=str(path),
                              fix=f"check the path given to {option}")
-    if path.is_dir():
+    if path.is_dir() and not folder_ok:
         raise UserInputError("expected a file but found a folder", where=str(path),
                              fix=f"pass the file itself to {option}")
+    return path
+
+
+def read_text_file(path: str | os.PathLike, *, option: str = "--data",
+                   encoding: str = "utf-8") -> str:
+    """The whole file as text, refusing a missing, folder, empty or undecodable file."""
+    path = require_file(path, option)
     text = decode_text(path.read_bytes(), str(path), encoding)
     if not text.strip():
         raise UserInputError("data file is empty", where=str(path),

@@ -26,11 +26,11 @@ import dataclasses
 import os
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from rnn_templates.data.readers import require_file
 from rnn_templates.errors import UserInputError
 
 MISSING_POLICIES = ("interpolate", "ffill", "error")
@@ -121,13 +121,7 @@ def future_index(last: pd.Timestamp, freq: str, steps: int) -> pd.DatetimeIndex:
 
 def read_series(path: str | os.PathLike, **options) -> Series:
     """Read a CSV or Parquet file (by extension) and check it; see :func:`series_from_frame`."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserInputError("expected a file but found a folder", where=str(path),
-                             fix="pass the file itself to --data")
-    if not path.is_file():
-        raise UserInputError("data file not found", where=str(path),
-                             fix="check the path given to --data")
+    path = require_file(path)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
@@ -180,6 +174,15 @@ def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
         parsed = _to_datetime(text, date_format)
         if parsed.notna().mean() >= 0.9:
             return name
+    separator = next((mark for mark in (";", "\t", "|") if len(frame.columns) == 1
+                      and mark in str(frame.columns[0])), None)
+    if separator:  # one column whose name holds the real columns: another separator
+        shown = {"\t": "tabs"}.get(separator, f"'{separator}'")
+        raise UserInputError(
+            "no datetime column found: the file reads as one column",
+            expected="comma-separated columns",
+            received=f"the column {str(frame.columns[0])!r}",
+            fix=f"the file seems separated by {shown}: save it as comma-separated CSV")
     raise UserInputError(
         "no datetime column found", expected="a column of dates or times",
         received=f"columns {', '.join(map(str, frame.columns))}",

@@ -185,8 +185,10 @@ def test_a_semicolon_separated_file_prints_its_error_line_and_no_pandas_warning(
     path = _csv(tmp_path, "date;load\n2024-01-01;1\n2024-01-02;2\n2024-01-03;3\n")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any warning fails the test
-        assert _error(path).startswith("no datetime column found; expected a column of dates "
-                                       "or times; received columns date;load")
+        assert _error(path) == (
+            "no datetime column found: the file reads as one column; expected comma-separated "
+            "columns; received the column 'date;load'; the file seems separated by ';': save "
+            "it as comma-separated CSV")
 
 
 # --- the history predict reads -----------------------------------------------------------

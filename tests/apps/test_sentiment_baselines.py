@@ -104,6 +104,14 @@ def test_test_data_with_unknown_classes_is_refused(files, capsys):
     assert "classes the training data lacks" in err and "neutral" in err
     assert "\n" not in err
     assert not (files["folder"] / "never").exists()
+    missing = files["folder"] / "nope.csv"
+    for app, data in (("sentiment", ["--data", str(files["train"])]), ("translation", [])):
+        assert main([app, "train", *data, "--test-data", str(missing),
+                     "--run-dir", str(files["folder"] / "never")]) == 2
+        assert capsys.readouterr().err == (
+            f"rnnt {app}: error: {missing}: data file not found; check the path given to "
+            "--test-data\n")
+    assert not (files["folder"] / "never").exists()
 
 
 @pytest.mark.slow
