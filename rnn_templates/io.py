@@ -161,29 +161,22 @@ def check_replaceable(target: str | os.PathLike, *, option: str = "--output") ->
             fix=f"choose another {option}",
         )
     marker = target / MARKER
-    if not marker.is_file():
-        contents = sorted(p.name for p in target.iterdir())
-        if contents:
-            raise UserInputError(
-                "destination folder holds files this tool did not write; nothing was replaced",
-                where=str(target),
-                expected="a new or empty folder, or one written by rnnt",
-                received=f"{len(contents)} entries such as {contents[:3]}",
-                fix=f"choose another {option}",
-            )
-        return
-    written = set(marker.read_text(encoding="utf-8").splitlines())
-    if written:  # a sealed folder: anything not in its list was added since
-        added = sorted(p.name for p in target.iterdir()
-                       if p.name != MARKER and p.name not in written)
-        if added:
-            raise UserInputError(
-                "destination folder holds files added after rnnt wrote it; nothing was replaced",
-                where=str(target),
-                expected="only what rnnt wrote there",
-                received=f"{len(added)} added entries such as {added[:3]}",
-                fix=f"move them out first, or choose another {option}",
-            )
+    if marker.is_file():  # a sealed folder: anything not in its list was added since
+        written = set(marker.read_text(encoding="utf-8").splitlines())
+        foreign = sorted(p.name for p in target.iterdir()
+                         if written and p.name != MARKER and p.name not in written)
+        problem, expected = "files added after rnnt wrote it", "only what rnnt wrote there"
+        kind, fix = "added entries", f"move them out first, or choose another {option}"
+    else:
+        foreign = sorted(p.name for p in target.iterdir())
+        problem, expected = ("files this tool did not write",
+                             "a new or empty folder, or one written by rnnt")
+        kind, fix = "entries", f"choose another {option}"
+    if foreign:
+        raise UserInputError(
+            f"destination folder holds {problem}; nothing was replaced", where=str(target),
+            expected=expected, received=f"{len(foreign)} {kind} such as {foreign[:3]}",
+            fix=fix)
 
 
 def replace_directory(source: Path, target: Path) -> None:
