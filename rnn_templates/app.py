@@ -778,13 +778,7 @@ class Runner:
         """Stream predictions for raw inputs from a SavedModel or a run's ``model.keras``."""
         self._check_app(Path(model_path))
         serve = self._load_serving(Path(model_path), self.app.endpoint())
-        try:
-            self.app.use_artifacts(_serving_artifacts(Path(model_path)))
-        except KeyError as error:  # an export from before APP_FILE, by another app
-            raise UserInputError(
-                f"the model's {ARTIFACTS_FILE} lacks what {self.app.name} needs",
-                where=str(model_path), received=f"no {error}",
-                fix=f"give a model that `rnnt {self.app.name} export` wrote") from None
+        self.app.use_artifacts(_beside_model(Path(model_path), ARTIFACTS_FILE))
         done = 0
         empty = True
         for chunk in batches(iter(items), batch_size):
@@ -803,15 +797,12 @@ class Runner:
 
     def _check_app(self, path: Path) -> None:
         """Refuse a model another app wrote (its ``app.json``, beside it or in it)."""
-        for candidate in (path / APP_FILE, path.parent / APP_FILE):
-            if candidate.is_file():
-                written_by = json.loads(candidate.read_text(encoding="utf-8")).get("app")
-                if written_by and written_by != self.app.name:
-                    raise UserInputError(
-                        f"this model was made by the {written_by} app", where=str(path),
-                        expected=f"a {self.app.name} model",
-                        fix=f"use `rnnt {written_by} predict`, or give a {self.app.name} model")
-                return
+        written_by = _beside_model(path, APP_FILE).get("app")
+        if written_by and written_by != self.app.name:
+            raise UserInputError(
+                f"this model was made by the {written_by} app", where=str(path),
+                expected=f"a {self.app.name} model",
+                fix=f"use `rnnt {written_by} predict`, or give a {self.app.name} model")
 
     def _load_serving(self, path: Path, endpoint: str = "serve") -> Callable[..., dict]:
         if path.is_dir() and (path / "saved_model.pb").is_file():
@@ -845,12 +836,14 @@ class Runner:
 HELD_OUT = "the run's held-out test split"
 
 
-def _serving_artifacts(path: Path) -> dict[str, Any]:
-    """The artifacts beside a model: in an exported folder, or in the run that holds it."""
-    for candidate in (path / ARTIFACTS_FILE, path.parent / ARTIFACTS_FILE):
+def _beside_model(path: Path, name: str) -> dict[str, Any]:
+    """The JSON file ``name`` of a model: in an exported folder, or in the run that holds
+    it; empty if neither has it."""
+    for candidate in (path / name, path.parent / name):
         if candidate.is_file():
             return json.loads(candidate.read_text(encoding="utf-8"))
     return {}
+
 
 
 def _report_name(run_dir: Path, stem: str, source: str) -> str:

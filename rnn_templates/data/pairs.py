@@ -161,17 +161,10 @@ def _pairs(sources, targets, lines, where: str, bad: list) -> Pairs:
 def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, target_column: str,
                     *, malformed: str = "skip", encoding: str = "utf-8") -> Pairs:
     """Pairs from the named columns of a CSV (with a header) or JSONL file."""
-    columns = {source_column: "source_column", target_column: "target_column"}
-    try:
-        table = read_table(path, fmt, columns, encoding=encoding)
-    except UserInputError as error:
-        if error.what not in {f"column '{name}' not found" for name in columns}:
-            raise
-        # The shared reader's fix offers --set header=false, which this app does not have.
-        raise UserInputError(error.what, where=error.where, expected=error.expected,
-                             received=error.received,
-                             fix="name the columns with --set source_column=<name> --set "
-                             "target_column=<name>, or add a header row naming them") from None
+    table = read_table(path, fmt, {source_column: "source_column",
+                                   target_column: "target_column"}, encoding=encoding,
+                       missing_fix="name the columns with --set source_column=<name> --set "
+                       "target_column=<name>, or add a header row naming them")
     sources, targets, lines, bad = [], [], [], []
     for row, line in enumerate(table.lines):
         source = table.columns[source_column][row]

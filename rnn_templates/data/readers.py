@@ -213,14 +213,15 @@ def resolve_format(path: str | os.PathLike, fmt: str = "auto") -> str:
     )
 
 
-def _missing(path: Path, line: str, wanted: str, option: str, found: list[str]) -> UserInputError:
+def _missing(path: Path, line: str, wanted: str, option: str, found: list[str],
+             fix: str | None = None) -> UserInputError:
     return UserInputError(
         f"column '{wanted}' not found",
         where=f"{path}:{line}",
         expected=f"a header naming the {option.removesuffix('_column')} column",
         received=f"columns {found}",
-        fix=f"pick one with --set {option}=<name>, add a header row, or --set header=false "
-        "for a file without one",
+        fix=fix or f"pick one with --set {option}=<name>, add a header row, or --set "
+        "header=false for a file without one",
     )
 
 
@@ -276,7 +277,7 @@ def _check_one_row_per_line(rows: list[tuple[int, int, list[str]]], source: str,
 
 def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
                    header: bool = True, encoding: str = "utf-8",
-                   multiline: bool = False) -> Table:
+                   multiline: bool = False, missing_fix: str | None = None) -> Table:
     """Read a CSV (``fmt="csv"``) or TSV file whose first row names its columns.
 
     A CSV row must fit on one line unless ``multiline``: a double quote that
@@ -294,6 +295,8 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
         encoding: The text encoding of the file (a Python codec name).
         multiline: Accept CSV rows whose quoted texts hold line breaks; each
             row's line is then the line it starts on.
+        missing_fix: The fix a missing column's message gives, for apps whose
+            options differ from ``--set <column option>`` and ``header``.
 
     Returns:
         A :class:`Table` of the wanted columns; blank lines are skipped (a row of
@@ -324,7 +327,7 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
         names = [name.strip() for name in rows.pop(0)[2]] if rows else []
         for wanted, option in columns.items():
             if wanted not in names:
-                raise _missing(path, "1", wanted, option, names)
+                raise _missing(path, "1", wanted, option, names, missing_fix)
         index = {name: names.index(name) for name in columns}
     else:
         names = []
@@ -393,16 +396,18 @@ def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
 
 
 def read_table(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
-               header: bool = True, encoding: str = "utf-8", multiline: bool = False) -> Table:
+               header: bool = True, encoding: str = "utf-8", multiline: bool = False,
+               missing_fix: str | None = None) -> Table:
     """Read CSV, TSV or JSONL (``fmt`` as from :func:`resolve_format`).
 
     ``encoding`` is the files' text encoding; ``multiline`` lets CSV rows span
-    lines (see :func:`read_delimited`).
+    lines and ``missing_fix`` replaces the fix a missing column's message gives
+    (see :func:`read_delimited`).
     """
     if fmt == "jsonl":
         return read_jsonl(path, columns, encoding=encoding)
     return read_delimited(path, fmt, columns, header=header, encoding=encoding,
-                          multiline=multiline)
+                          multiline=multiline, missing_fix=missing_fix)
 
 
 def iter_lines(path: str, *, option: str = "--input") -> Iterator[str]:
