@@ -84,13 +84,14 @@ MODEL = ("SegRNN: lookback {args.lookback}, segment_length {args.segment_length}
          "{args.learning_rate}{decay}, batch {args.batch_size}, at most {args.epochs} epochs, "
          "patience {args.patience} on validation MSE, seed {args.seed}{ensemble}")
 SETTINGS = ("horizons", "lookback", "units", "segment_length", "dropout", "learning_rate",
-            "lr_decay", "batch_size", "epochs", "patience", "seed", "loss", "members", "seeds",
-            "window_norm")
+            "lr_decay", "lr_decay_after", "batch_size", "epochs", "patience", "seed", "loss",
+            "members", "seeds", "window_norm")
 
 
 def model_text(args) -> str:
     """The model and training settings of this run, in words."""
-    decay = f" decayed x{args.lr_decay}/epoch after epoch 3" if args.lr_decay != 1 else ""
+    decay = (f" decayed x{args.lr_decay}/epoch after epoch {args.lr_decay_after}"
+             if args.lr_decay != 1 else "")
     ensemble = (f"; an ensemble of {args.members} members in one model"
                 if args.members > 1 else "")
     if args.seeds > 1:
@@ -187,7 +188,7 @@ def _train(values, lookback, horizon, args, quantiles=None):
     model.compile(keras.optimizers.Adam(args.learning_rate), loss=loss, metrics=metrics)
     stopping = keras.callbacks.EarlyStopping("val_mse", patience=args.patience, mode="min",
                                              restore_best_weights=True)
-    schedule = EpochDecay(args.lr_decay, after=3)  # the apps' --set lr_decay=...
+    schedule = EpochDecay(args.lr_decay, after=args.lr_decay_after)  # the apps' lr_decay
     started = time.perf_counter()
     history = model.fit(train, validation_data=parts["validation"], epochs=args.epochs,
                         callbacks=[stopping, schedule], shuffle=False,  # shuffled windows
@@ -381,7 +382,11 @@ def main() -> None:
                         help="per-window normalization (the forecasting app's window_norm)")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--lr-decay", type=float, default=1.0,
-                        help="learning rate factor per epoch after the third (1: constant)")
+                        help="learning rate factor per epoch after --lr-decay-after epochs "
+                        "(1: constant)")
+    parser.add_argument("--lr-decay-after", type=int, default=3,
+                        help="epochs at the full rate before the decay starts (the forecasting "
+                        "app's lr_decay_after)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--patience", type=int, default=3)

@@ -782,10 +782,12 @@ class Runner:
         done = 0
         empty = True
         for chunk in batches(iter(items), batch_size):
+            if empty:  # a model of another kind fails here, on its inputs or its outputs
+                rows = self._first_rows(model_path, serve, chunk)
+            else:
+                rows = self._rows(serve, chunk)
             empty = False
-            parsed = [self.app.parse_input(item) for item in chunk]
-            outputs = {k: _numpy(v) for k, v in serve(*self.app.to_batch(parsed)).items()}
-            yield from self.app.prediction_rows(outputs, chunk)
+            yield from rows
             done += len(chunk)
             if progress:
                 print(f"\r{done} predicted", end="", file=sys.stderr, flush=True)
@@ -794,6 +796,25 @@ class Runner:
         if empty:
             raise UserInputError("nothing to predict", where="predict",
                                  fix="give inputs as arguments, or --input FILE with one per line")
+
+    def _rows(self, serve: Callable[..., dict], chunk: list[str]) -> list[dict[str, Any]]:
+        parsed = [self.app.parse_input(item) for item in chunk]
+        outputs = {k: _numpy(v) for k, v in serve(*self.app.to_batch(parsed)).items()}
+        return list(self.app.prediction_rows(outputs, chunk))
+
+    def _first_rows(self, path: Path, serve: Callable[..., dict],
+                    chunk: list[str]) -> list[dict[str, Any]]:
+        """The first batch's predictions; a model that does not fit the app is refused."""
+        try:
+            return self._rows(serve, chunk)
+        except UserInputError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            detail = str(error).strip().split(". ")[0].splitlines()[0][:100] if str(error) else ""
+            raise UserInputError(
+                f"this model does not take or return what a {self.app.name} model does",
+                where=str(path), received=f"{type(error).__name__} {detail}".strip(),
+                fix=f"give a model made by `rnnt {self.app.name} train` or `export`") from None
 
     def _check_app(self, path: Path) -> None:
         """Refuse a model another app wrote (its ``app.json``, beside it or in it)."""

@@ -3,6 +3,7 @@ byte-order marks, header-only files, upper-case extensions, reports that must no
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,28 @@ def test_another_apps_predict_refuses_the_model_by_name(odd_run, capsys):
             f"rnnt translation: error: {model}: this model was made by the sentiment app; "
             "expected a translation model; use `rnnt sentiment predict`, or give a "
             "translation model\n")
+
+
+def test_a_model_without_its_app_file_is_refused_by_another_app_in_one_line(
+        odd_run, tmp_path, capsys):
+    bare = tmp_path / "bare"  # as exported before models named their app
+    shutil.copytree(odd_run / "saved_model", bare)
+    (bare / "app.json").unlink()
+    expected = {"translation": "KeyError 'translation'", "forecasting": "KeyError 'reader'",
+                "music": "TypeError Binding inputs to tf.function failed"}
+    source = tmp_path / "series.csv"
+    source.write_text("date,load\n2024-01-01,3\n", encoding="utf-8")
+    arguments = {"translation": ["Hello."], "forecasting": ["--input", str(source)],
+                 "music": ["--steps", "4", "60 62"]}
+    for app, received in expected.items():
+        assert main([app, "predict", "--model", str(bare), *arguments[app]]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(
+            f"rnnt {app}: error: {bare}: this model does not take or return what a {app} "
+            f"model does; received {received}"), err
+        assert err.endswith(f"; give a model made by `rnnt {app} train` or `export`\n")
+        assert err.count("\n") == 1
+    assert main(["sentiment", "predict", "--model", str(bare), "--json", "Great."]) == 0
 
 
 def test_evaluating_a_file_named_test_keeps_the_held_out_report(odd_run, tmp_path):
