@@ -25,6 +25,8 @@ entry, and each worker search size its own).
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import re
@@ -34,6 +36,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
@@ -132,10 +136,13 @@ def workers(trials: int) -> dict:
         print(f"{count} worker(s): search {match[2]} s, whole command {total:.1f} s",
               flush=True)
     same = _trial_values(results[1]["leaderboard"]) == _trial_values(results[2]["leaderboard"])
+    scores = [_trial_scores(results[count]["leaderboard"]) for count in (1, 2)]
+    score_gap = max(abs(scores[0][trial] - scores[1].get(trial, np.nan)) for trial in scores[0])
     ratio = results[2]["search_seconds"] / results[1]["search_seconds"]
     for entry in results.values():
         del entry["leaderboard"]
     return {"one_worker": results[1], "two_workers": results[2], "same_trials": same,
+            "largest_score_difference": float(score_gap),
             "ratio": round(ratio, 3), "target": 0.6, "reached": ratio <= 0.6}
 
 
@@ -145,6 +152,12 @@ def _trial_values(board: str) -> dict[str, str]:
     header = lines[0].split(",")
     start = header.index("note") + 1
     return {line.split(",")[1]: ",".join(line.split(",")[start:]) for line in lines[1:]}
+
+
+def _trial_scores(board: str) -> dict[str, float]:
+    """Each trial's score, to check both searches scored the same trials alike."""
+    rows = list(csv.DictReader(io.StringIO(board)))
+    return {row["trial"]: float(row["score"]) for row in rows if row["score"]}
 
 
 def _trial_count(key: str) -> int:
@@ -193,7 +206,11 @@ def main() -> None:
         flag = "" if size == 8 else f" --trials {size}"
         lines += ["", f"Search time ratio 2 / 1 workers: **{w['ratio']}** (target <= 0.6: "
                   f"{'reached' if w['reached'] else 'not reached'}); same trials in both: "
-                  f"{w['same_trials']}. {w['machine']['date']}, {w['machine']['machine']}. "
+                  f"{w['same_trials']}"
+                  + (f", largest difference between their scores "
+                     f"{w['largest_score_difference']:.2g}"
+                     if "largest_score_difference" in w else "")
+                  + f". {w['machine']['date']}, {w['machine']['machine']}. "
                   f"Reproduce: `.venv/bin/python benchmarks/tuning_scale.py --part workers{flag}`.",
                   ""]
     write_text_atomic(path, json.dumps(stored, indent=2) + "\n")

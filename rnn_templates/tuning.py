@@ -208,11 +208,18 @@ class _Resumable:
     Whoever runs the trial next (this process after a kill, another worker
     after a worker died) starts from there. The trial's score is its best
     epoch's metrics, as keras-tuner scores a ``History``.
+
+    With a ``seed``, execution ``n`` of every trial starts from the random
+    state ``seed + n``: trials differ only by their hyperparameters (the same
+    initial weights wherever the shapes agree, the same dropout and shuffling),
+    whichever worker runs them and whatever ran before; a model trained
+    afterwards with the same seed and hyperparameters repeats the trial.
     """
 
     monitor: str = "val_loss"
     patience: int = 3
     lr_decay: tuple[float, int] = (1.0, 3)
+    seed: int | None = None
 
     def save(self) -> None:
         atomic.write_text(self._get_tuner_fname(), json.dumps(self.get_state()))
@@ -262,7 +269,7 @@ class _Resumable:
                                            checkpoint=False, tensorboard=False,
                                            lr_decay=self.lr_decay[0],
                                            lr_decay_after=self.lr_decay[1])
-            run_log = callbacks[2]
+            stopping, run_log = callbacks[1], callbacks[2]
             extra = self._deepcopy_callbacks(given)
             if keras.backend.backend() == "tensorflow":
                 extra.append(keras.callbacks.TensorBoard(str(trial_dir.parent / "logs")))
@@ -271,12 +278,14 @@ class _Resumable:
                           _ResumedBest(self.oracle.objective,
                                        self._get_checkpoint_fname(trial.trial_id), run_log),
                           _TrialClock(run_file, record, execution, run_log)]
+            if self.seed is not None:
+                keras.utils.set_random_seed(self.seed + execution)
             model = self._try_build(hp)
             self.hypermodel.fit(hp, model, *fit_args, callbacks=callbacks, **fit_kwargs)
             # Hyperband's next round rebuilds the model from it (Keras 3).
             atomic.write_json(self._get_build_config_fname(trial.trial_id),
                               model.get_build_config())
-            best = _best_record(run_log.records, self.oracle.objective)
+            best = _kept_record(run_log.records, stopping, self.oracle.objective)
             record["best_epochs"][execution] = best["epoch"]
             atomic.write_json(run_file, record)
             atomic.write_json(done, best["logs"])
@@ -284,6 +293,21 @@ class _Resumable:
             results.append(best["logs"])
             del model
         return results
+
+
+def _kept_record(records: list[dict[str, Any]], early_stopping: keras.callbacks.EarlyStopping,
+                 goal: keras_tuner.Objective) -> dict[str, Any]:
+    """The epoch whose weights early stopping kept, when it logged the objective; else the
+    epoch with the best objective.
+
+    A trial scores what its trained model scores, and what a model retrained the same
+    way keeps: not the best of its epochs on the objective, which on a small validation
+    split favours the trials whose scores swing most from epoch to epoch.
+    """
+    kept = [r for r in records if r["epoch"] == early_stopping.best_epoch
+            and early_stopping.best is not None and goal.has_value(r["logs"])
+            and math.isfinite(goal.get_value(r["logs"]))]
+    return kept[0] if kept else _best_record(records, goal)
 
 
 def _best_record(records: list[dict[str, Any]], goal: keras_tuner.Objective) -> dict[str, Any]:
@@ -335,7 +359,8 @@ def make_tuner(
         max_epochs: Epoch budget per model for hyperband.
         directory: Where searches are stored.
         project_name: Sub-directory for this search.
-        seed: Random seed for the search.
+        seed: Random seed for the search, and the random state each trial starts
+            from (see :class:`_Resumable`).
         overwrite: Start afresh instead of resuming.
         executions_per_trial: Repeats per trial, averaged (noise reduction).
         monitor: What each trial's early stopping watches.
@@ -364,6 +389,7 @@ def make_tuner(
         executions_per_trial=executions_per_trial,
     )
     tuner.monitor, tuner.patience, tuner.lr_decay = monitor, patience, lr_decay
+    tuner.seed = seed
     return tuner
 
 

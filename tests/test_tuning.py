@@ -219,6 +219,47 @@ def test_a_search_starts_with_the_configured_model_then_samples(tmp_path, kind):
     assert DEFAULTS not in again[4:]
 
 
+class IdleChoiceHyperModel(keras_tuner.HyperModel):
+    """Trials differ only by a hyperparameter that the model does not use."""
+
+    def build(self, hp):
+        hp.Choice("unused", [0, 1, 2])
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"),
+                                  keras.layers.Dropout(0.3), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        return model
+
+
+def test_every_trial_starts_from_the_same_random_state_whatever_ran_before(tmp_path):
+    x, y = _data()
+    scores = []
+    for executions in (1, 2):
+        tuner = make_tuner(IdleChoiceHyperModel(), kind="grid", objective="val_loss",
+                           max_trials=3, directory=tmp_path, project_name=f"e{executions}",
+                           seed=5, executions_per_trial=executions)
+        _search(tuner, x, y, shuffle=True)
+        scores.append([tuner.oracle.trials[i].score for i in tuner.oracle.start_order])
+    assert len(scores[0]) == 3
+    assert scores[0] == pytest.approx([scores[0][0]] * 3, rel=1e-6)
+    # a second execution starts elsewhere, so the mean of two differs from the first alone
+    assert scores[1] == pytest.approx([scores[1][0]] * 3, rel=1e-6)
+    assert scores[1][0] != pytest.approx(scores[0][0], rel=1e-4)
+
+
+def test_a_trial_scores_the_epoch_its_early_stopping_keeps():
+    from rnn_templates.tuning import _kept_record
+
+    records = [{"epoch": 0, "logs": {"val_loss": 1.0, "val_accuracy": 0.9}},
+               {"epoch": 1, "logs": {"val_loss": 0.5, "val_accuracy": 0.8}},
+               {"epoch": 2, "logs": {"val_loss": 0.7}}]
+    goal = keras_tuner.Objective("val_accuracy", "max")
+    kept = SimpleNamespace(best_epoch=1, best=0.5)
+    assert _kept_record(records, kept, goal)["epoch"] == 1
+    # nothing kept, or the kept epoch has no objective: the best epoch on the objective
+    assert _kept_record(records, SimpleNamespace(best_epoch=0, best=None), goal)["epoch"] == 0
+    assert _kept_record(records, SimpleNamespace(best_epoch=2, best=0.7), goal)["epoch"] == 0
+
+
 def test_hyperband_starts_its_first_bracket_with_the_configured_model(tmp_path):
     x, y = _data()
     tuner = make_tuner(ConditionalHyperModel(), kind="hyperband", objective="val_loss",
