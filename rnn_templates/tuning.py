@@ -176,14 +176,22 @@ class _TrialClock(keras.callbacks.Callback):
 
 
 class _ResumedBest(tuner_utils.SaveBestEpoch):
-    """keras-tuner's best-epoch checkpoint that remembers the epochs before a resume."""
+    """keras-tuner's trial checkpoint, of the epoch the trial is scored on.
 
-    def __init__(self, objective, filepath, run_log):
+    That is the epoch early stopping keeps (see :func:`_kept_record`); without
+    one, the best epoch on the objective, the epochs before a resume included.
+    """
+
+    def __init__(self, objective, filepath, run_log, stopping):
         super().__init__(objective, filepath)
-        self.run_log = run_log
+        self.run_log, self.stopping = run_log, stopping
         self._synced = False
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.stopping.best is not None:  # runs after early stopping has seen the epoch
+            if self.stopping.best_epoch == epoch:
+                self._save_model()
+            return
         if not self._synced:  # the run log has restored the earlier epochs by now
             self._synced = True
             for record in self.run_log.records[:-1]:
@@ -276,7 +284,8 @@ class _Resumable:
                 self._configure_tensorboard_dir(extra, trial, execution)
             callbacks += [*extra, tuner_utils.TunerCallback(self, trial),
                           _ResumedBest(self.oracle.objective,
-                                       self._get_checkpoint_fname(trial.trial_id), run_log),
+                                       self._get_checkpoint_fname(trial.trial_id), run_log,
+                                       stopping),
                           _TrialClock(run_file, record, execution, run_log)]
             if self.seed is not None:
                 keras.utils.set_random_seed(self.seed + execution)

@@ -260,6 +260,26 @@ def test_a_trial_scores_the_epoch_its_early_stopping_keeps():
     assert _kept_record(records, SimpleNamespace(best_epoch=2, best=0.7), goal)["epoch"] == 0
 
 
+def test_a_trials_checkpoint_holds_the_epoch_its_early_stopping_keeps(tmp_path):
+    from rnn_templates.tuning import _ResumedBest
+
+    target = tmp_path / "checkpoint.weights.h5"
+    model = TinyHyperModel().build(keras_tuner.HyperParameters())
+    stopping = SimpleNamespace(best=0.5, best_epoch=0)
+    callback = _ResumedBest(keras_tuner.Objective("val_accuracy", "max"), str(target),
+                            SimpleNamespace(records=[]), stopping)
+    callback.set_model(model)
+    callback.on_epoch_end(0, {"val_loss": 0.5, "val_accuracy": 0.8})
+    kept = model.get_weights()
+    model.set_weights([w + 1.0 for w in kept])
+    # a better accuracy, a worse loss: early stopping still keeps epoch 0
+    callback.on_epoch_end(1, {"val_loss": 0.6, "val_accuracy": 0.9})
+    restored = TinyHyperModel().build(keras_tuner.HyperParameters())
+    restored.load_weights(target)
+    for saved, loaded in zip(kept, restored.get_weights(), strict=True):
+        np.testing.assert_allclose(loaded, saved)
+
+
 def test_hyperband_starts_its_first_bracket_with_the_configured_model(tmp_path):
     x, y = _data()
     tuner = make_tuner(ConditionalHyperModel(), kind="hyperband", objective="val_loss",
@@ -395,7 +415,7 @@ def test_a_worker_hung_while_writing_a_trial_checkpoint_does_not_block_the_next(
     hung = h5py.File(target, "w")  # open for writing, locked, never closed by its writer
     try:
         callback = _ResumedBest(keras_tuner.Objective("val_loss", "min"), str(target),
-                                SimpleNamespace(records=[]))
+                                SimpleNamespace(records=[]), SimpleNamespace(best=None))
         callback.set_model(model)
         callback.on_epoch_end(0, {"val_loss": 1.0})
     finally:
