@@ -124,6 +124,12 @@ def _needs_a_worker(oracle: Any) -> bool:
 
 
 @keras_tuner.synchronized
+def _joined(oracle: Any) -> int:
+    """Workers taking part in the search now."""
+    return len(oracle.tuner_ids)
+
+
+@keras_tuner.synchronized
 def _finished(oracle: Any, stop_triggered: bool) -> bool:
     return stop_triggered and not oracle.ongoing_trials and not oracle.tuner_ids
 
@@ -153,6 +159,8 @@ class Chief:
         self.started = 0
         self.replaced = 0
         self.events: list[str] = []
+        self._alone_since: float | None = None
+        self._notices = 0
 
     def _start(self, cpus: list[int]) -> None:
         name = f"tuner{self.started}"
@@ -200,6 +208,8 @@ class Chief:
                     del self.local[name]
                     if code != 0:
                         self._lost(worker, code)
+                if not self.workers:
+                    self._note_waiting(oracle, time.monotonic())
                 if self.worker_timeout:
                     for name in silent_workers(oracle, self.tuner.get_trial_dir,
                                                self.worker_timeout, set(self.local)):
@@ -225,6 +235,17 @@ class Chief:
                     worker.process.kill()
             server.stop(grace=1)
         return self.events
+
+    def _note_waiting(self, oracle: Any, now: float, every: float = 60.0) -> None:
+        """A chief without local workers says so, once a minute, while none has joined."""
+        if _joined(oracle):
+            self._alone_since, self._notices = None, 0
+        elif self._alone_since is None:
+            self._alone_since = now
+        elif now - self._alone_since >= every * (self._notices + 1):
+            self._notices += 1
+            print(f"no worker has joined the search for {now - self._alone_since:.0f} s; "
+                  f"start one with the command above", file=sys.stderr)
 
     def _lost(self, worker: Worker, code: int) -> None:
         reason = f"worker {worker.name} died ({_describe_exit(code)}); see {worker.log}"

@@ -403,6 +403,27 @@ def test_a_remote_worker_silent_past_the_timeout_is_named(tmp_path):
     assert silent_workers(Oracle(), trial_dir, 600, {"tuner0"}, now=1000.0) == []
 
 
+def test_a_chief_without_local_workers_says_when_none_has_joined(tmp_path, capsys):
+    from rnn_templates.workers import Chief
+
+    class Oracle:  # what the chief reads of keras-tuner's oracle
+        tuner_ids: set[str] = set()
+
+    oracle = Oracle()
+    chief = Chief(SimpleNamespace(oracle=oracle), host="0.0.0.0", port=0, command=[],
+                  workers=0, log_dir=tmp_path)
+    for now in (0.0, 30.0, 61.0, 90.0, 125.0):
+        chief._note_waiting(oracle, now)
+    oracle.tuner_ids.add("remote0")
+    chief._note_waiting(oracle, 200.0)
+    oracle.tuner_ids.clear()  # the worker left: the clock starts again
+    for now in (300.0, 330.0):
+        chief._note_waiting(oracle, now)
+    assert capsys.readouterr().err.splitlines() == [
+        f"no worker has joined the search for {seconds} s; start one with the command above"
+        for seconds in (61, 125)]
+
+
 def test_a_worker_hung_while_writing_a_trial_checkpoint_does_not_block_the_next(tmp_path):
     """A worker frozen mid-write keeps its HDF5 file lock on the trial's best-epoch
     checkpoint; the worker that takes the trial over still saves its own."""
