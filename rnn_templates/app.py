@@ -810,7 +810,8 @@ class Runner:
         except UserInputError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as error:
-            detail = str(error).strip().split(". ")[0].splitlines()[0][:100] if str(error) else ""
+            text = str(error).strip()
+            detail = text.split(". ")[0].splitlines()[0][:100] if text else ""
             raise UserInputError(
                 f"this model does not take or return what a {self.app.name} model does",
                 where=str(path), received=f"{type(error).__name__} {detail}".strip(),

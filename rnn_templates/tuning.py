@@ -214,8 +214,8 @@ class _Resumable:
     optimizer, early-stopping counters, dropout seeds) in
     ``trial_<id>/execution_<n>/``; a finished execution keeps ``result.json``.
     Whoever runs the trial next (this process after a kill, another worker
-    after a worker died) starts from there. The trial's score is its best
-    epoch's metrics, as keras-tuner scores a ``History``.
+    after a worker died) starts from there. The trial's score is the metrics of
+    the epoch its early stopping keeps (:func:`_kept_record`).
 
     With a ``seed``, execution ``n`` of every trial starts from the random
     state ``seed + n``: trials differ only by their hyperparameters (the same
