@@ -203,8 +203,10 @@ class App:
 
         return [tf.constant(items)]
 
-    def prediction_rows(self, outputs: dict[str, np.ndarray], items: list[Any]) -> list[dict]:
-        """One JSON-able dict per input from the serving outputs."""
+    def prediction_rows(self, outputs: dict[str, np.ndarray], items: list[str],
+                        parsed: list[Any]) -> list[dict]:
+        """One JSON-able dict per input from the serving outputs (``items``: the inputs
+        as given; ``parsed``: what :meth:`parse_input` made of them)."""
         raise NotImplementedError
 
     def format_prediction(self, row: dict[str, Any]) -> str:
@@ -800,7 +802,7 @@ class Runner:
     def _rows(self, serve: Callable[..., dict], chunk: list[str]) -> list[dict[str, Any]]:
         parsed = [self.app.parse_input(item) for item in chunk]
         outputs = {k: _numpy(v) for k, v in serve(*self.app.to_batch(parsed)).items()}
-        return list(self.app.prediction_rows(outputs, chunk))
+        return list(self.app.prediction_rows(outputs, chunk, parsed))
 
     def _first_rows(self, path: Path, serve: Callable[..., dict],
                     chunk: list[str]) -> list[dict[str, Any]]:

@@ -8,9 +8,11 @@ work starts, with the list of valid keys.
 
 The options every app shares are declared once, here, as dataclass mixins an
 app config inherits: :class:`RecurrentOptions`, :class:`TrainingOptions`,
-:class:`TuningOptions`. Each knob is a :func:`knob` carrying its help text
-and its allowed values, which :class:`AppConfig` checks on construction, so a
-value that would reach Keras is refused first with a message that names it.
+:class:`TuningOptions`, :class:`EnsembleOptions`, and for time series
+:class:`SeriesOptions` and :class:`IntervalOptions`. Each knob is a
+:func:`knob` carrying its help text and its allowed values, which
+:class:`AppConfig` checks on construction, so a value that would reach Keras
+is refused first with a message that names it.
 
 This module imports neither TensorFlow nor Keras: the CLI reads configs and
 reports mistakes in a fraction of a second.
@@ -395,3 +397,82 @@ class TuningOptions(AppConfig):
                 f"{', '.join(map(repr, self.TUNING_OBJECTIVES))}, optionally followed by "
                 f":min or :max; received {self.tuning_objective!r}"
             )
+
+
+CALENDAR = ("hour", "dayofweek", "dayofmonth", "month", "dayofyear", "weekofyear")
+
+
+@dataclasses.dataclass
+class SeriesOptions(AppConfig):
+    """A timestamped table read into a series, split in time and cut into windows
+    (see :mod:`rnn_templates.data.series`).
+
+    ``READER_KEYS`` are the knobs that say how a file is read: a trained model
+    keeps them, so ``predict`` reads its history as training read the series.
+    """
+
+    READER_KEYS: typing.ClassVar[tuple[str, ...]] = (
+        "time_column", "date_format", "targets", "past_covariates", "future_covariates",
+        "calendar", "freq", "missing")
+
+    time_column: str = knob("", "the datetime column; empty: the first column of dates")
+    date_format: str = knob("", "strftime format of the time column, e.g. %d.%m.%Y %H:%M:%S; "
+                            "empty: detected")
+    targets: list = knob([], "columns to forecast; empty: every column that is not the time "
+                         "or a covariate")
+    past_covariates: list = knob([], "columns known only up to the forecast origin")
+    future_covariates: list = knob([], "columns known in advance: their values over the "
+                                   "horizon are the file's last rows at prediction time")
+    calendar: list = knob([], f"calendar features generated as known-future covariates: "
+                          f"some of {', '.join(CALENDAR)}")
+    freq: str = knob("", "pandas frequency (15min, h, D, W-SAT, MS...); empty: inferred")
+    missing: str = knob("interpolate", "gaps and empty/NaN/inf cells: interpolate (linear in "
+                        "time), ffill, or error (refuse)", choices=("interpolate", "ffill",
+                                                                     "error"))
+    validation_fraction: float = knob(0.15, "share of the series after training, for early "
+                                      "stopping and interval calibration", interval="(0, 0.5)")
+    test_fraction: float = knob(0.15, "the last share of the series, held out",
+                                interval="[0, 0.5)")
+    validation_start: str = knob("", "timestamp where validation starts (instead of the "
+                                 "fraction)")
+    test_start: str = knob("", "timestamp where the test part starts (instead of the fraction)")
+    lookback: int = knob(96, "history steps the model reads", interval="[2, inf)")
+    horizon: int = knob(24, "steps forecast at once", interval="[1, inf)")
+    stride: int = knob(1, "steps between training windows", interval="[1, inf)")
+
+    def check(self) -> None:
+        super().check()
+        for name in ("targets", "past_covariates", "future_covariates", "calendar"):
+            if not all(isinstance(v, str) for v in getattr(self, name)):
+                raise ValueError(f"`{name}` must be a list of column names; received "
+                                 f"{getattr(self, name)!r}")
+        unknown = [v for v in self.calendar if v not in CALENDAR]
+        if unknown:
+            raise ValueError(f"`calendar` must hold some of {', '.join(CALENDAR)}; received "
+                             f"{unknown[0]!r}")
+
+    def reader(self) -> dict[str, Any]:
+        """The reading knobs, by name (what a trained model keeps)."""
+        return {key: getattr(self, key) for key in self.READER_KEYS}
+
+
+INTERVALS = ("conformal", "quantile", "cqr")
+
+
+@dataclasses.dataclass
+class IntervalOptions(AppConfig):
+    """Prediction intervals of a forecaster (see :mod:`rnn_templates.forecasting`)."""
+
+    intervals: str = knob("conformal", "how the 80% and 95% intervals are made: conformal "
+                          "(split-conformal widths from validation errors around the point "
+                          "forecast), quantile (quantile heads trained with the pinball loss; "
+                          "the median is the forecast), cqr (the quantile heads' bands "
+                          "conformalized on the validation windows)", choices=INTERVALS)
+    interval_scale: str = knob("window", "split-conformal intervals: window (errors scaled by "
+                               "each window's spread: wider on rough windows) or none (one "
+                               "width per step)", choices=("window", "none"))
+    recalibration_window: int = knob(
+        720, "backtests also report the bands recalibrated as the truth arrives: on the "
+        "scores of the last N windows that had ended (0: off)", interval="[0, inf)")
+    recalibration_every: int = knob(24, "how many origins share one recalibration",
+                                    interval="[1, inf)")

@@ -12,10 +12,15 @@ long-horizon benchmarks), per horizon step, per origin (the rolling-origin
 backtest: every window of the split is one origin, predicted in one batch,
 :func:`predict_windows`),
 and, when intervals are given, their empirical coverage.
+
+At prediction time, :func:`forecast_input` bundles the window to forecast
+from with the file's latest windows whose truth is known, and
+:func:`calibrated_forecasts` rescales each forecast's bands on them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +298,67 @@ def coverage(truth: np.ndarray, forecast: np.ndarray, width: np.ndarray) -> floa
     return float(np.mean(np.abs(np.asarray(truth) - np.asarray(forecast)) <= width))
 
 
+# --- predicting from a file ----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ForecastInput:
+    """One history to forecast from: the window the model reads, the timestamps of its
+    forecast, and the file's latest windows whose truth is known (``recent_inputs``,
+    ``recent_truth``: ``(n, rows, columns)``, ``(n, horizon, targets)``; n may be 0), on
+    which its bands are recalibrated."""
+
+    window: np.ndarray
+    timestamps: Any
+    recent_inputs: np.ndarray
+    recent_truth: np.ndarray
+
+
+def forecast_input(window: np.ndarray, timestamps: Any, known: np.ndarray,
+                   artifacts: dict[str, Any]) -> ForecastInput:
+    """A :class:`ForecastInput` from a file's history (``known``: its rows whose targets
+    are known), keeping as many recent windows as the model's ``recalibration`` window."""
+    from rnn_templates.data.windows import scored_windows
+
+    a = artifacts
+    lookback, horizon = a["lookback"], a["horizon"]
+    count = a.get("recalibration", {}).get("window", 0)
+    inputs = np.zeros((0, *np.shape(window)), "float32")
+    truth = np.zeros((0, horizon, a["targets"]), "float32")
+    if count:
+        span = lookback + horizon + count - 1
+        recent, full = scored_windows(known[max(0, len(known) - span):], lookback, horizon,
+                                      a["targets"], future_rows=a["future_rows"])
+        if len(recent):
+            inputs, truth = recent, full[:, lookback:]
+    return ForecastInput(window, timestamps, inputs, truth)
+
+
+def forecast_batch(items: list) -> np.ndarray:
+    """One array for the model: every item's window, then every item's recent windows
+    (an item may also be a bare window)."""
+    windows = [np.asarray(getattr(item, "window", item))[None] for item in items]
+    recent = [item.recent_inputs for item in items if isinstance(item, ForecastInput)]
+    return np.concatenate([*windows, *recent]).astype("float32")
+
+
+def calibrated_forecasts(outputs: np.ndarray, items: list[ForecastInput], window: int
+                         ) -> list[tuple[np.ndarray, str]]:
+    """Each item's ``(horizon, targets, 5)`` outputs from those of :func:`forecast_batch`,
+    the bands rescaled on its recent windows when it has enough of them
+    (:func:`recalibrate_latest`), and what calibrated them."""
+    result, start = [], len(items)
+    for index, item in enumerate(items):
+        count = len(item.recent_truth)
+        values, used = outputs[index:index + 1], 0
+        if count:
+            values, used = recalibrate_latest(values, outputs[start:start + count],
+                                              item.recent_truth, window)
+            start += count
+        result.append((values[0], f"last {used} windows" if used else "validation"))
+    return result
+
+
 # --- seasonality and baselines --------------------------------------------------------
 
 
@@ -324,6 +390,31 @@ def detect_season(values: np.ndarray, max_lag: int) -> int:
     peaks = [lag for lag in range(2, max_lag + 1) if acf[lag] >= acf[lag - 1]
              and acf[lag] >= acf[lag + 1] and acf[lag] > threshold]
     return int(max(peaks, key=lambda lag: acf[lag])) if peaks else 1
+
+
+def training_statistics(train_rows: np.ndarray, targets: int, season: int,
+                        lookback: int) -> dict[str, Any]:
+    """What is fitted on the training rows only: every column's mean and standard
+    deviation (1 where constant), the season (``season``, else detected within
+    ``lookback``) and each target's mean absolute seasonal difference (MASE's scale)."""
+    mean, std = train_rows.mean(axis=0), train_rows.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    season = season or detect_season(train_rows[:, :targets], lookback)
+    lagged = train_rows[season:, :targets] - train_rows[:-season, :targets]
+    return {"mean": mean.tolist(), "std": std.tolist(), "season": int(season),
+            "naive_scale": np.maximum(np.abs(lagged).mean(axis=0), 1e-12).tolist()}
+
+
+def naive_baselines(lookback: int, horizon: int, targets: int, season: int,
+                    train: tuple, validation: tuple) -> list:
+    """Last value, repeat the window, seasonal naive, and the linear model fitted on the
+    ``train`` windows (``(inputs, history + horizon targets)``) and checked on
+    ``validation``."""
+    shape = (lookback, horizon, targets)
+    linear = LinearWindow(*shape).fit(train[0], train[1][:, lookback:],
+                                      validation[0], validation[1][:, lookback:])
+    return [LastValue(*shape), RepeatWindow(*shape), SeasonalNaive(*shape, season=season),
+            linear]
 
 
 class _Baseline:
@@ -507,6 +598,23 @@ def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarra
 
 
 # --- plots ---------------------------------------------------------------------------------
+
+
+def summary_line(name: str, metrics: dict[str, Any]) -> str:
+    """One line of a split's scores (and coverage, when there are intervals)."""
+    coverage = ""
+    if "coverage_80" in metrics:
+        coverage = (f"  coverage80 {metrics['coverage_80']:.3f}  coverage95 "
+                    f"{metrics['coverage_95']:.3f}")
+    if metrics.get("recalibrated", {}).get("recalibrated_windows"):
+        r = metrics["recalibrated"]
+        coverage += (f" (recalibrated: {r['coverage_80']:.3f} / {r['coverage_95']:.3f} over "
+                     f"{r['recalibrated_windows']} windows)")
+    if "pinball_normalized" in metrics:
+        coverage += f"  pinball(std) {metrics['pinball_normalized']:.4f}"
+    return (f"{name:16s} MAE {metrics['mae']:.4g}  RMSE {metrics['rmse']:.4g}  MASE "
+            f"{metrics['mase']:.3f}  sMAPE {metrics['smape']:.2f}%  MSE(std) "
+            f"{metrics['mse_normalized']:.4f}{coverage}  ({metrics['windows']} windows)")
 
 
 def plot_forecast(example: dict[str, Any], path: str | Path, title: str) -> None:

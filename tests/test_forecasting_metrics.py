@@ -159,3 +159,31 @@ def test_epoch_shuffled_windows_depend_on_the_epoch_alone():
 
     assert origins(1) == origins(1) != origins(0)
     assert sorted(origins(2)) == inputs[:, 0, 0].tolist()
+
+
+def test_a_batch_of_files_recalibrates_each_forecast_on_its_own_recent_windows():
+    # Three files: a long calm one, a short one (no ended window) and a long rough one. One
+    # batch holds the three windows, then the recent windows of the first and the third.
+    lookback, horizon = 6, 2
+    artifacts = {"lookback": lookback, "horizon": horizon, "targets": 1, "future_rows": False,
+                 "recalibration": {"window": 120}}
+    rng = np.random.default_rng(0)
+    calm, rough = rng.normal(0, 0.2, (300, 1)), rng.normal(0, 3.0, (300, 1))
+    items = [fc.forecast_input(known[-lookback:], None, known, artifacts)
+             for known in (calm, np.zeros((7, 1)), rough)]
+    assert [len(item.recent_truth) for item in items] == [120, 0, 120]
+    batch = fc.forecast_batch(items)
+    assert batch.shape == (3 + 240, lookback, 1)
+    # A model forecasting 0 with unit-scale bands (z of the normal's 80% and 95% levels).
+    z = np.array([0.0, -1.2816, 1.2816, -1.96, 1.96])
+    outputs = np.broadcast_to(z, (len(batch), horizon, 1, 5)).copy()
+    (first, how_first), (second, how_second), (third, how_third) = fc.calibrated_forecasts(
+        outputs, items, 120)
+    assert (how_first, how_second, how_third) == ("last 120 windows", "validation",
+                                                  "last 120 windows")
+    np.testing.assert_array_equal(second, outputs[1])  # nothing to recalibrate on
+    # Each file's bands follow its own noise: about 0.2x and 3x the unit-scale widths.
+    assert 0.1 < first[0, 0, 2] / 1.2816 < 0.35 and 2.2 < third[0, 0, 2] / 1.2816 < 4.0
+    alone, _ = fc.recalibrate_latest(outputs[2:3], outputs[3 + 120:], items[2].recent_truth,
+                                     120)
+    np.testing.assert_allclose(third, alone[0])

@@ -28,20 +28,25 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from apps.forecasting import data as data_io
 from apps.forecasting.config import ForecastingConfig
 from apps.forecasting.model import ForecastingHyperModel
 from rnn_templates import forecasting as fc
 from rnn_templates import io
 from rnn_templates.app import App, Prepared
-from rnn_templates.data.series import Series, series_from_frame
+from rnn_templates.config import SeriesOptions
+from rnn_templates.data.series import (
+    Series,
+    load_series,
+    prediction_history,
+    reader_keywords,
+    series_from_frame,
+    split_series,
+)
 from rnn_templates.data.windows import scored_windows
 from rnn_templates.errors import UserInputError
 
 TEST_FILE = "test_windows.npz"
 OUTPUTS = ("forecast", "lower_80", "upper_80", "lower_95", "upper_95")
-READER_KEYS = ("time_column", "date_format", "targets", "past_covariates", "future_covariates",
-               "calendar", "freq", "missing")
 
 
 class ForecastingApp(App):
@@ -52,15 +57,11 @@ class ForecastingApp(App):
     # --- 1. data -------------------------------------------------------------------------
 
     def load_data(self, config: ForecastingConfig) -> Series:
-        return data_io.load(config)
+        return load_series(config, config.data)
 
     def from_arrays(self, config, inputs, targets) -> Series:
         """``inputs``: a DataFrame with a time column (``targets`` unused: name them in config)."""
-        return series_from_frame(inputs, source="memory", time_column=config.time_column,
-                                 targets=config.targets, past=config.past_covariates,
-                                 future=config.future_covariates, calendar=config.calendar,
-                                 freq=config.freq, date_format=config.date_format,
-                                 missing=config.missing)
+        return series_from_frame(inputs, source="memory", **reader_keywords(config))
 
     @staticmethod
     def _windows(series_values, artifacts, start: int, end: int):
@@ -70,24 +71,19 @@ class ForecastingApp(App):
                               future_rows=artifacts["future_rows"])
 
     def prepare(self, config: ForecastingConfig, series: Series) -> Prepared:
-        validation, test = data_io.split_points(series, config)
+        validation, test = split_series(series, config)
         values = series.values.astype("float32")
         train_rows = values[:validation]
-        # Scaling statistics come from the training rows only.
-        mean, std = train_rows.mean(axis=0), train_rows.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
         targets = len(series.targets)
-        season = config.season or fc.detect_season(train_rows[:, :targets], config.lookback)
-        lagged = train_rows[season:, :targets] - train_rows[:-season, :targets]
-        future_rows = bool(series.future)
+        # Scaling, season and MASE's scale come from the training rows only.
+        statistics = fc.training_statistics(train_rows, targets, config.season, config.lookback)
+        mean, std = np.asarray(statistics["mean"]), np.asarray(statistics["std"])
         artifacts: dict[str, Any] = {
             "targets": targets, "target_names": series.targets, "input_columns": series.columns,
-            "past": len(series.past), "future": len(series.future), "future_rows": future_rows,
-            "lookback": config.lookback, "horizon": config.horizon, "freq": series.freq,
-            "mean": mean.tolist(), "std": std.tolist(), "season": int(season),
-            "naive_scale": np.maximum(np.abs(lagged).mean(axis=0), 1e-12).tolist(),
-            "reader": {**{key: getattr(config, key) for key in READER_KEYS},
-                       "freq": series.freq},
+            "past": len(series.past), "future": len(series.future),
+            "future_rows": bool(series.future), "lookback": config.lookback,
+            "horizon": config.horizon, "freq": series.freq, **statistics,
+            "reader": {**config.reader(), "freq": series.freq},
             "split": {"train_end": str(series.index[validation - 1]),
                       "validation_end": str(series.index[test - 1]),
                       "rows": [int(validation), int(test - validation), int(len(values) - test)]},
@@ -157,12 +153,8 @@ class ForecastingApp(App):
         if not config.baseline:
             return []
         a = prepared.artifacts
-        shape = (a["lookback"], a["horizon"], a["targets"])
-        train, validation = prepared.splits["train"], prepared.splits["validation"]
-        linear = fc.LinearWindow(*shape).fit(train[0], train[1][:, a["lookback"]:],
-                                             validation[0], validation[1][:, a["lookback"]:])
-        return [fc.LastValue(*shape), fc.RepeatWindow(*shape),
-                fc.SeasonalNaive(*shape, season=a["season"]), linear]
+        return fc.naive_baselines(a["lookback"], a["horizon"], a["targets"], a["season"],
+                                  prepared.splits["train"], prepared.splits["validation"])
 
     # --- 3. serving ----------------------------------------------------------------------
 
@@ -181,55 +173,25 @@ class ForecastingApp(App):
 
     def use_artifacts(self, artifacts: dict[str, Any]) -> None:
         self.artifacts = artifacts
-        self._parsed: dict[str, Any] = {}
 
-    def parse_input(self, text: str) -> dict[str, Any]:
-        """The window to forecast from, and the file's most recent windows whose truth is
-        known (up to ``recalibration_window``), on which the intervals are recalibrated."""
-        reader = types.SimpleNamespace(data=text, **self.artifacts["reader"])
-        window, timestamps, known = data_io.prediction_window(text, reader, self.artifacts)
-        self._parsed[text] = timestamps
-        a = self.artifacts
-        count = a.get("recalibration", {}).get("window", 0)
-        span = a["lookback"] + a["horizon"] + count - 1
-        recent = self._windows(known, a, max(0, len(known) - span), len(known)) if count \
-            else None
-        return {"window": window, "recent": recent}
+    def parse_input(self, text: str) -> fc.ForecastInput:
+        """The history at the end of the file ``text``, read as in training, with its
+        latest windows whose truth is known (the bands are recalibrated on them)."""
+        options = SeriesOptions(**self.artifacts["reader"])
+        return fc.forecast_input(*prediction_history(text, options, self.artifacts),
+                                 self.artifacts)
 
     def to_batch(self, items: list[Any]) -> list[tf.Tensor]:
-        """The windows to forecast from, then every item's recent windows."""
-        items = [item if isinstance(item, dict) else {"window": item} for item in items]
-        windows = [item["window"][None] for item in items]
-        self._recent = []
-        start = len(items)
-        for item in items:
-            inputs, full = item.get("recent") or ((), ())
-            self._recent.append((start, full[:, self.artifacts["lookback"]:]) if len(inputs)
-                                else None)
-            if len(inputs):
-                windows.append(inputs)
-                start += len(inputs)
-        return [tf.constant(np.concatenate(windows).astype("float32"))]
+        return [tf.constant(fc.forecast_batch(items))]
 
-    def _recalibrated(self, stacked: np.ndarray, index: int) -> tuple[np.ndarray, str]:
-        """Item ``index``'s five outputs, the bands rescaled on its recent windows when the
-        file holds enough of them (:func:`rnn_templates.forecasting.recalibrate_latest`)."""
-        recent = self._recent[index] if getattr(self, "_recent", None) else None
-        if recent is None:
-            return stacked[index], "validation"
-        start, truth = recent
-        window = self.artifacts["recalibration"]["window"]
-        values, used = fc.recalibrate_latest(stacked[index:index + 1],
-                                             stacked[start:start + len(truth)], truth, window)
-        return values[0], f"last {used} windows" if used else "validation"
-
-    def prediction_rows(self, outputs, items) -> list[dict[str, Any]]:
+    def prediction_rows(self, outputs, items, parsed) -> list[dict[str, Any]]:
         names = self.artifacts["target_names"]
-        rows = []
+        window = self.artifacts.get("recalibration", {}).get("window", 0)
         stacked = np.stack([outputs[name] for name in OUTPUTS], axis=-1)
-        for i, item in enumerate(items):
-            values, calibration = self._recalibrated(stacked, i)
-            for step, moment in enumerate(self._parsed[item]):
+        rows = []
+        forecasts = fc.calibrated_forecasts(stacked, parsed, window)
+        for item, given, (values, calibration) in zip(items, parsed, forecasts, strict=True):
+            for step, moment in enumerate(given.timestamps):
                 for t, target in enumerate(names):
                     rows.append({"input": item, "timestamp": moment.isoformat(),
                                  "target": target, **{name: float(values[step, t, k])
@@ -271,16 +233,4 @@ class ForecastingApp(App):
         fc.plot_errors(metrics, directory / f"{prefix}errors.png", title)
 
     def summary(self, name: str, metrics: dict) -> str:
-        coverage = ""
-        if "coverage_80" in metrics:
-            coverage = (f"  coverage80 {metrics['coverage_80']:.3f}  coverage95 "
-                        f"{metrics['coverage_95']:.3f}")
-        if metrics.get("recalibrated", {}).get("recalibrated_windows"):
-            r = metrics["recalibrated"]
-            coverage += (f" (recalibrated: {r['coverage_80']:.3f} / {r['coverage_95']:.3f} over "
-                         f"{r['recalibrated_windows']} windows)")
-        if "pinball_normalized" in metrics:
-            coverage += f"  pinball(std) {metrics['pinball_normalized']:.4f}"
-        return (f"{name:16s} MAE {metrics['mae']:.4g}  RMSE {metrics['rmse']:.4g}  MASE "
-                f"{metrics['mase']:.3f}  sMAPE {metrics['smape']:.2f}%  MSE(std) "
-                f"{metrics['mse_normalized']:.4f}{coverage}  ({metrics['windows']} windows)")
+        return fc.summary_line(name, metrics)

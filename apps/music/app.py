@@ -260,7 +260,7 @@ class MusicApp(App):
                 tf.constant(float(generation.get("top_p", 1.0)), tf.float32),
                 tf.constant(int(self.options.get("seed") or 0), tf.int32)]
 
-    def prediction_rows(self, outputs, items) -> list[dict[str, Any]]:
+    def prediction_rows(self, outputs, items, parsed) -> list[dict[str, Any]]:
         kind = self.kind
         rows = []
         out_dir = self.options.get("output_dir")

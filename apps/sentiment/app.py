@@ -142,7 +142,7 @@ class SentimentApp(App):
     def to_batch(self, items: list[Any]) -> list[tf.Tensor]:
         return [tf.constant([str(item) for item in items], dtype=tf.string)]
 
-    def prediction_rows(self, outputs, items) -> list[dict[str, Any]]:
+    def prediction_rows(self, outputs, items, parsed) -> list[dict[str, Any]]:
         return [{"label": str(label), "score": float(score), "text": text}
                 for label, score, text in zip(outputs["label"], outputs["score"], items,
                                               strict=True)]

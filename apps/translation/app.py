@@ -219,7 +219,7 @@ class TranslationApp(App):
             return [texts, tf.constant(self.beam_width, dtype=tf.int32)]
         return [texts]
 
-    def prediction_rows(self, outputs, items) -> list[dict[str, Any]]:
+    def prediction_rows(self, outputs, items, parsed) -> list[dict[str, Any]]:
         return [{"translation": str(t), "score": float(s), "source": str(item)}
                 for t, s, item in zip(outputs["translation"], outputs["score"], items,
                                       strict=True)]

@@ -18,19 +18,24 @@ column, and is either fixed by the ``missing`` policy and reported in
 
 Calendar features (sine and cosine of the hour, day of week, month...) are
 generated from the timestamps as known-future covariates.
+
+:func:`load_series`, :func:`split_series` and :func:`prediction_history` do
+the same with the knobs of a :class:`~rnn_templates.config.SeriesOptions`
+config: what a forecasting app reads for training and for ``predict``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from rnn_templates.data.readers import require_file
+from rnn_templates.data.readers import require_file, resolve_path
 from rnn_templates.errors import UserInputError
 
 MISSING_POLICIES = ("interpolate", "ffill", "error")
@@ -552,3 +557,73 @@ def forecast_history(series: Series, lookback: int, horizon: int, *, future_give
         values = np.concatenate([values, future])
     known = series.values[:len(series) - ahead].astype("float32")
     return values.astype("float32"), timestamps, known
+
+
+# --- what a SeriesOptions config reads -----------------------------------------------------
+
+
+def reader_keywords(options) -> dict:
+    """The keywords of :func:`read_series` from a :class:`~rnn_templates.config.SeriesOptions`."""
+    return {"time_column": options.time_column, "targets": options.targets,
+            "past": options.past_covariates, "future": options.future_covariates,
+            "calendar": options.calendar, "freq": options.freq,
+            "date_format": options.date_format, "missing": options.missing}
+
+
+def load_series(options, path: str, *, report: bool = True, column_fix: str | None = None,
+                open_targets: int = 0) -> Series:
+    """Read ``path`` (also looked up in the project) as ``options`` say; the fixes made
+    (rows sorted, gaps filled...) are printed to stderr unless ``report`` is false.
+    ``column_fix``, ``open_targets``: see :func:`series_from_frame`."""
+    series = read_series(resolve_path(path), **reader_keywords(options),
+                         column_fix=column_fix, open_targets=open_targets)
+    if report:
+        _report(series)
+    return series
+
+
+def _report(series: Series) -> None:
+    for note in series.notes:
+        print(note, file=sys.stderr)
+
+
+def split_series(series: Series, options) -> tuple[int, int]:
+    """Rows where validation and test start, by ``options``' split knobs (:func:`split_rows`)."""
+    return split_rows(series, options.lookback, options.horizon,
+                      validation_fraction=options.validation_fraction,
+                      test_fraction=options.test_fraction,
+                      validation_start=options.validation_start, test_start=options.test_start)
+
+
+def _expected_columns(options, input_columns: list[str]) -> str:
+    """The columns a file must hold for a model (its inputs less the calendar features,
+    which are generated), for messages."""
+    columns = input_columns[:len(input_columns) - 2 * len(options.calendar)]
+    if options.time_column:
+        return f"the columns {', '.join([options.time_column, *columns])}"
+    return f"a date column and the columns {', '.join(columns)}"
+
+
+def prediction_history(path: str, options, artifacts: dict
+                       ) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]:
+    """The history in ``path`` to forecast from with a trained model, the forecast's
+    timestamps and the rows whose targets are known (:func:`forecast_history`).
+
+    ``artifacts``: the model's ``input_columns``, ``lookback``, ``horizon`` and
+    ``future_rows``; ``options`` read the file as training read the series.
+    """
+    columns = artifacts["input_columns"]
+    # predict takes no --set: a missing column is fixed in the file, not in the config.
+    fix = f"give a file with {_expected_columns(options, columns)}, as in training"
+    # With known-future inputs the last horizon rows carry no targets: not missing values.
+    series = load_series(options, path, report=False, column_fix=fix,
+                         open_targets=artifacts["horizon"] if artifacts["future_rows"] else 0)
+    if series.columns != columns:
+        raise UserInputError("the file's columns differ from the model's", where=path,
+                             expected=", ".join(columns), received=", ".join(series.columns),
+                             fix=fix)
+    history = forecast_history(series, artifacts["lookback"], artifacts["horizon"],
+                               future_given=bool(options.future_covariates),
+                               future_rows=artifacts["future_rows"], calendar=options.calendar)
+    _report(series)  # after the checks: a refused file prints its one error line only
+    return history

@@ -7,10 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.forecasting import data as data_io
 from apps.forecasting.app import ForecastingApp
 from apps.forecasting.config import ForecastingConfig
-from rnn_templates.data.series import read_series
+from rnn_templates.data.series import prediction_history, read_series, split_series
 from rnn_templates.errors import UserInputError
 
 
@@ -169,10 +168,10 @@ def test_split_by_timestamp_and_too_short_parts():
     config = ForecastingConfig(lookback=24, horizon=6, segment_length=12,
                                validation_start="2020-01-06 00:00", test_start="2020-01-08")
     series = ForecastingApp().from_arrays(config, frame, None)
-    assert data_io.split_points(series, config) == (120, 168)
+    assert split_series(series, config) == (120, 168)
     short = ForecastingConfig(lookback=96, horizon=48, segment_length=12)
     with pytest.raises(UserInputError) as caught:
-        data_io.split_points(series, short)
+        split_series(series, short)
     assert str(caught.value) == (
         "memory: the training part is too short for one window; received 140 of 200 rows "
         "(lookback 96, horizon 48); use a longer series, a shorter lookback or horizon, or "
@@ -223,7 +222,7 @@ def test_predict_refuses_fewer_future_rows_than_the_horizon(tmp_path, capsys):
     config, artifacts = _future_model()
     path = _prediction_csv(tmp_path, observed=40, future=5)
     with pytest.raises(UserInputError) as caught:
-        data_io.prediction_window(str(path), config, artifacts)
+        prediction_history(str(path), config, artifacts)
     assert str(caught.value) == (
         f"{path}: lines 40-41: the last 7 rows (the horizon) are the forecast's future, but 2 "
         "of them hold observed targets ('load'); expected the history, then 7 future rows with "
@@ -239,14 +238,14 @@ def test_predict_refuses_fewer_future_rows_than_the_horizon(tmp_path, capsys):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(UserInputError, match=r"history.csv: line 46: the last 7 rows \(the "
                                              r"horizon\) are the forecast's future, but 1 of"):
-        data_io.prediction_window(str(path), config, artifacts)
+        prediction_history(str(path), config, artifacts)
 
 
 @pytest.mark.parametrize("missing", ["interpolate", "error"])
 def test_predict_forecasts_after_the_last_observed_target(tmp_path, capsys, missing):
     config, artifacts = _future_model(missing=missing)
     path = _prediction_csv(tmp_path, observed=40, future=7)
-    window, timestamps, known = data_io.prediction_window(str(path), config, artifacts)
+    window, timestamps, known = prediction_history(str(path), config, artifacts)
     assert window.shape == (28 + 7, 4)
     assert str(timestamps[0].date()) == "2020-10-11"  # the day after the 40th row
     assert len(timestamps) == 7 and len(known) == 40
@@ -259,13 +258,13 @@ def test_predict_names_the_columns_the_model_expects_not_set(tmp_path):
     config, artifacts = _future_model()
     path = _prediction_csv(tmp_path, observed=40, future=7, columns=("day", "lod", "temp"))
     with pytest.raises(UserInputError) as caught:
-        data_io.prediction_window(str(path), config, artifacts)
+        prediction_history(str(path), config, artifacts)
     assert str(caught.value) == (
         f"{path}: column 'load' not found; expected one of day, lod, temp; received 'load'; "
         "give a file with a date column and the columns load, temp, as in training")
     named, artifacts = _future_model(time_column="date")
     with pytest.raises(UserInputError) as caught:
-        data_io.prediction_window(str(path), named, artifacts)
+        prediction_history(str(path), named, artifacts)
     assert "--set" not in str(caught.value)
     assert str(caught.value).endswith("give a file with the columns date, load, temp, as in "
                                       "training")

@@ -324,9 +324,9 @@ def test_predict_streams_the_input_in_batches_in_order(run, workspace, monkeypat
     sizes = []
     real_rows = SentimentApp.prediction_rows
 
-    def recording(self, outputs, items):
+    def recording(self, outputs, items, parsed):
         sizes.append(len(items))
-        return real_rows(self, outputs, items)
+        return real_rows(self, outputs, items, parsed)
 
     monkeypatch.setattr(SentimentApp, "prediction_rows", recording)
     assert main(["sentiment", "predict", "--model", str(run / "saved_model"), "--input",
