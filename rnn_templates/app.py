@@ -531,7 +531,8 @@ class Runner:
 
     def tune(self, config: Any, run_dir: str | os.PathLike, *, tuning_dir: str | os.PathLike,
              overwrite: bool = False, restart: bool = False, workers: int = 0,
-             oracle_address: str | None = None, worker_timeout: float = 0.0) -> dict | None:
+             oracle_address: str | None = None, worker_timeout: float = 0.0,
+             standby: Any = None) -> dict | None:
         """Search hyperparameters, then retrain the best and write a run directory.
 
         The search lives in ``<tuning_dir>/<app>-<fingerprint>``, the
@@ -546,7 +547,8 @@ class Runner:
         workers (:mod:`rnn_templates.workers`). An ``oracle_address`` with no
         local workers serves the search to workers on other hosts only. With
         keras-tuner's distribution variables set instead, a worker only runs
-        trials and a chief serves.
+        trials and a chief serves. ``standby``: the local workers, if the caller
+        started them already (:class:`rnn_templates.standby.StandbyWorkers`).
 
         The best hyperparameters are then retrained on train + validation for
         the best trial's epoch count (``refit=train+validation``, when the app
@@ -569,20 +571,35 @@ class Runner:
 
             oracle_address = oracle_address or "127.0.0.1:0"
             parse_address(oracle_address)  # a typo fails now, not after the data is read
+        from rnn_templates.standby import StandbyWorkers
+
+        # Local workers start now (if the caller has not): their imports overlap the
+        # chief's reading of the data.
+        if standby is None:
+            standby = StandbyWorkers(workers if serve else 0, (type(self.app).__module__,))
+        with standby:
+            return self._tune(config, Path(run_dir), Path(tuning_dir), role=role, serve=serve,
+                              overwrite=overwrite, restart=restart, workers=workers,
+                              oracle_address=oracle_address, worker_timeout=worker_timeout,
+                              standby=standby)
+
+    def _tune(self, config: Any, run_dir: Path, tuning_dir: Path, *, role: str, serve: bool,
+              overwrite: bool, restart: bool, workers: int, oracle_address: str | None,
+              worker_timeout: float, standby: Any) -> dict | None:
         data = self.app.load_data(config)
         if role == "worker":
             set_seed(config.seed, config.deterministic)
             prepared = self.app.prepare(config, data)
-            self._search(config, prepared, Path(tuning_dir), restart=False)
+            self._search(config, prepared, tuning_dir, restart=False)
             print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: trials finished")
             return None
-        run_dir = Path(run_dir)
         with run_directory(run_dir, overwrite=overwrite, config=_config_dict(config)) as work:
             set_seed(config.seed, config.deterministic)
             prepared = self.app.prepare(config, data)
-            tuner, project = self._search(config, prepared, Path(tuning_dir), restart=restart,
+            tuner, project = self._search(config, prepared, tuning_dir, restart=restart,
                                           workers=workers, oracle_address=oracle_address,
-                                          worker_timeout=worker_timeout, serve=serve)
+                                          worker_timeout=worker_timeout, serve=serve,
+                                          standby=standby)
             best_trial = tuner.oracle.get_best_trials(1)[0]
             rows = write_reports(tuner, work)
             epochs = best_epochs(tuner, best_trial.trial_id)
@@ -608,7 +625,7 @@ class Runner:
 
     def _search(self, config: Any, prepared: Prepared, tuning_dir: Path, *, restart: bool,
                 workers: int = 0, oracle_address: str | None = None,
-                worker_timeout: float = 0.0, serve: bool = False):
+                worker_timeout: float = 0.0, serve: bool = False, standby: Any = None):
         """Run (or serve, or join) the search; the chief's tuner and project folder."""
         hypermodel = self.app.hypermodel(config, prepared)
         fit_data = self.app.fit_data(prepared)
@@ -646,12 +663,11 @@ class Runner:
             host, port = (parse_address(oracle_address) if serve else
                           (os.environ["KERASTUNER_ORACLE_IP"],
                            int(os.environ["KERASTUNER_ORACLE_PORT"])))
-            command = [sys.executable, "-m", "rnn_templates.cli", self.app.name, "tune",
-                       "--config", str(tuning_dir / project / SEARCH_CONFIG),
-                       "--tuning-dir", str(tuning_dir)]
-            Chief(tuner, host=host, port=port, command=command, workers=workers,
-                  log_dir=tuning_dir / project / "workers",
-                  worker_timeout=worker_timeout).serve()
+            argv = [self.app.name, "tune", "--config", str(tuning_dir / project / SEARCH_CONFIG),
+                    "--tuning-dir", str(tuning_dir)]
+            Chief(tuner, host=host, port=port, argv=argv, workers=workers,
+                  log_dir=tuning_dir / project / "workers", worker_timeout=worker_timeout,
+                  standby=standby).serve()
         else:
             tuner.search(**fit_data, epochs=config.tuning_epochs,
                          verbose=progress_verbosity())

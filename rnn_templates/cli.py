@@ -28,6 +28,7 @@ from rnn_templates.config import describe_config, load_config
 from rnn_templates.distribute import STRATEGIES, tuning_distribution
 from rnn_templates.errors import UserInputError
 from rnn_templates.io import json_line
+from rnn_templates.standby import StandbyWorkers
 
 APP_GROUP = "rnn_templates.apps"
 VERBS = ("train", "tune", "evaluate", "export", "predict")
@@ -128,11 +129,14 @@ def _tune(spec: AppSpec, args: argparse.Namespace) -> None:
             args.overrides.append(f"{key}={getattr(args, option)}")
     config = _config(spec, args)
     tuning_dir = args.tuning_dir or Path(args.runs_root) / spec.name / "tuning"
-    runner = spec.runner()
-    runner.distribution = tuning_distribution(args.strategy)  # the best model's retraining
-    runner.tune(config, _run_dir(spec, args), tuning_dir=tuning_dir,
-                 overwrite=args.overwrite, restart=args.restart, workers=args.workers,
-                 oracle_address=args.oracle_address, worker_timeout=args.worker_timeout)
+    # Local workers start before this process imports TensorFlow: side by side.
+    with StandbyWorkers(args.workers, (spec.app.partition(":")[0],)) as standby:
+        runner = spec.runner()
+        runner.distribution = tuning_distribution(args.strategy)  # the best model's retraining
+        runner.tune(config, _run_dir(spec, args), tuning_dir=tuning_dir,
+                    overwrite=args.overwrite, restart=args.restart, workers=args.workers,
+                    oracle_address=args.oracle_address, worker_timeout=args.worker_timeout,
+                    standby=standby)
 
 
 def _evaluate(spec: AppSpec, args: argparse.Namespace) -> None:

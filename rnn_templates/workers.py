@@ -7,7 +7,9 @@ The chief holds the oracle and answers keras-tuner's gRPC service (the same
 adds to keras-tuner's chief:
 
 - it starts ``N`` local workers itself, each pinned to its share of the CPU
-  cores, with its output in ``<search>/workers/<name>.log``;
+  cores, with its output in ``<search>/workers/<name>.log``; they start with
+  the chief (:class:`StandbyWorkers`), so their imports overlap its reading
+  of the data, and join once the search is served;
 - a worker that dies does not stall the search: its trial goes back to the
   queue (it resumes from its last finished epoch on whichever worker takes
   it), the worker is replaced, and the leaderboard notes the trial ran twice;
@@ -17,7 +19,6 @@ adds to keras-tuner's chief:
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from typing import Any
 import keras_tuner
 
 from rnn_templates.errors import UserInputError
+from rnn_templates.standby import StandbyWorkers, cpu_shares, hand_off, start_standby
 
 
 @dataclass
@@ -53,22 +55,6 @@ def parse_address(text: str) -> tuple[str, int]:
                              expected="host:port, e.g. 0.0.0.0:8000 (port 0 picks a free one)",
                              received=text, fix="write the address as host:port")
     return host, int(port)
-
-
-def cpu_shares(workers: int, cpus: list[int] | None = None) -> list[list[int]]:
-    """The cores each of ``workers`` local workers is pinned to: equal contiguous shares.
-
-    With more workers than cores, workers share cores round-robin.
-
-    Example:
-        >>> cpu_shares(2, [0, 1, 2, 3]), cpu_shares(3, [0, 1])
-        ([[0, 1], [2, 3]], [[0], [1], [0]])
-    """
-    cpus = sorted(os.sched_getaffinity(0)) if cpus is None else list(cpus)
-    if workers <= len(cpus):
-        size = len(cpus) // workers
-        return [cpus[i * size:(i + 1) * size] for i in range(workers)]
-    return [[cpus[i % len(cpus)]] for i in range(workers)]
 
 
 def _describe_exit(code: int) -> str:
@@ -142,19 +128,23 @@ class Chief:
         host: Address to listen on: ``127.0.0.1`` for local workers only,
             ``0.0.0.0`` to accept workers on other hosts too.
         port: Port, 0 for any free one.
-        command: The worker command line (``rnnt <app> tune --config ...``).
+        argv: A worker's ``rnnt`` arguments (``<app> tune --config ...``).
         workers: Local workers to start.
+        standby: Local workers already started (:class:`StandbyWorkers`); else the
+            chief starts its ``workers`` when it serves.
         log_dir: Where each worker's output goes.
         worker_timeout: Seconds without a finished epoch after which a
             worker this chief did not start (on another host) counts as
             dead and its trial goes back to the queue; 0: never.
     """
 
-    def __init__(self, tuner: keras_tuner.Tuner, *, host: str, port: int, command: list[str],
-                 workers: int, log_dir: Path, worker_timeout: float = 0.0):
+    def __init__(self, tuner: keras_tuner.Tuner, *, host: str, port: int, argv: list[str],
+                 workers: int, log_dir: Path, worker_timeout: float = 0.0,
+                 standby: StandbyWorkers | None = None):
         self.tuner, self.host, self.port = tuner, host, port
-        self.command, self.workers, self.log_dir = command, workers, Path(log_dir)
+        self.argv, self.workers, self.log_dir = argv, workers, Path(log_dir)
         self.worker_timeout = worker_timeout
+        self.standby = standby or StandbyWorkers(0)
         self.local: dict[str, Worker] = {}
         self.started = 0
         self.replaced = 0
@@ -162,18 +152,17 @@ class Chief:
         self._alone_since: float | None = None
         self._notices = 0
 
-    def _start(self, cpus: list[int]) -> None:
+    def _start(self, cpus: list[int], process: subprocess.Popen | None = None) -> None:
+        """Hand the search to a standby worker on ``cpus`` (a new one if none is given)."""
         name = f"tuner{self.started}"
         self.started += 1
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
         local_host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
-        env = dict(os.environ, KERASTUNER_TUNER_ID=name, KERASTUNER_ORACLE_IP=local_host,
-                   KERASTUNER_ORACLE_PORT=str(self.port), RNNT_CPUS=",".join(map(str, cpus)))
-        with open(log, "ab") as stream:
-            process = subprocess.Popen(
-                self.command, env=env, stdout=stream, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL)
+        env = {"KERASTUNER_TUNER_ID": name, "KERASTUNER_ORACLE_IP": local_host,
+               "KERASTUNER_ORACLE_PORT": str(self.port)}
+        process = process or start_standby(cpus, self.standby.preload)
+        hand_off(process, self.argv, env, log)
         self.local[name] = Worker(name, process, cpus, log)
         print(f"worker {name}: pid {process.pid}, cores {','.join(map(str, cpus))}, "
               f"log {log}", file=sys.stderr)
@@ -195,10 +184,12 @@ class Chief:
                                  fix="choose another --oracle-address (the port may be in use)")
         server.start()
         self._explain()
-        shares = cpu_shares(self.workers) if self.workers else []
+        ready = self.standby.take()
+        shares = [cpus for cpus, _ in ready] or (cpu_shares(self.workers) if self.workers
+                                                   else [])
         try:
-            for cpus in shares:
-                self._start(cpus)
+            for cpus, process in ready or [(cpus, None) for cpus in shares]:
+                self._start(cpus, process)
             while True:
                 time.sleep(poll)
                 for name, worker in list(self.local.items()):
@@ -266,8 +257,7 @@ class Chief:
         print(event, file=sys.stderr)
 
     def _explain(self) -> None:
-        command = " ".join(self.command[3:]) if self.command[:3] == [
-            sys.executable, "-m", "rnn_templates.cli"] else " ".join(self.command)
+        command = " ".join(self.argv)
         reach = ("this host's address" if self.host in ("0.0.0.0", "::")
                  else self.host)
         print(f"search served at {self.host}:{self.port}; to add a worker on another host "

@@ -410,7 +410,7 @@ def test_a_chief_without_local_workers_says_when_none_has_joined(tmp_path, capsy
         tuner_ids: set[str] = set()
 
     oracle = Oracle()
-    chief = Chief(SimpleNamespace(oracle=oracle), host="0.0.0.0", port=0, command=[],
+    chief = Chief(SimpleNamespace(oracle=oracle), host="0.0.0.0", port=0, argv=[],
                   workers=0, log_dir=tmp_path)
     for now in (0.0, 30.0, 61.0, 90.0, 125.0):
         chief._note_waiting(oracle, now)
@@ -467,3 +467,27 @@ def test_a_failed_trial_keeps_its_error_for_the_leaderboard_when_the_chief_has_n
     trial.message = None
     (row,) = leaderboard(tuner)
     assert row["status"] == "FAILED" and row["note"].endswith("ValueError: this trial cannot train")
+
+
+def test_a_standby_worker_loads_tensorflow_before_it_is_given_work(tmp_path):
+    import time
+
+    from rnn_templates.standby import StandbyWorkers, hand_off
+
+    def loaded(pid: int) -> bool:
+        return "libtensorflow" in Path(f"/proc/{pid}/maps").read_text()
+
+    log = tmp_path / "worker.log"
+    with StandbyWorkers(1, ("apps.sentiment.app",)) as standby:
+        (_, process), = standby.take()
+        deadline = time.monotonic() + 120
+        while not loaded(process.pid):  # the slow imports happen before any order
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        hand_off(process, ["sentiment", "tune", "--help"], {}, log)
+        assert process.wait(timeout=120) == 0
+    assert "usage: rnnt sentiment tune" in log.read_text()
+    # One never given work is stopped when the chief leaves the block (an error, say).
+    with StandbyWorkers(1) as standby:
+        (_, idle), = standby.waiting
+    assert idle.poll() is not None

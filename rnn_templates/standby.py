@@ -1,0 +1,117 @@
+"""Local tuning workers started before their search is served.
+
+A worker spends its first seconds importing TensorFlow, Keras and its app.
+``rnnt <app> tune --workers N`` starts its workers (:class:`StandbyWorkers`)
+before it imports TensorFlow itself, so those imports run side by side with
+the chief's own and with its reading of the data. Each worker
+(``python -m rnn_templates.standby``, :func:`main`) then waits on its standard
+input for one line of JSON (:func:`hand_off`): the ``rnnt`` arguments to run,
+the keras-tuner variables (the chief's port is known only once it serves)
+and its log file. End of input before that line means the chief ended
+first: the worker exits quietly.
+
+This module imports neither TensorFlow nor Keras (the worker's :func:`main`
+does, once running).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def cpu_shares(workers: int, cpus: list[int] | None = None) -> list[list[int]]:
+    """The cores each of ``workers`` local workers is pinned to: equal contiguous shares.
+
+    With more workers than cores, workers share cores round-robin.
+
+    Example:
+        >>> cpu_shares(2, [0, 1, 2, 3]), cpu_shares(3, [0, 1])
+        ([[0, 1], [2, 3]], [[0], [1], [0]])
+    """
+    cpus = sorted(os.sched_getaffinity(0)) if cpus is None else list(cpus)
+    if workers <= len(cpus):
+        size = len(cpus) // workers
+        return [cpus[i * size:(i + 1) * size] for i in range(workers)]
+    return [[cpus[i % len(cpus)]] for i in range(workers)]
+
+
+def start_standby(cpus: list[int], preload: tuple[str, ...] = ()) -> subprocess.Popen:
+    """A local worker process on ``cpus`` that imports TensorFlow and the ``preload``
+    modules, then waits for :func:`hand_off` (:mod:`rnn_templates.standby`)."""
+    return subprocess.Popen([sys.executable, "-m", "rnn_templates.standby", *preload],
+                            env=dict(os.environ, RNNT_CPUS=",".join(map(str, cpus))),
+                            stdin=subprocess.PIPE)
+
+
+def hand_off(process: subprocess.Popen, argv: list[str], env: dict[str, str], log: Path
+             ) -> None:
+    """Tell a standby worker what to run (``rnnt`` arguments), with which keras-tuner
+    variables, and where its output goes; one that has died is left to the caller's
+    check of its exit."""
+    order = json.dumps({"argv": argv, "env": env, "log": str(log)}) + "\n"
+    try:
+        process.stdin.write(order.encode())
+        process.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass
+
+
+class StandbyWorkers:
+    """``count`` local workers started ahead of the search, each on its share of the
+    cores (:func:`cpu_shares`), for a :class:`rnn_templates.workers.Chief` to
+    hand the search to.
+
+    A context manager: those the chief never took are stopped on leaving it.
+    """
+
+    def __init__(self, count: int, preload: tuple[str, ...] = ()):
+        self.shares = cpu_shares(count) if count else []
+        self.preload = preload
+        self.waiting = [(cpus, start_standby(cpus, preload)) for cpus in self.shares]
+
+    def take(self) -> list[tuple[list[int], subprocess.Popen]]:
+        taken, self.waiting = self.waiting, []
+        return taken
+
+    def __enter__(self) -> StandbyWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for _, process in self.take():  # never given work: nothing of the user's to lose
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def main(preload: list[str]) -> int:
+    """A standby worker: import, wait for the chief's order, run it."""
+    if os.environ.get("RNNT_CPUS"):  # pinned before TensorFlow sizes its thread pools
+        os.sched_setaffinity(0, {int(cpu) for cpu in os.environ["RNNT_CPUS"].split(",")})
+    import keras_tuner  # noqa: F401  (keras and TensorFlow with it: the slow part)
+
+    from rnn_templates import cli
+
+    for module in preload:
+        importlib.import_module(module)
+    line = sys.stdin.readline()
+    if not line:
+        return 0
+    order = json.loads(line)
+    os.environ.update(order["env"])
+    with open(order["log"], "ab") as log:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    return cli.main(order["argv"])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
