@@ -53,7 +53,14 @@ from rnn_templates.training import (
     set_seed,
     standard_callbacks,
 )
-from rnn_templates.tuning import best_epochs, leaderboard, make_tuner, tuner_role, write_reports
+from rnn_templates.tuning import (
+    best_epochs,
+    leaderboard,
+    make_tuner,
+    trial_cost,
+    tuner_role,
+    write_reports,
+)
 
 MODEL_FILE = "model.keras"
 ARTIFACTS_FILE = "artifacts.json"
@@ -649,6 +656,9 @@ class Runner:
                 overwrite=restart, executions_per_trial=config.executions_per_trial,
                 monitor=self.app.monitor, patience=config.patience,
                 lr_decay=(config.lr_decay, config.lr_decay_after),
+                # Served to parallel workers: the costliest trials first.
+                trial_cost=(lambda values: trial_cost(values, config))
+                if serve or role == "chief" else None,
             )
         except RuntimeError as error:  # keras-tuner could not reload the folder
             raise UserInputError("the search folder cannot be resumed",

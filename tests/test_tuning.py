@@ -491,3 +491,49 @@ def test_a_standby_worker_loads_tensorflow_before_it_is_given_work(tmp_path):
     with StandbyWorkers(1) as standby:
         (_, idle), = standby.waiting
     assert idle.poll() is not None
+
+
+def _hand_out(tuner, count: int, first: int = 0) -> list[dict]:
+    """Values of ``count`` new trials, each taken by its own worker (none ends)."""
+    values = []
+    for i in range(first, first + count):
+        trial = tuner.oracle.create_trial(f"worker{i}")
+        values.append(dict(trial.hyperparameters.values))
+    return values
+
+
+def test_parallel_workers_get_the_costliest_trials_first_and_a_resume_keeps_the_order(
+        tmp_path):
+    def cost(values):  # the wider, the costlier; any order-giving function will do
+        return values["units"]
+
+    plain = _hand_out(_tuner(tmp_path / "plain", max_trials=6), 6)
+    served = _hand_out(_tuner(tmp_path / "served", max_trials=6, trial_cost=cost), 6)
+    # The same trials (the configured model first), the rest from the costliest down.
+    assert served[0] == plain[0]
+    key = lambda v: sorted(v.items())  # noqa: E731
+    assert sorted(served[1:], key=key) == sorted(plain[1:], key=key)
+    assert [v["units"] for v in served[1:]] == sorted((v["units"] for v in plain[1:]),
+                                                      reverse=True)
+    assert served[1:] != plain[1:]  # (this seed draws them in another order)
+    # A chief killed after three trials and started again hands out the same others.
+    killed = _tuner(tmp_path / "resumed", max_trials=6, trial_cost=cost)
+    killed.save()  # as the chief does when it starts serving
+    _hand_out(killed, 3)
+    again = _tuner(tmp_path / "resumed", max_trials=6, trial_cost=cost)
+    trials = again.oracle.trials
+    assert [dict(trials[i].hyperparameters.values) for i in sorted(trials)] == served[:3]
+    fresh = [v for v in _hand_out(again, 6, first=10) if v not in served[:3]]
+    assert fresh == served[3:]
+
+
+def test_a_trials_cost_counts_its_recurrent_steps_per_epoch():
+    from rnn_templates.tuning import trial_cost
+
+    config = SimpleNamespace(units=64, num_layers=1, bidirectional=False, batch_size=32)
+    base = trial_cost({}, config)  # the configured model
+    assert base == pytest.approx(1.25 / 32)
+    # Both ways and two layers: four times the steps; twice the batch: half the batches.
+    assert trial_cost({"bidirectional": True, "num_layers": 2}, config) == pytest.approx(4 * base)
+    assert trial_cost({"batch_size": 64}, config) == pytest.approx(base / 2)
+    assert trial_cost({"units": 256}, config) > base
