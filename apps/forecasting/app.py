@@ -77,7 +77,7 @@ class ForecastingApp(App):
         targets = len(series.targets)
         # Scaling, season and MASE's scale come from the training rows only.
         statistics = fc.training_statistics(train_rows, targets, config.season, config.lookback)
-        mean, std = np.asarray(statistics["mean"]), np.asarray(statistics["std"])
+        mean, std = (np.asarray(statistics[key], "float32") for key in ("mean", "std"))
         artifacts: dict[str, Any] = {
             "targets": targets, "target_names": series.targets, "input_columns": series.columns,
             "past": len(series.past), "future": len(series.future),
