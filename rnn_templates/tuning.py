@@ -153,9 +153,8 @@ class _CostliestFirst:
         self._queue: list[dict[str, Any]] = []
 
     def _random_values(self) -> dict[str, Any] | None:
-        if self.trial_cost is None or not self.trials or not self.max_trials:
-            return super()._random_values()
-        if not self._queue:
+        # (a queue saved by a chief is served first, even if resumed without workers)
+        if not self._queue and self.trial_cost is not None and self.trials and self.max_trials:
             drawn = []
             for _ in range(self.max_trials - len(self.trials)):
                 values = super()._random_values()
@@ -166,7 +165,9 @@ class _CostliestFirst:
             for values in drawn:  # recorded again as each trial is created
                 self._tried_so_far.discard(self._compute_values_hash(values))
             self._queue = sorted(drawn, key=self.trial_cost, reverse=True)
-        return self._queue.pop(0) if self._queue else None
+            if not self._queue:
+                return None
+        return self._queue.pop(0) if self._queue else super()._random_values()
 
     def get_state(self) -> dict[str, Any]:
         return {**super().get_state(), "queued": self._queue}

@@ -525,6 +525,12 @@ def test_parallel_workers_get_the_costliest_trials_first_and_a_resume_keeps_the_
     assert [dict(trials[i].hyperparameters.values) for i in sorted(trials)] == served[:3]
     fresh = [v for v in _hand_out(again, 6, first=10) if v not in served[:3]]
     assert fresh == served[3:]
+    # Resumed without workers (no cost), it still hands out what was queued.
+    killed = _tuner(tmp_path / "alone", max_trials=6, trial_cost=cost)
+    killed.save()
+    _hand_out(killed, 3)
+    alone = _tuner(tmp_path / "alone", max_trials=6)
+    assert [v for v in _hand_out(alone, 6, first=10) if v not in served[:3]] == served[3:]
 
 
 def test_a_trials_cost_counts_its_recurrent_steps_per_epoch():
