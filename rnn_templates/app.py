@@ -44,6 +44,7 @@ from rnn_templates.config import AppConfig
 from rnn_templates.errors import UserInputError
 from rnn_templates.export import check_in_fresh_process, export_saved_model
 from rnn_templates.runs import read_config, run_directory
+from rnn_templates.standby import StandbyWorkers
 from rnn_templates.text import batches
 from rnn_templates.training import (
     BACKUP_DIR,
@@ -539,7 +540,7 @@ class Runner:
     def tune(self, config: Any, run_dir: str | os.PathLike, *, tuning_dir: str | os.PathLike,
              overwrite: bool = False, restart: bool = False, workers: int = 0,
              oracle_address: str | None = None, worker_timeout: float = 0.0,
-             standby: Any = None) -> dict | None:
+             standby: StandbyWorkers | None = None) -> dict | None:
         """Search hyperparameters, then retrain the best and write a run directory.
 
         The search lives in ``<tuning_dir>/<app>-<fingerprint>``, the
@@ -578,8 +579,6 @@ class Runner:
 
             oracle_address = oracle_address or "127.0.0.1:0"
             parse_address(oracle_address)  # a typo fails now, not after the data is read
-        from rnn_templates.standby import StandbyWorkers
-
         # Local workers start now (if the caller has not): their imports overlap the
         # chief's reading of the data.
         if standby is None:
@@ -592,7 +591,7 @@ class Runner:
 
     def _tune(self, config: Any, run_dir: Path, tuning_dir: Path, *, role: str, serve: bool,
               overwrite: bool, restart: bool, workers: int, oracle_address: str | None,
-              worker_timeout: float, standby: Any) -> dict | None:
+              worker_timeout: float, standby: StandbyWorkers) -> dict | None:
         data = self.app.load_data(config)
         if role == "worker":
             set_seed(config.seed, config.deterministic)
@@ -632,7 +631,8 @@ class Runner:
 
     def _search(self, config: Any, prepared: Prepared, tuning_dir: Path, *, restart: bool,
                 workers: int = 0, oracle_address: str | None = None,
-                worker_timeout: float = 0.0, serve: bool = False, standby: Any = None):
+                worker_timeout: float = 0.0, serve: bool = False,
+                standby: StandbyWorkers | None = None):
         """Run (or serve, or join) the search; the chief's tuner and project folder."""
         hypermodel = self.app.hypermodel(config, prepared)
         fit_data = self.app.fit_data(prepared)

@@ -117,7 +117,10 @@ def _joined(oracle: Any) -> int:
 
 @keras_tuner.synchronized
 def _finished(oracle: Any, stop_triggered: bool) -> bool:
-    return stop_triggered and not oracle.ongoing_trials and not oracle.tuner_ids
+    """Every trial has ended and every worker was let go, with none waiting for a retry
+    (a remote worker's trial sent back to the queue after the last local worker left)."""
+    return (stop_triggered and not oracle.ongoing_trials and not oracle.tuner_ids
+            and not oracle._retry_queue)
 
 
 class Chief:
@@ -184,11 +187,11 @@ class Chief:
                                  fix="choose another --oracle-address (the port may be in use)")
         server.start()
         self._explain()
-        ready = self.standby.take()
-        shares = [cpus for cpus, _ in ready] or (cpu_shares(self.workers) if self.workers
-                                                   else [])
+        ready = self.standby.take() or [(cpus, None) for cpus in (
+            cpu_shares(self.workers) if self.workers else [])]
+        shares = [cpus for cpus, _ in ready]
         try:
-            for cpus, process in ready or [(cpus, None) for cpus in shares]:
+            for cpus, process in ready:
                 self._start(cpus, process)
             while True:
                 time.sleep(poll)

@@ -543,3 +543,15 @@ def test_a_trials_cost_counts_its_recurrent_steps_per_epoch():
     assert trial_cost({"bidirectional": True, "num_layers": 2}, config) == pytest.approx(4 * base)
     assert trial_cost({"batch_size": 64}, config) == pytest.approx(base / 2)
     assert trial_cost({"units": 256}, config) > base
+
+
+def test_a_search_with_a_trial_back_in_the_queue_is_not_over():
+    from rnn_templates.workers import _finished
+
+    # Every worker let go and nothing running, but a remote worker's trial was sent back to
+    # the queue after the last local worker left: the chief must start another, not stop.
+    oracle = SimpleNamespace(ongoing_trials={}, tuner_ids=set(), _retry_queue=["1"])
+    assert not _finished(oracle, stop_triggered=True)
+    oracle._retry_queue.clear()
+    assert _finished(oracle, stop_triggered=True)
+    assert not _finished(oracle, stop_triggered=False)
