@@ -550,7 +550,12 @@ def test_a_search_with_a_trial_back_in_the_queue_is_not_over():
 
     # Every worker let go and nothing running, but a remote worker's trial was sent back to
     # the queue after the last local worker left: the chief must start another, not stop.
-    oracle = SimpleNamespace(ongoing_trials={}, tuner_ids=set(), _retry_queue=["1"])
+    class Oracle:  # what the chief reads of keras-tuner's oracle
+        ongoing_trials: dict = {}
+        tuner_ids: set = set()
+        _retry_queue = ["1"]
+
+    oracle = Oracle()
     assert not _finished(oracle, stop_triggered=True)
     oracle._retry_queue.clear()
     assert _finished(oracle, stop_triggered=True)
