@@ -17,7 +17,6 @@ import argparse
 import dataclasses
 import errno
 import importlib
-import os
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -28,7 +27,7 @@ from rnn_templates.config import describe_config, load_config
 from rnn_templates.distribute import STRATEGIES, tuning_distribution
 from rnn_templates.errors import UserInputError
 from rnn_templates.io import json_line
-from rnn_templates.standby import StandbyWorkers
+from rnn_templates.standby import StandbyWorkers, pin_to_share
 
 APP_GROUP = "rnn_templates.apps"
 VERBS = ("train", "tune", "evaluate", "export", "predict")
@@ -342,9 +341,7 @@ def _register_broken(apps: argparse._SubParsersAction, name: str, error: Excepti
 
 
 def main(argv: list[str] | None = None) -> int:
-    if os.environ.get("RNNT_CPUS"):  # a tuning worker's share of the cores, set by its chief
-        # TensorFlow sizes its thread pools from this affinity.
-        os.sched_setaffinity(0, {int(cpu) for cpu in os.environ["RNNT_CPUS"].split(",")})
+    pin_to_share()  # a tuning worker's share of the cores, set by its chief
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -70,9 +70,9 @@ class StandbyWorkers:
     """
 
     def __init__(self, count: int, preload: tuple[str, ...] = ()):
-        self.shares = cpu_shares(count) if count else []
         self.preload = preload
-        self.waiting = [(cpus, start_standby(cpus, preload)) for cpus in self.shares]
+        self.waiting = [(cpus, start_standby(cpus, preload))
+                        for cpus in (cpu_shares(count) if count else [])]
 
     def take(self) -> list[tuple[list[int], subprocess.Popen]]:
         taken, self.waiting = self.waiting, []
@@ -90,10 +90,16 @@ class StandbyWorkers:
                 process.kill()
 
 
+def pin_to_share() -> None:
+    """Keep this process on the cores its chief gave it (``RNNT_CPUS``), if any; before
+    TensorFlow starts, which sizes its thread pools from this affinity."""
+    if os.environ.get("RNNT_CPUS"):
+        os.sched_setaffinity(0, {int(cpu) for cpu in os.environ["RNNT_CPUS"].split(",")})
+
+
 def main(preload: list[str]) -> int:
     """A standby worker: import, wait for the chief's order, run it."""
-    if os.environ.get("RNNT_CPUS"):  # pinned before TensorFlow sizes its thread pools
-        os.sched_setaffinity(0, {int(cpu) for cpu in os.environ["RNNT_CPUS"].split(",")})
+    pin_to_share()
     import keras_tuner  # noqa: F401  (keras and TensorFlow with it: the slow part)
 
     from rnn_templates import cli

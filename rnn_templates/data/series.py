@@ -563,11 +563,10 @@ def forecast_history(series: Series, lookback: int, horizon: int, *, future_give
 
 
 def reader_keywords(options) -> dict:
-    """The keywords of :func:`read_series` from a :class:`~rnn_templates.config.SeriesOptions`."""
-    return {"time_column": options.time_column, "targets": options.targets,
-            "past": options.past_covariates, "future": options.future_covariates,
-            "calendar": options.calendar, "freq": options.freq,
-            "date_format": options.date_format, "missing": options.missing}
+    """The keywords of :func:`read_series` from a :class:`~rnn_templates.config.SeriesOptions`
+    (its ``READER_KEYS``, the covariates under their shorter keyword names)."""
+    names = {"past_covariates": "past", "future_covariates": "future"}
+    return {names.get(key, key): value for key, value in options.reader().items()}
 
 
 def load_series(options, path: str, *, report: bool = True, column_fix: str | None = None,
