@@ -15,9 +15,16 @@ Protocol (one backend per process: ``KERAS_BACKEND=jax`` or ``torch``):
    after ``--warmup`` untimed ones (compilation). Reported: the median samples/s and the
    ratio ours/peer.
 2. Generation: ``build_many_to_many(vocab, stateful=True, batch_size=B)`` (LSTM(256),
-   vocabulary 128, as a character model) and ``rnn_templates.decoding.generate``:
-   ``--tokens`` tokens after a 16-token prompt, for B = 1 and B = 64, after one
-   untimed warm-up call. Reported: tokens/s (B x tokens / seconds).
+   vocabulary 128, as a character model) and ``rnn_templates.decoding.generate``
+   (the compiled sampler): ``--tokens`` tokens after a 16-token prompt, for B = 1 and
+   B = 64, after one untimed warm-up call of the same length (compilation). Reported:
+   tokens/s (B x tokens / seconds). On PyTorch, beside it, the peer the music issue
+   names: a hand-written ``nn.Embedding`` -> ``nn.LSTM(256)`` -> ``nn.Linear`` loop
+   under ``no_grad`` that carries ``(h, c)`` and draws each token with
+   ``torch.multinomial``, at the same sizes.
+
+``--parts generation`` skips the training part (on a CPU, PyTorch's masked LSTM
+takes minutes per batch).
 
 Writes ``<output>-<backend>.json`` and prints a Markdown table.
 """
@@ -76,20 +83,52 @@ def ours_model(vocab: int):
                              output_activation="softmax")
 
 
+GENERATION_VOCAB, GENERATION_UNITS, GENERATION_EMBEDDING, PROMPT = 128, 256, 64, 16
+
+
 def generation_speed(batch: int, tokens: int, seed: int) -> float:
     import numpy as np
 
     from rnn_templates import build_many_to_many
     from rnn_templates.decoding import generate
 
-    vocab = 128
-    model = build_many_to_many(vocab, vocab_size=vocab, embedding_dim=64,
-                               rnn={"cell": "lstm", "units": 256}, output_activation="softmax",
-                               stateful=True, batch_size=batch)
-    prompts = np.random.default_rng(seed).integers(1, vocab, size=(batch, 16))
-    generate(model, prompts, 4, seed=seed)  # warm-up: traces the step shapes
+    vocab = GENERATION_VOCAB
+    model = build_many_to_many(vocab, vocab_size=vocab, embedding_dim=GENERATION_EMBEDDING,
+                               rnn={"cell": "lstm", "units": GENERATION_UNITS},
+                               output_activation="softmax", stateful=True, batch_size=batch)
+    prompts = np.random.default_rng(seed).integers(1, vocab, size=(batch, PROMPT))
+    generate(model, prompts, tokens, seed=seed)  # warm-up: compiles for these shapes
     started = time.perf_counter()
     generate(model, prompts, tokens, seed=seed)
+    return batch * tokens / (time.perf_counter() - started)
+
+
+def torch_peer_generation_speed(batch: int, tokens: int, seed: int) -> float:
+    """The hand-written PyTorch sampling loop (see the module docstring)."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(seed)
+    embedding = torch.nn.Embedding(GENERATION_VOCAB, GENERATION_EMBEDDING).to(device)
+    lstm = torch.nn.LSTM(GENERATION_EMBEDDING, GENERATION_UNITS, batch_first=True).to(device)
+    head = torch.nn.Linear(GENERATION_UNITS, GENERATION_VOCAB).to(device)
+    prompts = torch.randint(1, GENERATION_VOCAB, (batch, PROMPT), device=device)
+
+    def run(count: int):
+        with torch.no_grad():
+            output, state = lstm(embedding(prompts))
+            logits = head(output[:, -1])
+            out = []
+            for _ in range(count):
+                token = torch.multinomial(torch.softmax(logits, -1), 1)
+                out.append(token)
+                output, state = lstm(embedding(token), state)
+                logits = head(output[:, -1])
+            return torch.cat(out, 1).cpu()
+
+    run(tokens)  # warm-up
+    started = time.perf_counter()
+    run(tokens)
     return batch * tokens / (time.perf_counter() - started)
 
 
@@ -101,22 +140,29 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="benchmarks/results/gpu_backends")
+    parser.add_argument("--parts", nargs="+", choices=("training", "generation"),
+                        default=["training", "generation"])
     args = parser.parse_args()
     import keras
 
     backend = keras.backend.backend()
     vocab, batch, length = 20000, 64, 200
     rates: dict[str, list[float]] = {"peer": [], "ours": []}
-    for repeat in range(args.repeats):
+    for repeat in range(args.repeats if "training" in args.parts else 0):
         for name, build in (("peer", peer_model), ("ours", ours_model)):
             keras.utils.set_random_seed(args.seed + repeat)
             rate = training_run(build(vocab), args.steps, args.warmup, batch, length, vocab,
                                 args.seed + repeat)
             rates[name].append(round(rate, 1))
             print(f"[{backend}] repeat {repeat + 1} {name}: {rate:.0f} samples/s", flush=True)
-    generation = {f"batch_{b}": round(generation_speed(b, args.tokens, args.seed), 1)
-                  for b in (1, 64)}
-    print(f"[{backend}] generation tokens/s: {generation}", flush=True)
+    generation, peer_generation = {}, {}
+    for b in (1, 64) if "generation" in args.parts else ():
+        generation[f"batch_{b}"] = round(generation_speed(b, args.tokens, args.seed), 1)
+        if backend == "torch":
+            peer_generation[f"batch_{b}"] = round(
+                torch_peer_generation_speed(b, args.tokens, args.seed), 1)
+    print(f"[{backend}] generation tokens/s: {generation}, hand-written PyTorch loop: "
+          f"{peer_generation or '-'}", flush=True)
     device = "cpu"
     if backend == "jax":
         import jax
@@ -126,20 +172,29 @@ def main() -> None:
         import torch
 
         device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    median = {name: statistics.median(values) for name, values in rates.items()}
+    median = {name: statistics.median(values) if values else None
+              for name, values in rates.items()}
     result = {
         "backend": backend, "device": device, "keras": keras.__version__,
         "python": platform.python_version(), "args": vars(args),
         "training_samples_per_second": rates, "median": median,
-        "ratio_ours_to_peer": round(median["ours"] / median["peer"], 3),
+        "ratio_ours_to_peer": round(median["ours"] / median["peer"], 3) if rates["peer"]
+        else None,
         "generation_tokens_per_second": generation,
+        "peer_generation_tokens_per_second": peer_generation,
+        "generation_ratio_ours_to_peer": {
+            key: round(generation[key] / peer_generation[key], 2) for key in peer_generation},
     }
+    if backend == "torch":
+        import torch
+
+        result["torch"] = torch.__version__
     os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     with open(f"{args.output}-{backend}.json", "w", encoding="utf-8") as stream:
         json.dump(result, stream, indent=2)
-    print(f"| {backend} | {device} | {median['peer']:.0f} | {median['ours']:.0f} | "
-          f"{result['ratio_ours_to_peer']:.2f} | {generation['batch_1']:.0f} | "
-          f"{generation['batch_64']:.0f} |")
+    print(f"| {backend} | {device} | {median['peer'] or '-'} | {median['ours'] or '-'} | "
+          f"{result['ratio_ours_to_peer'] or '-'} | {generation.get('batch_1', '-')} | "
+          f"{generation.get('batch_64', '-')} |")
 
 
 if __name__ == "__main__":

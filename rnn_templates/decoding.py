@@ -88,7 +88,7 @@ def generate(
 
     Runs :class:`rnn_templates.sampling.RecurrentSampler`: one loop that
     carries the recurrent state through the model's cells, compiled on
-    TensorFlow and JAX (an eager no-grad loop on PyTorch). The model may be
+    TensorFlow and JAX (each step compiled on PyTorch). The model may be
     stateful or not (its own carried state is not used or changed).
 
     Args:

@@ -89,7 +89,7 @@ class EventSampler(RecurrentSampler):
 
         carry = (ops.zeros((batch, self.vocab_size)), ops.zeros((batch, 2)),
                  self.initial_states(batch))
-        logits, predicted, states = ops.fori_loop(0, length, read, carry)
+        logits, predicted, states = self.fori_loop(0, length, read, carry)
 
         def write(t, carry):
             logits, predicted, states, out_tokens, out_timing = carry
@@ -102,7 +102,7 @@ class EventSampler(RecurrentSampler):
 
         carry = (logits, predicted, states, ops.zeros((batch, steps), "int32"),
                  ops.zeros((batch, steps, 2)))
-        _, _, _, out_tokens, out_timing = ops.fori_loop(0, steps, write, carry)
+        _, _, _, out_tokens, out_timing = self.fori_loop(0, steps, write, carry)
         return out_tokens, out_timing
 
 

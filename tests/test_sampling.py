@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import os
 import subprocess
@@ -143,6 +144,7 @@ def test_bad_arguments_name_the_argument():
 _OTHER_BACKEND = textwrap.dedent("""
     import json, sys
     import keras, numpy as np
+    from rnn_templates.note_events import EventSampler
     from rnn_templates.sampling import RecurrentSampler
     model = keras.saving.load_model(sys.argv[1])
     sampler = RecurrentSampler.from_model(model)
@@ -159,27 +161,84 @@ _OTHER_BACKEND = textwrap.dedent("""
         "backend": keras.backend.backend(), "greedy": greedy, "sampled": sampled,
         "after_new_weights": sampler.sample(prompts, 6, temperature=0).tolist(),
         "argmax_after_new_weights": sequence[:, 3:].tolist(),
+        "events": _events(EventSampler(keras.saving.load_model(sys.argv[2]))),
+        # On PyTorch the steps run through torch.compile: the graphs it compiled.
+        "compiled_graphs": sys.modules["torch._dynamo.utils"].counters["stats"]["unique_graphs"]
+        if keras.backend.backend() == "torch" else None,
     }))
 """)
+
+
+def _events(sampler) -> list:
+    """Notes the event sampler writes after a fixed seed (sampled pitches, predicted timing)."""
+    tokens = np.array([[1, 2, 3], [4, 5, 6]], np.int32)
+    timing = np.tile(np.array([[0.0, 1.0], [1.0, 0.5], [0.5, 0.5]], np.float32), (2, 1, 1))
+    uniforms = np.random.default_rng(0).random((10, 2), np.float32)
+    chosen, predicted = sampler.compiled(sampler.event_loop)(
+        *(keras.ops.convert_to_tensor(value) for value in (tokens, timing, uniforms)),
+        keras.ops.convert_to_tensor(np.float32(1.0)), keras.ops.convert_to_tensor(np.int32(4)))
+    return [keras.ops.convert_to_numpy(chosen).tolist(),
+            keras.ops.convert_to_numpy(predicted).tolist()]
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_the_same_tokens_on_the_jax_and_torch_backends(backend, tmp_path: Path):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
+    from rnn_templates.cells import RecurrentConfig
+    from rnn_templates.note_events import EventSampler, build_event_model
+
     model = _model("lstm")
     model.save(tmp_path / "model.keras")
+    events = build_event_model(VOCAB, 4, RecurrentConfig(cell="gru", units=8, num_layers=2),
+                               0.0, "lm")
+    events.set_weights([w * 3 for w in events.get_weights()])
+    events.save(tmp_path / "events.keras")
     sampler = RecurrentSampler.from_model(model)
     prompts = np.array([[1, 2, 3], [4, 5, 6]])
     env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS="cpu", CUDA_VISIBLE_DEVICES="")
-    process = subprocess.run([sys.executable, "-c", _OTHER_BACKEND, str(tmp_path / "model.keras")],
+    process = subprocess.run([sys.executable, "-c", inspect.getsource(_events) + _OTHER_BACKEND,
+                              str(tmp_path / "model.keras"), str(tmp_path / "events.keras")],
                              capture_output=True, text=True, env=env, check=False,
                              cwd=Path(__file__).resolve().parents[1])
     assert process.returncode == 0, process.stderr[-2000:]
     other = json.loads(process.stdout.strip().splitlines()[-1])
     assert other["backend"] == backend
+    assert backend != "torch" or other["compiled_graphs"] >= 4  # read and write, both samplers
     np.testing.assert_array_equal(other["greedy"], sampler.sample(prompts, 12, temperature=0))
     np.testing.assert_array_equal(other["sampled"],
                                   sampler.sample(prompts, 12, temperature=1.0, top_k=5, seed=4))
     assert other["after_new_weights"] != [row[:6] for row in other["greedy"]]
     np.testing.assert_array_equal(other["after_new_weights"], other["argmax_after_new_weights"])
+    # The note-event sampler: the same pitches, the same predicted timing.
+    chosen, predicted = _events(EventSampler(events))
+    np.testing.assert_array_equal(other["events"][0], chosen)
+    np.testing.assert_allclose(other["events"][1], predicted, atol=1e-5)
+
+
+def test_without_a_cxx_compiler_torch_generates_eagerly_with_a_warning(tmp_path: Path):
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed")
+    model = _model("gru", layers=1)
+    model.save(tmp_path / "model.keras")
+    script = textwrap.dedent("""
+        import sys, warnings
+        import keras, numpy as np
+        from rnn_templates.sampling import RecurrentSampler
+        sampler = RecurrentSampler.from_model(keras.saving.load_model(sys.argv[1]))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tokens = sampler.sample(np.array([[1, 2]]), 6, seed=3)
+        print([str(w.message) for w in caught if "torch.compile failed" in str(w.message)])
+        print(sampler.jit_compile, tokens.tolist())
+    """)
+    env = dict(os.environ, KERAS_BACKEND="torch", CUDA_VISIBLE_DEVICES="",
+               CXX=str(tmp_path / "no-compiler"), TORCHINDUCTOR_CACHE_DIR=str(tmp_path / "cache"))
+    process = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model.keras")],
+                             capture_output=True, text=True, env=env, check=False,
+                             cwd=Path(__file__).resolve().parents[1])
+    assert process.returncode == 0, process.stderr[-2000:]
+    warned, result = process.stdout.strip().splitlines()[-2:]
+    assert "No working C++ compiler" in warned
+    expected = RecurrentSampler.from_model(model).sample(np.array([[1, 2]]), 6, seed=3)
+    assert result == f"False {expected.tolist()}"
