@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # Shell-quotes a value taken literally ($, quotes and backticks stay as typed).
 quote = '$(subst ','\'',$(1))'
 
-.PHONY: help install lock demo test test-full lint clean train-sentiment tune-sentiment \
+.PHONY: help install lock demo test test-full test-backends lint clean train-sentiment tune-sentiment \
 	eval-sentiment export-sentiment predict-sentiment \
 	demo-music train-music tune-music eval-music export-music predict-music
 
@@ -52,8 +52,22 @@ TEST_JOBS ?= 2
 test: $(STAMP) ## fast tests (under 10 minutes on 2 cores)
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
-test-full: $(STAMP) ## every test, including the slow ones
+test-full: $(STAMP) test-backends ## every test, including the slow ones and test-backends
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile -m "slow or not slow"
+
+# The library's backend-neutral tests (builders, cells, layers, sampling, TBPTT, forecasting
+# topologies) again on Keras's JAX backend, and on PyTorch where torch is installed.
+BACKEND_TESTS := tests/topologies tests/test_cells.py tests/test_layers.py \
+	tests/test_decoding.py tests/test_tbptt.py tests/test_forecast_topology.py \
+	tests/test_ensemble.py tests/test_quantiles.py tests/test_long_lag.py tests/test_sampling.py
+
+test-backends: $(STAMP) ## the library's tests on the JAX (and, if installed, PyTorch) backend
+	KERAS_BACKEND=jax JAX_PLATFORMS=cpu $(BIN)/python -m pytest -q -n $(TEST_JOBS) \
+		--dist loadfile $(BACKEND_TESTS)
+	if $(BIN)/python -c "import torch" 2>/dev/null; then \
+		KERAS_BACKEND=torch CUDA_VISIBLE_DEVICES= $(BIN)/python -m pytest -q -n $(TEST_JOBS) \
+			--dist loadfile $(BACKEND_TESTS); \
+	else echo "torch is not installed: PyTorch backend tests skipped"; fi
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check rnn_templates apps tests benchmarks

@@ -14,6 +14,7 @@ the update is exactly full backpropagation through time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import keras
@@ -81,14 +82,38 @@ def fit_tbptt(model: keras.Model, series: Sequence[tuple[np.ndarray, np.ndarray]
         The mean training loss of each epoch.
     """
     losses = []
-    for _ in range(epochs):
-        epoch = []
-        for inputs, targets in series:
-            reset_states(model)  # a new series: nothing carries over from the last one
-            chunks, _ = stream_chunks(inputs, targets, streams, chunk)
-            for x, y in chunks:
-                result = model.train_on_batch(x, y, return_dict=True)
-                epoch.append(float(result["loss"]))
-        losses.append(float(np.mean(epoch)))
+    with _state_copying_layers(model):
+        for _ in range(epochs):
+            epoch = []
+            for inputs, targets in series:
+                reset_states(model)  # a new series: nothing carries over from the last one
+                chunks, _ = stream_chunks(inputs, targets, streams, chunk)
+                for x, y in chunks:
+                    result = model.train_on_batch(x, y, return_dict=True)
+                    epoch.append(float(result["loss"]))
+            losses.append(float(np.mean(epoch)))
     reset_states(model)
     return losses
+
+
+@contextlib.contextmanager
+def _state_copying_layers(model: keras.Model):
+    """On PyTorch, run the stateful GRU/LSTM layers step by step while training.
+
+    Keras 3.15's fused GRU and LSTM on PyTorch write a stateful layer's new state
+    into the variable autograd still needs for the backward pass, which then
+    fails (keras-team/keras#23462, fixed after 3.15.1); the step-by-step path
+    copies the state first. Other backends are left alone.
+    """
+    layers = [layer for layer in model._flatten_layers()
+              if getattr(layer, "stateful", False) and getattr(layer, "use_cudnn", False)]
+    if keras.backend.backend() != "torch":
+        layers = []
+    before = [layer.use_cudnn for layer in layers]
+    for layer in layers:
+        layer.use_cudnn = False
+    try:
+        yield
+    finally:
+        for layer, value in zip(layers, before, strict=True):
+            layer.use_cudnn = value

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
 from rnn_templates.ensemble import EnsembleLoss, EnsembleMetric
 from rnn_templates.topologies.forecast import build_forecaster
@@ -50,7 +51,7 @@ def test_each_member_takes_the_step_it_would_take_alone():
 def test_validation_and_prediction_score_the_mean_forecast():
     x, y = _data()
     model = _ensemble(members=3, loss="mae")
-    parts = [np.asarray(member(x, training=False)) for member in _members(model)]
+    parts = [to_numpy(member(x, training=False)) for member in _members(model)]
     mean = np.mean(parts, axis=0)
     np.testing.assert_allclose(model.predict(x, verbose=0), mean, rtol=1e-5, atol=1e-6)
     scores = model.evaluate(x, y, verbose=0, return_dict=True)

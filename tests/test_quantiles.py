@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
 from rnn_templates import forecasting as fc
 from rnn_templates.topologies.forecast import (
@@ -31,13 +32,13 @@ def test_pinball_loss_matches_a_numpy_reference():
     truth = rng.normal(size=(4, 3, 2)).astype("float32")
     predicted = rng.normal(size=(4, 3, 2, len(QUANTILES))).astype("float32")
     expected = _pinball_reference(truth, predicted, QUANTILES)
-    per_value = np.asarray(pinball_loss(truth, predicted, QUANTILES))
+    per_value = to_numpy(pinball_loss(truth, predicted, QUANTILES))
     assert per_value.shape == (4, 3, 2)
     assert float(per_value.mean()) == pytest.approx(expected, rel=1e-5)
     assert float(PinballLoss(QUANTILES)(truth, predicted)) == pytest.approx(expected, rel=1e-5)
     assert fc.pinball(truth, predicted, QUANTILES) == pytest.approx(expected, rel=1e-5)
     # The median alone is half the absolute error.
-    median = np.asarray(pinball_loss(truth, truth[..., None] + 2.0, (0.5,)))
+    median = to_numpy(pinball_loss(truth, truth[..., None] + 2.0, (0.5,)))
     np.testing.assert_allclose(median, np.ones_like(truth), atol=1e-6)
 
 
@@ -65,7 +66,7 @@ def test_quantile_heads_give_ordered_quantiles_per_step_and_target(kind, options
                              future=0, mean=[1.0, 2.0], std=[2.0, 3.0], window_norm="revin",
                              quantiles=list(QUANTILES), **options)
     windows = np.random.default_rng(1).normal(size=(5, 8, 2)).astype("float32")
-    quantiles = np.asarray(model(windows))
+    quantiles = to_numpy(model(windows))
     assert quantiles.shape == (5, 6, 2, len(QUANTILES))
     assert np.all(np.diff(quantiles, axis=-1) > 0)  # never crossing
     restored = keras.Model.from_config(model.get_config())
@@ -80,14 +81,14 @@ def test_the_autoregressive_forecaster_refuses_quantile_heads():
 def test_quantile_outputs_keep_the_bands_nested_in_original_units():
     # One window, one step, one target: standardized quantiles -2, -1, 0, 1, 2.
     quantiles = np.array([[[[-2.0, -1.0, 0.0, 1.0, 2.0]]]], "float32")
-    raw = np.asarray(QuantileOutputs([10.0], [2.0], QUANTILES)(quantiles))[0, 0, 0]
+    raw = to_numpy(QuantileOutputs([10.0], [2.0], QUANTILES)(quantiles))[0, 0, 0]
     np.testing.assert_allclose(raw, [10, 8, 12, 6, 14], atol=1e-6)
     widened = QuantileOutputs([10.0], [2.0], QUANTILES, corrections=[[[0.5]], [[1.0]]])
-    np.testing.assert_allclose(np.asarray(widened(quantiles))[0, 0, 0], [10, 7, 13, 4, 16],
+    np.testing.assert_allclose(to_numpy(widened(quantiles))[0, 0, 0], [10, 7, 13, 4, 16],
                                atol=1e-6)
     # A correction that would cross the forecast stops at it (coverage only grows).
     narrowed = QuantileOutputs([10.0], [2.0], QUANTILES, corrections=[[[-1.5]], [[-0.5]]])
-    np.testing.assert_allclose(np.asarray(narrowed(quantiles))[0, 0, 0], [10, 10, 10, 7, 13],
+    np.testing.assert_allclose(to_numpy(narrowed(quantiles))[0, 0, 0], [10, 10, 10, 7, 13],
                                atol=1e-6)
 
 

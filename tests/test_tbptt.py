@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy
 
 from rnn_templates.tbptt import fit_tbptt, reset_states, stream_chunks
 
@@ -27,11 +28,11 @@ def test_state_carries_across_chunks_like_one_long_pass():
     full.set_weights(stateful.get_weights())
     chunks, unused = stream_chunks(x, y, streams=2, chunk=7)
     assert unused == 0 and [c[0].shape[1] for c in chunks] == [7, 7, 6]
-    pieces = [np.asarray(stateful(c[0])) for c in chunks]
-    whole = np.asarray(full(x.reshape(2, 20, 1)))
+    pieces = [to_numpy(stateful(c[0])) for c in chunks]
+    whole = to_numpy(full(x.reshape(2, 20, 1)))
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), whole, atol=1e-5)
     reset_states(stateful)
-    np.testing.assert_allclose(np.asarray(stateful(chunks[0][0])), whole[:, :7], atol=1e-5)
+    np.testing.assert_allclose(to_numpy(stateful(chunks[0][0])), whole[:, :7], atol=1e-5)
 
 
 def test_tbptt_in_one_chunk_equals_full_bptt():

@@ -28,7 +28,8 @@ def test_attention_weights_have_one_row_per_step_and_skip_padding(attention):
     forced = to_numpy(model([SOURCE, TARGET_IN], training=False))
     outputs = []
     for t in range(TARGET_IN.shape[1]):
-        logits, *rest = step([tf.constant(TARGET_IN[:, t : t + 1]), memory, mask, *states])
+        token = keras.ops.convert_to_tensor(TARGET_IN[:, t : t + 1])
+        logits, *rest = step([token, memory, mask, *states])
         states, weights = rest[:-1], to_numpy(rest[-1])
         assert weights.shape == (2, 1, 6)
         np.testing.assert_allclose(weights.sum(axis=-1), 1.0, atol=1e-5)
