@@ -9,7 +9,9 @@ Protocol (one backend per process: ``KERAS_BACKEND=jax`` or ``torch``):
    - ``peer``: that recipe written with stock Keras layers, no mask;
    - ``ours``: ``build_many_to_one(2, vocab_size=20000, embedding_dim=128,
      rnn={"cell": "lstm", "units": 64, "bidirectional": True})``, whose embedding
-     masks padding (``mask_zero=True``);
+     masks padding (``mask_zero=True``, the default);
+   - ``ours_unmasked``: the same with ``mask_zero=False``, as for batches that hold
+     no padding;
 
    alternated in one process, ``--repeats`` times; each run trains ``--steps`` batches
    after ``--warmup`` untimed ones (compilation). Reported: the median samples/s and the
@@ -75,12 +77,12 @@ def peer_model(vocab: int):
     ])
 
 
-def ours_model(vocab: int):
+def ours_model(vocab: int, mask_zero: bool = True):
     from rnn_templates import build_many_to_one
 
     return build_many_to_one(2, vocab_size=vocab, embedding_dim=128,
                              rnn={"cell": "lstm", "units": 64, "bidirectional": True},
-                             output_activation="softmax")
+                             output_activation="softmax", mask_zero=mask_zero)
 
 
 GENERATION_VOCAB, GENERATION_UNITS, GENERATION_EMBEDDING, PROMPT = 128, 256, 64, 16
@@ -147,9 +149,11 @@ def main() -> None:
 
     backend = keras.backend.backend()
     vocab, batch, length = 20000, 64, 200
-    rates: dict[str, list[float]] = {"peer": [], "ours": []}
+    rates: dict[str, list[float]] = {"peer": [], "ours": [], "ours_unmasked": []}
+    builders = (("peer", peer_model), ("ours", ours_model),
+                ("ours_unmasked", lambda vocab: ours_model(vocab, mask_zero=False)))
     for repeat in range(args.repeats if "training" in args.parts else 0):
-        for name, build in (("peer", peer_model), ("ours", ours_model)):
+        for name, build in builders:
             keras.utils.set_random_seed(args.seed + repeat)
             rate = training_run(build(vocab), args.steps, args.warmup, batch, length, vocab,
                                 args.seed + repeat)
@@ -180,6 +184,8 @@ def main() -> None:
         "training_samples_per_second": rates, "median": median,
         "ratio_ours_to_peer": round(median["ours"] / median["peer"], 3) if rates["peer"]
         else None,
+        "ratio_ours_unmasked_to_peer": round(median["ours_unmasked"] / median["peer"], 3)
+        if rates["peer"] else None,
         "generation_tokens_per_second": generation,
         "peer_generation_tokens_per_second": peer_generation,
         "generation_ratio_ours_to_peer": {

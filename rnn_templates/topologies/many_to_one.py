@@ -34,6 +34,7 @@ def build_many_to_one(
     ngram_buckets: int = 0,
     output_activation: str | None = None,
     members: int = 1,
+    mask_zero: bool = True,
     name: str = "many_to_one",
 ) -> keras.Model:
     """Sequence in, one vector out; the last step (or both ends) summarises it.
@@ -77,6 +78,10 @@ def build_many_to_one(
             (:mod:`rnn_templates.ensemble`; compile it with
             :class:`~rnn_templates.ensemble.EnsembleLoss` and
             :class:`~rnn_templates.ensemble.EnsembleMetric`).
+        mask_zero: Token input: id 0 is padding (masked). False for sequences
+            that are never padded: no mask, so LSTM and GRU keep their fused
+            kernels on the JAX and PyTorch backends too (a mask sends them to
+            a per-step loop there).
         name: Model name.
 
     Returns:
@@ -121,6 +126,7 @@ def build_many_to_one(
         word_dropout=word_dropout,
         pretrained=pretrained,
         freeze=freeze,
+        mask_zero=mask_zero,
     )
     if pooling == "last":
         hidden = recurrent_stack(features, config, name="rnn")

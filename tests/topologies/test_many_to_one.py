@@ -82,6 +82,19 @@ def test_right_padding_does_not_change_the_answer(cell):
         assert np.abs(unmasked[0] - batched[0]).max() > 1e-5, variant
 
 
+def test_without_mask_zero_id_0_is_read_like_any_token():
+    padded = np.array([[3, 1, 4, 0, 0]], dtype="int32")
+    masked = build_many_to_one(2, vocab_size=20, embedding_dim=6, rnn={"units": 6})
+    plain = build_many_to_one(2, vocab_size=20, embedding_dim=6, rnn={"units": 6},
+                              mask_zero=False)
+    plain.set_weights(masked.get_weights())
+    assert not plain.get_layer("embedding").mask_zero
+    # The masked model answers from the last real token, the plain one reads the zeros.
+    np.testing.assert_allclose(to_numpy(masked(padded[:, :3])), to_numpy(masked(padded)),
+                               atol=1e-5)
+    assert np.abs(to_numpy(plain(padded)) - to_numpy(masked(padded))).max() > 1e-4
+
+
 def test_real_valued_mask_value_ignores_padded_steps():
     rng = np.random.default_rng(0)
     steps = rng.normal(size=(1, 4, 2)).astype("float32")
