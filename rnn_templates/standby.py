@@ -8,7 +8,11 @@ the chief's own and with its reading of the data. Each worker
 input for one line of JSON (:func:`hand_off`): the ``rnnt`` arguments to run,
 the keras-tuner variables (the chief's port is known only once it serves)
 and its log file. End of input before that line means the chief ended
-first: the worker exits quietly.
+first: the worker exits quietly. What a worker prints while it starts goes
+to a file of its own, which the worker puts at the head of its log when it
+takes the order; should it die before, the chief moves that file into the
+log it would have had (:func:`keep_startup_output`). The chief's terminal
+stays clear of its workers' output either way.
 
 This module imports neither TensorFlow nor Keras (the worker's :func:`main`
 does, once running).
@@ -21,7 +25,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+STARTUP_OUTPUT = "RNNT_STANDBY_OUTPUT"  # where a standby worker prints until its order
 
 
 def cpu_shares(workers: int, cpus: list[int] | None = None) -> list[list[int]]:
@@ -42,10 +49,35 @@ def cpu_shares(workers: int, cpus: list[int] | None = None) -> list[list[int]]:
 
 def start_standby(cpus: list[int], preload: tuple[str, ...] = ()) -> subprocess.Popen:
     """A local worker process on ``cpus`` that imports TensorFlow and the ``preload``
-    modules, then waits for :func:`hand_off` (:mod:`rnn_templates.standby`)."""
-    return subprocess.Popen([sys.executable, "-m", "rnn_templates.standby", *preload],
-                            env=dict(os.environ, RNNT_CPUS=",".join(map(str, cpus))),
-                            stdin=subprocess.PIPE)
+    modules, then waits for :func:`hand_off` (:mod:`rnn_templates.standby`).
+
+    Until then its output goes to a temporary file, ``process.startup_output``."""
+    handle, path = tempfile.mkstemp(prefix="rnnt-worker-", suffix=".log")
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rnn_templates.standby", *preload],
+            env=dict(os.environ, RNNT_CPUS=",".join(map(str, cpus)), **{STARTUP_OUTPUT: path}),
+            stdin=subprocess.PIPE, stdout=handle, stderr=handle)
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(handle)
+    process.startup_output = Path(path)
+    return process
+
+
+def keep_startup_output(process: subprocess.Popen, log: Path) -> None:
+    """Move what ``process`` printed as a standby worker into ``log``, if it ended
+    before taking an order (once it takes one, it does this itself)."""
+    startup = getattr(process, "startup_output", None)
+    if startup is None or not startup.exists():
+        return
+    if startup.stat().st_size:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as stream:
+            stream.write(startup.read_bytes())
+    startup.unlink(missing_ok=True)
 
 
 def hand_off(process: subprocess.Popen, argv: list[str], env: dict[str, str], log: Path
@@ -88,6 +120,8 @@ class StandbyWorkers:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+            process.startup_output.unlink(missing_ok=True)
 
 
 def pin_to_share() -> None:
@@ -111,9 +145,14 @@ def main(preload: list[str]) -> int:
         return 0
     order = json.loads(line)
     os.environ.update(order["env"])
+    startup = Path(os.environ.pop(STARTUP_OUTPUT, "") or os.devnull)
     with open(order["log"], "ab") as log:
         sys.stdout.flush()
         sys.stderr.flush()
+        if startup.is_file():
+            log.write(startup.read_bytes())
+            log.flush()
+            startup.unlink()
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
     return cli.main(order["argv"])

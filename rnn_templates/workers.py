@@ -31,7 +31,13 @@ from typing import Any
 import keras_tuner
 
 from rnn_templates.errors import UserInputError
-from rnn_templates.standby import StandbyWorkers, cpu_shares, hand_off, start_standby
+from rnn_templates.standby import (
+    StandbyWorkers,
+    cpu_shares,
+    hand_off,
+    keep_startup_output,
+    start_standby,
+)
 
 
 @dataclass
@@ -227,6 +233,8 @@ class Chief:
                     worker.process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     worker.process.kill()
+                    worker.process.wait()
+                keep_startup_output(worker.process, worker.log)  # stopped while starting
             server.stop(grace=1)
         return self.events
 
@@ -242,6 +250,7 @@ class Chief:
                   f"start one with the command above", file=sys.stderr)
 
     def _lost(self, worker: Worker, code: int) -> None:
+        keep_startup_output(worker.process, worker.log)  # if it died while starting
         reason = f"worker {worker.name} died ({_describe_exit(code)}); see {worker.log}"
         trial_id = _release(self.tuner.oracle, worker.name, reason)
         event = reason + (f"; trial {trial_id} was sent back to the queue" if trial_id else "")

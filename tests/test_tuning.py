@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -478,7 +479,8 @@ def test_a_standby_worker_loads_tensorflow_before_it_is_given_work(tmp_path):
         return "libtensorflow" in Path(f"/proc/{pid}/maps").read_text()
 
     log = tmp_path / "worker.log"
-    with StandbyWorkers(1, ("apps.sentiment.app",)) as standby:
+    # Importing `this` prints the Zen of Python: output from before the order.
+    with StandbyWorkers(1, ("apps.sentiment.app", "this")) as standby:
         (_, process), = standby.take()
         deadline = time.monotonic() + 120
         while not loaded(process.pid):  # the slow imports happen before any order
@@ -486,11 +488,27 @@ def test_a_standby_worker_loads_tensorflow_before_it_is_given_work(tmp_path):
             time.sleep(0.2)
         hand_off(process, ["sentiment", "tune", "--help"], {}, log)
         assert process.wait(timeout=120) == 0
-    assert "usage: rnnt sentiment tune" in log.read_text()
+    text = log.read_text()
+    # What it printed while starting heads its log; its start-up file is gone.
+    assert text.index("Beautiful is better than ugly") < text.index("usage: rnnt sentiment tune")
+    assert not process.startup_output.exists()
     # One never given work is stopped when the chief leaves the block (an error, say).
     with StandbyWorkers(1) as standby:
         (_, idle), = standby.waiting
-    assert idle.poll() is not None
+    assert idle.poll() is not None and not idle.startup_output.exists()
+
+
+def test_a_worker_that_dies_while_starting_leaves_its_error_in_its_log(tmp_path, capfd):
+    from rnn_templates.standby import keep_startup_output, start_standby
+
+    process = start_standby(sorted(os.sched_getaffinity(0))[:1], ("rnnt_no_such_module",))
+    assert process.wait(timeout=120) != 0
+    keep_startup_output(process, tmp_path / "workers" / "tuner0.log")
+    assert ("No module named 'rnnt_no_such_module'"
+            in (tmp_path / "workers" / "tuner0.log").read_text())
+    assert not process.startup_output.exists()
+    captured = capfd.readouterr()
+    assert "rnnt_no_such_module" not in captured.out + captured.err  # not the chief's terminal
 
 
 def _hand_out(tuner, count: int, first: int = 0) -> list[dict]:
