@@ -67,34 +67,42 @@ def choose_tokens(logits: Any, uniforms: Any, temperature: Any, top_k: Any, top_
     """
     ops = keras.ops
     logits = ops.cast(logits, "float32")
-    vocab = ops.shape(logits)[-1]
+    vocab = _width(logits)
     greedy = ops.cast(ops.argmax(logits, axis=-1), "int32")
     temperature = ops.cast(temperature, "float32")
     scaled = logits / ops.maximum(temperature, 1e-6)
     k = ops.cast(top_k, "int32")
-    filtered = ops.logical_or(ops.logical_and(k > 0, k < vocab),
-                              ops.cast(top_p, "float32") < 1)
+    p = ops.cast(top_p, "float32")
+    filtered = ops.logical_or(ops.logical_and(k > 0, k < vocab), p < 1)
     # Without top-k or top-p the sort and the masks are skipped (the default settings).
     if keras.backend.backend() == "torch":  # a branch torch.compile keeps in its graph
         import torch
 
-        masked = torch.cond(filtered, lambda x: _top_k_top_p(x, k, top_p), torch.clone,
-                            (scaled,))
+        masked = torch.cond(filtered, lambda x: _top_k_top_p(x, k, p), torch.clone, (scaled,))
     else:
-        masked = ops.cond(filtered, lambda: _top_k_top_p(scaled, k, top_p), lambda: scaled)
+        masked = ops.cond(filtered, lambda: _top_k_top_p(scaled, k, p), lambda: scaled)
     cumulative = ops.cumsum(ops.softmax(masked, axis=-1), axis=-1)
-    drawn = ops.sum(ops.cast(cumulative < ops.expand_dims(uniforms, -1), "int32"), axis=-1)
-    drawn = ops.minimum(drawn, vocab - 1)
+    # Counting below the last entry caps the draw at the last token (a uniform above
+    # the total, which rounding leaves a little under 1, takes that token).
+    drawn = ops.sum(ops.cast(cumulative[:, :-1] < ops.expand_dims(uniforms, -1), "int32"),
+                    axis=-1)
     # A draw can only land on a kept token up to float rounding at the edges.
-    drawn = ops.where(ops.take_along_axis(masked, ops.expand_dims(drawn, -1), axis=-1)[:, 0]
-                      > -1e29, drawn, greedy)
+    landed = ops.expand_dims(drawn, -1) == ops.arange(vocab, dtype="int32")
+    drawn = ops.where(ops.any(ops.logical_and(landed, masked > -1e29), axis=-1), drawn, greedy)
     return ops.where(temperature <= 0, greedy, drawn)
+
+
+def _width(logits: Any) -> Any:
+    """The vocabulary size: a plain int where the shape knows it (always, in a model's
+    head), so a dynamically shaped torch.compile graph does not carry it symbolically."""
+    width = logits.shape[-1]
+    return int(width) if width is not None else keras.ops.shape(logits)[-1]
 
 
 def _top_k_top_p(scaled: Any, k: Any, top_p: Any) -> Any:
     """``scaled`` logits with everything outside the top-k and the top-p set at -1e30."""
     ops = keras.ops
-    vocab = ops.shape(scaled)[-1]
+    vocab = _width(scaled)
     ordered = ops.flip(ops.sort(scaled, axis=-1), axis=-1)  # descending
     # top-k: everything below the k-th largest value goes.
     k = ops.where(ops.logical_or(k <= 0, k > vocab), vocab, k)
@@ -123,10 +131,12 @@ class RecurrentSampler:
             step count compiles once (a few seconds), after which a step costs
             a fraction of the graph executor's (on one CPU core, 500 steps of
             one sequence through an LSTM(128): 9 ms against 120 ms). On
-            PyTorch, compile each step with ``torch.compile`` (each new batch
-            size or prompt length compiles once, about 10 s on a CPU, where it
-            needs a C++ compiler; then 500 steps of a two-layer LSTM(128) take
-            0.09 s against 0.87 s eagerly on one core). Set it to ``False`` for
+            PyTorch, compile each step with ``torch.compile``, shapes left
+            dynamic: one sequence compiles once and batches of any size once
+            more (about 10 s each on a CPU, where it needs a C++ compiler),
+            whatever the prompt length or step count; then 500 steps of a
+            two-layer LSTM(128) take 0.09 s against 0.87 s eagerly on one
+            core. Set it to ``False`` for
             one-off calls of ever-changing shapes. Exports trace :meth:`loop`
             themselves and are not affected.
     """
@@ -249,12 +259,13 @@ class RecurrentSampler:
     def fori_loop(self, lower: int, upper: Any, body: Any, carry: Any) -> Any:
         """``keras.ops.fori_loop``; on PyTorch (with :attr:`jit_compile`), a loop over
         ``body`` compiled by ``torch.compile``: one compiled call per step. The step
-        index goes in as a tensor, so one graph serves every step."""
+        index goes in as a tensor and the shapes are dynamic, so one graph serves
+        every step, prompt length and step count."""
         if keras.backend.backend() != "torch" or not self.jit_compile:
             return keras.ops.fori_loop(lower, upper, body, carry)
         import torch
 
-        step = torch.compile(body, dynamic=False)
+        step = torch.compile(body, dynamic=True)
         first = carry
         try:
             for t in torch.arange(lower, int(upper), dtype=torch.int32):

@@ -204,7 +204,8 @@ def test_the_same_tokens_on_the_jax_and_torch_backends(backend, tmp_path: Path):
     assert process.returncode == 0, process.stderr[-2000:]
     other = json.loads(process.stdout.strip().splitlines()[-1])
     assert other["backend"] == backend
-    assert backend != "torch" or other["compiled_graphs"] >= 4  # read and write, both samplers
+    # Read and write, for each sampler: a new step count compiles nothing new.
+    assert backend != "torch" or other["compiled_graphs"] == 4, other["compiled_graphs"]
     np.testing.assert_array_equal(other["greedy"], sampler.sample(prompts, 12, temperature=0))
     np.testing.assert_array_equal(other["sampled"],
                                   sampler.sample(prompts, 12, temperature=1.0, top_k=5, seed=4))
