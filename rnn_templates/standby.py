@@ -145,14 +145,14 @@ def main(preload: list[str]) -> int:
         return 0
     order = json.loads(line)
     os.environ.update(order["env"])
-    startup = Path(os.environ.pop(STARTUP_OUTPUT, "") or os.devnull)
+    startup = os.environ.pop(STARTUP_OUTPUT, "")
     with open(order["log"], "ab") as log:
         sys.stdout.flush()
         sys.stderr.flush()
-        if startup.is_file():
-            log.write(startup.read_bytes())
+        if startup and os.path.isfile(startup):  # what this worker printed so far
+            log.write(Path(startup).read_bytes())
             log.flush()
-            startup.unlink()
+            os.unlink(startup)
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
     return cli.main(order["argv"])

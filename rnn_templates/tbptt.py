@@ -105,10 +105,11 @@ def _state_copying_layers(model: keras.Model):
     fails (keras-team/keras#23462, fixed after 3.15.1); the step-by-step path
     copies the state first. Other backends are left alone.
     """
+    if keras.backend.backend() != "torch":
+        yield
+        return
     layers = [layer for layer in model._flatten_layers()
               if getattr(layer, "stateful", False) and getattr(layer, "use_cudnn", False)]
-    if keras.backend.backend() != "torch":
-        layers = []
     before = [layer.use_cudnn for layer in layers]
     for layer in layers:
         layer.use_cudnn = False
