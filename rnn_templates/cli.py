@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import errno
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -171,6 +172,8 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
                     blank.append(number)
                 yield line
 
+    if args.output:
+        _check_output(args)
     runner = spec.runner()
     runner.app.use_options(vars(args))  # the options the app added (AppSpec.arguments) too
     progress = bool(args.input) and sys.stderr.isatty()
@@ -191,6 +194,18 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
         print(f"note: {len(blank)} blank input line(s) predicted as empty inputs, one output "
               f"each (line {', '.join(map(str, blank[:5]))}{', ...' if len(blank) > 5 else ''} "
               f"of {'standard input' if args.input == '-' else args.input})", file=sys.stderr)
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    """``predict --output``: never the input file, and an existing file only when asked."""
+    output = Path(args.output)
+    if args.input and args.input != "-" and output.exists() and Path(args.input).exists() \
+            and os.path.samefile(output, args.input):
+        raise UserInputError("--output is the --input file", where=args.output,
+                             fix="write the predictions to another file")
+    if output.is_file() and not args.overwrite:
+        raise UserInputError("file exists", where=args.output,
+                             fix="choose another --output, or add --overwrite to replace it")
 
 
 def _positive(text: str) -> int:
@@ -302,7 +317,10 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
     predict.add_argument("--output", metavar="FILE",
                          help="write the predictions to FILE (with the app's header line, "
-                         "e.g. CSV) instead of printing them")
+                         "e.g. CSV) instead of printing them; an existing FILE is replaced "
+                         "only with --overwrite, and never the --input file")
+    predict.add_argument("--overwrite", action="store_true",
+                         help="replace an existing --output file")
     predict.add_argument("--batch-size", type=_positive, default=256,
                          help="inputs per model call (default: %(default)s)")
     if extra is not None:

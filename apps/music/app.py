@@ -277,12 +277,13 @@ class MusicApp(App):
         return rows
 
     def write_piece(self, piece: np.ndarray, directory: Path) -> dict[str, str]:
-        """``piece-NNN.mid`` and its piano roll, numbered after what is there already."""
+        """``piece-NNN.mid`` and its piano roll, numbered after every ``piece-NNN.*``
+        there already (so no file is replaced)."""
         from rnn_templates.data.midi import midi_bytes
         from rnn_templates.notes import plot_piano_roll
 
         io.make_folder(directory, option="--output-dir")
-        number = 1 + max((int(p.stem[6:]) for p in directory.glob("piece-*.mid")
+        number = 1 + max((int(p.stem[6:]) for p in directory.glob("piece-*")
                           if p.stem[6:].isdigit()), default=0)
         kind = self.kind
         music, grid = kind.to_midi(piece, self.artifacts.get("tempo", 100.0))

@@ -429,6 +429,9 @@ def iter_lines(path: str, *, option: str = "--input") -> Iterator[str]:
         yield from _utf8_lines(sys.stdin.buffer, "standard input")
         return
     file = Path(path)
+    if file.is_dir():
+        raise UserInputError("is a folder, expected a file with one input per line",
+                             where=path, fix=f"give {option} a file")
     if not file.is_file():
         raise UserInputError("input file not found", where=path, fix=f"check the {option} path")
     with open(file, "rb") as stream:

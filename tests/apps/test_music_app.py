@@ -103,6 +103,11 @@ def test_predict_writes_midi_and_piano_rolls(trained_run, workspace, capsys):
     assert len([t for t in second.tracks if any(m.type == "note_on" for m in t)]) >= 1
     # The seed comes first: the written piece is seed + 8 new time steps.
     assert "9 steps" in lines[1]
+    # A file of the user's with the next number (any extension) is never replaced.
+    (out / "piece-004.png").write_text("mine")
+    assert main(["music", "predict", "--model", str(trained_run / "saved_model"), "72",
+                 "--steps", "2", "--output-dir", str(out)]) == 0
+    assert (out / "piece-004.png").read_text() == "mine" and (out / "piece-005.mid").is_file()
 
 
 def test_predict_prints_notes_without_an_output_folder(trained_run, capsys):

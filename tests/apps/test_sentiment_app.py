@@ -122,6 +122,23 @@ def test_export_to_another_folder_and_predict(trained_run, workspace, capsys):
     assert [r["text"] for r in rows] == ["Not bad at all.", "Terrible support.", "",
                                          "Works perfectly."]
     assert all(r["label"] in ("negative", "positive") and 0.5 <= r["score"] <= 1 for r in rows)
+    # --output never replaces the --input file, and another existing file only on request.
+    assert main(["sentiment", "predict", "--model", str(destination), "--input", str(inputs),
+                 "--output", str(inputs)]) == 2
+    assert "--output is the --input file" in capsys.readouterr().err
+    assert inputs.read_text() == "Terrible support.\n\nWorks perfectly.\n"
+    mine = workspace / "mine.csv"
+    mine.write_text("my notes\n")
+    assert main(["sentiment", "predict", "--model", str(destination), "--output", str(mine),
+                 "Fine."]) == 2
+    assert "file exists" in capsys.readouterr().err and mine.read_text() == "my notes\n"
+    assert main(["sentiment", "predict", "--model", str(destination), "--output", str(mine),
+                 "--overwrite", "Fine."]) == 0
+    assert mine.read_text() != "my notes\n" and "Fine." in mine.read_text()
+    # A folder given as --input is named as one.
+    assert main(["sentiment", "predict", "--model", str(destination), "--input",
+                 str(workspace)]) == 2
+    assert "is a folder, expected a file" in capsys.readouterr().err
 
 
 def test_an_ensemble_trains_exports_and_evaluates_as_one_model(workspace, small_csv):
