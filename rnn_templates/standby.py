@@ -71,7 +71,14 @@ def keep_startup_output(process: subprocess.Popen, log: Path) -> None:
     """Move what ``process`` printed as a standby worker into ``log``, if it ended
     before taking an order (once it takes one, it does this itself)."""
     startup = getattr(process, "startup_output", None)
-    if startup is None or not startup.exists():
+    if startup is not None:
+        _move_output(startup, log)
+
+
+def _move_output(startup: Path, log: Path) -> None:
+    """Append ``startup`` (if it is still there and holds anything) to ``log``, then
+    remove it."""
+    if not startup.is_file():
         return
     if startup.stat().st_size:
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -145,14 +152,12 @@ def main(preload: list[str]) -> int:
         return 0
     order = json.loads(line)
     os.environ.update(order["env"])
+    sys.stdout.flush()
+    sys.stderr.flush()
     startup = os.environ.pop(STARTUP_OUTPUT, "")
+    if startup:  # what this worker printed so far heads its log
+        _move_output(Path(startup), Path(order["log"]))
     with open(order["log"], "ab") as log:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        if startup and os.path.isfile(startup):  # what this worker printed so far
-            log.write(Path(startup).read_bytes())
-            log.flush()
-            os.unlink(startup)
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
     return cli.main(order["argv"])
