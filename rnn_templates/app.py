@@ -205,8 +205,13 @@ class App:
         """One prediction input from one command-line argument or input line."""
         return text
 
-    def to_batch(self, items: list[Any]) -> list[Any]:
-        """Tensors for the serving function from a list of parsed inputs."""
+    def to_batch(self, items: list[Any], first: int = 0) -> list[Any]:
+        """Tensors for the serving function from a list of parsed inputs.
+
+        ``first`` is the position of ``items[0]`` among all the inputs of one call:
+        an app that samples keys each input's random numbers on it, so that its
+        outputs never depend on how the inputs were cut into batches.
+        """
         import tensorflow as tf
 
         return [tf.constant(items)]
@@ -228,8 +233,8 @@ class App:
 
     def outputs(self, model: keras.Model, inputs: Any) -> np.ndarray:
         """The model's raw outputs for ``inputs``, in order, in batches."""
-        parts = [np.asarray(model(*self.to_batch(list(chunk)), training=False))
-                 for chunk in batches(iter(inputs), 256)]
+        parts = [np.asarray(model(*self.to_batch(list(chunk), 256 * number), training=False))
+                 for number, chunk in enumerate(batches(iter(inputs), 256))]
         return np.concatenate(parts) if parts else np.zeros((0,))
 
     def scored_outputs(self, model: keras.Model, inputs: Any, artifacts: dict[str, Any]) -> Any:
@@ -813,7 +818,7 @@ class Runner:
             if empty:  # a model of another kind fails here, on its inputs or its outputs
                 rows = self._first_rows(model_path, serve, chunk)
             else:
-                rows = self._rows(serve, chunk)
+                rows = self._rows(serve, chunk, done)
             empty = False
             yield from rows
             done += len(chunk)
@@ -825,9 +830,10 @@ class Runner:
             raise UserInputError("nothing to predict", where="predict",
                                  fix="give inputs as arguments, or --input FILE with one per line")
 
-    def _rows(self, serve: Callable[..., dict], chunk: list[str]) -> list[dict[str, Any]]:
+    def _rows(self, serve: Callable[..., dict], chunk: list[str],
+              first: int = 0) -> list[dict[str, Any]]:
         parsed = [self.app.parse_input(item) for item in chunk]
-        outputs = {k: _numpy(v) for k, v in serve(*self.app.to_batch(parsed)).items()}
+        outputs = {k: _numpy(v) for k, v in serve(*self.app.to_batch(parsed, first)).items()}
         return list(self.app.prediction_rows(outputs, chunk, parsed))
 
     def _first_rows(self, path: Path, serve: Callable[..., dict],

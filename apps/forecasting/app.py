@@ -181,7 +181,7 @@ class ForecastingApp(App):
         return fc.forecast_input(*prediction_history(text, options, self.artifacts),
                                  self.artifacts)
 
-    def to_batch(self, items: list[Any]) -> list[tf.Tensor]:
+    def to_batch(self, items: list[Any], first: int = 0) -> list[tf.Tensor]:
         return [tf.constant(fc.forecast_batch(items))]
 
     def prediction_rows(self, outputs, items, parsed) -> list[dict[str, Any]]:

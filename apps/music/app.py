@@ -6,7 +6,7 @@
 2. model: a note language model over windows flattened voice by voice; the
    saved model takes raw MIDI pitches (``PitchTokens`` inside it);
 3. serving: ``serve(notes, seed_chords, steps, temperature, top_k, top_p,
-   seed) -> {notes, seed}``, the compiled stateful sampler of
+   seed, first_row) -> {notes, seed, seed_length}``, the compiled stateful sampler of
    :mod:`rnn_templates.sampling` inside the SavedModel;
 4. metrics: next-note accuracy and negative log-likelihood on held-out
    windows, and statistics of pieces generated from held-out openings against
@@ -156,33 +156,40 @@ class MusicApp(App):
                 tf.TensorSpec([], tf.float32, name="temperature"),
                 tf.TensorSpec([], tf.int32, name="top_k"),
                 tf.TensorSpec([], tf.float32, name="top_p"),
-                tf.TensorSpec([], tf.int32, name="seed")]
+                tf.TensorSpec([], tf.int32, name="seed"),
+                tf.TensorSpec([], tf.int32, name="first_row")]
 
     def serve(self, model: keras.Model, artifacts: dict[str, Any]):
-        """``serve(notes, seed_chords, steps, temperature, top_k, top_p, seed)``.
+        """``serve(notes, seed_chords, steps, temperature, top_k, top_p, seed, first_row)``.
 
         ``notes`` holds the seeds, left-padded: (batch, chords, <= voices) MIDI pitches,
         or (batch, notes, 3) note events; ``seed_chords`` their lengths (0 = no seed:
-        the piece starts from a training piece's opening, picked by ``seed``). Returns
-        the seeds as used and ``steps`` new time steps (or notes) per piece.
+        the piece starts from a training piece's opening, picked by ``seed`` and the
+        row). Row ``r`` is piece number ``first_row + r``: its random numbers come from
+        the stream keyed ``(seed, first_row + r)``, so a piece depends on its seed and
+        its number, never on the batch it came in. Returns the seeds as used and
+        ``steps`` new time steps (or notes) per piece.
         """
         kind = representation(artifacts)
         openings = tf.constant(artifacts["openings"], tf.float32)
         generate = kind.generator(model, LM_NAME)
 
         @tf.function(autograph=False)
-        def serve(notes, seed_chords, steps, temperature, top_k, top_p, seed):
+        def serve(notes, seed_chords, steps, temperature, top_k, top_p, seed, first_row):
             notes = tf.cast(notes, tf.float32)
             notes = tf.pad(notes, [[0, 0], [0, 0], [0, kind.width - tf.shape(notes)[2]]])
             batch, length = tf.shape(notes)[0], tf.shape(notes)[1]
-            pick = tf.math.floormod(seed + tf.range(batch), tf.shape(openings)[0])
+            rows = first_row + tf.range(batch)
+            pick = tf.math.floormod(seed + rows, tf.shape(openings)[0])
             empty = tf.reshape(seed_chords <= 0, (-1, 1, 1))
             last = tf.reshape(tf.range(length) == length - 1, (1, -1, 1))
             notes = tf.where(tf.logical_and(empty, last),
                              tf.gather(openings, pick)[:, None, :], notes)
             first = length - tf.maximum(seed_chords, 1)
-            uniforms = tf.transpose(tf.random.stateless_uniform(
-                tf.stack([batch, kind.draws(steps)]), tf.stack([seed, 0])))
+            draws = tf.reshape(kind.draws(steps), [1])
+            uniforms = tf.transpose(tf.map_fn(
+                lambda row: tf.random.stateless_uniform(draws, tf.stack([seed, row])),
+                rows, fn_output_signature=tf.float32))
             generated = generate(notes, first, uniforms, temperature, top_k, top_p)
             if kind.name == "voices":
                 notes = tf.cast(tf.round(notes), tf.int32)
@@ -243,7 +250,7 @@ class MusicApp(App):
                   f"{kind.high} move by octaves into it", file=sys.stderr)
         return grid
 
-    def to_batch(self, items: list[np.ndarray]) -> list[tf.Tensor]:
+    def to_batch(self, items: list[np.ndarray], first: int = 0) -> list[tf.Tensor]:
         generation = {**self.artifacts.get("generation", {}), **{
             k: v for k, v in self.options.items()
             if k in ("steps", "temperature", "top_k", "top_p") and v is not None}}
@@ -258,7 +265,8 @@ class MusicApp(App):
                 tf.constant(float(generation.get("temperature", 1.0)), tf.float32),
                 tf.constant(int(generation.get("top_k", 0)), tf.int32),
                 tf.constant(float(generation.get("top_p", 1.0)), tf.float32),
-                tf.constant(int(self.options.get("seed") or 0), tf.int32)]
+                tf.constant(int(self.options.get("seed") or 0), tf.int32),
+                tf.constant(first, tf.int32)]
 
     def prediction_rows(self, outputs, items, parsed) -> list[dict[str, Any]]:
         kind = self.kind

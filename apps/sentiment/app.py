@@ -139,7 +139,7 @@ class SentimentApp(App):
 
         return serve
 
-    def to_batch(self, items: list[Any]) -> list[tf.Tensor]:
+    def to_batch(self, items: list[Any], first: int = 0) -> list[tf.Tensor]:
         return [tf.constant([str(item) for item in items], dtype=tf.string)]
 
     def prediction_rows(self, outputs, items, parsed) -> list[dict[str, Any]]:

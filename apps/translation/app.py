@@ -213,7 +213,7 @@ class TranslationApp(App):
         if self.beam_width and "target_vocabulary" in artifacts:
             _check_beam(self.beam_width, len(artifacts["target_vocabulary"]), "--beam-width")
 
-    def to_batch(self, items: list[Any]) -> list[tf.Tensor]:
+    def to_batch(self, items: list[Any], first: int = 0) -> list[tf.Tensor]:
         texts = tf.constant([str(item) for item in items], dtype=tf.string)
         if self.endpoint() == "beam":
             return [texts, tf.constant(self.beam_width, dtype=tf.int32)]

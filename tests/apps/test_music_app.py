@@ -79,9 +79,13 @@ def test_the_exported_generator_runs_alone_and_agrees(trained_run):
 
     serve = app.serve(load_keras_model(trained_run / "model.keras"), app.artifacts)
     np.testing.assert_array_equal(serve(*batch)["notes"].numpy(), fresh["notes"])
-    # A piece depends on its seed and row, not on the rest of the batch.
+    # A piece depends on its seed and its number, not on the batch it came in.
     alone = [np.asarray(t) for t in app.to_batch(seeds[:1])]
     np.testing.assert_array_equal(serve(*alone)["notes"].numpy()[0], fresh["notes"][0])
+    second = [np.asarray(t) for t in app.to_batch(seeds[1:], first=1)]
+    np.testing.assert_array_equal(serve(*second)["notes"].numpy()[0], fresh["notes"][1])
+    renumbered = [np.asarray(t) for t in app.to_batch(seeds[1:], first=2)]
+    assert not np.array_equal(serve(*renumbered)["notes"].numpy()[0], fresh["notes"][1])
     other = app.to_batch(seeds)
     other[-1] = np.int32(6)
     assert not np.array_equal(serve(*other)["notes"].numpy(), fresh["notes"])
@@ -115,6 +119,19 @@ def test_predict_prints_notes_without_an_output_folder(trained_run, capsys):
                  "--steps", "3", "--temperature", "0"]) == 0
     notes = capsys.readouterr().out.split("\t")[0].split(";")
     assert len(notes) == 4 and notes[0].split() == ["72", "67", "64", "48"]
+
+
+def test_the_batch_size_never_changes_the_music(trained_run, capsys):
+    def pieces(batch_size):
+        assert main(["music", "predict", "--model", str(trained_run / "saved_model"), "", "",
+                     "72 67 64 48", "", "--steps", "4", "--seed", "3",
+                     "--batch-size", str(batch_size)]) == 0
+        return [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
+
+    whole = pieces(4)
+    assert pieces(1) == whole and pieces(3) == whole
+    # Pieces without a seed each draw their own numbers, whichever batch they are in.
+    assert len({whole[0], whole[1], whole[3]}) == 3
 
 
 def test_split_folders_without_training_or_validation_pieces_are_one_line(workspace, capsys):
