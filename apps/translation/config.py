@@ -28,7 +28,7 @@ class TranslationConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = ("val_loss", "loss")
     # What `evaluate --data` may change: how the other file is read.
     DATA_KEYS: typing.ClassVar[tuple[str, ...]] = (
-        "format", "source_column", "target_column", "malformed", "encoding")
+        "format", "source_column", "target_column", "malformed", "encoding", "multiline")
 
     # --- data -------------------------------------------------------------------
     data: str = knob("data/translation/en-fr.tsv",
@@ -38,10 +38,13 @@ class TranslationConfig(TuningOptions, TrainingOptions, RecurrentOptions):
                        choices=FORMATS)
     source_column: str = knob("source", "CSV/JSONL: the column (key) of the source sentences")
     target_column: str = knob("target", "CSV/JSONL: the column (key) of the translations")
-    malformed: str = knob("skip", "lines with no tab, an empty side or bytes that are not "
-                          "UTF-8: skip (each reported with its line number) or refuse",
+    malformed: str = knob("skip", "lines with no tab, an empty side, bytes that are not "
+                          "UTF-8, too few CSV fields or a JSONL line without the two keys: "
+                          "skip (each reported with its line number) or refuse",
                           choices=("skip", "refuse"))
     encoding: str = knob("utf-8", "text encoding of the data files")
+    multiline: bool = knob(False, "CSV sentences may hold line breaks inside quotes "
+                           "(rows span lines)")
     anki_url: str = knob("https://www.manythings.org/anki/fra-eng.zip",
                          "format=anki: the archive to download (a local http:// URL works too)")
     max_pairs: int = knob(0, "read only the first this many pairs (0 = all)", interval="[0, inf)")

@@ -103,9 +103,7 @@ def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
             continue
         source, target = fields[0].strip(), fields[1].strip()
         if not source or not target:
-            side = ("source and target sentences" if not source and not target
-                    else "source sentence" if not source else "target sentence")
-            _malformed(bad, malformed, path, number, f"empty {side}",
+            _malformed(bad, malformed, path, number, f"empty {_empty_sides(source, target)}",
                        "write both sentences, or delete the line")
             continue
         sources.append(source)
@@ -141,6 +139,12 @@ def _pair_bytes(path: Path, encoding: str) -> bytes:
     return raw
 
 
+def _empty_sides(source: str, target: str) -> str:
+    if not source.strip() and not target.strip():
+        return "source and target sentences"
+    return "source sentence" if not source.strip() else "target sentence"
+
+
 def _malformed(bad: list, policy: str, path: Path, number: int, reason: str, fix: str) -> None:
     if policy == "refuse":
         raise UserInputError(f"malformed line: {reason}", where=f"{path}:{number}",
@@ -159,13 +163,23 @@ def _pairs(sources, targets, lines, where: str, bad: list) -> Pairs:
 
 
 def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, target_column: str,
-                    *, malformed: str = "skip", encoding: str = "utf-8") -> Pairs:
-    """Pairs from the named columns of a CSV (with a header) or JSONL file."""
+                    *, malformed: str = "skip", encoding: str = "utf-8",
+                    multiline: bool = False) -> Pairs:
+    """Pairs from the named columns of a CSV (with a header) or JSONL file.
+
+    Under ``malformed="skip"`` a row with too few fields, a line that is not a
+    JSON object or one without the two keys is reported and left out like any
+    other malformed line; ``multiline`` lets quoted CSV sentences hold line
+    breaks.
+    """
+    bad: list[tuple[int, str]] = []
     table = read_table(path, fmt, {source_column: "source_column",
                                    target_column: "target_column"}, encoding=encoding,
+                       multiline=multiline,
                        missing_fix="name the columns with --set source_column=<name> --set "
-                       "target_column=<name>, or add a header row naming them")
-    sources, targets, lines, bad = [], [], [], []
+                       "target_column=<name>, or add a header row naming them",
+                       skipped=bad if malformed == "skip" else None)
+    sources, targets, lines = [], [], []
     for row, line in enumerate(table.lines):
         source = table.columns[source_column][row]
         target = table.columns[target_column][row]
@@ -174,8 +188,8 @@ def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, targe
                        "write both sentences as strings")
             continue
         if not source.strip() or not target.strip():
-            side = "source" if not source.strip() else "target"
-            _malformed(bad, malformed, Path(path), int(line), f"empty {side} sentence",
+            _malformed(bad, malformed, Path(path), int(line),
+                       f"empty {_empty_sides(source, target)}",
                        "write both sentences, or delete the row")
             continue
         sources.append(" ".join(source.split()))
@@ -226,7 +240,8 @@ def load(config, *, report: bool = True) -> Pairs:
         pairs = read_pair_lines(path, malformed=config.malformed, encoding=config.encoding)
     elif fmt in ("csv", "jsonl"):
         pairs = read_pair_table(path, fmt, config.source_column, config.target_column,
-                                malformed=config.malformed, encoding=config.encoding)
+                                malformed=config.malformed, encoding=config.encoding,
+                                multiline=config.multiline)
     else:
         raise UserInputError("a folder is not a file of pairs", where=str(path),
                              fix="pass a .tsv, .csv or .jsonl file")

@@ -277,7 +277,8 @@ def _check_one_row_per_line(rows: list[tuple[int, int, list[str]]], source: str,
 
 def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
                    header: bool = True, encoding: str = "utf-8",
-                   multiline: bool = False, missing_fix: str | None = None) -> Table:
+                   multiline: bool = False, missing_fix: str | None = None,
+                   skipped: list[tuple[int, str]] | None = None) -> Table:
     """Read a CSV (``fmt="csv"``) or TSV file whose first row names its columns.
 
     A CSV row must fit on one line unless ``multiline``: a double quote that
@@ -297,6 +298,8 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
             row's line is then the line it starts on.
         missing_fix: The fix a missing column's message gives, for apps whose
             options differ from ``--set <column option>`` and ``header``.
+        skipped: A list to append ``(line, reason)`` to for each row with too few
+            fields, which is then left out; None (the default) refuses such a row.
 
     Returns:
         A :class:`Table` of the wanted columns; blank lines are skipped (a row of
@@ -348,6 +351,9 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # a blank line; a row of empty fields goes on, for the app to report
         if len(row) < needed or (names and len(row) <= max(index.values())):
+            if skipped is not None:
+                skipped.append((first, f"{len(row)} field(s), {len(names) or needed} expected"))
+                continue
             raise UserInputError(
                 "row has too few fields",
                 where=f"{path}:{first}",
@@ -358,7 +364,7 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
         for name, position in index.items():
             values[name].append(row[position])
         lines.append(first)
-    if not lines:
+    if not lines and not skipped:
         raise UserInputError("file has a header but no data rows", where=str(path),
                              received=f"header {names}", fix="add rows below the header")
     return Table({k: np.array(v, dtype=object) for k, v in values.items()},
@@ -366,11 +372,19 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
 
 
 def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
-               encoding: str = "utf-8") -> Table:
-    """Read one JSON object per line, keeping the keys named in ``columns``."""
+               encoding: str = "utf-8", skipped: list[tuple[int, str]] | None = None) -> Table:
+    """Read one JSON object per line, keeping the keys named in ``columns``.
+
+    ``skipped``: a list to append ``(line, reason)`` to for each line that is not
+    a JSON object or lacks a wanted key, which is then left out; None (the
+    default) refuses such a line. A key that no line has is refused either way
+    (a misspelt ``--set`` option, not a bad line).
+    """
     path = Path(path)
     values: dict[str, list[object]] = {name: [] for name in columns}
     lines: list[int] = []
+    wanted_keys = " and ".join(f'"{name}"' for name in columns)
+    first_missing: UserInputError | None = None
     for number, line in enumerate(split_lines(read_text_file(path, encoding=encoding)), start=1):
         if not line.strip():
             continue
@@ -378,36 +392,53 @@ def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
+            if skipped is not None:
+                skipped.append((number, f"not valid JSON: {error.msg} (column {error.colno})"))
+                continue
             raise UserInputError("line is not valid JSON", where=f"{where}:{error.colno}",
                                  received=error.msg, fix="write one JSON object per line") from None
         if not isinstance(record, dict):
+            if skipped is not None:
+                skipped.append((number, f"a JSON {type(record).__name__}, not an object"))
+                continue
             raise UserInputError("line is not a JSON object", where=where,
-                                 expected="an object like {\"text\": ...}",
+                                 expected=f"an object with the keys {wanted_keys}",
                                  received=type(record).__name__)
-        for wanted, option in columns.items():
-            if wanted not in record:
-                raise UserInputError(f"key '{wanted}' not found", where=where,
-                                     received=f"keys {sorted(record)}",
-                                     fix=f"pick one with --set {option}=<key>")
+        absent = [(wanted, option) for wanted, option in columns.items() if wanted not in record]
+        if absent:
+            wanted, option = absent[0]
+            error = UserInputError(f"key '{wanted}' not found", where=where,
+                                   received=f"keys {sorted(record)}",
+                                   fix=f"pick one with --set {option}=<key>")
+            if skipped is None:
+                raise error
+            first_missing = first_missing or error
+            skipped.append((number, f"no key '{wanted}'"))
+            continue
+        for wanted in columns:
             values[wanted].append(record[wanted])
         lines.append(number)
+    if not lines and first_missing is not None:
+        raise first_missing
     return Table({k: np.array(v, dtype=object) for k, v in values.items()},
                  np.array(lines, dtype=int), str(path))
 
 
 def read_table(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
                header: bool = True, encoding: str = "utf-8", multiline: bool = False,
-               missing_fix: str | None = None) -> Table:
+               missing_fix: str | None = None,
+               skipped: list[tuple[int, str]] | None = None) -> Table:
     """Read CSV, TSV or JSONL (``fmt`` as from :func:`resolve_format`).
 
     ``encoding`` is the files' text encoding; ``multiline`` lets CSV rows span
-    lines and ``missing_fix`` replaces the fix a missing column's message gives
-    (see :func:`read_delimited`).
+    lines, ``missing_fix`` replaces the fix a missing column's message gives and
+    ``skipped`` collects the rows left out instead of refusing them (see
+    :func:`read_delimited` and :func:`read_jsonl`).
     """
     if fmt == "jsonl":
-        return read_jsonl(path, columns, encoding=encoding)
+        return read_jsonl(path, columns, encoding=encoding, skipped=skipped)
     return read_delimited(path, fmt, columns, header=header, encoding=encoding,
-                          multiline=multiline, missing_fix=missing_fix)
+                          multiline=multiline, missing_fix=missing_fix, skipped=skipped)
 
 
 def iter_lines(path: str, *, option: str = "--input") -> Iterator[str]:

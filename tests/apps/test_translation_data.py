@@ -93,6 +93,44 @@ def test_csv_and_jsonl_with_named_columns(tmp_path):
         data.load(TranslationConfig(data=str(csv_path)))
 
 
+def test_broken_csv_rows_and_jsonl_lines_are_malformed_lines_too(tmp_path):
+    csv_path = _write(tmp_path / "pairs.csv", "en,fr\nHi.,Salut.\nalone\n,\nGo.,Va.\n")
+    pairs = data.read_pair_table(csv_path, "csv", "en", "fr")
+    assert list(pairs.sources) == ["Hi.", "Go."]
+    assert pairs.dropped["malformed"] == [(3, "1 field(s), 2 expected"),
+                                          (4, "empty source and target sentences")]
+    with pytest.raises(UserInputError, match=f"{csv_path}:3: row has too few fields"):
+        data.read_pair_table(csv_path, "csv", "en", "fr", malformed="refuse")
+    lines = [json.dumps({"en": "Hi.", "fr": "Salut."}), "{not json", json.dumps(["Go.", "Va."]),
+             json.dumps({"en": "Run."}), json.dumps({"en": "Go.", "fr": "Va."})]
+    jsonl = _write(tmp_path / "pairs.jsonl", "\n".join(lines) + "\n")
+    pairs = data.read_pair_table(jsonl, "jsonl", "en", "fr")
+    assert list(pairs.targets) == ["Salut.", "Va."] and list(pairs.lines) == [1, 5]
+    assert pairs.dropped["malformed"] == [
+        (2, "not valid JSON: Expecting property name enclosed in double quotes (column 2)"),
+        (3, "a JSON list, not an object"), (4, "no key 'fr'")]
+    with pytest.raises(UserInputError) as error:
+        data.read_pair_table(jsonl, "jsonl", "en", "fr", malformed="refuse")
+    assert str(error.value).startswith(f"{jsonl}:2:2: line is not valid JSON")
+    only_list = _write(tmp_path / "list.jsonl", json.dumps(["Go.", "Va."]) + "\n")
+    with pytest.raises(UserInputError) as error:
+        data.read_pair_table(only_list, "jsonl", "en", "fr", malformed="refuse")
+    assert 'expected an object with the keys "en" and "fr"' in str(error.value)
+    # A key no line has is a misnamed option, refused whatever the policy.
+    with pytest.raises(UserInputError) as error:
+        data.read_pair_table(jsonl, "jsonl", "english", "fr")
+    assert str(error.value) == (f"{jsonl}:1: key 'english' not found; received keys ['en', "
+                                "'fr']; pick one with --set source_column=<key>")
+
+
+def test_csv_sentences_with_line_breaks_need_multiline(tmp_path, capsys):
+    path = _write(tmp_path / "pairs.csv", 'source,target\n"Hi,\nTom.",Salut Tom.\nGo.,Va.\n')
+    with pytest.raises(UserInputError, match="--set multiline=true if the texts"):
+        data.load(TranslationConfig(data=str(path)))
+    pairs = data.load(TranslationConfig(data=str(path), multiline=True))
+    assert list(pairs.sources) == ["Hi, Tom.", "Go."] and list(pairs.lines) == [2, 4]
+
+
 
 def test_a_utf8_byte_order_mark_is_dropped_and_the_encoding_rules_kept(tmp_path):
     body = "Café.\tCafé !\nHi.\tSalut !\n".encode()
