@@ -208,9 +208,10 @@ class MusicApp(App):
                 raise UserInputError(f"--{key.replace('_', '-')} out of range", where="predict",
                                      expected=f">= {low}" + (f" and <= {high}" if high else ""),
                                      received=str(value))
-        if options.get("temperature") is not None and not 0 <= options["temperature"] < 1e6:
-            raise UserInputError("--temperature must be a number >= 0", where="predict",
-                                 received=str(options["temperature"]))
+        if options.get("temperature") is not None and not 0 <= options["temperature"] <= 100:
+            raise UserInputError("--temperature out of range", where="predict",
+                                 expected="0 (always the likeliest note) to 100",
+                                 received=f"{options['temperature']:g}")
         if options.get("top_p") is not None and not 0 < options["top_p"] <= 1:
             raise UserInputError("--top-p must be in (0, 1]", where="predict",
                                  received=str(options["top_p"]))
@@ -231,7 +232,7 @@ class MusicApp(App):
                                      fix="give a .mid/.csv file, notes, or '' for no seed")
             try:
                 grid, notes = data_io.read_piece(path, self.artifacts.get("voices", 4),
-                                                 kind.spq, kind.name)
+                                                 kind.spq, kind.name, pad=True)
             except (ValueError, OSError) as error:
                 raise UserInputError("cannot read the seed", where=text,
                                      received=str(error)) from None

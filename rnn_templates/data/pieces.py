@@ -92,8 +92,12 @@ def too_short(grids: list[np.ndarray], length: int) -> int:
     return sum(len(grid) < length for grid in grids)
 
 
-def read_csv_piece(path: Path, voices: int) -> np.ndarray:
-    """A chorale CSV: one row per time step, one integer column per voice (header optional)."""
+def read_csv_piece(path: Path, voices: int, *, pad: bool = False) -> np.ndarray:
+    """A chorale CSV: one row per time step, one integer column per voice (header optional).
+
+    ``pad``: a file with fewer columns than ``voices`` (a seed) leaves the lowest
+    voices silent, as a chord with fewer notes does; otherwise it is refused.
+    """
     table = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
     # A header row holds no number at all; a first row with any number is data (and
     # its other cells are checked like every row's).
@@ -101,7 +105,10 @@ def read_csv_piece(path: Path, voices: int) -> np.ndarray:
                                                 errors="coerce").isna().all()
     if header:
         table = table.iloc[1:]
-    if table.shape[1] != voices:
+    if pad and table.shape[1] > voices:
+        raise ValueError(f"{table.shape[1]} columns, but the model has {voices} voices; keep "
+                         f"at most {voices} columns, the highest voice first")
+    if table.shape[1] != voices and not pad:
         raise ValueError(f"{table.shape[1]} columns, expected one per voice ({voices}); set "
                          f"--set voices={table.shape[1]} if that is right")
     grid = np.zeros(table.shape, dtype=np.int16)
@@ -114,15 +121,15 @@ def read_csv_piece(path: Path, voices: int) -> np.ndarray:
             raise ValueError(f"line {line}, column {column + 1}: expected a MIDI pitch 0-127 "
                              f"(0 = silence), received {table.iloc[row, column]!r}")
         grid[:, column] = values.to_numpy()
-    return grid
+    return np.pad(grid, [(0, 0), (0, voices - grid.shape[1])]) if pad else grid
 
 
 def read_piece(path: Path, voices: int, steps_per_quarter: int,
-               representation: str = "voices") -> tuple[np.ndarray, list[str]]:
+               representation: str = "voices", *, pad: bool = False) -> tuple[np.ndarray, list[str]]:
     """One file's grid (or note events) and notes about it; raises ValueError with the
-    reason."""
+    reason. ``pad``: a CSV with fewer voices is padded (see :func:`read_csv_piece`)."""
     if path.suffix.lower() == ".csv":
-        grid = read_csv_piece(path, voices)
+        grid = read_csv_piece(path, voices, pad=pad)
         if representation == "events":
             lower = sum(len(midi.grid_to_events(grid[:, [v]], steps_per_quarter))
                         for v in range(1, grid.shape[1]))

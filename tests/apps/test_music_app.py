@@ -152,10 +152,25 @@ def test_a_seed_file_without_notes_is_refused(trained_run, workspace, capsys):
     assert code == 2 and "the seed file has no notes" in capsys.readouterr().err
 
 
+def test_a_seed_csv_with_fewer_voices_leaves_the_lowest_silent(trained_run, workspace, capsys):
+    three = workspace / "three.csv"
+    three.write_text("72,67,64\n74,67,62\n")
+    assert main(["music", "predict", "--model", str(trained_run / "saved_model"), str(three),
+                 "--steps", "2", "--temperature", "0"]) == 0
+    chords = capsys.readouterr().out.split("\t")[0].split(";")
+    assert [c.split() for c in chords[:2]] == [["72", "67", "64", "0"], ["74", "67", "62", "0"]]
+    five = workspace / "five.csv"
+    five.write_text("72,67,64,48,36\n")
+    code = main(["music", "predict", "--model", str(trained_run / "saved_model"), str(five)])
+    err = capsys.readouterr().err
+    assert code == 2 and "5 columns, but the model has 4 voices" in err and "--set" not in err
+
+
 @pytest.mark.parametrize("argument, message", [
     (["--steps", "0"], "--steps out of range"),
     (["--top-p", "0"], "--top-p must be in (0, 1]"),
-    (["--temperature", "nan"], "--temperature must be a number >= 0"),
+    (["--temperature", "nan"], "--temperature out of range"),
+    (["--temperature", "1e9"], "expected 0 (always the likeliest note) to 100; received 1e+09"),
     (["60 x"], "not a MIDI pitch"),
     (["missing.mid"], "no such seed file"),
 ])
