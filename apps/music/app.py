@@ -108,11 +108,20 @@ class MusicApp(App):
         if moved:
             print(f"{moved} held-out notes outside the training range {low}-{high} read an "
                   "octave or more inside it")
+        unit = "notes" if config.representation == "events" else "time steps"
         for name in ("train", "validation"):
-            if not len(splits[name][0]):
-                raise UserInputError(f"no {name} window", where=pieces.source,
-                                     received=f"{len(pieces)} pieces",
-                                     fix="add pieces, or lower --set validation_fraction")
+            if len(splits[name][0]):
+                continue
+            lengths = [len(pieces.grids[i]) for i in split[name]]
+            if lengths:  # pieces, but each shorter than one window
+                raise UserInputError(
+                    f"no {name} window: every {name} piece is shorter than window + 1 = "
+                    f"{config.window + 1} {unit}", where=pieces.source,
+                    received=f"{len(lengths)} {name} piece(s), the longest {max(lengths)} {unit}",
+                    fix=f"lower --set window to at most {max(lengths) - 1}, or add longer pieces")
+            raise UserInputError(f"no {name} piece", where=pieces.source,
+                                 received=f"{len(pieces)} pieces",
+                                 fix="add pieces, or change --set validation_fraction")
         return Prepared(splits, artifacts, None)
 
     def labelled(self, pieces: data_io.Pieces, artifacts):

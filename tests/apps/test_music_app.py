@@ -152,6 +152,16 @@ def test_a_seed_file_without_notes_is_refused(trained_run, workspace, capsys):
     assert code == 2 and "the seed file has no notes" in capsys.readouterr().err
 
 
+def test_a_window_longer_than_the_pieces_names_the_window(workspace, pieces, capsys):
+    settings = [s if not s.startswith("window=") else "window=5000" for s in TINY]
+    code = main(["music", "train", "--data", str(pieces), "--run-dir", str(workspace / "never"),
+                 *settings])
+    err = capsys.readouterr().err
+    assert code == 2 and "shorter than window + 1 = 5001 time steps" in err
+    assert "lower --set window to at most" in err and "validation_fraction" not in err
+    assert not (workspace / "never").exists()
+
+
 def test_a_seed_csv_with_fewer_voices_leaves_the_lowest_silent(trained_run, workspace, capsys):
     three = workspace / "three.csv"
     three.write_text("72,67,64\n74,67,62\n")
