@@ -160,6 +160,8 @@ def load_pretty_midi(path: Path) -> tuple[pretty_midi.PrettyMIDI, list[str]]:
         ValueError: with the reason, when neither can make sense of the file.
     """
     raw = path.read_bytes()
+    if not raw:
+        raise ValueError("empty file (0 bytes)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pretty_midi warns about type-0 files and such
         try:
@@ -172,8 +174,8 @@ def load_pretty_midi(path: Path) -> tuple[pretty_midi.PrettyMIDI, list[str]]:
                 buffer.seek(0)
                 return pretty_midi.PrettyMIDI(buffer), repairs
             except Exception as error:
-                raise ValueError(f"{error or type(error).__name__} (strict reader: "
-                                 f"{strict_error or type(strict_error).__name__})") from None
+                raise ValueError(f"{str(error) or type(error).__name__} (strict reader: "
+                                 f"{str(strict_error) or type(strict_error).__name__})") from None
 
 
 def to_grid(music: pretty_midi.PrettyMIDI, voices: int, steps_per_quarter: int) -> MidiRead:

@@ -139,6 +139,9 @@ def read_piece(path: Path, voices: int, steps_per_quarter: int,
         return grid, []
     music, repairs = midi.load_pretty_midi(path)
     notes = [f"repaired ({', '.join(repairs)})"] if repairs else []
+    drums = sum(len(inst.notes) for inst in music.instruments if inst.is_drum)
+    if drums and not any(inst.notes for inst in music.instruments if not inst.is_drum):
+        raise ValueError(f"only drum notes ({drums}), and drums are not voiced")
     if representation == "events":
         events, dropped = midi.to_events(music)
         if dropped:

@@ -126,6 +126,22 @@ def test_unreadable_files_are_named_and_skipped_without_stopping(tmp_path):
     assert len(absurd) < 1000
 
 
+@pytest.mark.parametrize("representation", ["voices", "events"])
+def test_empty_and_drums_only_files_say_why_they_are_skipped(tmp_path, representation):
+    _midi_file(tmp_path / "good.mid")
+    (tmp_path / "empty.mid").write_bytes(b"")
+    music = pretty_midi.PrettyMIDI()
+    drums = pretty_midi.Instrument(program=0, is_drum=True)
+    drums.notes += [pretty_midi.Note(velocity=80, pitch=36, start=t / 4, end=t / 4 + 0.1)
+                    for t in range(8)]
+    music.instruments.append(drums)
+    music.write(str(tmp_path / "drums.mid"))
+    pieces = data_io.load(str(tmp_path), 4, 4, representation)
+    assert pieces.names == ["good.mid"]
+    assert pieces.skipped == ["drums.mid: only drum notes (8), and drums are not voiced",
+                              "empty.mid: empty file (0 bytes)"]
+
+
 def test_csv_grids_with_and_without_a_header_and_their_errors(tmp_path):
     (tmp_path / "a.csv").write_text("note0,note1\n60,55\n62,0\n")
     (tmp_path / "b.csv").write_text("60,55\n62,x\n")
