@@ -125,7 +125,8 @@ def read_csv_piece(path: Path, voices: int, *, pad: bool = False) -> np.ndarray:
 
 
 def read_piece(path: Path, voices: int, steps_per_quarter: int,
-               representation: str = "voices", *, pad: bool = False) -> tuple[np.ndarray, list[str]]:
+               representation: str = "voices", *,
+               pad: bool = False) -> tuple[np.ndarray, list[str]]:
     """One file's grid (or note events) and notes about it; raises ValueError with the
     reason. ``pad``: a CSV with fewer voices is padded (see :func:`read_csv_piece`)."""
     if path.suffix.lower() == ".csv":
