@@ -33,6 +33,8 @@ _LAZY = {
     "build_one_to_many": "rnn_templates.topologies",
     "build_one_to_one": "rnn_templates.topologies",
     "build_seq2seq": "rnn_templates.topologies",
+    "load_model": "rnn_templates.saving",
+    "seq2seq_inference_models": "rnn_templates.topologies",
 }
 
 __all__ = ["UserInputError", *sorted(_LAZY)]

@@ -310,9 +310,9 @@ def _load_artifacts(run_dir: Path) -> dict[str, Any]:
 
 def load_keras_model(path: Path) -> keras.Model:
     """Load a ``.keras`` file, turning a corrupt or truncated file into one clear line."""
-    import rnn_templates.layers  # noqa: F401  (registers the custom layers)
-    import rnn_templates.text  # noqa: F401  (registers the text standardization)
+    from rnn_templates.saving import register_all
 
+    register_all()
     if not path.is_file():
         raise UserInputError("model file not found", where=str(path),
                              fix="train first, or check the path")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import numbers
 from typing import Any
 
 from rnn_templates.config import CELLS
@@ -91,6 +92,27 @@ def _choice_error(option: str, value: Any, valid: tuple[str, ...] | list[str]) -
     )
 
 
+def positive_int(name: str, value: Any, *, minimum: int = 1, optional: bool = False) -> Any:
+    """``value`` as an int >= ``minimum`` (NumPy integers too); else a ValueError naming it.
+
+    ``optional``: None passes through unchanged.
+    """
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"`{name}` must be {what}{' or None' if optional else ''}; "
+                         f"received {value!r}")
+    return int(value)
+
+
+def rate(name: str, value: Any) -> float:
+    """``value`` as a dropout rate in [0, 1); else a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
+        raise ValueError(f"`{name}` must be a number in [0, 1); received {value!r}")
+    return float(value)
+
+
 def validate_config(config: RecurrentConfig) -> None:
     """Raise ``ValueError`` naming the first bad option in ``config``."""
     if not isinstance(config.cell, str) or config.cell.lower() not in CELLS:
@@ -101,13 +123,9 @@ def validate_config(config: RecurrentConfig) -> None:
     if config.merge_mode not in MERGE_MODES:
         raise _choice_error("merge_mode", config.merge_mode, MERGE_MODES)
     for name in ("units", "num_layers"):
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer; received {value!r}")
+        setattr(config, name, positive_int(name, getattr(config, name)))
     for name in ("dropout", "recurrent_dropout"):
-        value = getattr(config, name)
-        if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-            raise ValueError(f"`{name}` must be a number in [0, 1); received {value!r}")
+        setattr(config, name, rate(name, getattr(config, name)))
 
 
 def cudnn_blockers(config: RecurrentConfig) -> list[str]:
@@ -171,9 +189,27 @@ def make_recurrent_layer(
     return layer_cls(**kwargs, name=name)
 
 
+def resolve_rnn(rnn: RecurrentConfig | dict | None) -> RecurrentConfig:
+    """Accept a config, a plain dict of its fields, or None for the defaults."""
+    if rnn is None:
+        return RecurrentConfig()
+    if isinstance(rnn, RecurrentConfig):
+        return rnn
+    if isinstance(rnn, dict):
+        valid = {f.name for f in RecurrentConfig.__dataclass_fields__.values()}
+        unknown = sorted(set(rnn) - valid)
+        if unknown:
+            raise ValueError(
+                f"unknown recurrent option(s) {', '.join(unknown)}; valid options: "
+                f"{', '.join(sorted(valid))}"
+            )
+        return RecurrentConfig(**rnn)
+    raise ValueError(f"`rnn` must be a RecurrentConfig or dict; received {type(rnn).__name__}")
+
+
 def recurrent_stack(
     x: Any,
-    config: RecurrentConfig,
+    config: RecurrentConfig | dict,
     *,
     return_sequences: bool = False,
     return_state: bool = False,
@@ -189,7 +225,8 @@ def recurrent_stack(
 
     Args:
         x: Symbolic input of shape ``(batch, time, features)``.
-        config: The stack's options.
+        config: The stack's options (a :class:`RecurrentConfig` or a dict of its
+            fields), checked again here.
         return_sequences: Whether the last layer returns every step
             ``(batch, time, width)`` or only the last ``(batch, width)``.
         return_state: Also return the last layer's final states.
@@ -209,6 +246,11 @@ def recurrent_stack(
         >>> tuple(y.shape)
         (None, 8)
     """
+    config = resolve_rnn(config)
+    validate_config(config)  # again: a config may have been edited since it was made
+    if stateful and config.bidirectional:
+        raise ValueError("`stateful=True` cannot be combined with `bidirectional=True`: a "
+                         "stateful model is read left to right across calls")
     warn_if_slow(config, name)
     for index in range(1, config.num_layers + 1):
         last = index == config.num_layers

@@ -24,26 +24,42 @@ def sample_from_probabilities(
     top_p: float | None = None,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Draw one index per row of ``probabilities`` (batch, vocab).
+    """Draw one index per row of ``probabilities`` (batch, vocab), or one for one row (vocab,).
 
     Args:
-        probabilities: Rows of non-negative scores summing to 1.
+        probabilities: Rows of non-negative scores summing to 1 (a softmax's
+            output; logits are refused: apply ``keras.ops.softmax`` first).
         temperature: Below 1 sharpens, above 1 flattens; 0 means greedy.
-        top_k: Keep only the k most likely entries.
+        top_k: Keep only the k most likely entries (0 or None: all).
         top_p: Keep the smallest set whose probability reaches p (nucleus).
         rng: NumPy generator for reproducible draws.
 
     Returns:
-        Int array of shape (batch,).
+        Int array of shape (batch,); an int for one row of shape (vocab,).
 
     Example:
         >>> sample_from_probabilities(np.array([[0.1, 0.7, 0.2]]), temperature=0)
         array([1])
+        >>> int(sample_from_probabilities(np.array([0.1, 0.7, 0.2]), temperature=0))
+        1
     """
     from rnn_templates.sampling import check_sampling
 
+    top_k = top_k or None  # 0 means all, as in generate
     check_sampling(temperature, top_k, top_p)
     probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim == 1:
+        return sample_from_probabilities(probabilities[None], temperature=temperature,
+                                         top_k=top_k, top_p=top_p, rng=rng)[0]
+    if probabilities.ndim != 2 or probabilities.shape[-1] < 1:
+        raise ValueError("`probabilities` must be (batch, vocab) or (vocab,); received shape "
+                         f"{probabilities.shape}")
+    sums = probabilities.sum(axis=-1)
+    if (probabilities < 0).any() or not np.allclose(sums, 1.0, atol=1e-3):
+        raise ValueError("`probabilities` must be non-negative rows summing to 1; received "
+                         f"values from {probabilities.min():.3g} to {probabilities.max():.3g}, "
+                         f"rows summing to {sums.min():.3g}-{sums.max():.3g} (logits? apply "
+                         "keras.ops.softmax first)")
     if temperature == 0:
         return probabilities.argmax(axis=-1)
     rng = rng or np.random.default_rng()
@@ -97,7 +113,9 @@ def generate(
         prompts: Int array (batch, prompt_length) of token ids, no padding.
         num_steps: Tokens to generate.
         temperature, top_k, top_p: See :func:`sample_from_probabilities`.
-        seed: Seed for reproducible sampling.
+        seed: Seed for reproducible sampling. Each row has its own stream of
+            random numbers keyed on the seed and the row's index, so row ``i``
+            gives the same tokens in any batch where it is row ``i``.
 
     Returns:
         Int array (batch, num_steps) of generated ids.

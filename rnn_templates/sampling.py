@@ -46,8 +46,8 @@ def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -
     """Raise ValueError naming the first sampling setting out of range."""
     if not temperature >= 0 or temperature == float("inf"):  # NaN fails too
         raise ValueError(f"`temperature` must be >= 0 and finite; received {temperature}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"`top_k` must be >= 1; received {top_k}")
+    if top_k is not None and (not isinstance(top_k, int | np.integer) or top_k < 1):
+        raise ValueError(f"`top_k` must be an integer >= 1 (or 0/None: all); received {top_k!r}")
     if top_p is not None and not 0 < top_p <= 1:  # NaN fails too
         raise ValueError(f"`top_p` must be in (0, 1]; received {top_p}")
 
@@ -173,7 +173,24 @@ class RecurrentSampler:
         if not layers:
             raise ValueError(f"no recurrent layers named {recurrent_prefix}_1... in model "
                              f"{model.name!r}")
-        return cls(model.get_layer(embedding), layers, model.get_layer(head))
+        names = {layer.name for layer in model.layers}
+        if embedding not in names or head not in names:
+            raise ValueError(
+                f"model {model.name!r} has no {embedding!r} or no {head!r} layer: sampling "
+                "needs a token language model (build_many_to_many with vocab_size)")
+        if not getattr(layers[-1], "return_sequences", True):
+            raise ValueError(
+                f"model {model.name!r} answers once per sequence (its last recurrent layer "
+                "does not return sequences): sampling needs a language model that predicts "
+                "the next token at every step (build_many_to_many)")
+        sampler = cls(model.get_layer(embedding), layers, model.get_layer(head))
+        words = getattr(sampler.embedding, "input_dim", sampler.vocab_size)
+        if words != sampler.vocab_size:
+            raise ValueError(
+                f"model {model.name!r} predicts {sampler.vocab_size} classes from "
+                f"{words} token ids: sampling feeds each prediction back as the next token, "
+                "so the head must have one output per token id")
+        return sampler
 
     @property
     def vocab_size(self) -> int:
@@ -220,7 +237,9 @@ class RecurrentSampler:
         ``jax.jit``, or run it eagerly. ``uniforms`` is (steps, batch).
         Prompts of different lengths are left-padded: ``starts`` (batch,)
         gives each one's first real position, and the state stays at zero
-        until then, exactly as if that prompt had been read alone.
+        until then, exactly as if that prompt had been read alone. A model
+        whose embedding masks id 0 (``mask_zero=True``) never samples it: to
+        the model it is padding, not a token.
 
         Returns:
             Int32 tokens (batch, steps).
@@ -245,8 +264,14 @@ class RecurrentSampler:
         logits, states = self.fori_loop(0, ops.shape(prompts)[1], read,
                                         (empty, self.initial_states(batch)))
 
+        padding = getattr(self.embedding, "mask_zero", False)
+        if padding:  # the model masks id 0 as padding: never a token to sample
+            is_padding = ops.expand_dims(ops.arange(self.vocab_size) == 0, 0)
+
         def write(t, carry):
             logits, states, out = carry
+            if padding:
+                logits = ops.where(is_padding, -1e9, logits)
             tokens = choose_tokens(logits, ops.take(uniforms, t, axis=0), temperature, top_k,
                                    top_p)
             out = ops.slice_update(out, (0, t), ops.expand_dims(tokens, 1))
@@ -336,6 +361,19 @@ class RecurrentSampler:
                              f"received shape {prompts.shape}")
         if not isinstance(steps, int | np.integer) or steps < 0:
             raise ValueError(f"`steps` must be an integer >= 0; received {steps!r}")
+        if not np.issubdtype(prompts.dtype, np.integer):
+            raise ValueError(f"`prompts` must be integer token ids; received dtype {prompts.dtype}")
+        vocabulary = self.vocab_size
+        if prompts.min() < 0 or prompts.max() >= vocabulary:
+            raise ValueError(f"`prompts` must be token ids in [0, {vocabulary}) (the model's "
+                             f"vocabulary); received ids from {prompts.min()} to {prompts.max()}")
+        if starts is not None:
+            starts = np.asarray(starts)
+            if starts.shape != (len(prompts),) or not np.issubdtype(starts.dtype, np.integer) \
+                    or starts.min() < 0 or starts.max() >= prompts.shape[1]:
+                raise ValueError(
+                    f"`starts` must be one integer per prompt ({len(prompts)}), each in [0, "
+                    f"{prompts.shape[1]}) (the prompts' length); received {starts.tolist()!r}")
         top_k = top_k or None  # 0 means all, as in choose_tokens
         check_sampling(temperature, top_k, top_p)
         if steps == 0:

@@ -45,6 +45,9 @@ def stream_chunks(inputs: np.ndarray, targets: np.ndarray, streams: int, chunk: 
     if streams < 1 or chunk < 1:
         raise ValueError(f"`streams` and `chunk` must be positive integers; received {streams} "
                          f"and {chunk}")
+    if len(inputs) != len(targets):
+        raise ValueError(f"`inputs` and `targets` must have the same number of steps; "
+                         f"received {len(inputs)} and {len(targets)}")
     length = len(inputs) // streams
     if length == 0:
         raise ValueError(f"`streams` must be at most the series length ({len(inputs)}); "
@@ -80,7 +83,25 @@ def fit_tbptt(model: keras.Model, series: Sequence[tuple[np.ndarray, np.ndarray]
 
     Returns:
         The mean training loss of each epoch.
+
+    Raises:
+        ValueError: ``model`` has no stateful recurrent layer (it would train on
+            independent chunks, which is not truncated BPTT), its batch size is
+            not ``streams``, or ``series`` is not a list of ``(inputs, targets)``.
     """
+    stateful = [layer for layer in model._flatten_layers() if getattr(layer, "stateful", False)]
+    if not stateful:
+        raise ValueError("`model` has no stateful recurrent layer, so no state would carry "
+                         "from one chunk to the next; build it with stateful=True and "
+                         f"batch_size={streams} (e.g. build_many_to_many(..., stateful=True, "
+                         f"batch_size={streams}))")
+    batch = model.inputs[0].shape[0] if model.inputs else None
+    if batch is not None and batch != streams:
+        raise ValueError(f"`streams` ({streams}) must equal the stateful model's batch size "
+                         f"({batch})")
+    if isinstance(series, tuple) and len(series) == 2 and not isinstance(series[0], tuple):
+        raise ValueError("`series` must be a list of (inputs, targets) pairs, one per series; "
+                         "received one pair: wrap it in a list, [(inputs, targets)]")
     losses = []
     with _state_copying_layers(model):
         for _ in range(epochs):

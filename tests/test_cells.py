@@ -161,3 +161,14 @@ def test_recurrent_stack_names_shapes_and_states():
         inputs, RecurrentConfig(cell="gru", units=6), return_state=True, initial_state=[h0]
     )
     assert len(states) == 1 and tuple(states[0].shape) == (None, 6)
+
+
+def test_recurrent_stack_checks_what_the_builders_check():
+    assert tuple(recurrent_stack(keras.Input((None, 3)), {"units": 4}).shape) == (None, 4)
+    with pytest.raises(ValueError, match="cannot be combined with `bidirectional=True`"):
+        recurrent_stack(keras.Input((None, 3), batch_size=2),
+                        RecurrentConfig(bidirectional=True), stateful=True)
+    edited = RecurrentConfig()
+    edited.units = -3
+    with pytest.raises(ValueError, match="`units` must be a positive integer; received -3"):
+        recurrent_stack(keras.Input((None, 3)), edited)

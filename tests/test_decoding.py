@@ -92,7 +92,8 @@ def test_temperature_sharpens_and_flattens():
     "kwargs, message",
     [
         ({"temperature": -0.5}, "`temperature` must be >= 0 and finite; received -0.5"),
-        ({"top_k": 0}, "`top_k` must be >= 1; received 0"),
+        ({"top_k": -1}, "`top_k` must be an integer >= 1 (or 0/None: all); received -1"),
+        ({"top_k": 2.5}, "`top_k` must be an integer >= 1 (or 0/None: all); received 2.5"),
         ({"top_p": 0.0}, "`top_p` must be in (0, 1]; received 0.0"),
         ({"top_p": 1.5}, "`top_p` must be in (0, 1]; received 1.5"),
     ],
@@ -101,6 +102,20 @@ def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError) as caught:
         sample_from_probabilities(PROBABILITIES, **kwargs)
     assert str(caught.value) == message
+
+
+def test_one_distribution_gives_one_index_and_logits_are_refused():
+    row = PROBABILITIES[0]
+    assert sample_from_probabilities(row, temperature=0) == 1
+    drawn = sample_from_probabilities(row, rng=np.random.default_rng(0))
+    assert np.ndim(drawn) == 0 and 0 <= drawn < 5
+    assert drawn == sample_from_probabilities(PROBABILITIES, rng=np.random.default_rng(0))[0]
+    # top_k=0 keeps every entry, as in generate.
+    assert set(np.unique(_draws(PROBABILITIES, top_k=0))) == {0, 1, 2, 3, 4}
+    with pytest.raises(ValueError, match=r"logits\? apply keras.ops.softmax first"):
+        sample_from_probabilities(np.array([[2.0, -1.0, 0.5]]))
+    with pytest.raises(ValueError, match=r"must be \(batch, vocab\) or \(vocab,\)"):
+        sample_from_probabilities(np.ones((2, 2, 2)) / 2)
 
 
 # --- generate -----------------------------------------------------------------
@@ -167,6 +182,20 @@ def test_sampled_generation_is_reproducible_with_a_seed():
     assert not np.array_equal(first, other)
 
 
+def test_the_padding_id_of_a_masked_model_is_never_sampled():
+    def favouring_zero(mask_zero):
+        model = build_many_to_many(VOCAB, vocab_size=VOCAB, rnn={"units": 4},
+                                   output_activation="softmax", mask_zero=mask_zero)
+        head = model.get_layer("output_head")
+        head.bias.assign(np.eye(VOCAB, dtype="float32")[0] * 20.0)
+        return model
+
+    prompts = np.array([[1, 2], [3, 4]], dtype="int32")
+    masked = generate(favouring_zero(True), prompts, 6, temperature=0)
+    assert masked.min() >= 1
+    assert (generate(favouring_zero(False), prompts, 6, temperature=0) == 0).all()
+
+
 def test_generate_edge_cases_and_reset_states():
     _, stateful = _language_models("lstm")
     prompts = np.array([[1, 2], [3, 4], [5, 6]], dtype="int32")
@@ -178,6 +207,18 @@ def test_generate_edge_cases_and_reset_states():
         assert str(caught.value) == (
             f"`prompts` must be (batch, length >= 1) ids; received shape {bad.shape}"
         )
+    with pytest.raises(ValueError, match=r"token ids in \[0, 12\) \(the model's vocabulary\); "
+                       "received ids from -1 to 12"):
+        generate(stateful, np.array([[1, 12], [-1, 2], [3, 4]]), 2)
+    with pytest.raises(ValueError, match="must be integer token ids"):
+        generate(stateful, prompts.astype("float32"), 2)
+    from rnn_templates.sampling import RecurrentSampler
+
+    sampler = RecurrentSampler.from_model(stateful)
+    for starts in ([0, 2, 0], [0, 0], [0, 1, 0, 1]):
+        with pytest.raises(ValueError, match=r"`starts` must be one integer per prompt \(3\), "
+                           r"each in \[0, 2\)"):
+            sampler.sample(prompts, 2, starts=starts)
     # reset_states zeroes every stateful layer's carried state.
     stateful(prompts, training=False)
     layer = stateful.get_layer("rnn_1")
@@ -186,3 +227,18 @@ def test_generate_edge_cases_and_reset_states():
     for name in ("rnn_1", "rnn_2"):
         for state in stateful.get_layer(name).states:
             assert np.abs(keras.ops.convert_to_numpy(state)).max() == 0
+
+
+def test_only_a_token_language_model_can_be_sampled():
+    from rnn_templates.topologies import build_many_to_one
+
+    prompts = np.array([[1, 2]])
+    classifier = build_many_to_one(VOCAB, vocab_size=VOCAB, rnn={"units": 4})
+    with pytest.raises(ValueError, match="answers once per sequence"):
+        generate(classifier, prompts, 2)
+    real = build_many_to_many(VOCAB, input_dim=3, rnn={"units": 4})
+    with pytest.raises(ValueError, match="sampling needs a token language model"):
+        generate(real, prompts, 2)
+    tagger = build_many_to_many(5, vocab_size=VOCAB, rnn={"units": 4})
+    with pytest.raises(ValueError, match="predicts 5 classes from 12 token ids"):
+        generate(tagger, prompts, 2)

@@ -64,3 +64,13 @@ def test_bad_arguments():
         stream_chunks(np.zeros((3, 1)), np.zeros((3, 1)), streams=5, chunk=2)
     with pytest.raises(ValueError, match="`streams` and `chunk` must be positive integers"):
         stream_chunks(np.zeros((3, 1)), np.zeros((3, 1)), streams=1, chunk=0)
+    with pytest.raises(ValueError, match="same number of steps; received 3 and 2"):
+        stream_chunks(np.zeros((3, 1)), np.zeros((2, 1)), streams=1, chunk=2)
+    x, y = _series()
+    with pytest.raises(ValueError, match="`model` has no stateful recurrent layer"):
+        fit_tbptt(_model(False, 2), [(x, y)], streams=2, chunk=10)
+    with pytest.raises(ValueError, match=r"`streams` \(3\) must equal the stateful model's "
+                       r"batch size \(2\)"):
+        fit_tbptt(_model(True, 2), [(x, y)], streams=3, chunk=10)
+    with pytest.raises(ValueError, match="received one pair: wrap it in a list"):
+        fit_tbptt(_model(True, 2), (x, y), streams=2, chunk=10)

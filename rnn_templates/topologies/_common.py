@@ -6,29 +6,11 @@ from typing import Any
 
 import keras
 
-from rnn_templates.cells import RecurrentConfig
+from rnn_templates.cells import positive_int, rate, resolve_rnn  # noqa: F401  (re-exported)
 from rnn_templates.layers import GradientGate, WordDropout
 
 # How a pretrained embedding trains: see sequence_input.
 FREEZE = ("never", "always", "gated", "multichannel")
-
-
-def resolve_rnn(rnn: RecurrentConfig | dict | None) -> RecurrentConfig:
-    """Accept a config, a plain dict of its fields, or None for the defaults."""
-    if rnn is None:
-        return RecurrentConfig()
-    if isinstance(rnn, RecurrentConfig):
-        return rnn
-    if isinstance(rnn, dict):
-        valid = {f.name for f in RecurrentConfig.__dataclass_fields__.values()}
-        unknown = sorted(set(rnn) - valid)
-        if unknown:
-            raise ValueError(
-                f"unknown recurrent option(s) {', '.join(unknown)}; valid options: "
-                f"{', '.join(sorted(valid))}"
-            )
-        return RecurrentConfig(**rnn)
-    raise ValueError(f"`rnn` must be a RecurrentConfig or dict; received {type(rnn).__name__}")
 
 
 def sequence_input(
@@ -80,12 +62,26 @@ def sequence_input(
             "give exactly one of `vocab_size` (token ids in) or `input_dim` (real-valued "
             f"features in); received vocab_size={vocab_size!r}, input_dim={input_dim!r}"
         )
+    timesteps = positive_int("timesteps", timesteps, optional=True)
+    batch_size = positive_int("batch_size", batch_size, optional=True)
+    embedding_dropout = rate("embedding_dropout", embedding_dropout)
+    word_dropout = rate("word_dropout", word_dropout)
     if vocab_size is not None:
-        if not isinstance(vocab_size, int) or vocab_size < 2:
-            raise ValueError(f"`vocab_size` must be an integer >= 2; received {vocab_size!r}")
+        vocab_size = positive_int("vocab_size", vocab_size, minimum=2)
+        embedding_dim = positive_int("embedding_dim", embedding_dim)
+        if mask_value is not None:
+            raise ValueError("`mask_value` masks real-valued steps (`input_dim`); token ids "
+                             "are masked by `mask_zero` (id 0 is padding)")
         if freeze not in FREEZE:
             raise ValueError(f"`freeze` must be one of {', '.join(map(repr, FREEZE))}; "
                              f"received {freeze!r}")
+        if freeze != "never" and pretrained is None:
+            raise ValueError(f"`freeze={freeze!r}` needs `pretrained` vectors (a random "
+                             "embedding that is frozen never learns)")
+        if pretrained is not None:
+            import numpy as np
+
+            pretrained = np.asarray(pretrained, dtype="float32")
         inputs = keras.Input((timesteps,), batch_size=batch_size, dtype="int32", name=name)
         ids = inputs
         if word_dropout:
@@ -93,8 +89,6 @@ def sequence_input(
         if pretrained is not None and tuple(pretrained.shape) != (vocab_size, embedding_dim):
             raise ValueError(f"`pretrained` must have shape {(vocab_size, embedding_dim)}; "
                              f"received {tuple(pretrained.shape)}")
-        if freeze == "multichannel" and pretrained is None:
-            raise ValueError("`freeze='multichannel'` needs `pretrained` vectors")
         embedding = keras.layers.Embedding(
             vocab_size, embedding_dim, mask_zero=mask_zero, name=embedding_name,
             trainable=freeze != "always",
@@ -116,8 +110,7 @@ def sequence_input(
                 embedding_dropout, name=f"{embedding_name}_dropout"
             )(features)
         return inputs, features
-    if not isinstance(input_dim, int) or input_dim < 1:
-        raise ValueError(f"`input_dim` must be a positive integer; received {input_dim!r}")
+    input_dim = positive_int("input_dim", input_dim)
     inputs = keras.Input((timesteps, input_dim), batch_size=batch_size, name=name)
     features = inputs
     if mask_value is not None:
@@ -134,8 +127,8 @@ def output_head(
     name: str = "output_head",
 ) -> Any:
     """Dropout then a Dense layer; applies per step on 3-D input."""
-    if not isinstance(output_dim, int) or output_dim < 1:
-        raise ValueError(f"`output_dim` must be a positive integer; received {output_dim!r}")
+    output_dim = positive_int("output_dim", output_dim)
+    dropout = rate(f"{'head_' if name == 'output_head' else ''}dropout", dropout)
     if dropout:
         x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
     return keras.layers.Dense(output_dim, activation=activation, name=name)(x)

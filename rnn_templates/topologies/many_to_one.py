@@ -13,7 +13,12 @@ from rnn_templates.layers import (
     MaskedGlobalMaxPooling1D,
     NgramIds,
 )
-from rnn_templates.topologies._common import output_head, resolve_rnn, sequence_input
+from rnn_templates.topologies._common import (
+    output_head,
+    positive_int,
+    resolve_rnn,
+    sequence_input,
+)
 
 
 def build_many_to_one(
@@ -75,9 +80,12 @@ def build_many_to_one(
         members: More than 1: that many whole models (``member_1..N``, each
             with its own embedding, recurrent stack and head) side by side on
             the same input, a deep ensemble answering with their mean
-            (:mod:`rnn_templates.ensemble`; compile it with
+            (:mod:`rnn_templates.ensemble`). Compile it with
             :class:`~rnn_templates.ensemble.EnsembleLoss` and
-            :class:`~rnn_templates.ensemble.EnsembleMetric`).
+            :class:`~rnn_templates.ensemble.EnsembleMetric`, giving both
+            ``output_axes=1`` (each member's output is one vector), e.g.
+            ``EnsembleLoss("sparse_categorical_crossentropy", output_axes=1)``
+            and ``EnsembleMetric("sparse_categorical_accuracy", output_axes=1)``.
         mask_zero: Token input: id 0 is padding (masked). False for sequences
             that are never padded: no mask, so LSTM and GRU keep their fused
             kernels on the JAX and PyTorch backends too (a mask sends them to
@@ -102,8 +110,7 @@ def build_many_to_one(
     """
     # Every argument but these shapes each member alike (read first, before any local).
     options = {k: v for k, v in locals().items() if k not in ("output_dim", "members", "name")}
-    if int(members) < 1:
-        raise ValueError(f"`members` must be at least 1; received {members!r}")
+    members = positive_int("members", members)
     if members > 1:
         parts = [build_many_to_one(output_dim, **options, name=f"member_{i + 1}")
                  for i in range(members)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 
 from rnn_templates.cells import RecurrentConfig, recurrent_stack
-from rnn_templates.topologies._common import output_head, resolve_rnn
+from rnn_templates.topologies._common import output_head, positive_int, resolve_rnn
 
 
 def build_one_to_many(
@@ -42,9 +42,9 @@ def build_one_to_many(
         >>> tuple(model.output_shape)
         (None, 6, 10)
     """
-    if not isinstance(output_steps, int) or output_steps < 1:
-        raise ValueError(f"`output_steps` must be a positive integer; received {output_steps!r}")
+    output_steps = positive_int("output_steps", output_steps)
     config = resolve_rnn(rnn)
+    input_dim = positive_int("input_dim", input_dim)
     inputs = keras.Input((input_dim,), name="inputs")
     condition = keras.layers.Dense(config.units, activation="tanh", name="condition")(inputs)
     repeated = keras.layers.RepeatVector(output_steps, name="repeat")(condition)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 
 from rnn_templates.cells import RecurrentConfig, recurrent_stack
-from rnn_templates.topologies._common import output_head, resolve_rnn
+from rnn_templates.topologies._common import output_head, positive_int, resolve_rnn
 
 
 def build_one_to_one(
@@ -39,6 +39,7 @@ def build_one_to_one(
         (None, 3)
     """
     config = resolve_rnn(rnn)
+    input_dim = positive_int("input_dim", input_dim)
     inputs = keras.Input((input_dim,), name="inputs")
     steps = keras.layers.Reshape((1, input_dim), name="as_one_step")(inputs)
     hidden = recurrent_stack(steps, config, name="rnn")

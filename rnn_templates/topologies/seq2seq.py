@@ -21,7 +21,13 @@ from typing import Any
 import keras
 
 from rnn_templates.cells import RecurrentConfig, make_recurrent_layer, warn_if_slow
-from rnn_templates.topologies._common import output_head, resolve_rnn, sequence_input
+from rnn_templates.topologies._common import (
+    output_head,
+    positive_int,
+    rate,
+    resolve_rnn,
+    sequence_input,
+)
 
 
 def _decoder_config(config: RecurrentConfig) -> RecurrentConfig:
@@ -77,8 +83,8 @@ def build_seq2seq(
     """
     config = resolve_rnn(rnn)
     attention = _attention_kind(attention)
-    if not 0 <= dropout < 1:
-        raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}")
+    dropout = rate("dropout", dropout)
+    target_dim = positive_int("target_dim", target_dim)
     if config.bidirectional and config.merge_mode != "concat":
         raise ValueError(
             "a bidirectional seq2seq encoder needs merge_mode='concat' (its states are "

@@ -159,6 +159,38 @@ def test_bad_arguments_name_the_option():
     assert str(caught.value) == "`output_dim` must be a positive integer; received 0"
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"vocab_size": 10, "embedding_dim": 0}, "`embedding_dim` must be a positive integer; "
+     "received 0"),
+    ({"vocab_size": 10, "timesteps": 0}, "`timesteps` must be a positive integer or None; "
+     "received 0"),
+    ({"vocab_size": 10, "head_dropout": 2.0}, "`head_dropout` must be a number in [0, 1); "
+     "received 2.0"),
+    ({"vocab_size": 10, "embedding_dropout": -1.0}, "`embedding_dropout` must be a number in "
+     "[0, 1); received -1.0"),
+    ({"vocab_size": 10, "members": 2.5}, "`members` must be a positive integer; received 2.5"),
+    ({"vocab_size": 10, "mask_value": 0.0}, "`mask_value` masks real-valued steps "
+     "(`input_dim`); token ids are masked by `mask_zero` (id 0 is padding)"),
+    ({"vocab_size": 10, "freeze": "always"}, "`freeze='always'` needs `pretrained` vectors "
+     "(a random embedding that is frozen never learns)"),
+    ({"input_dim": 3.0}, "`input_dim` must be a positive integer; received 3.0"),
+])
+def test_every_size_and_rate_is_checked_by_its_own_name(kwargs, message):
+    with pytest.raises(ValueError) as caught:
+        build_many_to_one(2, **kwargs)
+    assert str(caught.value) == message
+
+
+def test_numpy_integers_and_a_list_of_vectors_are_accepted():
+    vectors = [[0.0, 0.0], [1.0, 1.0], [0.5, -0.5]]
+    model = build_many_to_one(np.int64(2), vocab_size=np.int64(3), embedding_dim=2,
+                              pretrained=vectors, rnn={"units": np.int32(4)},
+                              members=np.int64(2))
+    assert tuple(model.output_shape) == (None, 2)
+    np.testing.assert_allclose(to_numpy(model.get_layer("member_1").get_layer(
+        "embedding").embeddings), vectors)
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_keras_save_and_reload_gives_identical_predictions(cell, tmp_path):
     model = build_many_to_one(

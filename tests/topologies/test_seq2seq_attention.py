@@ -50,7 +50,7 @@ def test_attention_kind_and_dropout_are_checked():
     with pytest.raises(ValueError, match="`attention` must be False, True or one of 'dot', "
                        "'luong', 'bahdanau'; received 'general'"):
         _model("general")
-    with pytest.raises(ValueError, match=r"`dropout` must be in \[0, 1\); received 1.5"):
+    with pytest.raises(ValueError, match=r"`dropout` must be a number in \[0, 1\); received 1.5"):
         build_seq2seq(5, source_vocab_size=5, target_vocab_size=5, dropout=1.5)
     with pytest.raises(ValueError, match="has no attention layer"):
         seq2seq_inference_models(_model(None), return_attention=True)

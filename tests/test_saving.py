@@ -1,0 +1,30 @@
+"""A model built with the library's layers reloads in a script that imports only rnn_templates."""
+
+import subprocess
+import sys
+
+import numpy as np
+
+import rnn_templates as rt
+
+
+def test_a_fresh_process_reloads_every_library_layer_with_rt_load_model(tmp_path):
+    vectors = np.random.default_rng(0).normal(size=(20, 8)).astype("float32")
+    model = rt.build_many_to_one(2, vocab_size=20, embedding_dim=8, pooling="mean_max",
+                                 word_dropout=0.1, pretrained=vectors, freeze="gated",
+                                 ngram_buckets=50, members=2, output_activation="softmax",
+                                 rnn={"units": 4})
+    tokens = np.array([[3, 4, 5, 0], [7, 8, 0, 0]])
+    expected = np.asarray(model(tokens, training=False))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    np.save(tmp_path / "tokens.npy", tokens)
+    script = (
+        "import sys, numpy as np, rnn_templates as rt\n"
+        f"model = rt.load_model({str(path)!r})\n"
+        f"tokens = np.load({str(tmp_path / 'tokens.npy')!r})\n"
+        f"np.save({str(tmp_path / 'out.npy')!r}, np.asarray(model(tokens, training=False)))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
