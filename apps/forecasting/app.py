@@ -39,6 +39,7 @@ from rnn_templates.data.series import (
     load_series,
     prediction_history,
     reader_keywords,
+    refuse_constant_columns,
     series_from_frame,
     split_series,
 )
@@ -57,7 +58,8 @@ class ForecastingApp(App):
     # --- 1. data -------------------------------------------------------------------------
 
     def load_data(self, config: ForecastingConfig) -> Series:
-        return load_series(config, config.data)
+        # A constant column is refused for training (prepare), not in a file to evaluate on.
+        return load_series(config, config.data, refuse_constant=False)
 
     def from_arrays(self, config, inputs, targets) -> Series:
         """``inputs``: a DataFrame with a time column (``targets`` unused: name them in config)."""
@@ -71,6 +73,7 @@ class ForecastingApp(App):
                               future_rows=artifacts["future_rows"])
 
     def prepare(self, config: ForecastingConfig, series: Series) -> Prepared:
+        refuse_constant_columns(series)
         validation, test = split_series(series, config)
         values = series.values.astype("float32")
         train_rows = values[:validation]
@@ -110,6 +113,13 @@ class ForecastingApp(App):
                                  expected=", ".join(artifacts["input_columns"]),
                                  received=", ".join(series.columns),
                                  fix="evaluate on a file with the columns the model was trained on")
+        window = artifacts["lookback"] + artifacts["horizon"]
+        if len(series) < window:
+            raise UserInputError(
+                "too few rows for one window to evaluate", where=series.source,
+                expected=f"at least lookback + horizon = {artifacts['lookback']} + "
+                f"{artifacts['horizon']} = {window} rows", received=f"{len(series)} rows",
+                fix="evaluate on a longer file")
         return self._windows(series.values, artifacts, 0, len(series))
 
     def write_held_out(self, directory: Path, inputs, targets, artifacts) -> None:

@@ -73,6 +73,10 @@ class Series:
         lines: Each row's line (CSV) or row number (Parquet) in the table, 0 for
             rows inserted for a gap; None when unknown.
         unit: ``"line"`` or ``"row"``: what :attr:`lines` counts.
+        utc: The table's timestamps carried UTC offsets and :attr:`index` holds
+            them in UTC (naive); False for naive timestamps, and for dates.
+        generated: How many of the last columns are calendar features made here
+            (not read from the table).
     """
 
     index: pd.DatetimeIndex
@@ -86,6 +90,8 @@ class Series:
     empty: np.ndarray | None = None
     lines: np.ndarray | None = None
     unit: str = "line"
+    utc: bool = False
+    generated: int = 0
 
     @property
     def columns(self) -> list[str]:
@@ -124,9 +130,13 @@ def future_index(last: pd.Timestamp, freq: str, steps: int) -> pd.DatetimeIndex:
     return pd.date_range(last, periods=steps + 1, freq=freq)[1:]
 
 
-def read_series(path: str | os.PathLike, **options) -> Series:
-    """Read a CSV or Parquet file (by extension) and check it; see :func:`series_from_frame`."""
-    path = require_file(path)
+def read_series(path: str | os.PathLike, *, option: str = "--data", **options) -> Series:
+    """Read a CSV or Parquet file (by extension) and check it; see :func:`series_from_frame`.
+    ``option``: what gave the path, for messages."""
+    if not str(path).strip():
+        raise UserInputError("empty input: no file named", where=option,
+                             expected="the path of a CSV or Parquet file")
+    path = require_file(path, option)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
@@ -159,10 +169,29 @@ def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
     each cell on its own; the cells it cannot read become NaT, which the
     callers report in one line, so the warning would only print noise ahead
     of that line. Silenced here only, not in the global warning filters.
+
+    Cells with different UTC offsets (local time across a daylight-saving
+    change) are read as UTC. Without ``date_format`` pandas takes the format
+    from the first cell; a cell written another way (with seconds where the
+    first has none, say) is read on its own rather than refused.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
-        return pd.to_datetime(text, format=date_format, errors="coerce")
+        try:
+            parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        except ValueError as error:
+            if "timezone" not in str(error).lower() and "tz" not in str(error):
+                raise
+            parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
+        retry = parsed.isna() & text.astype(str).str.strip().ne("")
+        if date_format is None and retry.any() and not retry.all():
+            aware = parsed.dt.tz is not None
+            try:
+                again = pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=aware)
+                parsed = parsed.where(~retry, again)
+            except (ValueError, TypeError):
+                pass  # naive and zone-aware cells mixed: those cells stay unread
+        return parsed
 
 
 def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
@@ -195,7 +224,12 @@ def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
         "unusual)")
 
 
-def _timestamps(frame, name, date_format, source, lines, unit) -> pd.DatetimeIndex:
+def _timestamps(frame, name, date_format, source, lines, unit) -> tuple[pd.DatetimeIndex, bool]:
+    """The time column's timestamps, and whether they were converted to UTC.
+
+    Timestamps with a zone or UTC offset become naive: in UTC (True), or, for
+    dates (local midnights), as the dates they name (False).
+    """
     column = frame[name]
     if pd.api.types.is_datetime64_any_dtype(column):
         parsed = pd.to_datetime(column)
@@ -217,9 +251,21 @@ def _timestamps(frame, name, date_format, source, lines, unit) -> pd.DatetimeInd
             expected="a date or time" + (f" in the format {date_format}" if date_format else ""),
             fix="fix the cell, or give the format with --set date_format=...")
     index = pd.DatetimeIndex(parsed)
-    if index.tz is not None:
-        index = index.tz_convert("UTC").tz_localize(None)
-    return index
+    if index.tz is None:
+        return index, False
+    utc = index.tz_convert("UTC").tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(column):
+        wall = index.tz_localize(None)  # the clock time where the data was recorded
+    else:
+        wall = pd.DatetimeIndex(_to_datetime(text.str.replace(
+            r"\s*(Z|UTC|[+-]\d\d(:?\d\d)?)$", "", regex=True), date_format))
+    # Dates (every local timestamp at midnight) keep their dates: in UTC, local
+    # midnights move by an hour with daylight saving and leave the grid. Anything
+    # finer is read in UTC, where clock changes neither repeat nor skip an hour.
+    if not wall.hasnans and (wall == wall.normalize()).all() \
+            and not (utc == utc.normalize()).all():
+        return wall, False
+    return utc, True
 
 
 def _numbers(frame, names, source, lines, unit) -> np.ndarray:
@@ -263,12 +309,25 @@ def _resolve_freq(index: pd.DatetimeIndex, freq: str | None, source: str) -> str
             return inferred
     steps = pd.Series(index[1:] - index[:-1])
     if len(steps):
+        # pandas infers nothing once a step is missing: take the most common step, or the
+        # calendar frequency (business days, months, quarters, years) whose grid holds
+        # every timestamp with the fewest steps to insert.
         step = steps.mode().iloc[0]
         if step == pd.Timedelta(days=7):
-            return pd.tseries.frequencies.to_offset(f"W-{index[0].day_name()[:3].upper()}").freqstr
-        if step % pd.Timedelta(days=1) == pd.Timedelta(0):
-            return f"{step.days}D" if step.days > 1 else "D"
-        return pd.tseries.frequencies.to_offset(step).freqstr
+            common = f"W-{index[0].day_name()[:3].upper()}"
+        elif step % pd.Timedelta(days=1) == pd.Timedelta(0):
+            common = f"{step.days}D" if step.days > 1 else "D"
+        else:
+            common = step
+        candidates = [common]
+        if step >= pd.Timedelta(days=1):
+            candidates += ["B", "MS", "ME", "QS", "QE", "YS", "YE"]
+        best, size = None, None
+        for candidate in candidates:
+            grid = pd.date_range(index[0], index[-1], freq=candidate)
+            if index.isin(grid).all() and (size is None or len(grid) < size):
+                best, size = candidate, len(grid)
+        return pd.tseries.frequencies.to_offset(best if best is not None else common).freqstr
     raise UserInputError("cannot infer the frequency of fewer than two timestamps",
                          where=source, fix="declare it with --set freq=h (or D, W-SAT, ...)")
 
@@ -289,6 +348,7 @@ def series_from_frame(
     unit: str = "line",
     column_fix: str | None = None,
     open_targets: int = 0,
+    refuse_constant: bool = True,
 ) -> Series:
     """Check a table and return a regular :class:`Series`.
 
@@ -310,6 +370,9 @@ def series_from_frame(
         open_targets: The last rows whose target cells are left empty on purpose (the
             horizon of a forecast from a file with known-future covariates): those
             cells are filled like others but neither reported nor refused as missing.
+        refuse_constant: Refuse a constant column (nothing to learn from it); False
+            for a file a trained model reads, whose recent rows may well hold one
+            value throughout (the scaling comes from training).
 
     Returns:
         The series; :attr:`Series.notes` says what was fixed.
@@ -321,7 +384,7 @@ def series_from_frame(
         >>> series.freq, series.values[:, 0].tolist()
         ('D', [3.0, 3.6666666666666665, 4.333333333333333, 5.0])
         >>> print(series.notes[0].replace(": inserted", ":\\n inserted"))
-        data:3: 1 missing step after this row (first 2024-01-03):
+        data:3: 1 missing step at frequency D after this row (first 2024-01-03):
          inserted, values filled by interpolate
     """
     if missing not in MISSING_POLICIES:
@@ -330,7 +393,10 @@ def series_from_frame(
     if frame.empty:
         raise UserInputError("the table has no rows", where=source,
                              fix="give a file with a header row and data rows")
-    frame = frame.reset_index(drop=True)
+    if isinstance(frame.index, pd.DatetimeIndex) or any(frame.index.names):
+        frame = frame.reset_index()  # a time index (a pandas-written Parquet) is a column
+    else:
+        frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip() for c in frame.columns]
     date_format = date_format or None
     lines = np.arange(len(frame)) + first_line
@@ -352,10 +418,13 @@ def series_from_frame(
     if not targets:
         raise UserInputError("no target column", where=source, received=f"columns {found}",
                              fix=column_fix or "name them with --set targets=[...]")
-    index = _timestamps(frame, time_column, date_format, source, lines, unit)
+    index, utc = _timestamps(frame, time_column, date_format, source, lines, unit)
     columns = [*targets, *past, *future]
     values = _numbers(frame, columns, source, lines, unit)
     notes: list[str] = []
+    if utc:
+        notes.append(f"{source}: timestamps with UTC offsets read in UTC (forecasts are "
+                     "labelled in UTC too)")
 
     # Order and duplicates.
     order = np.argsort(index.asi8, kind="stable")
@@ -374,6 +443,7 @@ def series_from_frame(
 
     # Frequency, off-grid timestamps and gaps.
     freq = _resolve_freq(index, freq, source)
+    inserted = None
     grid = pd.date_range(index[0], index[-1], freq=freq)
     off_grid = ~index.isin(grid)
     if off_grid.any():
@@ -381,7 +451,8 @@ def series_from_frame(
         raise UserInputError(
             f"timestamp {index[row]} is off the {freq} grid that starts at {index[0]}",
             where=_where(source, unit, int(lines[row])),
-            fix="resample the data to one frequency, or declare the right one with --set freq=")
+            fix="resample the data to one frequency, or declare the right one with --set freq= "
+            "(a pandas alias: h, D, B, W-SUN, MS, QS...)")
     if len(grid) > len(index):
         positions = grid.get_indexer(index)
         after = np.flatnonzero(np.diff(positions) > 1)
@@ -396,17 +467,21 @@ def series_from_frame(
         full = np.full((len(grid), values.shape[1]), np.nan)
         full[positions] = values
         values = full
+        inserted = np.ones(len(grid), dtype=bool)
+        inserted[positions] = False
         full_lines = np.zeros(len(grid), dtype=lines.dtype)
         full_lines[positions] = lines
         lines = full_lines
         notes.append(f"{_where(source, unit, first)}: {gap_rows} missing step"
-                     f"{'s' if gap_rows > 1 else ''} after this row (first "
+                     f"{'s' if gap_rows > 1 else ''} at frequency {freq} after this row (first "
                      f"{first_missing.date() if freq in ('D', 'B') else first_missing}): "
                      f"inserted, values filled by {missing}")
         index = grid
-    # Empty, NaN and infinite cells.
+    # Empty, NaN and infinite cells (rows inserted for gaps were reported above).
     empty = np.isnan(values)
     unexpected = empty.copy()
+    if inserted is not None:
+        unexpected[inserted] = False
     if open_targets:
         unexpected[-open_targets:, :len(targets)] = False
     if empty.any():
@@ -433,17 +508,27 @@ def series_from_frame(
         column = int(np.argwhere(np.isnan(values))[0][1])
         raise UserInputError(f"column '{columns[column]}' has no value at all", where=source,
                              fix="leave it out of the targets and covariates")
+    calendar_columns, calendar_values = calendar_features(index, calendar)
+    series = Series(index=index, values=np.concatenate([values, calendar_values], axis=1),
+                    targets=list(targets), past=list(past),
+                    future=[*future, *calendar_columns], freq=freq, source=source, notes=notes,
+                    empty=empty, lines=np.asarray(lines), unit=unit, utc=utc,
+                    generated=len(calendar_columns))
+    if refuse_constant:
+        refuse_constant_columns(series)
+    return series
+
+
+def refuse_constant_columns(series: Series) -> None:
+    """Refuse a series to train on whose target or covariate holds one value throughout."""
+    values = series.values[:, :len(series.columns) - series.generated]
     constant = np.flatnonzero(np.ptp(values, axis=0) == 0) if len(values) else []
     if len(constant):
-        name = columns[int(constant[0])]
+        name = series.columns[int(constant[0])]
         raise UserInputError(
             f"column '{name}' is constant ({values[0, constant[0]]:g} in every row)",
-            where=source, fix="leave it out of the targets and covariates: it carries nothing")
-    calendar_columns, calendar_values = calendar_features(index, calendar)
-    return Series(index=index, values=np.concatenate([values, calendar_values], axis=1),
-                  targets=list(targets), past=list(past),
-                  future=[*future, *calendar_columns], freq=freq, source=source, notes=notes,
-                  empty=empty, lines=np.asarray(lines), unit=unit)
+            where=series.source,
+            fix="leave it out of the targets and covariates: it carries nothing")
 
 
 # --- splits in time and the history to forecast from ------------------------------------
@@ -455,6 +540,9 @@ def _position(series: Series, start: str, option: str) -> int:
     except ValueError:
         raise UserInputError("timestamp not understood", where=option, received=repr(start),
                              fix="write it like 2001-06-30 or 2001-06-30 12:00") from None
+    if moment.tz is not None:  # compared as the series' timestamps were read
+        moment = moment.tz_convert("UTC") if series.utc else moment
+        moment = moment.tz_localize(None)
     return int(series.index.searchsorted(moment))
 
 
@@ -570,12 +658,15 @@ def reader_keywords(options) -> dict:
 
 
 def load_series(options, path: str, *, report: bool = True, column_fix: str | None = None,
-                open_targets: int = 0) -> Series:
+                open_targets: int = 0, refuse_constant: bool = True,
+                option: str = "--data") -> Series:
     """Read ``path`` (also looked up in the project) as ``options`` say; the fixes made
     (rows sorted, gaps filled...) are printed to stderr unless ``report`` is false.
-    ``column_fix``, ``open_targets``: see :func:`series_from_frame`."""
-    series = read_series(resolve_path(path), **reader_keywords(options),
-                         column_fix=column_fix, open_targets=open_targets)
+    ``column_fix``, ``open_targets``, ``refuse_constant``: see :func:`series_from_frame`;
+    ``option``: what gave the path, for messages."""
+    series = read_series(resolve_path(path), **reader_keywords(options), option=option,
+                         column_fix=column_fix, open_targets=open_targets,
+                         refuse_constant=refuse_constant)
     if report:
         _report(series)
     return series
@@ -615,14 +706,18 @@ def prediction_history(path: str, options, artifacts: dict
     # predict takes no --set: a missing column is fixed in the file, not in the config.
     fix = f"give a file with {_expected_columns(options, columns)}, as in training"
     # With known-future inputs the last horizon rows carry no targets: not missing values.
-    series = load_series(options, path, report=False, column_fix=fix,
+    series = load_series(options, path, report=False, column_fix=fix, refuse_constant=False,
+                         option="predict's input",
                          open_targets=artifacts["horizon"] if artifacts["future_rows"] else 0)
     if series.columns != columns:
         raise UserInputError("the file's columns differ from the model's", where=path,
                              expected=", ".join(columns), received=", ".join(series.columns),
                              fix=fix)
-    history = forecast_history(series, artifacts["lookback"], artifacts["horizon"],
-                               future_given=bool(options.future_covariates),
-                               future_rows=artifacts["future_rows"], calendar=options.calendar)
+    window, timestamps, known = forecast_history(
+        series, artifacts["lookback"], artifacts["horizon"],
+        future_given=bool(options.future_covariates), future_rows=artifacts["future_rows"],
+        calendar=options.calendar)
+    if series.utc:  # say so in every timestamp written
+        timestamps = pd.DatetimeIndex(timestamps).tz_localize("UTC")
     _report(series)  # after the checks: a refused file prints its one error line only
-    return history
+    return window, timestamps, known

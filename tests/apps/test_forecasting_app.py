@@ -112,6 +112,41 @@ def test_export_and_predict_write_a_csv_of_forecasts(trained_run, workspace, sma
         assert row["calibration"] == "last 60 windows"  # the file's most recent windows
 
 
+def test_predict_reads_offsets_constant_recent_values_and_names_its_input(trained_run, workspace,
+                                                                          small_csv, capsys):
+    model = str(trained_run / "saved_model")
+    frame = pd.read_csv(small_csv)
+    zoned = workspace / "zoned.csv"
+    frame.assign(date=frame["date"] + "T12:00:00+02:00").to_csv(zoned, index=False)
+    assert main(["forecasting", "predict", "--model", model, str(zoned)]) == 0
+    out, err = capsys.readouterr()
+    first = out.splitlines()[0].split("\t") if "\t" in out else out.splitlines()[0].split(",")
+    assert "2002-01-05T10:00:00+00:00" in first  # one week after the last row, in UTC
+    assert "read in UTC" in err
+    # Recent rows holding one value throughout are a history to forecast from.
+    flat = workspace / "flat.csv"
+    frame.tail(120).assign(co2=370.0).to_csv(flat, index=False)
+    assert main(["forecasting", "predict", "--model", model, str(flat)]) == 0
+    capsys.readouterr()
+    listing = workspace / "inputs.txt"
+    listing.write_text(f"{flat}\n\n")
+    assert main(["forecasting", "predict", "--model", model, "--input", str(listing)]) == 2
+    err = capsys.readouterr().err
+    assert "empty input: no file named" in err and "--data" not in err
+    assert main(["forecasting", "predict", "--model", model, str(workspace / "nowhere.csv")]) == 2
+    assert "check the path given to predict's input" in capsys.readouterr().err
+
+
+def test_evaluate_on_a_file_shorter_than_one_window_says_so(trained_run, workspace, small_csv,
+                                                          capsys):
+    short = workspace / "short.csv"
+    pd.read_csv(small_csv).tail(64).to_csv(short, index=False)
+    assert main(["forecasting", "evaluate", "--run-dir", str(trained_run), "--data",
+                 str(short)]) == 2
+    assert ("too few rows for one window to evaluate; expected at least lookback + horizon = "
+            "52 + 13 = 65 rows; received 64 rows") in capsys.readouterr().err
+
+
 def test_predict_on_a_file_with_other_columns_is_one_clear_line(trained_run, workspace, capsys):
     other = workspace / "other.csv"
     pd.DataFrame({"date": pd.date_range("2001-01-06", periods=100, freq="W-SAT"),

@@ -63,7 +63,7 @@ def test_gaps_are_filled_by_policy_or_refused(tmp_path):
     interpolated = read_series(path, freq="h")
     assert interpolated.values[:, 0].tolist() == pytest.approx([1, 2, 4, 6, 8, 9])
     assert interpolated.notes[0] == (
-        f"{path}:3: 2 missing steps after this row (first 2024-01-01 02:00:00): inserted, "
+        f"{path}:3: 2 missing steps at frequency h after this row (first 2024-01-01 02:00:00): inserted, "
         "values filled by interpolate")
     assert read_series(path, freq="h", missing="ffill").values[:, 0].tolist() == [
         1, 2, 2, 2, 8, 9]
@@ -90,6 +90,62 @@ def test_constant_column_is_refused(tmp_path):
     assert _error(path) == (
         f"{path}: column 'flag' is constant (3 in every row); leave it out of the targets and "
         "covariates: it carries nothing")
+    # A file a trained model reads may hold one value throughout (recent rows).
+    assert read_series(path, refuse_constant=False).values[:, 1].tolist() == [3.0, 3.0, 3.0]
+
+
+def test_calendar_frequencies_are_inferred_across_a_gap(tmp_path):
+    months = pd.date_range("2010-01-01", periods=40, freq="MS").strftime("%Y-%m-%d")
+    text = "month,sales\n" + "".join(f"{m},{i}\n" for i, m in enumerate(months) if i != 20)
+    series = read_series(_csv(tmp_path, text))
+    assert series.freq == "MS" and len(series) == 40
+    assert series.notes[0].startswith(f"{tmp_path / 'series.csv'}:21: 1 missing step at "
+                                      "frequency MS after this row (first 2011-09-01")
+    # Business days with one holiday missing stay business days: no weekend is invented.
+    days = pd.bdate_range("2023-01-02", periods=60).strftime("%Y-%m-%d")
+    text = "day,value\n" + "".join(f"{d},{i}\n" for i, d in enumerate(days) if i != 30)
+    series = read_series(_csv(tmp_path, text, "days.csv"))
+    assert series.freq == "B" and len(series) == 60
+
+
+def test_gap_rows_are_not_counted_again_as_empty_cells(tmp_path):
+    days = pd.date_range("2023-01-01", periods=30, freq="D").strftime("%Y-%m-%d")
+    rows = [f"{d},{'' if i == 5 else i},{i % 4}" for i, d in enumerate(days) if i not in (20, 21)]
+    series = read_series(_csv(tmp_path, "date,a,temp\n" + "\n".join(rows) + "\n"))
+    assert len(series) == 30
+    assert [note.split(": ", 1)[1] for note in series.notes] == [
+        "2 missing steps at frequency D after this row (first 2023-01-21): inserted, values "
+        "filled by interpolate",
+        "column 'a': 1 empty or non-finite value (first at 2023-01-06 00:00:00) filled by "
+        "interpolate"]
+
+
+def test_utc_offsets_across_a_clock_change_and_local_dates(tmp_path):
+    hours = pd.date_range("2024-03-30", periods=48, freq="h", tz="Europe/Berlin")
+    text = "ts,load\n" + "".join(f"{t.isoformat()},{i % 5}\n" for i, t in enumerate(hours))
+    series = read_series(_csv(tmp_path, text))
+    assert series.utc and series.freq == "h" and len(series) == 48
+    assert str(series.index[0]) == "2024-03-29 23:00:00"
+    assert series.notes == [f"{tmp_path / 'series.csv'}: timestamps with UTC offsets read in "
+                            "UTC (forecasts are labelled in UTC too)"]
+    config = ForecastingConfig(lookback=24, horizon=6, segment_length=6,
+                               validation_start="2024-03-31T12:00+02:00", test_fraction=0.0)
+    assert split_series(series, config)[0] == 35  # 10:00 UTC is the 36th hour
+    # Local midnights keep their dates, in a CSV with offsets and in a zoned Parquet column.
+    days = pd.date_range("2023-01-01", periods=200, freq="D", tz="Europe/Berlin")
+    text = "date,a\n" + "".join(f"{d.isoformat()},{i % 7}\n" for i, d in enumerate(days))
+    series = read_series(_csv(tmp_path, text, "days.csv"))
+    assert not series.utc and series.freq == "D" and str(series.index[85].date()) == "2023-03-27"
+    frame = pd.DataFrame({"a": np.arange(200.0) % 7}, index=pd.Index(days, name="date"))
+    frame.to_parquet(tmp_path / "days.parquet")  # the time as the index, as pandas writes it
+    series = read_series(tmp_path / "days.parquet")
+    assert series.freq == "D" and len(series) == 200 and series.columns == ["a"]
+
+
+def test_a_timestamp_written_another_way_is_read_not_refused(tmp_path):
+    path = _csv(tmp_path, "date,v\n2023-01-03 00:00,1\n2023-01-03 01:00:00,2\n"
+                "2023-01-03 02:00,3\n")
+    assert len(read_series(path)) == 3
 
 
 def test_off_grid_timestamp_and_missing_column(tmp_path):
@@ -98,7 +154,7 @@ def test_off_grid_timestamp_and_missing_column(tmp_path):
     assert _error(path, freq="h") == (
         f"{path}:4: timestamp 2024-01-01 01:30:00 is off the h grid that starts at 2024-01-01 "
         "00:00:00; resample the data to one frequency, or declare the right one with --set "
-        "freq=")
+        "freq= (a pandas alias: h, D, B, W-SUN, MS, QS...)")
     assert _error(path, targets=["lod"]) == (
         f"{path}: column 'lod' not found; expected one of time, load; received 'lod'; fix "
         "--set targets=...")
