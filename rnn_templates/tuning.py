@@ -105,7 +105,27 @@ def parse_objective(spec: str | keras_tuner.Objective) -> keras_tuner.Objective:
 
 
 class _AtomicOracle:
-    """Oracle mixin: ``oracle.json`` and each ``trial.json`` are renamed into place."""
+    """Oracle mixin: ``oracle.json`` and each ``trial.json`` are renamed into place, and
+    a trial that has ended is never handed out again.
+
+    keras-tuner's ``end_trial`` saves the oracle before it takes the trial off
+    the ongoing list, so the saved state always shows the last trial still
+    running, and a search resumed after it (killed during the final retrain, or
+    given more trials) ran that trial again. Saving once more after it, and
+    dropping ended trials from the ongoing list of a state saved before,
+    resume where the search really was.
+    """
+
+    def end_trial(self, trial: Any) -> None:
+        super().end_trial(trial)
+        self.save()
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        ended = (keras_tuner.engine.trial.TrialStatus.COMPLETED,
+                 keras_tuner.engine.trial.TrialStatus.FAILED)
+        self.ongoing_trials = {tuner: trial for tuner, trial in self.ongoing_trials.items()
+                               if trial.status not in ended}
 
     def save(self) -> None:
         atomic.write_text(self._get_oracle_fname(), json.dumps(self.get_state()))

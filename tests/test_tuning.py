@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -97,12 +98,28 @@ def test_search_leaderboard_files_and_resume(tmp_path):
     # TensorBoard logs with the trial's hyperparameters (the HParams dashboard).
     assert list((tmp_path / "search" / "logs" / best_trial.trial_id).rglob("*tfevents*"))
 
+    # The saved state lists no trial as still running once the search has ended.
+    saved = json.loads((tmp_path / "search" / "oracle.json").read_text())
+    assert saved["ongoing_trials"] == {}
+
     # Building the tuner again on the same directory resumes the search.
     resumed = _tuner(tmp_path, max_trials=4)
     assert sorted(resumed.oracle.trials) == sorted(tuner.oracle.trials)
     assert leaderboard(resumed) == rows
     _search(resumed, x, y)
     assert len(resumed.oracle.trials) == 4  # only the one missing trial ran
+    # ...and no finished trial ran again (each ran once, ended once).
+    assert set(resumed.oracle._run_times.values()) == {1}
+    assert sorted(resumed.oracle.end_order) == sorted(resumed.oracle.trials)
+    assert [row["note"] for row in leaderboard(resumed)] == [""] * 4
+    # A state saved by keras-tuner alone (the last trial still listed as running) resumes
+    # without running that trial again either.
+    path = tmp_path / "search" / "oracle.json"
+    state = json.loads(path.read_text())
+    state["ongoing_trials"] = {"tuner0": resumed.oracle.end_order[-1]}
+    path.write_text(json.dumps(state))
+    again = _tuner(tmp_path, max_trials=4)
+    assert again.oracle.ongoing_trials == {}
     # overwrite=True starts afresh.
     assert _tuner(tmp_path, overwrite=True).oracle.trials == {}
 

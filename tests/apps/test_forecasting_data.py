@@ -63,8 +63,8 @@ def test_gaps_are_filled_by_policy_or_refused(tmp_path):
     interpolated = read_series(path, freq="h")
     assert interpolated.values[:, 0].tolist() == pytest.approx([1, 2, 4, 6, 8, 9])
     assert interpolated.notes[0] == (
-        f"{path}:3: 2 missing steps at frequency h after this row (first 2024-01-01 02:00:00): inserted, "
-        "values filled by interpolate")
+        f"{path}:3: 2 missing steps at frequency h after this row (first 2024-01-01 "
+        "02:00:00): inserted, values filled by interpolate")
     assert read_series(path, freq="h", missing="ffill").values[:, 0].tolist() == [
         1, 2, 2, 2, 8, 9]
     assert _error(path, freq="h", missing="error") == (
