@@ -110,8 +110,8 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
                 if not line.strip():
                     continue
                 raise UserInputError("not a word-vector line", where=f"{path}:{number}",
-                                     expected="a word followed by its numbers",
-                                     received=line[:60].strip())
+                                     expected="a word followed by its numbers, separated by "
+                                     "spaces", received=line[:60].strip())
             if dim is None:
                 dim = _dimensions(parts, path, number)
             if len(parts) < dim + 1:
@@ -126,10 +126,15 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
             if (wanted is not None and word not in wanted) or word in index:
                 continue
             try:
-                rows.append(np.asarray(parts[len(parts) - dim :], dtype="float32"))
+                row = np.asarray(parts[len(parts) - dim :], dtype="float32")
             except ValueError:
                 raise UserInputError("word vector holds a non-number", where=f"{path}:{number}",
                                      received=line[:60].strip()) from None
+            if not np.isfinite(row).all():
+                raise UserInputError("word vector holds NaN or an infinite number",
+                                     where=f"{path}:{number}", received=line[:60].strip(),
+                                     fix="repair or drop that line")
+            rows.append(row)
             index[word] = len(rows) - 1
     if dim is None:
         raise UserInputError("word-vector file is empty", where=str(path),
@@ -149,7 +154,7 @@ def _dimensions(parts: list[str], path: Path, number: int) -> int:
         dim += 1
     if not dim:
         raise UserInputError("not a word-vector line", where=f"{path}:{number}",
-                             expected="a word followed by its numbers",
+                             expected="a word followed by its numbers, separated by spaces",
                              received=" ".join(parts)[:60])
     return dim
 

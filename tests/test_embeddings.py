@@ -36,6 +36,8 @@ def test_a_word_with_spaces_keeps_its_numbers(tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("good 1 2\nbad 1\n", "word vector of the wrong length"),
     ("good 1 2\nbad 1 x2\n", "holds a non-number"),
+    ("good 1 2\nbad nan 2\n", "holds NaN or an infinite number"),
+    ("good\t1\t2\n", "a word followed by its numbers, separated by spaces"),
     ("", "is empty"),
 ])
 def test_broken_vector_files_are_one_clear_error(tmp_path, content, message):
