@@ -133,9 +133,10 @@ eval-forecasting: $(STAMP) ## backtest runs/forecasting/latest on its test split
 export-forecasting: $(STAMP) ## SavedModel of runs/forecasting/latest, checked in a fresh process
 	$(BIN)/rnnt forecasting export --run-dir $(RUNS)/forecasting/latest --check $(ARGS)
 
-predict-forecasting: $(STAMP) ## forecast from the end of INPUT=file.csv into forecast.csv
+predict-forecasting: $(STAMP) ## forecast from the end of INPUT=file.csv into runs/forecasting/latest/forecast.csv
 	$(BIN)/rnnt forecasting predict --model $(RUNS)/forecasting/latest/saved_model \
-		$(call quote,$(value INPUT)) --output forecast.csv $(ARGS)
+		$(call quote,$(value INPUT)) --output $(RUNS)/forecasting/latest/forecast.csv --overwrite \
+		$(ARGS)
 
 .PHONY: demo-translation train-translation tune-translation eval-translation \
 	export-translation predict-translation

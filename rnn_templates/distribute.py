@@ -212,7 +212,8 @@ def _data_parallel() -> Any:
     Keras shards each batch evenly across the devices and fails on a batch
     they cannot share evenly, which bucketed datasets and every epoch's last
     batch produce. Such a batch is given whole to every device instead: the
-    same result, computed redundantly, for those few batches only.
+    same result, computed redundantly, for those few batches only
+    (:func:`_layouts_per_batch_shape` makes ``fit`` ask for it).
     """
     import keras
 
@@ -223,7 +224,38 @@ def _data_parallel() -> Any:
                                                        self.device_mesh)
             return super().get_data_layout(data_shape)
 
+    _layouts_per_batch_shape()
     return DataParallel(devices=keras.distribution.list_devices())
+
+
+def _layouts_per_batch_shape() -> None:
+    """Make Keras's JAX ``fit`` ask the distribution for each batch shape's layout.
+
+    Keras 3.15 takes the layouts of a dataset's first batch and applies them to
+    every later batch, so a last batch the devices cannot split fails however
+    the distribution lays it out. Here each new batch shape gets its own layout
+    (once: the layouts are kept per shape).
+    """
+    from keras.src import tree
+    from keras.src.backend.jax import trainer as jax_trainer
+
+    iterator = jax_trainer.JAXEpochIterator
+    if getattr(iterator, "_layouts_per_shape", False):
+        return
+
+    def _get_distributed_iterator(self, distribution):
+        def layout(d):
+            return None if d is None else distribution.get_data_layout(d.shape).backend_layout
+
+        layouts: dict[str, Any] = {}
+        for data in self.data_adapter.get_jax_iterator():
+            key = str(tree.map_structure(lambda d: None if d is None else tuple(d.shape), data))
+            if key not in layouts:
+                layouts[key] = tree.map_structure(layout, data)
+            yield jax_trainer._distribute_data(data, layouts[key])
+
+    iterator._get_distributed_iterator = _get_distributed_iterator
+    iterator._layouts_per_shape = True
 
 
 def _check_backend(strategy: str) -> None:

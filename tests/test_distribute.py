@@ -330,6 +330,25 @@ def test_data_parallel_shares_batches_the_devices_can_split_and_copies_the_rest(
     assert odd == [None, None]  # 3 examples on 2 devices: each device gets the whole batch
 
 
+def test_data_parallel_fits_a_dataset_whose_last_batch_the_devices_cannot_split():
+    # 11 examples in batches of 4: the last batch of 3 goes whole to both devices.
+    script = (
+        "import json, numpy as np, keras, tensorflow as tf\n"
+        "from rnn_templates import distribute\n"
+        "keras.distribution.set_distribution(distribute.distribution('data-parallel').strategy)\n"
+        "x = np.arange(22, dtype='float32').reshape(11, 2); y = x.sum(axis=1, keepdims=True)\n"
+        "model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])\n"
+        "model.compile('sgd', 'mse')\n"
+        "data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)\n"
+        "history = model.fit(data, epochs=2, verbose=0).history\n"
+        "print(json.dumps(len(history['loss'])))\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                            text=True, timeout=300,
+                            env=_environment(KERAS_BACKEND="jax", XLA_FLAGS=_TWO_DEVICES))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == 2
+
+
 @pytest.mark.slow
 def test_data_parallel_trains_on_jax_across_two_devices(workspace):
     run_dir = workspace / "data-parallel"
