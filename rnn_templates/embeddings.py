@@ -98,6 +98,7 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
             fix="check the path given to --set embeddings",
         )
     index: dict[str, int] = {}
+    folded: dict[str, int] = {}  # lower-cased words of the vocabulary found only cased
     rows: list[np.ndarray] = []
     dim = None
     total = 0
@@ -123,8 +124,17 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
             total += 1
             # Some files hold words with spaces: the numbers are the last `dim` fields.
             word = " ".join(parts[: len(parts) - dim])
-            if (wanted is not None and word not in wanted) or word in index:
+            if wanted is not None and word not in wanted:
+                # A cased file (fastText's are) serves a lower-cased vocabulary through
+                # the first casing of each word, unless the word itself comes later.
+                lower = word.lower()
+                if lower == word or lower not in wanted or lower in index or lower in folded:
+                    continue
+                folded[lower] = len(rows)
+            elif word in index:
                 continue
+            else:
+                index[word] = len(rows)
             try:
                 row = np.asarray(parts[len(parts) - dim :], dtype="float32")
             except ValueError:
@@ -135,10 +145,11 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
                                      where=f"{path}:{number}", received=line[:60].strip(),
                                      fix="repair or drop that line")
             rows.append(row)
-            index[word] = len(rows) - 1
     if dim is None:
         raise UserInputError("word-vector file is empty", where=str(path),
                              fix="point --set embeddings at a GloVe/word2vec/fastText text file")
+    for word, row in folded.items():
+        index.setdefault(word, row)
     vectors = np.stack(rows) if rows else np.zeros((0, dim), dtype="float32")
     return WordVectors(index, vectors, str(path), total)
 
@@ -165,7 +176,9 @@ def load_word_vectors(source: str | os.PathLike, words: Iterable[str] | None = N
 
     Args:
         source: A name from :data:`PACKAGED` or a path.
-        words: Keep only these words (a model's vocabulary); None keeps all.
+        words: Keep only these words (a model's vocabulary); None keeps all. A
+            word of ``words`` that a file holds only with capitals (``Paris``)
+            gets that vector, unless the file also holds it as written.
 
     Example:
         >>> import tempfile
@@ -241,6 +254,11 @@ def pretrained_embedding(source: str | os.PathLike, vocabulary: list[str], train
         source=vectors.source, dim=vectors.dim,
         token_oov_rate=round(float(1.0 - found[running].mean()), 4) if running.size else 0.0,
         load_seconds=round(time.perf_counter() - started, 2))
+    if coverage["words"] and not coverage["found"]:
+        raise UserInputError(
+            "the word vectors hold none of the vocabulary's words", where=str(source),
+            received=f"0 of {coverage['words']} words found among {vectors.total_words} "
+            "vectors", fix="give vectors of the texts' language, or train without them")
     print(f"word vectors {vectors.source}: {coverage['found']} of {coverage['words']} "
           f"vocabulary words found (out of vocabulary: {coverage['oov_rate']:.1%} of words, "
           f"{coverage['token_oov_rate']:.1%} of training tokens)")

@@ -21,6 +21,10 @@ def classification_metrics(
 ) -> dict[str, Any]:
     """Accuracy, macro F1, the confusion matrix, and ROC AUC for two classes.
 
+    Macro F1 averages over the classes that occur in ``true`` or among the
+    predictions (scikit-learn's default), so a class with no example in the
+    split scored adds nothing; the confusion matrix keeps every class.
+
     Args:
         true: Class indices (n,).
         probabilities: (n, classes) predicted probabilities.
@@ -32,6 +36,9 @@ def classification_metrics(
         ...                            np.array([[.9, .1], [.2, .8], [.6, .4]]), ["no", "yes"])
         >>> round(m["accuracy"], 3), m["confusion_matrix"], m["roc_auc"]
         (0.667, [[1, 0], [1, 1]], 1.0)
+        >>> perfect = classification_metrics(np.array([0, 1]), np.eye(3)[[0, 1]], ["a", "b", "c"])
+        >>> perfect["macro_f1"], perfect["confusion_matrix"][2]
+        (1.0, [0, 0, 0])
     """
     from sklearn import metrics as sk
 
@@ -40,8 +47,8 @@ def classification_metrics(
     result: dict[str, Any] = {
         "examples": int(len(true)),
         "accuracy": float(sk.accuracy_score(true, predicted)) if len(true) else float("nan"),
-        "macro_f1": float(sk.f1_score(true, predicted, labels=labels, average="macro",
-                                      zero_division=0)),
+        "macro_f1": float(sk.f1_score(true, predicted, average="macro", zero_division=0))
+        if len(true) else float("nan"),
         "confusion_matrix": sk.confusion_matrix(true, predicted, labels=labels).tolist(),
         "classes": list(class_names),
     }

@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from rnn_templates import build_many_to_one
-from rnn_templates.embeddings import WordVectors, embedding_matrix, load_word_vectors
+from rnn_templates.embeddings import (
+    WordVectors,
+    embedding_matrix,
+    load_word_vectors,
+    pretrained_embedding,
+)
 from rnn_templates.errors import UserInputError
 from rnn_templates.layers import GradientGate, WordDropout
 from rnn_templates.training import OpenGates, compile_model
@@ -175,3 +180,21 @@ def test_the_ngram_path_reads_word_pairs_and_ignores_padding():
                   learning_rate=0.05)
     history = bag_only.fit(ids, labels, epochs=30, batch_size=50, verbose=0)
     assert history.history["accuracy"][-1] > 0.95
+
+
+def test_a_cased_file_serves_a_lower_cased_vocabulary(tmp_path):
+    path = tmp_path / "cased.vec"
+    path.write_text("3 2\nParis 1 1\nThe 2 2\nthe 3 3\n", encoding="utf-8")
+    vectors = load_word_vectors(path, words=["paris", "the", "rome"])
+    assert sorted(vectors.index) == ["paris", "the"]
+    # The word as written wins over an earlier capitalised one.
+    np.testing.assert_allclose(vectors.vectors[vectors.index["the"]], [3, 3])
+    np.testing.assert_allclose(vectors.vectors[vectors.index["paris"]], [1, 1])
+
+
+def test_vectors_that_cover_nothing_are_refused(tmp_path):
+    path = tmp_path / "other.vec"
+    path.write_text("Hund 1 1\nKatze 2 2\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="the word vectors hold none of the vocabulary's "
+                       "words; received 0 of 2 words found among 2 vectors"):
+        pretrained_embedding(path, ["", "[UNK]", "dog", "cat"], np.array([2, 3]))

@@ -245,3 +245,25 @@ def test_the_console_script_refuses_a_runaway_quote_in_one_line(tmp_path):
                                f"{first}-{last} ")
     assert "--set multiline=true" in lines[0]
     assert list(work.iterdir()) == []  # refused before any run directory exists
+
+
+def test_a_row_with_more_fields_than_the_header_is_refused_not_shifted(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text("text,label\ngreat film,pos\nokay film, really okay,neu\n")
+    with pytest.raises(UserInputError) as caught:
+        read_delimited(path, "csv", {"text": "text_column", "label": "label_column"})
+    assert str(caught.value) == (
+        f"{path}:3: row has too many fields; expected 2 fields like the header; received 3 "
+        "field(s); check the commas and quoting: a text holding a comma must be in double "
+        "quotes")
+    skipped: list = []
+    table = read_delimited(path, "csv", {"text": "text_column", "label": "label_column"},
+                           skipped=skipped)
+    assert table.columns["text"].tolist() == ["great film"]
+    assert skipped == [(3, "3 field(s), 2 expected")]
+    # Without a header, every row has the first row's fields.
+    loose = tmp_path / "uci.tsv"
+    loose.write_text("great film\tpos\nawful\tfilm, truly\tneg\n")
+    with pytest.raises(UserInputError, match=r"uci.tsv:2: row has too many fields; expected 2 "
+                       r"fields like the first row"):
+        read_delimited(loose, "tsv", {"0": "text_column", "-1": "label_column"}, header=False)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import weakref
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,22 @@ class TranslationApp(App):
         pairs = data_io.load(config)
         if config.test_data:
             require_file(resolve_path(config.test_data), "--test-data")
-            pairs.test = data_io.load(dataclasses.replace(config, data=config.test_data,
-                                                          test_data="", format="auto"))
+            # max_pairs caps the training file; the test file is read whole.
+            test = data_io.load(dataclasses.replace(config, data=config.test_data,
+                                                    test_data="", format="auto", max_pairs=0))
+            seen = set(zip(pairs.sources.tolist(), pairs.targets.tolist(), strict=True))
+            known = np.array([pair in seen for pair in zip(test.sources.tolist(),
+                                                           test.targets.tolist(), strict=True)])
+            if known.all():
+                raise UserInputError("every test pair is also a training pair", where=test.source,
+                                     received=f"{len(test)} pairs",
+                                     fix="test on pairs the training file does not hold")
+            if known.any():
+                print(f"{test.source}: left out {int(known.sum())} test pair(s) that are also "
+                      f"training pairs (first at line {int(test.lines[known][0])})",
+                      file=sys.stderr)
+                test = test.subset(~known)
+            pairs.test = test
         return pairs
 
     def from_arrays(self, config, inputs, targets) -> data_io.Pairs:

@@ -52,6 +52,11 @@ class LabelledTexts:
 
 
 def _text_from(value: object, where: str) -> str:
+    if value is not None and not isinstance(value, str):
+        raise UserInputError(
+            "text is not a string", where=where, expected="a string",
+            received=f"{type(value).__name__} {value!r}"[:80],
+            fix='write the text in double quotes (e.g. "123")')
     if not isinstance(value, str) or not value.strip():
         raise UserInputError(
             "empty or missing text",
@@ -104,9 +109,12 @@ def _read_class_folders(root: Path, encoding: str) -> LabelledTexts:
             continue
         for file in sorted(p for p in class_dir.iterdir() if p.suffix.lower() == ".txt"):
             text = decode_text(file.read_bytes(), str(file), encoding)
-            if text.strip():
-                texts.append(text.replace("<br />", " "))
-                labels.append(class_dir.name)
+            if not text.strip():
+                raise UserInputError("empty text file", where=str(file),
+                                     expected="the text of one example",
+                                     fix="write the text, or remove the file")
+            texts.append(text.replace("<br />", " "))
+            labels.append(class_dir.name)
     return LabelledTexts(np.array(texts, dtype=object), np.array(labels, dtype=object), str(root))
 
 

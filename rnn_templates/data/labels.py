@@ -61,7 +61,9 @@ def label_from(value: object, where: str) -> str:
 
 def check_classes(labels: np.ndarray, source: str, max_classes: int, *,
                   label_hint: str = "--set label_column") -> None:
-    """Refuse a single class, or more classes than a label column plausibly has.
+    """Refuse a single class, labels that differ only in case (``Positive`` and
+    ``positive``: one class written two ways), or more classes than a label column
+    plausibly has.
 
     ``label_hint`` names where the labels came from, for the advice.
     """
@@ -75,6 +77,16 @@ def check_classes(labels: np.ndarray, source: str, max_classes: int, *,
             received=f"{len(labels)} rows all labelled {only!r}",
             fix=f"add examples of the other classes, or check {label_hint}",
         )
+    folded: dict[str, list[str]] = {}
+    for name in sorted(counts):
+        folded.setdefault(str(name).casefold(), []).append(name)
+    alike = next((names for names in folded.values() if len(names) > 1), None)
+    if alike:
+        raise UserInputError(
+            f"labels that differ only in case: {' and '.join(map(repr, alike))}",
+            where=source, expected="each class written one way",
+            received=", ".join(f"{counts[name]} rows {name!r}" for name in alike),
+            fix="write each class the same way in the file (all lower case, say)")
     if len(counts) > max_classes:
         sample = ", ".join(repr(c) for c, _ in counts.most_common(3))
         raise UserInputError(

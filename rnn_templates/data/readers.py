@@ -347,19 +347,26 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
     values: dict[str, list[str]] = {name: [] for name in columns}
     lines: list[int] = []
     needed = max(p if p >= 0 else -p - 1 for p in index.values()) + 1
+    # Every row has the header's fields (or, without a header, the first row's): a
+    # separator inside an unquoted text would otherwise shift the columns unseen.
+    width = len(names) or next((len(row) for _, _, row in rows
+                                if row and (len(row) > 1 or row[0].strip())), needed)
+    separator = "tab" if fmt == "tsv" else "comma"
     for first, _, row in rows:
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # a blank line; a row of empty fields goes on, for the app to report
-        if len(row) < needed or (names and len(row) <= max(index.values())):
+        if len(row) != width or len(row) < needed:
             if skipped is not None:
-                skipped.append((first, f"{len(row)} field(s), {len(names) or needed} expected"))
+                skipped.append((first, f"{len(row)} field(s), {width} expected"))
                 continue
+            like = "the header" if names else "the first row"
             raise UserInputError(
-                "row has too few fields",
+                f"row has too {'few' if len(row) < width else 'many'} fields",
                 where=f"{path}:{first}",
-                expected=f"{len(names) or needed} fields" + (" like the header" if names else ""),
-                received=f"{len(row)} field(s)",
-                fix=f"check the {'tab' if fmt == 'tsv' else 'comma'} separators and quoting",
+                expected=f"{width} fields like {like}", received=f"{len(row)} field(s)",
+                fix=f"check the {separator}s" + (" and quoting: a text holding a comma "
+                                                 "must be in double quotes" if fmt != "tsv"
+                                                 else ": a text may not hold a tab"),
             )
         for name, position in index.items():
             values[name].append(row[position])

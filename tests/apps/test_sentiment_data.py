@@ -70,6 +70,28 @@ def test_folder_per_class_and_acl_imdb_layout(tmp_path):
     assert plain.test is None and sorted(set(plain.labels)) == ["neg", "pos"]
 
 
+def test_labels_one_case_apart_a_number_as_text_and_an_empty_text_file_are_refused(tmp_path):
+    path = write(tmp_path / "r.csv", "text,label\ngreat,positive\nbad,negative\n"
+                 "fine,Positive\nawful,negative\n")
+    with pytest.raises(UserInputError) as caught:
+        load(path)
+    assert str(caught.value) == (
+        f"{path}: labels that differ only in case: 'Positive' and 'positive'; expected each "
+        "class written one way; received 1 rows 'Positive', 1 rows 'positive'; write each "
+        "class the same way in the file (all lower case, say)")
+    numbered = write(tmp_path / "n.jsonl", '{"text": 123, "label": "pos"}\n'
+                     '{"text": "ok", "label": "neg"}\n')
+    with pytest.raises(UserInputError, match=r"n.jsonl:1 key 'text': text is not a string; "
+                       r"expected a string; received int 123"):
+        load(numbered)
+    for label in ("neg", "pos"):
+        (tmp_path / "f" / label).mkdir(parents=True)
+        write(tmp_path / "f" / label / "a.txt", f"a {label} text")
+    write(tmp_path / "f" / "pos" / "b.txt", "  \n")
+    with pytest.raises(UserInputError, match=r"f/pos/b.txt: empty text file"):
+        load(tmp_path / "f")
+
+
 def test_shipped_corpus_loads_with_defaults():
     data = data_io.load(SentimentConfig(data=str(REPO / "data/sentiment/reviews.tsv")))
     assert len(data) >= 2000

@@ -233,3 +233,20 @@ def test_random_split_is_fixed_by_the_seed_and_refuses_too_few_pairs():
         random_split(2, {"test": 0.5, "validation": 0.5}, seed=0, source="p.tsv", unit="pairs")
     message = str(error.value)
     assert "too few pairs" in message and "p.tsv" in message and "2 pairs" in message
+
+
+def test_a_test_file_is_read_whole_without_the_training_pairs(tmp_path, capsys):
+    from apps.translation.app import TranslationApp
+
+    train = _write(tmp_path / "train.tsv", "".join(f"S{i}.\tT{i}.\n" for i in range(20)))
+    test = _write(tmp_path / "test.tsv", "S1.\tT1.\nNew.\tNeu.\nS2.\tAutre.\nS3.\tT3.\n")
+    config = TranslationConfig(data=str(train), test_data=str(test), max_pairs=10)
+    pairs = TranslationApp().load_data(config)
+    assert len(pairs) == 10
+    assert list(pairs.test.sources) == ["New.", "S2."]  # the same source, another target
+    assert f"{test}: left out 2 test pair(s) that are also training pairs (first at line 1)" \
+        in capsys.readouterr().err
+    only_known = _write(tmp_path / "known.tsv", "S1.\tT1.\n")
+    with pytest.raises(UserInputError, match="every test pair is also a training pair"):
+        TranslationApp().load_data(TranslationConfig(data=str(train),
+                                                     test_data=str(only_known)))
