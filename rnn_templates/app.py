@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -233,7 +234,7 @@ class App:
 
     def outputs(self, model: keras.Model, inputs: Any) -> np.ndarray:
         """The model's raw outputs for ``inputs``, in order, in batches."""
-        parts = [np.asarray(model(*self.to_batch(list(chunk), 256 * number), training=False))
+        parts = [np.asarray(model(*batch_of(self, list(chunk), 256 * number), training=False))
                  for number, chunk in enumerate(batches(iter(inputs), 256))]
         return np.concatenate(parts) if parts else np.zeros((0,))
 
@@ -306,6 +307,16 @@ def _load_artifacts(run_dir: Path) -> dict[str, Any]:
         raise UserInputError("run directory has no artifacts.json", where=str(run_dir),
                              fix="train again, or point --run-dir at a run written by rnnt")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def batch_of(app: App, items: list[Any], first: int) -> list[Any]:
+    """``app.to_batch(items, first)``, or ``app.to_batch(items)`` for an app written
+    before the hook took ``first`` (its outputs do not depend on it)."""
+    parameters = inspect.signature(app.to_batch).parameters.values()
+    if sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+           for p in parameters) >= 2:
+        return app.to_batch(items, first)
+    return app.to_batch(items)
 
 
 def load_keras_model(path: Path) -> keras.Model:
@@ -833,7 +844,7 @@ class Runner:
     def _rows(self, serve: Callable[..., dict], chunk: list[str],
               first: int = 0) -> list[dict[str, Any]]:
         parsed = [self.app.parse_input(item) for item in chunk]
-        outputs = {k: _numpy(v) for k, v in serve(*self.app.to_batch(parsed, first)).items()}
+        outputs = {k: _numpy(v) for k, v in serve(*batch_of(self.app, parsed, first)).items()}
         return list(self.app.prediction_rows(outputs, chunk, parsed))
 
     def _first_rows(self, path: Path, serve: Callable[..., dict],
@@ -849,7 +860,8 @@ class Runner:
             raise UserInputError(
                 f"this model does not take or return what a {self.app.name} model does",
                 where=str(path), received=f"{type(error).__name__} {detail}".strip(),
-                fix=f"give a model made by `rnnt {self.app.name} train` or `export`") from None
+                fix=f"give a model made by `rnnt {self.app.name} train` or `export` (one "
+                "exported by an earlier version: export its run again)") from None
 
     def _check_app(self, path: Path) -> None:
         """Refuse a model another app wrote (its ``app.json``, beside it or in it)."""

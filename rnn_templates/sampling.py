@@ -270,8 +270,8 @@ class RecurrentSampler:
 
         def write(t, carry):
             logits, states, out = carry
-            if padding:
-                logits = ops.where(is_padding, -1e9, logits)
+            if padding:  # below choose_tokens' -1e29 floor at any temperature up to 100
+                logits = ops.where(is_padding, -1e38, logits)
             tokens = choose_tokens(logits, ops.take(uniforms, t, axis=0), temperature, top_k,
                                    top_p)
             out = ops.slice_update(out, (0, t), ops.expand_dims(tokens, 1))

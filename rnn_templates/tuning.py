@@ -116,14 +116,15 @@ class _AtomicOracle:
     resume where the search really was.
     """
 
+    @keras_tuner.synchronized  # the save too runs under the oracle's lock (a chief's threads)
     def end_trial(self, trial: Any) -> None:
         super().end_trial(trial)
         self.save()
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
-        ended = (keras_tuner.engine.trial.TrialStatus.COMPLETED,
-                 keras_tuner.engine.trial.TrialStatus.FAILED)
+        status = keras_tuner.engine.trial.TrialStatus
+        ended = (status.COMPLETED, status.FAILED, status.INVALID)  # INVALID: queued to retry
         self.ongoing_trials = {tuner: trial for tuner, trial in self.ongoing_trials.items()
                                if trial.status not in ended}
 

@@ -88,3 +88,18 @@ def test_an_app_that_fails_to_load_does_not_take_the_others_down(monkeypatch, ca
         "rnnt broken: error: broken: the broken app cannot be loaded; received "
         "ModuleNotFoundError: No module named 'no_such_module_here'; fix that error in the "
         "app's code, or reinstall it (make install)\n")
+
+
+def test_an_app_whose_to_batch_takes_no_position_still_predicts():
+    from rnn_templates.app import App, batch_of
+
+    class Old(App):
+        def to_batch(self, items):
+            return [items]
+
+    class New(App):
+        def to_batch(self, items, first=0):
+            return [items, first]
+
+    assert batch_of(Old(), ["a"], 256) == [["a"]]
+    assert batch_of(New(), ["a"], 256) == [["a"], 256]

@@ -193,6 +193,17 @@ def test_the_padding_id_of_a_masked_model_is_never_sampled():
     prompts = np.array([[1, 2], [3, 4]], dtype="int32")
     masked = generate(favouring_zero(True), prompts, 6, temperature=0)
     assert masked.min() >= 1
+    # Sampled too, at a high temperature and with a draw of exactly 0.
+    from rnn_templates.sampling import RecurrentSampler
+
+    sampler = RecurrentSampler.from_model(favouring_zero(True))
+    assert sampler.sample(prompts, 6, temperature=100.0, seed=0).min() >= 1
+    ops = keras.ops
+    tokens = sampler.compiled(sampler.loop)(
+        ops.convert_to_tensor(prompts), ops.zeros((6, 2)), ops.convert_to_tensor(100.0),
+        ops.convert_to_tensor(0), ops.convert_to_tensor(1.0),
+        ops.convert_to_tensor(np.zeros(2, "int32")))
+    assert ops.convert_to_numpy(tokens).min() >= 1
     assert (generate(favouring_zero(False), prompts, 6, temperature=0) == 0).all()
 
 

@@ -267,3 +267,14 @@ def test_a_row_with_more_fields_than_the_header_is_refused_not_shifted(tmp_path)
     with pytest.raises(UserInputError, match=r"uci.tsv:2: row has too many fields; expected 2 "
                        r"fields like the first row"):
         read_delimited(loose, "tsv", {"0": "text_column", "-1": "label_column"}, header=False)
+
+
+def test_trailing_separators_and_left_off_empty_cells_are_read(tmp_path):
+    columns = {"text": "text_column", "label": "label_column"}
+    for name, content in [("trailing_rows.csv", "text,label\ngreat,pos\nbad,neg,\n"),
+                          ("trailing_header.csv", "text,label,\ngreat,pos,\nbad,neg,\n"),
+                          ("ragged.csv", "text,label,note\ngreat,pos,seen twice\nbad,neg\n")]:
+        path = tmp_path / name
+        path.write_text(content)
+        table = read_delimited(path, "csv", columns)
+        assert table.columns["label"].tolist() == ["pos", "neg"], name

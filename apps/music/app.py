@@ -244,7 +244,9 @@ class MusicApp(App):
                                                  kind.spq, kind.name, pad=True)
             except (ValueError, OSError) as error:
                 raise UserInputError("cannot read the seed", where=text,
-                                     received=str(error)) from None
+                                     expected="a MIDI file, or a chorale CSV (one column per "
+                                     "voice)", received=str(error),
+                                     fix="check the file, or give the notes as text") from None
             if not len(grid) or not grid.any():
                 raise UserInputError("the seed file has no notes", where=text,
                                      expected="pitched notes (drums are not voiced)",

@@ -39,8 +39,9 @@ class TranslationConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     source_column: str = knob("source", "CSV/JSONL: the column (key) of the source sentences")
     target_column: str = knob("target", "CSV/JSONL: the column (key) of the translations")
     malformed: str = knob("skip", "lines with no tab, an empty side, bytes that are not "
-                          "UTF-8, too few CSV fields or a JSONL line without the two keys: "
-                          "skip (each reported with its line number) or refuse",
+                          "UTF-8, a CSV row with too few or too many fields, a JSONL line "
+                          "without the two keys: skip (each reported with its line number) "
+                          "or refuse",
                           choices=("skip", "refuse"))
     encoding: str = knob("utf-8", "text encoding of the data files")
     multiline: bool = knob(False, "CSV sentences may hold line breaks inside quotes "

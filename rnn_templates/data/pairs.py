@@ -159,7 +159,7 @@ def _pairs(sources, targets, lines, where: str, bad: list) -> Pairs:
                              expected="lines of source<TAB>target",
                              fix="check the file and its format (--set format=...)")
     return Pairs(np.array(sources, dtype=object), np.array(targets, dtype=object),
-                 np.array(lines, dtype=int), where, {"malformed": bad})
+                 np.array(lines, dtype=int), where, {"malformed": sorted(bad)})
 
 
 def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, target_column: str,

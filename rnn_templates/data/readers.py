@@ -299,7 +299,9 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
         missing_fix: The fix a missing column's message gives, for apps whose
             options differ from ``--set <column option>`` and ``header``.
         skipped: A list to append ``(line, reason)`` to for each row with too few
-            fields, which is then left out; None (the default) refuses such a row.
+            fields for the wanted columns, or more non-empty fields than the header
+            (a separator inside an unquoted text), which is then left out; None (the
+            default) refuses such a row.
 
     Returns:
         A :class:`Table` of the wanted columns; blank lines are skipped (a row of
@@ -347,21 +349,25 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
     values: dict[str, list[str]] = {name: [] for name in columns}
     lines: list[int] = []
     needed = max(p if p >= 0 else -p - 1 for p in index.values()) + 1
-    # Every row has the header's fields (or, without a header, the first row's): a
-    # separator inside an unquoted text would otherwise shift the columns unseen.
+    # No row holds more than the header's fields (or, without a header, the first
+    # row's) unless the extra ones are empty (trailing separators): a separator inside
+    # an unquoted text would otherwise shift the columns unseen. A shorter row is read
+    # while it holds the wanted columns (spreadsheets leave off empty trailing cells).
     width = len(names) or next((len(row) for _, _, row in rows
                                 if row and (len(row) > 1 or row[0].strip())), needed)
     separator = "tab" if fmt == "tsv" else "comma"
     for first, _, row in rows:
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # a blank line; a row of empty fields goes on, for the app to report
-        if len(row) != width or len(row) < needed:
+        few = len(row) < needed or bool(names) and len(row) <= max(index.values())
+        many = any(field.strip() for field in row[width:])
+        if few or many:
             if skipped is not None:
                 skipped.append((first, f"{len(row)} field(s), {width} expected"))
                 continue
             like = "the header" if names else "the first row"
             raise UserInputError(
-                f"row has too {'few' if len(row) < width else 'many'} fields",
+                f"row has too {'few' if few else 'many'} fields",
                 where=f"{path}:{first}",
                 expected=f"{width} fields like {like}", received=f"{len(row)} field(s)",
                 fix=f"check the {separator}s" + (" and quoting: a text holding a comma "

@@ -135,7 +135,8 @@ def read_series(path: str | os.PathLike, *, option: str = "--data", **options) -
     ``option``: what gave the path, for messages."""
     if not str(path).strip():
         raise UserInputError("empty input: no file named", where=option,
-                             expected="the path of a CSV or Parquet file")
+                             expected="the path of a CSV or Parquet file",
+                             fix="name a file on every input line")
     path = require_file(path, option)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
@@ -172,8 +173,9 @@ def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
 
     Cells with different UTC offsets (local time across a daylight-saving
     change) are read as UTC. Without ``date_format`` pandas takes the format
-    from the first cell; a cell written another way (with seconds where the
-    first has none, say) is read on its own rather than refused.
+    from the first cell; an ISO 8601 cell written another way (with seconds
+    where the first has none, say) is read as ISO 8601 rather than refused.
+    Nothing is guessed beyond that: ``01/02/2024`` stays read one way only.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
@@ -187,10 +189,12 @@ def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
         if date_format is None and retry.any() and not retry.all():
             aware = parsed.dt.tz is not None
             try:
-                again = pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=aware)
-                parsed = parsed.where(~retry, again)
+                again = pd.to_datetime(text[retry], format="ISO8601", errors="coerce",
+                                       utc=aware)
             except (ValueError, TypeError):
-                pass  # naive and zone-aware cells mixed: those cells stay unread
+                return parsed  # the other cells mix offsets and none: they stay unread
+            if (again.dt.tz is not None) == aware:  # never naive and zoned cells together
+                parsed = parsed.where(~retry, again)
         return parsed
 
 
@@ -393,7 +397,7 @@ def series_from_frame(
     if frame.empty:
         raise UserInputError("the table has no rows", where=source,
                              fix="give a file with a header row and data rows")
-    if isinstance(frame.index, pd.DatetimeIndex) or any(frame.index.names):
+    if isinstance(frame.index, pd.DatetimeIndex) and frame.index.name not in frame.columns:
         frame = frame.reset_index()  # a time index (a pandas-written Parquet) is a column
     else:
         frame = frame.reset_index(drop=True)
@@ -459,6 +463,7 @@ def series_from_frame(
         gap_rows = len(grid) - len(index)
         first = int(lines[after[0]])
         first_missing = grid[positions[after[0]] + 1]
+        is_date = first_missing == first_missing.normalize()
         if missing == "error":
             raise UserInputError(
                 f"{gap_rows} missing time steps at frequency {freq} (first {first_missing})",
@@ -474,7 +479,7 @@ def series_from_frame(
         lines = full_lines
         notes.append(f"{_where(source, unit, first)}: {gap_rows} missing step"
                      f"{'s' if gap_rows > 1 else ''} at frequency {freq} after this row (first "
-                     f"{first_missing.date() if freq in ('D', 'B') else first_missing}): "
+                     f"{first_missing.date() if is_date else first_missing}): "
                      f"inserted, values filled by {missing}")
         index = grid
     # Empty, NaN and infinite cells (rows inserted for gaps were reported above).

@@ -146,6 +146,19 @@ def test_a_timestamp_written_another_way_is_read_not_refused(tmp_path):
     path = _csv(tmp_path, "date,v\n2023-01-03 00:00,1\n2023-01-03 01:00:00,2\n"
                 "2023-01-03 02:00,3\n")
     assert len(read_series(path)) == 3
+    # Nothing is guessed beyond ISO 8601: day-first dates are not read two ways, and
+    # timestamps with and without offsets are not mixed.
+    for text in ("date,v\n01/02/2024,1\n13/02/2024,2\n14/02/2024,3\n",
+                 "date,v\n2024-03-31 00:00,1\n2024-03-31 01:00,2\n2024-03-31T03:00+02:00,3\n"
+                 "2024-03-31T04:00+02:00,4\n2024-03-31T05:00+02:00,5\n"):
+        assert _error(_csv(tmp_path, text)).startswith("no datetime column found")
+    # A time index named like a column leaves the column as it is.
+    frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=5).strftime("%Y-%m-%d"),
+                          "v": [1.0, 2, 3, 4, 5]},
+                         index=pd.DatetimeIndex(pd.date_range("2020-01-01", periods=5),
+                                                name="date"))
+    frame.to_parquet(tmp_path / "both.parquet")
+    assert str(read_series(tmp_path / "both.parquet").index[0].date()) == "2024-01-01"
 
 
 def test_off_grid_timestamp_and_missing_column(tmp_path):

@@ -122,7 +122,8 @@ def test_a_model_without_its_app_file_is_refused_by_another_app_in_one_line(
         assert err.startswith(
             f"rnnt {app}: error: {bare}: this model does not take or return what a {app} "
             f"model does; received {received}"), err
-        assert err.endswith(f"; give a model made by `rnnt {app} train` or `export`\n")
+        assert err.endswith(f"; give a model made by `rnnt {app} train` or `export` (one "
+                            "exported by an earlier version: export its run again)\n")
         assert err.count("\n") == 1
     assert main(["sentiment", "predict", "--model", str(bare), "--json", "Great."]) == 0
 
