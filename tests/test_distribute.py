@@ -313,6 +313,15 @@ def test_workers_that_would_resume_from_different_epochs_stop_together(workspace
 _TWO_DEVICES = "--xla_force_host_platform_device_count=2"
 
 
+def _on_two_jax_devices(script: str):
+    """What ``script`` prints last (JSON), run on JAX with two forced CPU devices."""
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                            text=True, timeout=300,
+                            env=_environment(KERAS_BACKEND="jax", XLA_FLAGS=_TWO_DEVICES))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_data_parallel_shares_batches_the_devices_can_split_and_copies_the_rest():
     script = (
         "import json\n"
@@ -320,11 +329,7 @@ def test_data_parallel_shares_batches_the_devices_can_split_and_copies_the_rest(
         "d = distribute.distribution('data-parallel')\n"
         "layout = d.strategy.get_data_layout\n"
         "print(json.dumps([d.replicas, list(layout((4, 7)).axes), list(layout((3, 7)).axes)]))\n")
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
-                            text=True, timeout=300,
-                            env=_environment(KERAS_BACKEND="jax", XLA_FLAGS=_TWO_DEVICES))
-    assert result.returncode == 0, result.stderr[-3000:]
-    replicas, even, odd = json.loads(result.stdout.strip().splitlines()[-1])
+    replicas, even, odd = _on_two_jax_devices(script)
     assert replicas == 2
     assert even == ["batch", None]  # split along the batch
     assert odd == [None, None]  # 3 examples on 2 devices: each device gets the whole batch
@@ -342,11 +347,7 @@ def test_data_parallel_fits_a_dataset_whose_last_batch_the_devices_cannot_split(
         "data = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)\n"
         "history = model.fit(data, epochs=2, verbose=0).history\n"
         "print(json.dumps(len(history['loss'])))\n")
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
-                            text=True, timeout=300,
-                            env=_environment(KERAS_BACKEND="jax", XLA_FLAGS=_TWO_DEVICES))
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == 2
+    assert _on_two_jax_devices(script) == 2
 
 
 @pytest.mark.slow
