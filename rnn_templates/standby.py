@@ -12,7 +12,10 @@ first: the worker exits quietly. What a worker prints while it starts goes
 to a file of its own, which the worker puts at the head of its log when it
 takes the order; should it die before, the chief moves that file into the
 log it would have had (:func:`keep_startup_output`). The chief's terminal
-stays clear of its workers' output either way.
+stays clear of its workers' output either way. A worker whose chief has gone
+(killed, say) exits too (:func:`follow_chief`): alone it would wait for the
+oracle forever, and beside the workers of a rerun it would train their trials
+a second time.
 
 This module imports neither TensorFlow nor Keras (the worker's :func:`main`
 does, once running).
@@ -26,9 +29,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 STARTUP_OUTPUT = "RNNT_STANDBY_OUTPUT"  # where a standby worker prints until its order
+CHIEF_PID = "RNNT_CHIEF_PID"  # the process a standby worker lives and dies with
 
 
 def cpu_shares(workers: int, cpus: list[int] | None = None) -> list[list[int]]:
@@ -56,7 +62,8 @@ def start_standby(cpus: list[int], preload: tuple[str, ...] = ()) -> subprocess.
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "rnn_templates.standby", *preload],
-            env=dict(os.environ, RNNT_CPUS=",".join(map(str, cpus)), **{STARTUP_OUTPUT: path}),
+            env=dict(os.environ, RNNT_CPUS=",".join(map(str, cpus)),
+                     **{STARTUP_OUTPUT: path, CHIEF_PID: str(os.getpid())}),
             stdin=subprocess.PIPE, stdout=handle, stderr=handle)
     except BaseException:
         Path(path).unlink(missing_ok=True)
@@ -138,8 +145,40 @@ def pin_to_share() -> None:
         os.sched_setaffinity(0, {int(cpu) for cpu in os.environ["RNNT_CPUS"].split(",")})
 
 
+def follow_chief(every: float = 1.0) -> threading.Thread:
+    """Exit this process once its parent, the chief, has gone.
+
+    On Linux the kernel sends this process SIGTERM when the chief dies
+    (``PR_SET_PDEATHSIG``), which ends it wherever it is, even waiting inside
+    gRPC for an oracle that will never answer. Elsewhere a daemon thread polls
+    the parent's process id (an orphan is given another parent). The trial a
+    worker leaves resumes from its last finished epoch when the search is run
+    again.
+    """
+    chief = int(os.environ.get(CHIEF_PID) or os.getppid())
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    if os.getppid() != chief:  # gone before the request: nothing would signal it
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == chief:
+            time.sleep(every)
+        print(f"the chief (pid {chief}) has gone: this worker stops", file=sys.stderr,
+              flush=True)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="follow-chief", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(preload: list[str]) -> int:
     """A standby worker: import, wait for the chief's order, run it."""
+    follow_chief()
     pin_to_share()
     import keras_tuner  # noqa: F401  (keras and TensorFlow with it: the slow part)
 
@@ -154,6 +193,7 @@ def main(preload: list[str]) -> int:
     os.environ.update(order["env"])
     sys.stdout.flush()
     sys.stderr.flush()
+    os.environ.pop(CHIEF_PID, None)  # not for the processes this worker may start
     startup = os.environ.pop(STARTUP_OUTPUT, "")
     if startup:  # what this worker printed so far heads its log
         _move_output(Path(startup), Path(order["log"]))

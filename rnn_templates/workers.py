@@ -269,12 +269,15 @@ class Chief:
         print(event, file=sys.stderr)
 
     def _explain(self) -> None:
-        command = " ".join(self.argv)
-        reach = ("this host's address" if self.host in ("0.0.0.0", "::")
-                 else self.host)
+        import shlex
+        import socket
+
+        command = shlex.join(self.argv)
+        reach = socket.gethostname() if self.host in ("0.0.0.0", "::", "") else self.host
         print(f"search served at {self.host}:{self.port}; to add a worker on another host "
-              f"(with the tuning directory on shared storage), run there:\n"
-              f"  KERASTUNER_TUNER_ID=<unique name> KERASTUNER_ORACLE_IP=<{reach}> "
+              f"(with the tuning directory on shared storage), run there, with a name of "
+              f"its own for each worker:\n"
+              f"  KERASTUNER_TUNER_ID=remote1 KERASTUNER_ORACLE_IP={shlex.quote(reach)} "
               f"KERASTUNER_ORACLE_PORT={self.port} rnnt {command}", file=sys.stderr)
         if self.host.startswith("127."):
             print("  (this chief listens on loopback only: start it with "

@@ -528,6 +528,45 @@ def test_a_worker_that_dies_while_starting_leaves_its_error_in_its_log(tmp_path,
     assert "rnnt_no_such_module" not in captured.out + captured.err  # not the chief's terminal
 
 
+def test_a_worker_whose_chief_was_killed_stops(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # A stand-in chief starts a worker, orders it to search with an oracle that never
+    # answers (the worker waits for it), and is killed: the worker must not go on alone.
+    order = ["sentiment", "tune", "--run-dir", str(tmp_path / "run"),
+             "--tuning-dir", str(tmp_path / "search")]
+    chief = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time\n"
+         "from pathlib import Path\n"
+         "from rnn_templates.standby import hand_off, start_standby\n"
+         "worker = start_standby([], ())\n"
+         f"hand_off(worker, {order!r}, {{'KERASTUNER_TUNER_ID': 'tuner0', "
+         "'KERASTUNER_ORACLE_IP': '127.0.0.1', 'KERASTUNER_ORACLE_PORT': '9'}, "
+         f"Path({str(tmp_path / 'worker.log')!r}))\n"
+         "print(worker.pid, flush=True)\n"
+         "time.sleep(300)\n"],
+        stdout=subprocess.PIPE, text=True)
+    worker = int(chief.stdout.readline())
+    chief.send_signal(signal.SIGKILL)
+    chief.wait(timeout=30)
+
+    def running(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+        return "\nState:\tZ" not in state  # a zombie has exited
+
+    deadline = time.monotonic() + 120
+    while running(worker):
+        assert time.monotonic() < deadline, "the worker outlived its chief"
+        time.sleep(0.5)
+
+
 def _hand_out(tuner, count: int, first: int = 0) -> list[dict]:
     """Values of ``count`` new trials, each taken by its own worker (none ends)."""
     values = []

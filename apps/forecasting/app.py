@@ -175,8 +175,20 @@ class ForecastingApp(App):
     def serve(self, model: keras.Model, artifacts: dict[str, Any]):
         self._window_shape = tuple(model.input_shape[1:])
 
+        rows, columns = self._window_shape
+        expected = f"a window of shape (batch, {rows}, {columns}) of finite values"
+
         def serve(window):
-            outputs = model(window, training=False)
+            # A serving client's window is checked here: TensorFlow Serving does not
+            # hold a signature's call to its declared shape, and a longer window would
+            # otherwise be read from its oldest rows.
+            checks = [tf.debugging.assert_all_finite(window, f"expected {expected}")]
+            for axis, size in ((1, rows), (2, columns)):
+                if size is not None:
+                    checks.append(tf.debugging.assert_equal(
+                        tf.shape(window)[axis], size, message=f"expected {expected}"))
+            with tf.control_dependencies(checks):
+                outputs = model(tf.identity(window), training=False)
             return {name: outputs[..., i] for i, name in enumerate(OUTPUTS)}
 
         return serve

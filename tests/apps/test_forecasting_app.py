@@ -80,6 +80,16 @@ def test_saved_model_takes_raw_windows_and_answers_in_original_units(trained_run
     # Original units: ppm near the actual values, not standardized numbers near 0.
     assert np.abs(fresh["forecast"] - targets[:, 52:]).mean() < 5
     assert fresh["forecast"].min() > 300
+    # A serving client's window of another length, or with a NaN, is refused by the
+    # signature itself (not read from its oldest rows).
+    signature = loaded.signatures["serve"]
+    longer = np.concatenate([windows, windows], axis=1)
+    holed = windows.copy()
+    holed[0, 3, 0] = np.nan
+    for bad in (longer, holed):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"expected a window of shape \(batch, 52, 1\) of finite"):
+            signature(window=tf.constant(bad))
 
 
 def test_evaluate_reproduces_the_test_metrics(trained_run, capsys):
