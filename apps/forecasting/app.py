@@ -181,14 +181,17 @@ class ForecastingApp(App):
         def serve(window):
             # A serving client's window is checked here: TensorFlow Serving does not
             # hold a signature's call to its declared shape, and a longer window would
-            # otherwise be read from its oldest rows.
-            checks = [tf.debugging.assert_all_finite(window, f"expected {expected}")]
-            for axis, size in ((1, rows), (2, columns)):
-                if size is not None:
-                    checks.append(tf.debugging.assert_equal(
-                        tf.shape(window)[axis], size, message=f"expected {expected}"))
-            with tf.control_dependencies(checks):
-                outputs = model(tf.identity(window), training=False)
+            # otherwise be read from its oldest rows. (On JAX the function is traced by
+            # JAX, where no check can raise: those exports go without.)
+            if keras.backend.backend() == "tensorflow":
+                checks = [tf.debugging.assert_all_finite(window, f"expected {expected}")]
+                for axis, size in ((1, rows), (2, columns)):
+                    if size is not None:
+                        checks.append(tf.debugging.assert_equal(
+                            tf.shape(window)[axis], size, message=f"expected {expected}"))
+                with tf.control_dependencies(checks):
+                    window = tf.identity(window)
+            outputs = model(window, training=False)
             return {name: outputs[..., i] for i, name in enumerate(OUTPUTS)}
 
         return serve
