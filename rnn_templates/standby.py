@@ -145,7 +145,7 @@ def pin_to_share() -> None:
         os.sched_setaffinity(0, {int(cpu) for cpu in os.environ["RNNT_CPUS"].split(",")})
 
 
-def follow_chief(every: float = 1.0) -> threading.Thread:
+def follow_chief(every: float = 1.0) -> threading.Thread | None:
     """Exit this process once its parent, the chief, has gone.
 
     On Linux the kernel sends this process SIGTERM when the chief dies
@@ -161,8 +161,9 @@ def follow_chief(every: float = 1.0) -> threading.Thread:
         import signal
 
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-    if os.getppid() != chief:  # gone before the request: nothing would signal it
-        os._exit(1)
+        if os.getppid() != chief:  # gone before the request: nothing would signal it
+            os._exit(1)
+        return None
 
     def watch() -> None:
         while os.getppid() == chief:

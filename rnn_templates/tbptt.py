@@ -89,8 +89,7 @@ def fit_tbptt(model: keras.Model, series: Sequence[tuple[np.ndarray, np.ndarray]
             independent chunks, which is not truncated BPTT), its batch size is
             not ``streams``, or ``series`` is not a list of ``(inputs, targets)``.
     """
-    stateful = [layer for layer in model._flatten_layers() if getattr(layer, "stateful", False)]
-    if not stateful:
+    if not any(getattr(layer, "stateful", False) for layer in model._flatten_layers()):
         raise ValueError("`model` has no stateful recurrent layer, so no state would carry "
                          "from one chunk to the next; build it with stateful=True and "
                          f"batch_size={streams} (e.g. build_many_to_many(..., stateful=True, "

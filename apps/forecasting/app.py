@@ -58,12 +58,12 @@ class ForecastingApp(App):
     # --- 1. data -------------------------------------------------------------------------
 
     def load_data(self, config: ForecastingConfig) -> Series:
-        # A constant column is refused for training (prepare), not in a file to evaluate on.
-        return load_series(config, config.data, refuse_constant=False)
+        return load_series(config, config.data)  # constant columns: refused in prepare
 
     def from_arrays(self, config, inputs, targets) -> Series:
         """``inputs``: a DataFrame with a time column (``targets`` unused: name them in config)."""
-        return series_from_frame(inputs, source="memory", **reader_keywords(config))
+        return series_from_frame(inputs, source="memory", refuse_constant=False,
+                                 **reader_keywords(config))
 
     @staticmethod
     def _windows(series_values, artifacts, start: int, end: int):

@@ -663,15 +663,16 @@ def reader_keywords(options) -> dict:
 
 
 def load_series(options, path: str, *, report: bool = True, column_fix: str | None = None,
-                open_targets: int = 0, refuse_constant: bool = True,
-                option: str = "--data") -> Series:
+                open_targets: int = 0, option: str = "--data") -> Series:
     """Read ``path`` (also looked up in the project) as ``options`` say; the fixes made
     (rows sorted, gaps filled...) are printed to stderr unless ``report`` is false.
-    ``column_fix``, ``open_targets``, ``refuse_constant``: see :func:`series_from_frame`;
-    ``option``: what gave the path, for messages."""
+    ``column_fix``, ``open_targets``: see :func:`series_from_frame`; ``option``: what
+    gave the path, for messages. A constant column is not refused here: a file to
+    forecast from or evaluate on may hold one (training refuses it,
+    :func:`refuse_constant_columns`)."""
     series = read_series(resolve_path(path), **reader_keywords(options), option=option,
                          column_fix=column_fix, open_targets=open_targets,
-                         refuse_constant=refuse_constant)
+                         refuse_constant=False)
     if report:
         _report(series)
     return series
@@ -711,8 +712,7 @@ def prediction_history(path: str, options, artifacts: dict
     # predict takes no --set: a missing column is fixed in the file, not in the config.
     fix = f"give a file with {_expected_columns(options, columns)}, as in training"
     # With known-future inputs the last horizon rows carry no targets: not missing values.
-    series = load_series(options, path, report=False, column_fix=fix, refuse_constant=False,
-                         option="predict's input",
+    series = load_series(options, path, report=False, column_fix=fix, option="predict's input",
                          open_targets=artifacts["horizon"] if artifacts["future_rows"] else 0)
     if series.columns != columns:
         raise UserInputError("the file's columns differ from the model's", where=path,

@@ -125,10 +125,11 @@ def output_head(
     *,
     dropout: float = 0.0,
     name: str = "output_head",
+    dropout_option: str = "head_dropout",
 ) -> Any:
     """Dropout then a Dense layer; applies per step on 3-D input."""
     output_dim = positive_int("output_dim", output_dim)
-    dropout = rate(f"{'head_' if name == 'output_head' else ''}dropout", dropout)
+    dropout = rate(dropout_option, dropout)
     if dropout:
         x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
     return keras.layers.Dense(output_dim, activation=activation, name=name)(x)

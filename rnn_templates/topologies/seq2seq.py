@@ -24,7 +24,6 @@ from rnn_templates.cells import RecurrentConfig, make_recurrent_layer, warn_if_s
 from rnn_templates.topologies._common import (
     output_head,
     positive_int,
-    rate,
     resolve_rnn,
     sequence_input,
 )
@@ -83,7 +82,6 @@ def build_seq2seq(
     """
     config = resolve_rnn(rnn)
     attention = _attention_kind(attention)
-    dropout = rate("dropout", dropout)
     target_dim = positive_int("target_dim", target_dim)
     if config.bidirectional and config.merge_mode != "concat":
         raise ValueError(
@@ -130,7 +128,8 @@ def build_seq2seq(
         y, *_ = layer(y, initial_state=bridges[index - 1])
     if attention:
         y = _attend(y, encoder_outputs, decoder_config.units, attention)
-    outputs = output_head(y, target_dim, output_activation, dropout=dropout)
+    outputs = output_head(y, target_dim, output_activation, dropout=dropout,
+                          dropout_option="dropout")
     return keras.Model([encoder_inputs, decoder_inputs], outputs, name=name)
 
 
