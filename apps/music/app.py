@@ -185,6 +185,14 @@ class MusicApp(App):
 
         @tf.function(autograph=False)
         def serve(notes, seed_chords, steps, temperature, top_k, top_p, seed, first_row):
+            if keras.backend.backend() == "tensorflow":
+                # A serving client's request is checked here, as predict checks its
+                # options: a NaN pitch or an out-of-range option would otherwise turn
+                # into arbitrary notes instead of an error.
+                checks = serving_checks(kind, notes, seed_chords, steps, temperature,
+                                        top_k, top_p)
+                with tf.control_dependencies(checks):
+                    notes = tf.identity(notes)
             notes = tf.cast(notes, tf.float32)
             notes = tf.pad(notes, [[0, 0], [0, 0], [0, kind.width - tf.shape(notes)[2]]])
             batch, length = tf.shape(notes)[0], tf.shape(notes)[1]
@@ -370,6 +378,38 @@ class MusicApp(App):
                      f"  out-of-key {g['out_of_key']:.3f}  repeated bars "
                      f"{g['repeated_bars']:.3f}  density {g['density']:.3f}")
         return line
+
+
+def serving_checks(kind, notes, seed_chords, steps, temperature, top_k, top_p) -> list:
+    """The serving signature's checks of a request, as ``tf.debugging`` assertions."""
+    a = tf.debugging
+    if kind.name == "voices":
+        shape, pitches, checks = f"(batch, chords, at most {kind.width} voices)", notes, []
+    else:
+        shape, pitches = "(batch, notes, 3): pitch, step, duration", notes[..., :1]
+        checks = [a.assert_non_negative(notes[..., 1:], message="expected steps and "
+                                        "durations >= 0")]
+    checks.append(a.assert_less_equal(tf.shape(notes)[2], kind.width,
+                                      message=f"expected notes of shape {shape}"))
+    length = tf.shape(notes)[1]
+    return checks + [
+        a.assert_all_finite(notes, f"expected finite notes {shape}"),
+        a.assert_non_negative(pitches, message="expected MIDI pitches 0 (rest) to 127"),
+        a.assert_less_equal(pitches, 127.0, message="expected MIDI pitches 0 (rest) to 127"),
+        a.assert_equal(tf.shape(seed_chords)[0], tf.shape(notes)[0],
+                       message="expected one seed length per row of notes"),
+        a.assert_non_negative(seed_chords, message="expected seed lengths >= 0"),
+        a.assert_less_equal(seed_chords, length,
+                            message="expected seed lengths <= the number of chords in notes"),
+        a.assert_greater_equal(steps, 1, message="expected steps from 1 to 100000"),
+        a.assert_less_equal(steps, 100000, message="expected steps from 1 to 100000"),
+        a.assert_all_finite(temperature, "expected a temperature from 0 to 100"),
+        a.assert_non_negative(temperature, message="expected a temperature from 0 to 100"),
+        a.assert_less_equal(temperature, 100.0, message="expected a temperature from 0 to 100"),
+        a.assert_non_negative(top_k, message="expected top_k >= 0 (0 = every note)"),
+        a.assert_greater(top_p, 0.0, message="expected top_p in (0, 1]"),
+        a.assert_less_equal(top_p, 1.0, message="expected top_p in (0, 1]"),
+    ]
 
 
 def fit_music_model(config: MusicConfig, grids: list[np.ndarray], work_dir) -> tuple:

@@ -91,6 +91,42 @@ def test_the_exported_generator_runs_alone_and_agrees(trained_run):
     assert not np.array_equal(serve(*other)["notes"].numpy(), fresh["notes"])
 
 
+def test_the_exported_generator_refuses_a_bad_request(trained_run):
+    # A serving client bypasses predict's checks: the signature makes the same ones.
+    import tensorflow as tf
+
+    from rnn_templates.export import SERVING_ENDPOINT
+
+    app = MusicApp()
+    app.use_artifacts(json.loads((trained_run / "artifacts.json").read_text()))
+    app.use_options({"steps": 4, "temperature": 1.0, "seed": 5})
+    good = [tf.constant(t) for t in app.to_batch([app.parse_input("72 67 64 48")])]
+    signature = tf.saved_model.load(str(trained_run / "saved_model")).signatures[
+        SERVING_ENDPOINT]
+    names = ["notes", "seed_chords", "steps", "temperature", "top_k", "top_p", "seed",
+             "first_row"]
+    assert signature(**dict(zip(names, good, strict=True)))["notes"].shape == (1, 4, 4)
+    notes = good[0].numpy()
+    nan, high, wide = notes.copy(), notes.copy(), np.concatenate([notes, notes], axis=2)
+    nan[0, 0, 0], high[0, 0, 0] = np.nan, 200
+    bad = {"notes": [(nan, "finite notes"), (high, "MIDI pitches 0 \\(rest\\) to 127"),
+                     (wide, "at most 4 voices")],
+           "seed_chords": [(np.array([5], np.int32), "seed lengths <= the number of chords"),
+                           (np.array([-1], np.int32), "seed lengths >= 0")],
+           "steps": [(np.int32(0), "steps from 1 to 100000")],
+           "temperature": [(np.float32(-1), "temperature from 0 to 100"),
+                           (np.float32(np.nan), "temperature from 0 to 100")],
+           "top_k": [(np.int32(-2), "top_k >= 0")],
+           "top_p": [(np.float32(0), "top_p in \\(0, 1\\]"),
+                     (np.float32(1.5), "top_p in \\(0, 1\\]")]}
+    for name, cases in bad.items():
+        for value, message in cases:
+            request = dict(zip(names, good, strict=True))
+            request[name] = tf.constant(value)
+            with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+                signature(**request)
+
+
 def test_predict_writes_midi_and_piano_rolls(trained_run, workspace, capsys):
     out = workspace / "generated"
     seed_file = sorted((REPO / "data/music/chorales").glob("*.csv"))[-1]
