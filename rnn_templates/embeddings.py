@@ -106,7 +106,10 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
         for number, line in enumerate(stream, start=1):
             parts = line.rstrip("\n").rstrip(" ").split(" ")
             if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
-                continue  # word2vec / fastText header: "<count> <dimensions>"
+                # word2vec / fastText header: "<count> <dimensions>". The width it gives
+                # holds even where the first word has a space and a number in it.
+                dim = int(parts[1]) or None
+                continue
             if len(parts) < 2:
                 if not line.strip():
                     continue

@@ -36,6 +36,10 @@ def test_a_word_with_spaces_keeps_its_numbers(tmp_path):
     path.write_text("new york 0.1 0.2\ncity 1 2\n", encoding="utf-8")
     vectors = load_word_vectors(path)
     np.testing.assert_allclose(vectors.vectors[vectors.index["new york"]], [0.1, 0.2])
+    # With a word2vec header, its width holds even for a first word ending in a number.
+    path.write_text("2 2\nchapter 1 0.1 0.2\ncity 1 2\n", encoding="utf-8")
+    vectors = load_word_vectors(path)
+    assert vectors.dim == 2 and sorted(vectors.index) == ["chapter 1", "city"]
 
 
 @pytest.mark.parametrize("content, message", [
