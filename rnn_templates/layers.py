@@ -30,6 +30,22 @@ class TrimPadding(keras.layers.Layer):
         return (input_shape[0], None)
 
 
+@keras.saving.register_keras_serializable(package="rnn_templates")
+class DropMask(keras.layers.Identity):
+    """Its input unchanged, without the padding mask Keras attaches to it.
+
+    For a tensor another model reads along with an explicit mask input (the
+    encoder outputs of :func:`~rnn_templates.topologies.seq2seq_inference_models`):
+    the reading model would otherwise warn that it drops the attached mask.
+    """
+
+    def call(self, inputs):
+        return ops.copy(inputs)  # a new tensor: the input keeps its mask
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
 class _MaskedTimePooling(keras.layers.Layer):
     """``(batch, time, features)`` to ``(batch, features)``, reading the mask."""
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -338,24 +339,33 @@ def beam_search(
 
 
 def keras_step(decoder_step: Any, num_states: int) -> StepFunction:
-    """A step function over a one-step Keras decoder returning logits.
+    """A step function over a one-step Keras decoder.
 
     Args:
         decoder_step: The model from
             :func:`~rnn_templates.topologies.seq2seq_inference_models`:
-            ``[token (n, 1), *context, *states] -> [logits (n, 1, vocab),
-            *new_states, ...]`` (built with ``output_activation=None``).
+            ``[token (n, 1), *context, *states] -> [scores (n, 1, vocab),
+            *new_states, ...]``. Its ``output_head`` may end in a softmax
+            (``build_seq2seq``'s default: the scores are probabilities) or be
+            linear (``output_activation=None``: logits, which keep the
+            log-probabilities of unlikely tokens more precise).
         num_states: How many state tensors it carries.
 
     Returns:
         ``step(tokens, states, context)`` with ``context`` the list of fixed
-        inputs (the encoder outputs and the source mask).
+        inputs (the encoder outputs and the source mask), giving
+        log-probabilities.
     """
+    head = next((layer for layer in decoder_step.layers if layer.name == "output_head"), None)
+    probabilities = getattr(head, "activation", None) is keras.activations.softmax
+    tiny = float(np.finfo(np.float32).tiny)
 
     def step(tokens, states, context):
         outputs = decoder_step([tokens[:, None], *context, *states], training=False)
-        logits = tf.cast(outputs[0][:, 0, :], tf.float32)
-        return tf.nn.log_softmax(logits, axis=-1), list(outputs[1 : 1 + num_states])
+        scores = tf.cast(outputs[0][:, 0, :], tf.float32)
+        if probabilities:
+            scores = tf.math.log(tf.maximum(scores, tiny))
+        return tf.nn.log_softmax(scores, axis=-1), list(outputs[1 : 1 + num_states])
 
     return step
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import keras
 
+from rnn_templates.layers import DropMask
 from rnn_templates.cells import RecurrentConfig, make_recurrent_layer, warn_if_slow
 from rnn_templates.topologies._common import (
     output_head,
@@ -242,6 +243,8 @@ def seq2seq_inference_models(
         else:
             states.extend(model.get_layer(f"encoder_{layer_index}").output[1:])
     encoder_outputs = model.get_layer(f"encoder_{num_layers}").output[0]
+    # The mask travels as its own output: the outputs go without Keras's attached one.
+    encoder_outputs = DropMask(name="encoder_outputs_unmasked")(encoder_outputs)
     encoder = keras.Model(
         encoder_inputs, [encoder_outputs, source_mask, *states], name="seq2seq_encoder"
     )

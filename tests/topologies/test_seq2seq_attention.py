@@ -107,3 +107,23 @@ def test_a_reversal_task_is_learnt_and_decoded_nearly_perfectly():
                        end_token=2, max_length=longest + 2, beam_width=1)
     np.testing.assert_array_equal(beam.tokens.numpy(), tokens)
     assert tf.reduce_all(result.lengths > 1)
+
+
+@pytest.mark.filterwarnings("error::UserWarning")  # no 'destroys the mask' warning
+def test_keras_step_reads_a_softmax_head_as_probabilities():
+    # build_seq2seq's default head ends in a softmax: the step must give the same
+    # log-probabilities (and so the same beams and scores) as over a linear head.
+    kwargs = {"source_vocab_size": 12, "target_vocab_size": 10, "embedding_dim": 8,
+              "rnn": {"cell": "gru", "units": 16}, "attention": True}
+    softmax = build_seq2seq(10, **kwargs)
+    linear = build_seq2seq(10, output_activation=None, **kwargs)
+    linear.set_weights(softmax.get_weights())
+    source = np.random.default_rng(0).integers(3, 12, size=(8, 5))
+    results = []
+    for model in (softmax, linear):
+        encoder, step = seq2seq_inference_models(model)
+        memory, mask, *states = encoder(source)
+        results.append(beam_search(keras_step(step, len(states)), states, [memory, mask],
+                                   start_token=1, end_token=2, max_length=6, beam_width=4))
+    np.testing.assert_array_equal(results[0].tokens.numpy(), results[1].tokens.numpy())
+    np.testing.assert_allclose(results[0].scores.numpy(), results[1].scores.numpy(), atol=1e-4)
