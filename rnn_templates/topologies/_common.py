@@ -28,6 +28,7 @@ def sequence_input(
     name: str = "inputs",
     embedding_name: str = "embedding",
     mask_zero: bool = True,
+    masking_name: str = "masking",
 ) -> tuple[Any, Any]:
     """Build the input of a sequence model and its per-step features.
 
@@ -114,7 +115,7 @@ def sequence_input(
     inputs = keras.Input((timesteps, input_dim), batch_size=batch_size, name=name)
     features = inputs
     if mask_value is not None:
-        features = keras.layers.Masking(mask_value=mask_value, name="masking")(inputs)
+        features = keras.layers.Masking(mask_value=mask_value, name=masking_name)(inputs)
     return inputs, features
 
 

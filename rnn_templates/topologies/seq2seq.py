@@ -42,6 +42,7 @@ def build_seq2seq(
     *,
     source_vocab_size: int | None = None,
     source_dim: int | None = None,
+    source_mask_value: float | None = None,
     target_vocab_size: int | None = None,
     target_input_dim: int | None = None,
     embedding_dim: int = 64,
@@ -57,6 +58,9 @@ def build_seq2seq(
         target_dim: Width of each output step (target vocabulary for softmax).
         source_vocab_size: Source token vocabulary (ids, 0 = padding).
         source_dim: Features per source step for real-valued sources.
+        source_mask_value: With ``source_dim``: source steps whose features
+            all equal it are padding (masked in the encoder and in attention).
+            Token sources are masked by id 0.
         target_vocab_size: Target token vocabulary for the decoder input.
         target_input_dim: Features per decoder-input step for real values.
         embedding_dim: Embedding width for token inputs.
@@ -94,8 +98,10 @@ def build_seq2seq(
         vocab_size=source_vocab_size,
         input_dim=source_dim,
         embedding_dim=embedding_dim,
+        mask_value=source_mask_value,
         name="encoder_inputs",
         embedding_name="encoder_embedding",
+        masking_name="encoder_masking",
     )
     decoder_inputs, y = sequence_input(
         vocab_size=target_vocab_size,
@@ -225,13 +231,21 @@ def seq2seq_inference_models(
         raise ValueError(f"model {model.name!r} has no layers named decoder_1.. (not a seq2seq)")
     num_layers = len(decoder_layers)
     encoder_inputs = model.get_layer("encoder_inputs").output
-    # The same mask the trained model uses: token ids 0 are padding, while
-    # real-valued sources are not masked (build_seq2seq adds no Masking layer).
-    source_mask = keras.layers.Lambda(
-        lambda t: keras.ops.ones_like(t[:, :, 0], dtype="bool")
-        if len(t.shape) == 3 else keras.ops.not_equal(t, 0),
-        name="source_mask",
-    )(encoder_inputs)
+    # The same mask the trained model uses: token ids 0 are padding; real-valued
+    # steps are padding where every feature equals `source_mask_value`, if given.
+    masking = _layer_or_none(model, "encoder_masking")
+    if len(encoder_inputs.shape) == 2:
+        source_mask = keras.layers.Lambda(lambda t: keras.ops.not_equal(t, 0),
+                                          name="source_mask")(encoder_inputs)
+    elif masking is not None:
+        value = float(masking.mask_value)
+        source_mask = keras.layers.Lambda(
+            lambda t: keras.ops.any(keras.ops.not_equal(t, value), axis=-1),
+            name="source_mask")(encoder_inputs)
+    else:
+        source_mask = keras.layers.Lambda(
+            lambda t: keras.ops.ones_like(t[:, :, 0], dtype="bool"),
+            name="source_mask")(encoder_inputs)
     states = []
     for layer_index in range(1, num_layers + 1):
         concatenated = [

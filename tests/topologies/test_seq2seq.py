@@ -90,6 +90,18 @@ def test_real_valued_sequences_step_decoding(cell):
         # The trained model does not mask real-valued sources, so neither may decoding.
         assert source_mask.all()
         np.testing.assert_allclose(stepped, forced, atol=1e-5)
+        # With source_mask_value, the padded steps are masked: padding changes nothing,
+        # and step decoding masks the same steps.
+        masked = build_seq2seq(
+            3, source_dim=2, source_mask_value=0.0, target_input_dim=3,
+            output_activation=None, attention=attention,
+            rnn={"cell": cell, "units": UNITS, "bidirectional": True})
+        forced = to_numpy(masked([source, decoder_inputs], training=False))
+        alone = to_numpy(masked([source[:1, :3], decoder_inputs[:1]], training=False))
+        np.testing.assert_allclose(forced[:1], alone, atol=1e-5)
+        stepped, source_mask = _decode_step_by_step(masked, source, decoder_inputs)
+        np.testing.assert_array_equal(source_mask, [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+        np.testing.assert_allclose(stepped, forced, atol=1e-5)
 
 
 @pytest.mark.parametrize("cell", ["simple", "lstm", "gru"])
