@@ -33,8 +33,13 @@ _LAZY = {
     "build_one_to_many": "rnn_templates.topologies",
     "build_one_to_one": "rnn_templates.topologies",
     "build_seq2seq": "rnn_templates.topologies",
+    "compile_model": "rnn_templates.training",
+    "fit_tbptt": "rnn_templates.tbptt",
+    "generate": "rnn_templates.decoding",
     "load_model": "rnn_templates.saving",
+    "reset_states": "rnn_templates.decoding",
     "seq2seq_inference_models": "rnn_templates.topologies",
+    "stream_chunks": "rnn_templates.tbptt",
 }
 
 __all__ = ["UserInputError", *sorted(_LAZY)]

@@ -87,7 +87,11 @@ def sample_from_probabilities(
 
 
 def reset_states(model: keras.Model) -> None:
-    """Zero the carried state of every stateful recurrent layer in ``model``."""
+    """Zero the carried state of every stateful recurrent layer in ``model``.
+
+    Keras 3 models have no ``reset_states()``; call this between independent
+    sequences (a new piece to generate, a new series in truncated BPTT).
+    """
     for layer in model._flatten_layers():
         if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
             layer.reset_state()

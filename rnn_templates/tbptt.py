@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from rnn_templates.decoding import reset_states
+
 
 def stream_chunks(inputs: np.ndarray, targets: np.ndarray, streams: int, chunk: int
                   ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
@@ -58,13 +60,6 @@ def stream_chunks(inputs: np.ndarray, targets: np.ndarray, streams: int, chunk: 
     chunks = [(x[:, start:start + chunk], y[:, start:start + chunk])
               for start in range(0, length, chunk)]
     return chunks, len(inputs) - used
-
-
-def reset_states(model: keras.Model) -> None:
-    """Zero the state of every stateful recurrent layer of ``model``."""
-    for layer in model._flatten_layers():
-        if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
-            layer.reset_state()
 
 
 def fit_tbptt(model: keras.Model, series: Sequence[tuple[np.ndarray, np.ndarray]], *,

@@ -101,14 +101,24 @@ def compile_model(
     clipnorm: float | None = 1.0,
     optimizer: str = "adam",
     weight_decay: float = 0.0,
+    global_clipnorm: float | None = None,
 ) -> keras.Model:
     """Compile with gradient clipping on by default.
 
     Clipping each gradient's norm (``clipnorm``) is the standard guard against
     the exploding gradients that long sequences produce in recurrent nets;
     it costs nothing when gradients are small. Pass ``clipnorm=None`` to turn
-    it off. ``weight_decay`` is decoupled (AdamW-style) decay of every weight
-    but embeddings and biases, a regulariser for small datasets.
+    it off. ``global_clipnorm`` instead rescales all gradients together when
+    their joint norm exceeds it (Pascanu et al., 2013), which keeps the
+    update's direction; it replaces ``clipnorm``. ``weight_decay`` is
+    decoupled (AdamW-style) decay of every weight but embeddings and biases,
+    a regulariser for small datasets.
+
+    Example:
+        >>> import rnn_templates as rt
+        >>> model = rt.compile_model(rt.build_many_to_one(1, input_dim=3), loss="mse")
+        >>> model.optimizer.clipnorm
+        1.0
     """
     optimizers = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
                   "sgd": keras.optimizers.SGD, "adamw": keras.optimizers.AdamW}
@@ -117,7 +127,9 @@ def compile_model(
             f"`optimizer` must be one of {', '.join(map(repr, optimizers))}; received {optimizer!r}"
         )
     kwargs = {"learning_rate": learning_rate}
-    if clipnorm is not None:
+    if global_clipnorm is not None:
+        kwargs["global_clipnorm"] = global_clipnorm
+    elif clipnorm is not None:
         kwargs["clipnorm"] = clipnorm
     if weight_decay:
         kwargs["weight_decay"] = weight_decay
