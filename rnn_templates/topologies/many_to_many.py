@@ -32,7 +32,8 @@ def build_many_to_many(
     in: that is how truncated backpropagation through time feeds a long series
     in chunks (:func:`rnn_templates.tbptt.fit_tbptt` trains such a model,
     resetting the state between series; :func:`rnn_templates.reset_states`
-    zeroes it, as Keras 3 models have no ``reset_states()``). To generate, a plain (not stateful) model is enough:
+    zeroes it, as Keras 3 models have no ``reset_states()``). To generate, a
+    plain (not stateful) model is enough:
     :class:`rnn_templates.sampling.RecurrentSampler` carries the state itself,
     step by step. Bidirectional stacks cannot generate, since they read the
     future.

@@ -20,8 +20,8 @@ from typing import Any
 
 import keras
 
-from rnn_templates.layers import DropMask
 from rnn_templates.cells import RecurrentConfig, make_recurrent_layer, warn_if_slow
+from rnn_templates.layers import DropMask
 from rnn_templates.topologies._common import (
     output_head,
     positive_int,
