@@ -101,12 +101,17 @@ class App:
         monitor: What early stopping watches.
         refit_on_validation: Whether ``tune`` may retrain the best model on
             train + validation (False where validation calibrates something).
+        needs_tensorflow: Whether its model runs on the TensorFlow backend
+            only (it reads raw strings through ``TextVectorization``): then
+            ``train``, ``tune`` and ``evaluate`` refuse another backend before
+            doing any work. Exports are built under TensorFlow for every app.
     """
 
     name: str = "app"
     config_class: type[AppConfig] = AppConfig
     monitor: str = "val_loss"
     refit_on_validation: bool = True
+    needs_tensorflow: bool = False
 
     # --- 1. data ---------------------------------------------------------------
 
@@ -351,6 +356,15 @@ class Runner:
     def __init__(self, app: App):
         self.app = app
 
+    def _check_backend(self, verb: str) -> None:
+        backend = keras.backend.backend()
+        if self.app.needs_tensorflow and backend != "tensorflow":
+            raise UserInputError(
+                f"{self.app.name} {verb} needs the TensorFlow backend (its model reads raw "
+                "strings, which only TensorFlow runs)", where="KERAS_BACKEND",
+                received=backend, fix=f"run it with KERAS_BACKEND=tensorflow ({self.app.name} "
+                "predict runs on any backend)")
+
     # --- train -----------------------------------------------------------------
 
     def train(self, config: Any, run_dir: str | os.PathLike, *, overwrite: bool = False,
@@ -365,6 +379,7 @@ class Runner:
             The run's metrics (also in ``metrics.json``).
         """
         self.distribution = distribute.distribution(strategy)  # before any TensorFlow op
+        self._check_backend("train")
         data = self.app.load_data(config)  # bad input fails here, before anything is written
         run_dir = Path(run_dir)
         with (distribute.output_directory(run_dir, self.distribution) as mine,
@@ -579,6 +594,7 @@ class Runner:
         allows it) or on train with early stopping (``refit=train``), scored
         once on the test split, and exported.
         """
+        self._check_backend("tune")
         role = tuner_role()
         if role == "worker" and restart:
             raise UserInputError("--restart on a worker would wipe the shared search",
@@ -720,6 +736,7 @@ class Runner:
         """
         from rnn_templates.config import data_overrides, load_config
 
+        self._check_backend("evaluate")
         run_dir = Path(run_dir)
         requested = data_overrides(self.app.config_class, config_file, overrides or [],
                                    has_data=data_path is not None)
@@ -773,6 +790,8 @@ class Runner:
 
     def _export(self, model: keras.Model, artifacts: dict[str, Any], path: Path,
                 sample: list[Any] | None) -> dict[str, float]:
+        if keras.backend.backend() != "tensorflow":
+            return self._export_under_tensorflow(model, artifacts, path, sample)
         serve = self.app.serve(model, artifacts)
         # The artifacts go inside the export (what predict needs to read inputs), written
         # with it and renamed into place with it: never an export without them.
@@ -787,6 +806,39 @@ class Runner:
         expected = {key: _numpy(value) for key, value in serve(*batch).items()}
         return check_in_fresh_process(path, [_numpy(tensor) for tensor in batch], expected,
                                       atol=1e-4)
+
+    def _export_under_tensorflow(self, model: keras.Model, artifacts: dict[str, Any],
+                                 path: Path, sample: list[Any] | None) -> dict[str, float]:
+        """:meth:`_export` in a child process on the TensorFlow backend, same weights.
+
+        A SavedModel is TensorFlow's own format. Keras writes one from JAX too
+        (through jax2tf), but that export runs only on the platform it was
+        traced on, cannot take strings, and carries none of the serving
+        signature's input checks (nothing raises inside a JAX trace).
+        """
+        import pickle
+        import subprocess
+        import tempfile
+
+        app = type(self.app)
+        with tempfile.TemporaryDirectory(prefix="rnnt-export-") as scratch:
+            scratch = Path(scratch)
+            model.save(scratch / MODEL_FILE)
+            (scratch / ARTIFACTS_FILE).write_text(json.dumps(artifacts), encoding="utf-8")
+            (scratch / "sample.pkl").write_bytes(pickle.dumps(sample))
+            process = subprocess.run(
+                [sys.executable, "-c", _EXPORT_CHILD, f"{app.__module__}:{app.__qualname__}",
+                 str(scratch), str(Path(path).resolve())],
+                env=dict(os.environ, KERAS_BACKEND="tensorflow"), capture_output=True,
+                text=True, check=False)
+            result = scratch / "result.json"
+            if process.returncode == 0 and result.is_file():
+                answer = json.loads(result.read_text(encoding="utf-8"))
+                if "error" in answer:
+                    raise UserInputError(answer["error"])
+                return answer["differences"]
+        raise RuntimeError(f"the export under the TensorFlow backend failed (exit "
+                           f"{process.returncode}):\n{process.stderr[-4000:]}")
 
     def export(self, run_dir: str | os.PathLike, output: str | None = None, *,
                check: bool = True) -> Path:
@@ -924,6 +976,27 @@ def _report_name(run_dir: Path, stem: str, source: str) -> str:
         number += 1
         candidate = f"{stem}-{number}"
     return candidate
+
+
+# Runner._export in a TensorFlow-backend process: argv = app ("module:Class"), the
+# scratch folder (model, artifacts, sample), the destination.
+_EXPORT_CHILD = """
+import importlib, json, pickle, sys
+from pathlib import Path
+from rnn_templates.app import ARTIFACTS_FILE, MODEL_FILE, Runner, load_keras_model
+from rnn_templates.errors import UserInputError
+target, scratch, destination = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+module, name = target.split(":")
+runner = Runner(getattr(importlib.import_module(module), name)())
+artifacts = json.loads((scratch / ARTIFACTS_FILE).read_text(encoding="utf-8"))
+sample = pickle.loads((scratch / "sample.pkl").read_bytes())
+try:
+    model = load_keras_model(scratch / MODEL_FILE)
+    answer = {"differences": runner._export(model, artifacts, destination, sample)}
+except UserInputError as error:
+    answer = {"error": str(error)}
+(scratch / "result.json").write_text(json.dumps(answer), encoding="utf-8")
+"""
 
 
 def _numpy(value: Any) -> np.ndarray:

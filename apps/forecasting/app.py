@@ -181,8 +181,8 @@ class ForecastingApp(App):
         def serve(window):
             # A serving client's window is checked here: TensorFlow Serving does not
             # hold a signature's call to its declared shape, and a longer window would
-            # otherwise be read from its oldest rows. (On JAX the function is traced by
-            # JAX, where no check can raise: those exports go without.)
+            # otherwise be read from its oldest rows. (Exports are always built on the
+            # TensorFlow backend; serve() called on another backend goes unchecked.)
             if keras.backend.backend() == "tensorflow":
                 checks = [tf.debugging.assert_all_finite(window, f"expected {expected}")]
                 for axis, size in ((1, rows), (2, columns)):

@@ -39,6 +39,7 @@ TEST_FILE = "test.tsv"
 
 class SentimentApp(App):
     name = "sentiment"
+    needs_tensorflow = True  # the model reads raw strings (TextVectorization)
     config_class = SentimentConfig
 
     # --- 1. data -------------------------------------------------------------------

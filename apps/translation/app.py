@@ -61,6 +61,7 @@ HEAT_MAPS = 3
 
 class TranslationApp(App):
     name = "translation"
+    needs_tensorflow = True  # the model reads raw strings (TextVectorization)
     config_class = TranslationConfig
 
     # --- 1. data -------------------------------------------------------------------

@@ -358,3 +358,27 @@ def test_tune_searches_model_kinds_and_retrains(workspace, small_csv):
     assert metrics["tuning"]["trials"] == 3 and "model" in metrics["tuning"]["best"]
     # Validation calibrates the intervals, so the best model never trains on it.
     assert metrics["tuning"]["refit"] == "train" and "validation" in metrics
+
+
+def test_an_export_made_on_jax_keeps_the_serving_checks(trained_run, workspace):
+    # Exports are built under TensorFlow on every backend: a JAX-traced one would skip
+    # the window checks and run only on the platform it was traced on.
+    import os
+    import subprocess
+    import sys
+
+    import tensorflow as tf
+
+    output = workspace / "export-from-jax"
+    result = subprocess.run(
+        [sys.executable, "-m", "rnn_templates.cli", "forecasting", "export", "--run-dir",
+         str(trained_run), "--output", str(output), "--no-check"], cwd=workspace,
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, CI="1", KERAS_BACKEND="jax", JAX_PLATFORMS="cpu"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    signature = tf.saved_model.load(str(output)).signatures["serve"]
+    window = np.full((1, 52, 1), 400.0, np.float32)
+    assert signature(window=tf.constant(window))["forecast"].shape == (1, 13, 1)
+    window[0, 5, 0] = np.nan
+    with pytest.raises(tf.errors.InvalidArgumentError, match="of finite values"):
+        signature(window=tf.constant(window))

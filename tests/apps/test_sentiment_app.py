@@ -324,3 +324,32 @@ def test_interrupted_run_resumes_from_its_last_epoch(workspace, small_csv, monke
     with open(run_dir / "history.csv") as stream:
         epochs = [int(row["epoch"]) for row in csv.DictReader(stream)]
     assert epochs == [0, 1, 2, 3]  # two before the interruption, two after, none repeated
+
+
+def test_on_jax_training_is_refused_up_front_and_the_export_is_built_under_tensorflow(
+        trained_run, workspace, small_csv):
+    env = dict(os.environ, CI="1", KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    run_dir = workspace / "jax-run"
+    for verb in ("train", "tune"):
+        result = subprocess.run(
+            [sys.executable, "-m", "rnn_templates.cli", "sentiment", verb, "--data",
+             str(small_csv), "--run-dir", str(run_dir), *TINY], cwd=workspace,
+            capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 2, result.stderr[-2000:]
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"sentiment {verb} needs the TensorFlow backend" in lines[0]
+        assert "KERAS_BACKEND=tensorflow" in lines[0]
+        assert not run_dir.exists() and not Path(f"{run_dir}.partial").exists()
+    # A SavedModel that takes raw strings cannot be traced in JAX: export builds it in a
+    # TensorFlow process, from the same weights, and checks it as usual.
+    output = workspace / "export-from-jax"
+    result = subprocess.run(
+        [sys.executable, "-m", "rnn_templates.cli", "sentiment", "export", "--run-dir",
+         str(trained_run), "--output", str(output)], cwd=workspace, capture_output=True,
+        text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "fresh-process check passed" in result.stdout
+    texts = np.array(["a wonderful, moving film", "dull and far too long"], dtype=object)
+    ours = call_in_fresh_process(output, texts)
+    reference = call_in_fresh_process(trained_run / "saved_model", texts)
+    np.testing.assert_allclose(ours["probabilities"], reference["probabilities"], atol=1e-5)
