@@ -28,6 +28,7 @@ _LAZY = {
     "CELL_TYPES": "rnn_templates.cells",
     "RecurrentConfig": "rnn_templates.cells",
     "recurrent_stack": "rnn_templates.cells",
+    "build_conditioned_generator": "rnn_templates.topologies",
     "build_many_to_many": "rnn_templates.topologies",
     "build_many_to_one": "rnn_templates.topologies",
     "build_one_to_many": "rnn_templates.topologies",

@@ -106,6 +106,7 @@ def generate(
     top_k: int | None = None,
     top_p: float | None = None,
     seed: int | None = None,
+    conditions: np.ndarray | None = None,
 ) -> np.ndarray:
     """Continue each prompt by ``num_steps`` sampled tokens.
 
@@ -123,6 +124,8 @@ def generate(
         seed: Seed for reproducible sampling. Each row has its own stream of
             random numbers keyed on the seed and the row's index, so row ``i``
             gives the same tokens in any batch where it is row ``i``.
+        conditions: For a model from ``build_conditioned_generator``, one
+            condition vector per prompt (batch, condition_dim).
 
     Returns:
         Int array (batch, num_steps) of generated ids.
@@ -138,7 +141,7 @@ def generate(
     if sampler is None:
         sampler = _SAMPLERS[step_model] = RecurrentSampler.from_model(step_model)
     return sampler.sample(prompts, num_steps, temperature=temperature, top_k=top_k, top_p=top_p,
-                          seed=seed)
+                          seed=seed, conditions=conditions)
 
 
 # One sampler (and so one compiled loop) per model.

@@ -125,6 +125,9 @@ class RecurrentSampler:
         recurrent: The recurrent layers in order (``LSTM``, ``GRU`` or
             ``SimpleRNN``; not bidirectional).
         head: The ``Dense`` output layer (softmax or linear: logits either way).
+        conditioners: For a conditioned generator, per recurrent layer the
+            ``Dense`` layers that turn a condition vector into its initial
+            states (``h``, and ``c`` for LSTM); ``None``: states start at zero.
 
     Attributes:
         jit_compile: On TensorFlow, compile the loop with XLA (default ``True``),
@@ -144,7 +147,8 @@ class RecurrentSampler:
     jit_compile: bool = True
 
     def __init__(self, embedding: keras.layers.Layer, recurrent: list[keras.layers.Layer],
-                 head: keras.layers.Layer):
+                 head: keras.layers.Layer,
+                 conditioners: list[list[keras.layers.Layer]] | None = None):
         for layer in recurrent:
             if not hasattr(layer, "cell"):
                 raise ValueError(
@@ -154,10 +158,12 @@ class RecurrentSampler:
         self.embedding = embedding
         self.recurrent = list(recurrent)
         self.head = head
+        self.conditioners = conditioners
         self._compiled: dict[str, Any] = {}
 
     def _layers(self) -> list[keras.layers.Layer]:
-        return [self.embedding, *self.recurrent, self.head]
+        conditioners = [layer for per_layer in self.conditioners or [] for layer in per_layer]
+        return [self.embedding, *self.recurrent, self.head, *conditioners]
 
     def _variables(self) -> list[Any]:
         return [v for layer in self._layers() for v in layer.variables]
@@ -183,7 +189,12 @@ class RecurrentSampler:
                 f"model {model.name!r} answers once per sequence (its last recurrent layer "
                 "does not return sequences): sampling needs a language model that predicts "
                 "the next token at every step (build_many_to_many)")
-        sampler = cls(model.get_layer(embedding), layers, model.get_layer(head))
+        # build_conditioned_generator: condition_<i>_h (and _c) start layer i's state.
+        conditioners = [[model.get_layer(f"condition_{index}_{state}")
+                         for state in ("h", "c") if f"condition_{index}_{state}" in names]
+                        for index in range(1, len(layers) + 1)]
+        sampler = cls(model.get_layer(embedding), layers, model.get_layer(head),
+                      conditioners if any(conditioners) else None)
         words = getattr(sampler.embedding, "input_dim", sampler.vocab_size)
         if words != sampler.vocab_size:
             raise ValueError(
@@ -198,8 +209,20 @@ class RecurrentSampler:
 
     # --- one step ------------------------------------------------------------------
 
-    def initial_states(self, batch: Any) -> list[list[Any]]:
-        """Zero states for every layer: ``[[h, c], ...]`` for LSTM, ``[[h], ...]`` otherwise."""
+    def initial_states(self, batch: Any, conditions: Any = None) -> list[list[Any]]:
+        """Every layer's first state: ``[[h, c], ...]`` for LSTM, ``[[h], ...]`` otherwise.
+
+        Zero, or for a conditioned generator its projections of ``conditions``
+        (batch, condition_dim).
+        """
+        if self.conditioners is not None:
+            if conditions is None:
+                raise ValueError("this model is a conditioned generator: pass `conditions`, "
+                                 "one vector per sequence")
+            return [[layer(conditions) for layer in per_layer] for per_layer in self.conditioners]
+        if conditions is not None:
+            raise ValueError("`conditions` given, but the model has no condition_<i>_h layers "
+                             "(build_conditioned_generator)")
         states = []
         for layer in self.recurrent:
             sizes = layer.cell.state_size
@@ -230,14 +253,15 @@ class RecurrentSampler:
     # --- the loop ------------------------------------------------------------------
 
     def loop(self, prompts: Any, uniforms: Any, temperature: Any = 1.0, top_k: Any = 0,
-             top_p: Any = 1.0, starts: Any = None) -> Any:
+             top_p: Any = 1.0, starts: Any = None, conditions: Any = None) -> Any:
         """Read ``prompts`` (batch, length >= 1), then sample ``len(uniforms)`` tokens.
 
         Pure ``keras.ops``: trace it inside ``tf.function`` (an export does),
         ``jax.jit``, or run it eagerly. ``uniforms`` is (steps, batch).
         Prompts of different lengths are left-padded: ``starts`` (batch,)
-        gives each one's first real position, and the state stays at zero
-        until then, exactly as if that prompt had been read alone. A model
+        gives each one's first real position, and the state stays at its
+        start (zero, or from ``conditions``) until then, exactly as if that
+        prompt had been read alone. A model
         whose embedding masks id 0 (``mask_zero=True``) never samples it: to
         the model it is padding, not a token.
 
@@ -262,7 +286,7 @@ class RecurrentSampler:
 
         empty = ops.zeros((batch, self.vocab_size))
         logits, states = self.fori_loop(0, ops.shape(prompts)[1], read,
-                                        (empty, self.initial_states(batch)))
+                                        (empty, self.initial_states(batch, conditions)))
 
         padding = getattr(self.embedding, "mask_zero", False)
         if padding:  # the model masks id 0 as padding: never a token to sample
@@ -341,7 +365,8 @@ class RecurrentSampler:
 
     def sample(self, prompts: Any, steps: int, *, temperature: float = 1.0,
                top_k: int | None = None, top_p: float | None = None,
-               seed: int | None = None, starts: Any = None) -> np.ndarray:
+               seed: int | None = None, starts: Any = None,
+               conditions: Any = None) -> np.ndarray:
         """Continue each prompt by ``steps`` tokens; returns an int array (batch, steps).
 
         Args:
@@ -354,6 +379,8 @@ class RecurrentSampler:
                 backend, and row ``i`` the same tokens in any batch.
             starts: For left-padded prompts of different lengths, each one's
                 first real position (batch,); default: all start at 0.
+            conditions: For a conditioned generator, one vector per prompt
+                (batch, condition_dim); its recurrent state starts from them.
         """
         prompts = np.asarray(prompts)
         if prompts.ndim != 2 or prompts.shape[1] < 1 or prompts.shape[0] < 1:
@@ -374,6 +401,15 @@ class RecurrentSampler:
                 raise ValueError(
                     f"`starts` must be one integer per prompt ({len(prompts)}), each in [0, "
                     f"{prompts.shape[1]}) (the prompts' length); received {starts.tolist()!r}")
+        if (conditions is None) != (self.conditioners is None):
+            self.initial_states(1, conditions)  # raises, saying which is missing
+        if conditions is not None:
+            conditions = np.asarray(conditions, dtype=np.float32)
+            width = int(self.conditioners[0][0].kernel.shape[0])
+            if conditions.shape != (len(prompts), width) or not np.isfinite(conditions).all():
+                raise ValueError(f"`conditions` must be finite, one vector of {width} features "
+                                 f"per prompt: shape ({len(prompts)}, {width}); received shape "
+                                 f"{conditions.shape}")
         top_k = top_k or None  # 0 means all, as in choose_tokens
         check_sampling(temperature, top_k, top_p)
         if steps == 0:
@@ -390,16 +426,19 @@ class RecurrentSampler:
                      keras.ops.convert_to_tensor(
                          np.zeros(len(prompts), np.int32) if starts is None
                          else np.asarray(starts, np.int32))]
+        if conditions is not None:
+            arguments.append(keras.ops.convert_to_tensor(conditions))
         tokens = self.compiled(self.loop)(*arguments)
         return keras.ops.convert_to_numpy(tokens).astype(np.int32)
 
-    def log_probabilities(self, prompts: Any, tokens: Any) -> np.ndarray:
+    def log_probabilities(self, prompts: Any, tokens: Any, conditions: Any = None) -> np.ndarray:
         """Log-probability of each of ``tokens`` (batch, steps) after ``prompts``."""
         ops = keras.ops
         prompts = np.asarray(prompts, dtype=np.int32)
         tokens = np.asarray(tokens, dtype=np.int32)
         sequence = np.concatenate([prompts, tokens], axis=1)
-        states = self.initial_states(len(prompts))
+        states = self.initial_states(len(prompts), None if conditions is None else
+                                     ops.convert_to_tensor(np.asarray(conditions, np.float32)))
         scores = []
         for t in range(sequence.shape[1] - 1):
             logits, states = self.step(ops.convert_to_tensor(sequence[:, t]), states)

@@ -58,3 +58,51 @@ def test_keras_save_and_reload_gives_identical_predictions(tmp_path):
         model.save(tmp_path / f"{cell}.keras")
         reloaded = keras.models.load_model(tmp_path / f"{cell}.keras")
         np.testing.assert_array_equal(to_numpy(reloaded(x, training=False)), before)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_conditioned_generator_samples_what_the_full_model_predicts(cell, tmp_path):
+    from rnn_templates.decoding import generate
+    from rnn_templates.sampling import RecurrentSampler
+    from rnn_templates.topologies import build_conditioned_generator
+
+    keras.utils.set_random_seed(0)
+    model = build_conditioned_generator(3, 12, embedding_dim=8,
+                                        rnn={"cell": cell, "units": 8, "num_layers": 2})
+    names = {layer.name for layer in model.layers}
+    assert {"condition_1_h", "condition_2_h", "rnn_1", "rnn_2", "output_head"} <= names
+    assert ("condition_1_c" in names) == (cell == "lstm")
+    conditions = np.random.default_rng(1).normal(size=(4, 3)).astype("float32") * 3
+    prompts = np.full((4, 1), 1)
+    greedy = generate(model, prompts, 6, temperature=0, conditions=conditions)
+    # Greedy sampling carries the state the condition started: each token is the full
+    # model's argmax over the sequence so far (among real tokens: id 0 is padding).
+    fed = np.concatenate([prompts, greedy[:, :-1]], axis=1)
+    np.testing.assert_array_equal(
+        np.asarray(model([conditions, fed]))[..., 1:].argmax(-1) + 1, greedy)
+    other = generate(model, prompts, 6, temperature=0, conditions=conditions[::-1].copy())
+    assert not np.array_equal(other, greedy)
+    # A left-padded prompt starts from the condition's state at its first real token.
+    sampler = RecurrentSampler.from_model(model)
+    padded = sampler.sample(np.array([[5, 1]] * 4), 6, temperature=0, starts=np.ones(4, int),
+                            conditions=conditions)
+    np.testing.assert_array_equal(padded, greedy)
+    # Saved and reloaded, it generates the same.
+    model.save(tmp_path / "g.keras")
+    reloaded = keras.saving.load_model(tmp_path / "g.keras")
+    np.testing.assert_array_equal(
+        generate(reloaded, prompts, 6, temperature=0, conditions=conditions), greedy)
+    with pytest.raises(ValueError, match="pass `conditions`"):
+        generate(model, prompts, 3)
+    with pytest.raises(ValueError, match=r"shape \(4, 3\)"):
+        generate(model, prompts, 3, conditions=conditions[:, :2])
+    with pytest.raises(ValueError, match="has no condition_<i>_h layers"):
+        generate(build_many_to_many_lm(), prompts, 3, conditions=conditions)
+    with pytest.raises(ValueError, match="cannot be bidirectional"):
+        build_conditioned_generator(3, 12, rnn={"bidirectional": True})
+
+
+def build_many_to_many_lm():
+    from rnn_templates.topologies import build_many_to_many
+
+    return build_many_to_many(12, vocab_size=12, rnn={"units": 4})
