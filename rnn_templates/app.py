@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import inspect
 import json
 import os
@@ -357,13 +358,31 @@ class Runner:
         self.app = app
 
     def _check_backend(self, verb: str) -> None:
+        """Refuse, before any work, what this backend cannot finish."""
         backend = keras.backend.backend()
-        if self.app.needs_tensorflow and backend != "tensorflow":
+        if backend == "tensorflow":
+            return
+        if self.app.needs_tensorflow and verb != "export":  # exports run on TensorFlow
             raise UserInputError(
                 f"{self.app.name} {verb} needs the TensorFlow backend (its model reads raw "
                 "strings, which only TensorFlow runs)", where="KERAS_BACKEND",
                 received=backend, fix=f"run it with KERAS_BACKEND=tensorflow ({self.app.name} "
-                "predict runs on any backend)")
+                "predict from an exported SavedModel runs on any backend)")
+        if verb in ("train", "tune", "export"):
+            # The export is built by a TensorFlow process that imports the app's class.
+            app = type(self.app)
+            try:
+                found = getattr(importlib.import_module(app.__module__), app.__qualname__,
+                                None) if app.__module__ != "__main__" else None
+            except ImportError:
+                found = None
+            if found is not app:
+                raise UserInputError(
+                    f"on the {backend} backend the export is built by a TensorFlow process "
+                    "that imports the app, and this app's class cannot be imported by name",
+                    where="KERAS_BACKEND", received=f"{app.__module__}.{app.__qualname__}",
+                    fix="define the app in an importable module (not a script or a function), "
+                    "or run with KERAS_BACKEND=tensorflow")
 
     # --- train -----------------------------------------------------------------
 
@@ -540,6 +559,7 @@ class Runner:
             ``(model, artifacts, training)``: the serving model (raw inputs to
             outputs), what it needs besides its weights, and the training facts.
         """
+        self._check_backend("fit")
         work = Path(work_dir)
         if (work / MODEL_FILE).exists():
             raise ValueError(f"`work_dir` already holds a trained model; received {work}; "
@@ -558,6 +578,7 @@ class Runner:
 
         Pass ``best`` to :meth:`fit` to retrain with it.
         """
+        self._check_backend("search")
         config, prepared = self._prepare_arrays(config, inputs, targets)
         tuner, _ = self._search(config, prepared, Path(tuning_dir), restart=restart)
         return tuner.get_best_hyperparameters(1)[0], leaderboard(tuner)
@@ -829,7 +850,9 @@ class Runner:
             process = subprocess.run(
                 [sys.executable, "-c", _EXPORT_CHILD, f"{app.__module__}:{app.__qualname__}",
                  str(scratch), str(Path(path).resolve())],
-                env=dict(os.environ, KERAS_BACKEND="tensorflow"), capture_output=True,
+                # On the CPU: the export needs no GPU, and the parent may hold its memory.
+                env=dict(os.environ, KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES=""),
+                capture_output=True,
                 text=True, check=False)
             result = scratch / "result.json"
             if process.returncode == 0 and result.is_file():
@@ -843,6 +866,7 @@ class Runner:
     def export(self, run_dir: str | os.PathLike, output: str | None = None, *,
                check: bool = True) -> Path:
         """(Re)export a run's model as a SavedModel with the app's ``serve`` signature."""
+        self._check_backend("export")
         run_dir = Path(run_dir)
         model_file = self._model_file(run_dir)
         destination = Path(output) if output else run_dir / SAVED_MODEL_DIR
@@ -942,6 +966,14 @@ class Runner:
             serve._keep_alive = loaded  # the function needs the object that owns the variables
             return serve
         if path.suffix == ".keras" and path.is_file():
+            backend = keras.backend.backend()
+            if backend != "tensorflow":
+                raise UserInputError(
+                    "predicting from a .keras model runs the app's serving function, which "
+                    "needs the TensorFlow backend", where=str(path),
+                    received=f"KERAS_BACKEND={backend}", fix="give the exported SavedModel "
+                    "folder (the run's saved_model, which runs on any backend), or run with "
+                    "KERAS_BACKEND=tensorflow")
             model, artifacts = load_keras_model(path), _load_artifacts(path.parent)
             if endpoint != "serve":
                 return self.app.extra_endpoints(model, artifacts)[endpoint][0]

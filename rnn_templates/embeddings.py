@@ -101,7 +101,7 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
     folded: dict[str, int] = {}  # lower-cased words of the vocabulary found only cased
     rows: list[np.ndarray] = []
     dim = None
-    total = 0
+    total = spaced = 0  # spaced: words with a space (numbers left over if the width is wrong)
     with _open_text(path) as stream:
         for number, line in enumerate(stream, start=1):
             parts = line.rstrip("\n").rstrip(" ").split(" ")
@@ -127,6 +127,7 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
             total += 1
             # Some files hold words with spaces: the numbers are the last `dim` fields.
             word = " ".join(parts[: len(parts) - dim])
+            spaced += len(parts) > dim + 1
             if wanted is not None and word not in wanted:
                 # A cased file (fastText's are) serves a lower-cased vocabulary through
                 # the first casing of each word, unless the word itself comes later.
@@ -151,6 +152,12 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
     if dim is None:
         raise UserInputError("word-vector file is empty", where=str(path),
                              fix="point --set embeddings at a GloVe/word2vec/fastText text file")
+    if total and spaced > total / 2:  # a few multi-word tokens, not most lines
+        raise UserInputError(
+            "most word vectors are longer than the header's width", where=f"{path}:1",
+            expected=f"{dim} numbers per word, as the first line says",
+            received=f"{spaced} of {total} lines with more fields",
+            fix="correct the header's second number, or remove the header line")
     for word, row in folded.items():
         index.setdefault(word, row)
     vectors = np.stack(rows) if rows else np.zeros((0, dim), dtype="float32")

@@ -40,6 +40,10 @@ def test_a_word_with_spaces_keeps_its_numbers(tmp_path):
     path.write_text("2 2\nchapter 1 0.1 0.2\ncity 1 2\n", encoding="utf-8")
     vectors = load_word_vectors(path)
     assert vectors.dim == 2 and sorted(vectors.index) == ["chapter 1", "city"]
+    # A header whose width is wrong for most lines is refused, not read as long words.
+    path.write_text("2 2\nthe 0.1 0.2 0.3\ncity 1 2 3\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="longer than the header's width"):
+        load_word_vectors(path)
 
 
 @pytest.mark.parametrize("content, message", [

@@ -38,6 +38,8 @@ def test_compile_model_clips_gradients_by_default():
         pytest.approx(0.01)
     )
     assert compile_model(_tiny_model(), loss="mse", clipnorm=0.5).optimizer.clipnorm == 0.5
+    joint = compile_model(_tiny_model(), loss="mse", global_clipnorm=2.0).optimizer
+    assert joint.global_clipnorm == 2.0 and joint.clipnorm is None
 
 
 def test_compile_model_refuses_unknown_optimizers():

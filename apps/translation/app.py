@@ -186,7 +186,6 @@ class TranslationApp(App):
 
         def decode(texts, beam_width=None, stop_early=True):
             memory, mask, *states = encoder(trim(vectorizer(texts)), training=False)
-            memory = tf.identity(memory)  # drops the Keras mask: the step reads `mask` itself
             if beam_width is None:
                 result = greedy_search(step, states, [memory, mask], **search)
             else:

@@ -19,7 +19,12 @@ from __future__ import annotations
 
 import keras
 
-from rnn_templates.cells import RecurrentConfig, make_recurrent_layer, recurrent_stack
+from rnn_templates.cells import (
+    RecurrentConfig,
+    make_recurrent_layer,
+    recurrent_stack,
+    warn_if_slow,
+)
 from rnn_templates.topologies._common import output_head, positive_int, rate, resolve_rnn
 
 
@@ -107,6 +112,7 @@ def build_conditioned_generator(
     vocab_size = positive_int("vocab_size", vocab_size, minimum=2)
     embedding_dim = positive_int("embedding_dim", embedding_dim)
     rate("head_dropout", head_dropout)
+    warn_if_slow(config)
     condition = keras.Input((condition_dim,), name="condition")
     tokens = keras.Input((None,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True,

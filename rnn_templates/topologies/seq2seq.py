@@ -94,6 +94,9 @@ def build_seq2seq(
             f"concatenated for the decoder); received merge_mode={config.merge_mode!r}"
         )
     warn_if_slow(config, "encoder")
+    if source_mask_value is not None and source_vocab_size is not None:
+        raise ValueError("`source_mask_value` masks real-valued source steps (`source_dim`); "
+                         "token sources are masked by id 0")
     encoder_inputs, x = sequence_input(
         vocab_size=source_vocab_size,
         input_dim=source_dim,
