@@ -616,6 +616,7 @@ class Runner:
         once on the test split, and exported.
         """
         self._check_backend("tune")
+        _check_apart(Path(run_dir), Path(tuning_dir))
         role = tuner_role()
         if role == "worker" and restart:
             raise UserInputError("--restart on a worker would wipe the shared search",
@@ -870,7 +871,7 @@ class Runner:
         run_dir = Path(run_dir)
         model_file = self._model_file(run_dir)
         destination = Path(output) if output else run_dir / SAVED_MODEL_DIR
-        io.check_replaceable(destination, option="--output")
+        io.check_replaceable(destination, option="--output", kind="export")
         model = load_keras_model(model_file)
         artifacts = _load_artifacts(run_dir)
         sample = None
@@ -1008,6 +1009,18 @@ def _report_name(run_dir: Path, stem: str, source: str) -> str:
         number += 1
         candidate = f"{stem}-{number}"
     return candidate
+
+
+def _check_apart(run_dir: Path, tuning_dir: Path) -> None:
+    """The search folder is neither a file, nor the run directory, nor inside or around it
+    (replacing the run would delete the search, or the search would sit in the run)."""
+    io.make_folder(tuning_dir, option="--tuning-dir")
+    run, search = Path(os.path.abspath(run_dir)), Path(os.path.abspath(tuning_dir))
+    if run == search or run in search.parents or search in run.parents:
+        raise UserInputError(
+            "--tuning-dir and --run-dir overlap", where=str(tuning_dir),
+            received=f"--run-dir {run_dir}", expected="two separate folders",
+            fix="give the search its own folder (the default is runs/<app>/tuning)")
 
 
 # Runner._export in a TensorFlow-backend process: argv = app ("module:Class"), the

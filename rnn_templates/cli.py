@@ -203,6 +203,12 @@ def _check_output(args: argparse.Namespace) -> None:
             and os.path.samefile(output, args.input):
         raise UserInputError("--output is the --input file", where=args.output,
                              fix="write the predictions to another file")
+    model = Path(args.model)
+    if output.exists() and model.exists() and (
+            os.path.samefile(output, model) or model in output.resolve().parents
+            or model.resolve() in output.resolve().parents):
+        raise UserInputError("--output would write over the --model it predicts with",
+                             where=args.output, fix="write the predictions to another file")
     if output.is_file() and not args.overwrite:
         raise UserInputError("file exists", where=args.output,
                              fix="choose another --output, or add --overwrite to replace it")

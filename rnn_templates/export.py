@@ -81,8 +81,8 @@ def export_saved_model(
         The destination path.
     """
     path = Path(path)
-    io.check_replaceable(path)
-    with io.atomic_path(path, directory=True) as temporary:
+    io.check_replaceable(path, kind="export")
+    with io.atomic_path(path, directory=True, kind="export") as temporary:
         archive = keras.export.ExportArchive()
         archive.track(model)
         for resource in extra_tracked or []:

@@ -8,7 +8,8 @@ with the user's normal permissions (``0o666`` less the umask, folders
 process running as another user can read an export.
 
 Folders are replaced only when this project wrote them: :func:`check_replaceable`
-refuses a destination that holds anything else, and names it.
+refuses a destination that holds anything else (at any depth), or a folder of
+another kind (a training run where an export goes), and names it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import csv
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Iterator
@@ -27,8 +29,16 @@ from typing import Any
 from rnn_templates.errors import UserInputError
 
 # A file this project leaves in every folder it creates as a whole (run
-# directories, exports): replacing a folder without it is refused.
+# directories, exports): replacing a folder without it is refused. Its first
+# line names the folder's kind; every later line is the relative path of a file
+# or folder this project wrote there (a folder sealed on its own, an export
+# inside a run, is listed by name and checked against its own marker). A marker
+# of earlier versions lists top-level names only, with no header.
 MARKER = ".rnnt"
+_HEADER = "# rnnt "
+BUILDING = "building"  # the kind of a folder still being written (a run's .partial)
+# The temporary names of _temporary_name and save_weights, with the writer's pid.
+_TEMPORARY = re.compile(r"^\.(?:.+\.(\d+)\.[0-9a-f]{8}\.tmp|partial-(\d+)-.+)")
 
 
 def _umask() -> int:
@@ -44,6 +54,13 @@ def normal_permissions(path: str | os.PathLike) -> None:
     os.chmod(path, mode & ~_umask())
 
 
+def named(path: str | os.PathLike) -> Path:
+    """``path``, made absolute where it has no name of its own (``.``, ``..``), so that
+    names beside it (temporaries, ``.partial``) can be made."""
+    path = Path(path)
+    return Path(os.path.abspath(path)) if path.name in ("", ".", "..") else path
+
+
 def _temporary_name(target: Path) -> Path:
     # The target's suffix is kept at the end: some writers (Keras) check it.
     return target.with_name(
@@ -57,7 +74,8 @@ def _fsync(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike, *, directory: bool = False,
+                kind: str = "export") -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
 
     The caller writes a file (or, with ``directory=True``, fills a folder) at
@@ -74,7 +92,7 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterat
         >>> sorted(p.name for p in folder.iterdir())
         ['hello.txt']
     """
-    target = Path(target)
+    target = named(target)
     if not directory and target.is_dir():
         raise UserInputError("the output path is a folder", where=str(target),
                              expected="a file name", fix="give a file path, not a folder")
@@ -87,8 +105,8 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False) -> Iterat
         if directory:
             for inner in [temporary, *temporary.rglob("*")]:
                 normal_permissions(inner)
-            seal(temporary)
-            replace_directory(temporary, target)
+            seal(temporary, kind)
+            replace_directory(temporary, target, kind=kind)
         else:
             _fsync(temporary)
             normal_permissions(temporary)
@@ -116,39 +134,147 @@ def make_folder(folder: str | os.PathLike, *, option: str = "--output") -> Path:
     return folder
 
 
-def seal(folder: str | os.PathLike) -> None:
-    """Write the marker of a finished folder, listing the entries this project wrote.
+def stale_temporary(path: Path) -> bool:
+    """Whether ``path`` is a temporary file or folder of this project whose writer is gone
+    (a process killed mid-write leaves one)."""
+    match = _TEMPORARY.match(path.name)
+    if not match:
+        return False
+    pid = int(match.group(1) or match.group(2))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _written(folder: Path) -> list[str]:
+    """Relative paths of everything in ``folder``; a sealed sub-folder by name only.
+    Stale temporaries (this project's, their writer gone) are removed, not listed."""
+    entries = []
+    for path in sorted(folder.iterdir()):
+        if path.name == MARKER:
+            continue
+        if stale_temporary(path):
+            _remove(path)
+            continue
+        entries.append(path.name)
+        if path.is_dir() and not path.is_symlink() and not (path / MARKER).is_file():
+            entries.extend(f"{path.name}/{inner}" for inner in _written(path))
+    return entries
+
+
+def seal(folder: str | os.PathLike, kind: str = "export") -> None:
+    """Write the marker of a finished folder of ``kind`` (``run``, ``export``), listing
+    everything this project wrote in it.
 
     :func:`check_replaceable` then refuses to replace the folder if anything
-    else has been put in it since.
+    else has been put in it since, at any depth.
     """
     folder = Path(folder)
-    names = sorted(p.name for p in folder.iterdir() if p.name != MARKER)
-    (folder / MARKER).write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
+    lines = [f"{_HEADER}{kind}", *_written(folder)]
+    (folder / MARKER).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+def mark_building(folder: str | os.PathLike, kind: str = "run") -> None:
+    """The marker of a folder this project is still filling (a run's ``.partial``)."""
+    marker = Path(folder) / MARKER
+    if not marker.is_file() or not marker.read_text(encoding="utf-8").strip():
+        marker.write_text(f"{_HEADER}{BUILDING} {kind}\n", encoding="utf-8")
+
+
+def read_marker(folder: Path) -> tuple[str | None, list[str] | None]:
+    """``(kind, entries)`` of a folder's marker: entries None while it is being built; for
+    a marker of earlier versions, the kind inferred and the top-level names."""
+    lines = (folder / MARKER).read_text(encoding="utf-8").splitlines()
+    if lines and lines[0].startswith(_HEADER):
+        kind = lines[0][len(_HEADER):].strip()
+        if kind.startswith(BUILDING):
+            return kind, None
+        return kind, lines[1:]
+    if not lines:  # an empty marker of earlier versions: being built
+        return f"{BUILDING} run", None
+    kind = ("export" if "saved_model.pb" in lines else
+            "run" if "model.keras" in lines or "config.yaml" in lines else None)
+    return kind, lines
 
 
 def _register(written: Path) -> None:
     """Add ``written`` to the list of the nearest sealed folder above it (a report
     that ``evaluate`` or ``export`` adds to a finished run), so that folder can still be
-    replaced."""
+    replaced. Folders on the way that this project did not list stay unlisted: a
+    user's folder holding an output is still the user's."""
     for folder in written.parents:
         marker = folder / MARKER
         if marker.is_file():
-            names = marker.read_text(encoding="utf-8").splitlines()
-            entry = written.relative_to(folder).parts[0]
-            if names and entry not in names:  # an empty marker: a folder still being built
+            kind, names = read_marker(folder)
+            if names is None:  # a folder still being built
+                return
+            relative = written.relative_to(folder)
+            legacy = not marker.read_text(encoding="utf-8").startswith(_HEADER)
+            entry = relative.parts[0] if legacy else relative.as_posix()
+            if entry not in names:
                 with open(marker, "a", encoding="utf-8") as stream:
                     stream.write(f"{entry}\n")
+                if not legacy and written.is_dir() and not (written / MARKER).is_file():
+                    with open(marker, "a", encoding="utf-8") as stream:
+                        stream.writelines(f"{entry}/{inner}\n" for inner in _written(written))
             return
 
 
-def check_replaceable(target: str | os.PathLike, *, option: str = "--output") -> None:
-    """Refuse ``target`` unless it is absent or a folder this project wrote.
+KIND_NAMES = {"run": "training run", "export": "exported model"}
+
+
+def _foreign(folder: Path, written: set[str], prefix: str = "") -> list[str]:
+    """Entries under ``folder`` missing from ``written`` (relative paths), at any depth;
+    a listed sub-folder with a marker of its own is checked against that one."""
+    foreign = []
+    for path in sorted(folder.iterdir()):
+        relative = f"{prefix}{path.name}"
+        if path.name == MARKER or stale_temporary(path):
+            continue
+        if relative not in written:
+            foreign.append(relative)
+        elif path.is_dir() and not path.is_symlink():
+            if (path / MARKER).is_file():
+                kind, inner = read_marker(path)
+                if inner is not None:
+                    foreign.extend(f"{relative}/{name}" for name in
+                                   _foreign_of(path, kind, inner))
+            else:
+                foreign.extend(_foreign(path, written, f"{relative}/"))
+    return foreign
+
+
+def _foreign_of(folder: Path, kind: str | None, entries: list[str]) -> list[str]:
+    legacy = not (folder / MARKER).read_text(encoding="utf-8").startswith(_HEADER)
+    if legacy:  # top-level names only
+        return sorted(p.name for p in folder.iterdir()
+                      if p.name != MARKER and p.name not in entries
+                      and not stale_temporary(p))
+    return _foreign(folder, set(entries))
+
+
+def check_replaceable(target: str | os.PathLike, *, option: str = "--output",
+                      kind: str | None = None) -> None:
+    """Refuse ``target`` unless it is absent or a folder this project wrote (of ``kind``).
 
     Raises:
         UserInputError: ``target`` is a file, a folder without the marker
-            (it would hold the user's own files), or a sealed folder holding
-            entries added after this project wrote it.
+            (it would hold the user's own files), a folder of another kind
+            (``kind``: ``run`` or ``export``), or a sealed folder holding entries
+            added after this project wrote it, at any depth.
     """
     target = Path(target)
     if not target.exists():
@@ -162,13 +288,20 @@ def check_replaceable(target: str | os.PathLike, *, option: str = "--output") ->
         )
     marker = target / MARKER
     if marker.is_file():  # a sealed folder: anything not in its list was added since
-        written = set(marker.read_text(encoding="utf-8").splitlines())
-        foreign = sorted(p.name for p in target.iterdir()
-                         if written and p.name != MARKER and p.name not in written)
+        found, entries = read_marker(target)
+        if kind is not None and found is not None and found.split()[-1] != kind:
+            building = found.startswith(BUILDING)
+            what = KIND_NAMES.get(found.split()[-1], found)
+            want = KIND_NAMES.get(kind, kind)
+            raise UserInputError(
+                f"destination is {'an unfinished' if building else 'a'} {what}, not "
+                f"{'an' if want[0] in 'aeiou' else 'a'} {want}; nothing was replaced",
+                where=str(target), fix=f"choose another {option}")
+        foreign = [] if entries is None else _foreign_of(target, found, entries)
         problem, expected = "files added after rnnt wrote it", "only what rnnt wrote there"
         kind, fix = "added entries", f"move them out first, or choose another {option}"
     else:
-        foreign = sorted(p.name for p in target.iterdir())
+        foreign = sorted(p.name for p in target.iterdir() if not stale_temporary(p))
         problem, expected = ("files this tool did not write",
                              "a new or empty folder, or one written by rnnt")
         kind, fix = "entries", f"choose another {option}"
@@ -179,9 +312,9 @@ def check_replaceable(target: str | os.PathLike, *, option: str = "--output") ->
             fix=fix)
 
 
-def replace_directory(source: Path, target: Path) -> None:
+def replace_directory(source: Path, target: Path, *, kind: str | None = None) -> None:
     """Rename ``source`` onto ``target``; an old ``target`` is removed only afterwards."""
-    check_replaceable(target)
+    check_replaceable(target, kind=kind)
     if not target.exists():
         os.replace(source, target)
         return

@@ -48,7 +48,7 @@ def default_run_dir(root: str | os.PathLike, app: str) -> Path:
 
 
 def partial_path(final: str | os.PathLike) -> Path:
-    final = Path(final)
+    final = io.named(final)
     return final.with_name(final.name + PARTIAL_SUFFIX)
 
 
@@ -150,7 +150,7 @@ def run_directory(
             directory, is locked by another process, or an interrupted run there
             has a different config.
     """
-    final = Path(final)
+    final = io.named(final)
     work = partial_path(final)
     if final.exists() and not overwrite:
         raise UserInputError(
@@ -158,12 +158,12 @@ def run_directory(
             where=str(final),
             fix="choose another --run-dir, or add --overwrite to replace it",
         )
-    io.check_replaceable(final, option="--run-dir")
-    io.check_replaceable(work, option="--run-dir")
+    io.check_replaceable(final, option="--run-dir", kind="run")
+    io.check_replaceable(work, option="--run-dir", kind="run")
     resumed = work.exists() and has_trained_work(work)
     io.make_folder(work, option="--run-dir")
     created = not (work / io.MARKER).exists()
-    (work / io.MARKER).touch()
+    io.mark_building(work, "run")
     io.normal_permissions(work)
     lock = DirectoryLock(work)
     lock.acquire()
@@ -195,8 +195,8 @@ def run_directory(
         raise UserInputError(
             "run directory was written by another process meanwhile", where=str(final),
             fix=f"this run is kept in {work}: rename it, or rerun with --overwrite")
-    io.seal(work)
-    io.replace_directory(work, final)
+    io.seal(work, "run")
+    io.replace_directory(work, final, kind="run")
 
 
 class RunInterrupted(KeyboardInterrupt):

@@ -55,3 +55,13 @@ def test_an_app_that_cannot_be_imported_by_name_is_refused_before_training(on_ja
     assert not any(tmp_path.iterdir())
     # An importable app trains on JAX (the forecasting app's model runs there).
     Runner(ForecastingApp())._check_backend("train")
+
+
+def test_a_search_folder_must_stand_apart_from_the_run(tmp_path):
+    runner = Runner(SentimentApp())
+    for tuning_dir in (tmp_path / "run", tmp_path / "run" / "search", tmp_path):
+        with pytest.raises(UserInputError, match="--tuning-dir and --run-dir overlap"):
+            runner.tune(SentimentConfig(), tmp_path / "run", tuning_dir=tuning_dir)
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(UserInputError, match="a file stands where a folder is needed"):
+        runner.tune(SentimentConfig(), tmp_path / "run", tuning_dir=tmp_path / "a-file")

@@ -97,3 +97,76 @@ def test_a_folder_or_a_file_in_the_way_of_an_output_is_one_line(tmp_path):
         f"{a_file}: a file stands where a folder is needed; expected a folder for "
         f"{a_file / 'run'}; choose another --output, or move that file")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "out"]
+
+
+def _sealed_run(folder):
+    (folder / "logs").mkdir(parents=True)
+    (folder / "logs" / "events.out").write_text("e")
+    (folder / "model.keras").write_text("m")
+    io.seal(folder, "run")
+    return folder
+
+
+def test_files_added_inside_a_finished_folder_at_any_depth_block_its_replacement(tmp_path):
+    run = _sealed_run(tmp_path / "run")
+    io.check_replaceable(run)  # as written: replaceable
+    (run / "logs" / "MY_NOTES.txt").write_text("mine")
+    with pytest.raises(UserInputError, match=r"logs/MY_NOTES.txt"):
+        io.check_replaceable(run, option="--run-dir")
+    # An output written into a folder of the user's inside a run leaves that folder the
+    # user's: it is not listed as the project's, so it still blocks the replacement.
+    (run / "logs" / "MY_NOTES.txt").unlink()
+    (run / "my_analysis").mkdir()
+    (run / "my_analysis" / "thesis.tex").write_text("mine")
+    io.write_text(run / "my_analysis" / "preds.csv", "p\n")
+    io.write_text(run / "report.md", "r\n")  # the project's own report is listed
+    with pytest.raises(UserInputError, match=r"my_analysis") as refused:
+        io.check_replaceable(run)
+    assert "report.md" not in str(refused.value) and "preds.csv" not in str(refused.value)
+
+
+def test_a_folder_of_another_kind_is_never_replaced(tmp_path):
+    run = _sealed_run(tmp_path / "run")
+    with pytest.raises(UserInputError, match="is a training run, not an exported model"):
+        io.check_replaceable(run, option="--output", kind="export")
+    # Markers of earlier versions (top-level names, no header) are told apart too.
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "model.keras").write_text("m")
+    (legacy / io.MARKER).write_text("model.keras\n")
+    with pytest.raises(UserInputError, match="is a training run"):
+        io.check_replaceable(legacy, kind="export")
+    building = tmp_path / "run.partial"
+    building.mkdir()
+    io.mark_building(building)
+    with pytest.raises(UserInputError, match="is an unfinished training run"):
+        io.check_replaceable(building, kind="export")
+    io.check_replaceable(run, kind="run")
+
+
+def test_a_temporary_left_by_a_killed_writer_neither_blocks_nor_stays(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_text("m")
+    dead = 2 ** 22 + 12345  # above the default pid_max: no such process
+    leftover = run / f".saved_model.{dead}.0123abcd.tmp"
+    leftover.mkdir()
+    (leftover / "saved_model.pb").write_text("half")
+    io.seal(run, "run")
+    assert not leftover.exists()
+    assert ".saved_model" not in (run / io.MARKER).read_text()
+    leftover.mkdir()  # killed again, after the seal
+    io.check_replaceable(run)
+    # A live writer's temporary is never taken for a leftover.
+    assert not io.stale_temporary(run / f".saved_model.{os.getpid()}.0123abcd.tmp")
+
+
+def test_a_path_without_a_name_of_its_own_is_one_line(tmp_path, monkeypatch):
+    from rnn_templates.runs import run_directory
+
+    (tmp_path / "mine.txt").write_text("user's")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserInputError, match="nothing was replaced|already exists"):
+        with run_directory(".", overwrite=True):
+            pass
+    assert (tmp_path / "mine.txt").read_text() == "user's"

@@ -135,6 +135,20 @@ def test_export_to_another_folder_and_predict(trained_run, workspace, capsys):
     assert main(["sentiment", "predict", "--model", str(destination), "--output", str(mine),
                  "--overwrite", "Fine."]) == 0
     assert mine.read_text() != "my notes\n" and "Fine." in mine.read_text()
+    # Nor the model it predicts with, nor a file inside it.
+    model_file = trained_run / "model.keras"
+    before = model_file.read_bytes()
+    for target in (model_file, destination / "saved_model.pb"):
+        model = model_file if target == model_file else destination
+        assert main(["sentiment", "predict", "--model", str(model), "--output", str(target),
+                     "--overwrite", "Fine."]) == 2
+        assert "would write over the --model" in capsys.readouterr().err
+    assert model_file.read_bytes() == before
+    # An export never replaces a training run (its own, say).
+    assert main(["sentiment", "export", "--run-dir", str(trained_run),
+                 "--output", str(trained_run)]) == 2
+    assert "is a training run, not an exported model" in capsys.readouterr().err
+    assert model_file.read_bytes() == before and (trained_run / "training.json").is_file()
     # A folder given as --input is named as one.
     assert main(["sentiment", "predict", "--model", str(destination), "--input",
                  str(workspace)]) == 2
