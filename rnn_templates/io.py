@@ -328,6 +328,37 @@ def replace_directory(source: Path, target: Path, *, kind: str | None = None) ->
     shutil.rmtree(aside, ignore_errors=True)
 
 
+def write_numbered(name: Any, first: int, data: bytes) -> tuple[int, Path]:
+    """Write ``data`` whole to the first free ``name(number)`` from ``first`` on.
+
+    The file is written under a temporary name, then hard-linked to its name,
+    which fails if the name is taken: two processes numbering files in one
+    folder at once never write over each other's.
+
+    Returns:
+        ``(number, path)`` of the file written.
+    """
+    number = first
+    target = Path(name(number))
+    make_folder(target.parent)
+    temporary = _temporary_name(target)
+    try:
+        temporary.write_bytes(data)
+        _fsync(temporary)
+        normal_permissions(temporary)
+        while True:
+            try:
+                os.link(temporary, target)
+                break
+            except FileExistsError:
+                number += 1
+                target = Path(name(number))
+    finally:
+        temporary.unlink(missing_ok=True)
+    _register(target)
+    return number, target
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write UTF-8 text atomically."""
     with atomic_path(path) as temporary:

@@ -170,3 +170,14 @@ def test_a_path_without_a_name_of_its_own_is_one_line(tmp_path, monkeypatch):
         with run_directory(".", overwrite=True):
             pass
     assert (tmp_path / "mine.txt").read_text() == "user's"
+
+
+def test_numbered_files_never_take_a_name_already_there(tmp_path):
+    (tmp_path / "piece-002.mid").write_bytes(b"another process's")
+    name = lambda n: tmp_path / f"piece-{n:03d}.mid"  # noqa: E731
+    assert io.write_numbered(name, 1, b"a") == (1, name(1))
+    assert io.write_numbered(name, 1, b"b") == (3, name(3))  # 1 and 2 taken meanwhile
+    assert name(2).read_bytes() == b"another process's" and name(3).read_bytes() == b"b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "piece-001.mid", "piece-002.mid", "piece-003.mid"]
+    assert stat.S_IMODE(name(3).stat().st_mode) == 0o666 & ~_umask()

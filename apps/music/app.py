@@ -311,13 +311,14 @@ class MusicApp(App):
         from rnn_templates.notes import plot_piano_roll
 
         io.make_folder(directory, option="--output-dir")
-        number = 1 + max((int(p.stem[6:]) for p in directory.glob("piece-*")
-                          if p.stem[6:].isdigit()), default=0)
+        first = 1 + max((int(p.stem[6:]) for p in directory.glob("piece-*")
+                         if p.stem[6:].isdigit()), default=0)
         kind = self.kind
         music, grid = kind.to_midi(piece, self.artifacts.get("tempo", 100.0))
-        path = directory / f"piece-{number:03d}.mid"
-        with io.atomic_path(path) as temporary:
-            temporary.write_bytes(midi_bytes(music))
+        # The number is taken when the file is linked into place: another predict
+        # writing into the same folder at once gets the next one.
+        number, path = io.write_numbered(lambda n: directory / f"piece-{n:03d}.mid", first,
+                                         midi_bytes(music))
         plot_piano_roll(grid, kind.spq, directory / f"piece-{number:03d}.png", path.name)
         return {"midi": str(path), "piano_roll": str(path.with_suffix(".png"))}
 
