@@ -325,7 +325,7 @@ def replace_directory(source: Path, target: Path, *, kind: str | None = None) ->
     except BaseException:
         os.replace(aside, target)
         raise
-    shutil.rmtree(aside, ignore_errors=True)
+    _remove(aside)  # a symbolic link goes, not the folder it points to
 
 
 def write_numbered(name: Any, first: int, data: bytes) -> tuple[int, Path]:

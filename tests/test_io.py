@@ -181,3 +181,18 @@ def test_numbered_files_never_take_a_name_already_there(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "piece-001.mid", "piece-002.mid", "piece-003.mid"]
     assert stat.S_IMODE(name(3).stat().st_mode) == 0o666 & ~_umask()
+
+
+def test_replacing_a_linked_folder_removes_the_link_not_what_it_points_to(tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "a.txt").write_text("a")
+    io.seal(old)
+    link = tmp_path / "link"
+    link.symlink_to(old)
+    new = tmp_path / ".new"
+    new.mkdir()
+    io.replace_directory(new, link)
+    assert link.is_dir() and not link.is_symlink()
+    assert (old / "a.txt").read_text() == "a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "old"]
