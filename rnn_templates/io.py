@@ -123,8 +123,11 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False,
 def make_folder(folder: str | os.PathLike, *, option: str = "--output") -> Path:
     """``mkdir -p``, with a file in the way reported as one line instead of an OSError."""
     folder = Path(folder)
+    missing = [p for p in [folder, *folder.parents] if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        for created in reversed(missing):  # ours now: listed in a sealed folder around them
+            _register(created)
     except (FileExistsError, NotADirectoryError):
         blocker = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()),
                        folder)

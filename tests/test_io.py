@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import stat
 
 import pytest
@@ -123,6 +124,10 @@ def test_files_added_inside_a_finished_folder_at_any_depth_block_its_replacement
     with pytest.raises(UserInputError, match=r"my_analysis") as refused:
         io.check_replaceable(run)
     assert "report.md" not in str(refused.value) and "preds.csv" not in str(refused.value)
+    # A folder the project makes for its output inside a run is the project's.
+    shutil.rmtree(run / "my_analysis")
+    io.write_text(run / "generated" / "deeper" / "piece-001.mid", "m")
+    io.check_replaceable(run)
 
 
 def test_a_folder_of_another_kind_is_never_replaced(tmp_path):
