@@ -79,7 +79,7 @@ def test_a_conditioned_generator_samples_what_the_full_model_predicts(cell, tmp_
     # model's argmax over the sequence so far (among real tokens: id 0 is padding).
     fed = np.concatenate([prompts, greedy[:, :-1]], axis=1)
     np.testing.assert_array_equal(
-        np.asarray(model([conditions, fed]))[..., 1:].argmax(-1) + 1, greedy)
+        to_numpy(model([conditions, fed]))[..., 1:].argmax(-1) + 1, greedy)
     other = generate(model, prompts, 6, temperature=0, conditions=conditions[::-1].copy())
     assert not np.array_equal(other, greedy)
     # A left-padded prompt starts from the condition's state at its first real token.
