@@ -1014,12 +1014,7 @@ def _report_name(run_dir: Path, stem: str, source: str) -> str:
 def _check_apart(run_dir: Path, tuning_dir: Path) -> None:
     """The search folder is neither a file, nor the run directory, nor inside or around it
     (replacing the run would delete the search, or the search would sit in the run)."""
-    blocker = next((p for p in [tuning_dir, *tuning_dir.parents]
-                    if p.exists() and not p.is_dir()), None)
-    if blocker is not None:  # checked, not created: nothing is written before the search
-        raise UserInputError("a file stands where a folder is needed", where=str(blocker),
-                             expected=f"a folder for {tuning_dir}",
-                             fix="choose another --tuning-dir, or move that file")
+    io.check_folder_path(tuning_dir, option="--tuning-dir")  # nothing written yet
     run, search = Path(os.path.abspath(run_dir)), Path(os.path.abspath(tuning_dir))
     if run == search or run in search.parents or search in run.parents:
         raise UserInputError(

@@ -129,12 +129,19 @@ def make_folder(folder: str | os.PathLike, *, option: str = "--output") -> Path:
         for created in reversed(missing):  # ours now: listed in a sealed folder around them
             _register(created)
     except (FileExistsError, NotADirectoryError):
-        blocker = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()),
-                       folder)
+        check_folder_path(folder, option=option, blocked=True)
+    return folder
+
+
+def check_folder_path(folder: Path, *, option: str, blocked: bool = False) -> None:
+    """Refuse, in one line, a file standing at ``folder`` or at one of its parents
+    (without creating anything); ``blocked``: mkdir already failed, so refuse anyway."""
+    blocker = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()),
+                   folder if blocked else None)
+    if blocker is not None:
         raise UserInputError("a file stands where a folder is needed", where=str(blocker),
                              expected=f"a folder for {folder}",
                              fix=f"choose another {option}, or move that file") from None
-    return folder
 
 
 def stale_temporary(path: Path) -> bool:

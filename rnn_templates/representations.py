@@ -9,13 +9,16 @@ duration) per note, steps and durations in quarter notes (see
 :func:`representation` picks the class from a run's artifacts; each class
 knows the windows' targets, the training arrays, the layer that turns raw
 notes into model input, the baseline, the compiled generation loop of the
-exported generator, the pieces generated for the statistics, the metrics,
-MIDI output and the text form of a piece. An app holds no branch on the
-representation.
+exported generator with its serving signature and the checks of a request,
+seeds read from files or text, the pieces generated for the statistics, the
+metrics, MIDI files and piano rolls written without replacing any, and the
+text form of a piece. An app holds no branch on the representation.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -23,6 +26,7 @@ import numpy as np
 
 from rnn_templates.data import midi
 from rnn_templates.data import pieces as data_io
+from rnn_templates.errors import UserInputError
 from rnn_templates.note_events import EventSampler, RepeatLastEvent, event_metrics
 from rnn_templates.notes import note_metrics
 from rnn_templates.pitch_tokens import EventFeatures, PitchTokens, pitches_of, tokens_of
@@ -109,6 +113,129 @@ class Voices:
             return tf.reshape(generated, (batch, -1, self.width))
 
         return generate
+
+    def read_seed(self, text: str, voices: int) -> np.ndarray:
+        """A seed: a .mid/.midi/.csv file, notes as text (:meth:`parse`), or '' for
+        none; notes outside the training range are reported (the model folds them in)."""
+        text = str(text).strip()
+        if Path(text).suffix.lower() in (*data_io.MIDI_SUFFIXES, ".csv"):
+            path = Path(text)
+            if not path.is_file():
+                raise UserInputError("no such seed file", where=text,
+                                     fix="give a .mid/.csv file, notes, or '' for no seed")
+            try:
+                grid, notes = data_io.read_piece(path, voices, self.spq, self.name,
+                                                 pad=True)
+            except (ValueError, OSError) as error:
+                raise UserInputError("cannot read the seed", where=text,
+                                     expected="a MIDI file, or a chorale CSV (one column per "
+                                     "voice)", received=str(error),
+                                     fix="check the file, or give the notes as text") from None
+            if not len(grid) or not grid.any():
+                raise UserInputError("the seed file has no notes", where=text,
+                                     expected="pitched notes (drums are not voiced)",
+                                     fix="give another seed, or '' for none")
+            for note in notes:
+                print(f"seed {text}: {note}", file=sys.stderr)
+        else:
+            grid = self.parse(text, where=f"seed {text!r}")
+        pitches = self.pitches(grid)
+        moved = int(((pitches > 0) & ((pitches < self.low) | (pitches > self.high))).sum())
+        if moved:
+            print(f"seed {text!r}: {moved} notes outside the model's range {self.low}-"
+                  f"{self.high} move by octaves into it", file=sys.stderr)
+        return grid
+
+    def serving_function(self, model: keras.Model, lm_name: str, openings: list) -> Any:
+        """``serve(notes, seed_chords, steps, temperature, top_k, top_p, seed, first_row)``,
+        the exported generator (see the music app's ``serve``); ``openings`` start the
+        pieces that have no seed."""
+        import tensorflow as tf
+
+        openings = tf.constant(openings, tf.float32)
+        generate = self.generator(model, lm_name)
+
+        @tf.function(autograph=False)
+        def serve(notes, seed_chords, steps, temperature, top_k, top_p, seed, first_row):
+            if keras.backend.backend() == "tensorflow":
+                # A serving client's request is checked here, as predict checks its
+                # options: a NaN pitch or an out-of-range option would otherwise turn
+                # into arbitrary notes instead of an error.
+                checks = self.serving_checks(notes, seed_chords, steps, temperature, top_k,
+                                             top_p)
+                with tf.control_dependencies(checks):
+                    notes = tf.identity(notes)
+            notes = tf.cast(notes, tf.float32)
+            notes = tf.pad(notes, [[0, 0], [0, 0], [0, self.width - tf.shape(notes)[2]]])
+            batch, length = tf.shape(notes)[0], tf.shape(notes)[1]
+            rows = first_row + tf.range(batch)
+            pick = tf.math.floormod(seed + rows, tf.shape(openings)[0])
+            empty = tf.reshape(seed_chords <= 0, (-1, 1, 1))
+            last = tf.reshape(tf.range(length) == length - 1, (1, -1, 1))
+            notes = tf.where(tf.logical_and(empty, last),
+                             tf.gather(openings, pick)[:, None, :], notes)
+            first = length - tf.maximum(seed_chords, 1)
+            draws = tf.reshape(self.draws(steps), [1])
+            uniforms = tf.transpose(tf.map_fn(
+                lambda row: tf.random.stateless_uniform(draws, tf.stack([seed, row])),
+                rows, fn_output_signature=tf.float32))
+            generated = generate(notes, first, uniforms, temperature, top_k, top_p)
+            if self.name == "voices":
+                notes = tf.cast(tf.round(notes), tf.int32)
+            return {"notes": generated, "seed": notes, "seed_length": length - first}
+
+        return serve
+
+    def serving_checks(self, notes, seed_chords, steps, temperature, top_k, top_p) -> list:
+        """The serving signature's checks of a request, as ``tf.debugging`` assertions."""
+        import tensorflow as tf
+
+        a = tf.debugging
+        if self.name == "voices":
+            shape, pitches, checks = f"(batch, chords, at most {self.width} voices)", notes, []
+        else:
+            shape, pitches = "(batch, notes, 3): pitch, step, duration", notes[..., :1]
+            checks = [a.assert_non_negative(notes[..., 1:], message="expected steps and "
+                                            "durations >= 0")]
+        checks.append(a.assert_less_equal(tf.shape(notes)[2], self.width,
+                                          message=f"expected notes of shape {shape}"))
+        length = tf.shape(notes)[1]
+        return checks + [
+            a.assert_all_finite(notes, f"expected finite notes {shape}"),
+            a.assert_non_negative(pitches, message="expected MIDI pitches 0 (rest) to 127"),
+            a.assert_less_equal(pitches, 127.0, message="expected MIDI pitches 0 (rest) to 127"),
+            a.assert_equal(tf.shape(seed_chords)[0], tf.shape(notes)[0],
+                           message="expected one seed length per row of notes"),
+            a.assert_non_negative(seed_chords, message="expected seed lengths >= 0"),
+            a.assert_less_equal(seed_chords, length,
+                                message="expected seed lengths <= the number of chords in notes"),
+            a.assert_greater_equal(steps, 1, message="expected steps from 1 to 100000"),
+            a.assert_less_equal(steps, 100000, message="expected steps from 1 to 100000"),
+            a.assert_all_finite(temperature, "expected a temperature from 0 to 100"),
+            a.assert_non_negative(temperature, message="expected a temperature from 0 to 100"),
+            a.assert_less_equal(temperature, 100.0,
+                                message="expected a temperature from 0 to 100"),
+            a.assert_non_negative(top_k, message="expected top_k >= 0 (0 = every note)"),
+            a.assert_greater(top_p, 0.0, message="expected top_p in (0, 1]"),
+            a.assert_less_equal(top_p, 1.0, message="expected top_p in (0, 1]"),
+        ]
+
+    def write_piece(self, piece: np.ndarray, directory: Path, tempo: float) -> dict[str, str]:
+        """``piece-NNN.mid`` and its piano roll in ``directory``, numbered after every
+        ``piece-NNN.*`` there already (so no file is replaced)."""
+        from rnn_templates import io
+        from rnn_templates.notes import plot_piano_roll
+
+        io.make_folder(directory, option="--output-dir")
+        first = 1 + max((int(p.stem[6:]) for p in directory.glob("piece-*")
+                         if p.stem[6:].isdigit()), default=0)
+        music, grid = self.to_midi(piece, tempo)
+        # The number is taken when the file is linked into place: another predict
+        # writing into the same folder at once gets the next one.
+        number, path = io.write_numbered(lambda n: directory / f"piece-{n:03d}.mid", first,
+                                         midi.midi_bytes(music))
+        plot_piano_roll(grid, self.spq, directory / f"piece-{number:03d}.png", path.name)
+        return {"midi": str(path), "piano_roll": str(path.with_suffix(".png"))}
 
     def generate(self, model: keras.Model, lm_name: str, seeds: np.ndarray,
                  steps: int) -> list[np.ndarray]:

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,37 +90,8 @@ class MusicApp(App):
             "generation": {"steps": config.generate_steps, "temperature": config.temperature,
                            "top_k": config.top_k, "top_p": config.top_p}}
         kind = representation(artifacts)
-        short = data_io.too_short(pieces.grids, config.window + 1)
-        if short:
-            print(f"{short} of {len(pieces)} pieces are shorter than window + 1 = "
-                  f"{config.window + 1} steps and give no window (lower --set window to use "
-                  "them)")
-        splits = {}
-        for name, indices in split.items():
-            inputs = data_io.windows([pieces.grids[i] for i in indices], config.window + 1,
-                                     config.stride if name == "train" else config.held_out_stride)
-            splits[name] = (inputs, kind.targets(inputs))
-        low, high = artifacts["low"], artifacts["high"]
-        moved = sum(int(((p > 0) & ((p < low) | (p > high))).sum())
-                    for name in ("validation", "test") for g in splits[name][0]
-                    for p in [kind.pitches(g)])
-        if moved:
-            print(f"{moved} held-out notes outside the training range {low}-{high} read an "
-                  "octave or more inside it")
-        unit = "notes" if config.representation == "events" else "time steps"
-        for name in ("train", "validation"):
-            if len(splits[name][0]):
-                continue
-            lengths = [len(pieces.grids[i]) for i in split[name]]
-            if lengths:  # pieces, but each shorter than one window
-                raise UserInputError(
-                    f"no {name} window: every {name} piece is shorter than window + 1 = "
-                    f"{config.window + 1} {unit}", where=pieces.source,
-                    received=f"{len(lengths)} {name} piece(s), the longest {max(lengths)} {unit}",
-                    fix=f"lower --set window to at most {max(lengths) - 1}, or add longer pieces")
-            raise UserInputError(f"no {name} piece", where=pieces.source,
-                                 received=f"{len(pieces)} pieces",
-                                 fix="add pieces, or change --set validation_fraction")
+        splits = data_io.window_splits(pieces, split, kind, config.window + 1,
+                                       config.stride, config.held_out_stride)
         return Prepared(splits, artifacts, None)
 
     def labelled(self, pieces: data_io.Pieces, artifacts):
@@ -179,40 +149,8 @@ class MusicApp(App):
         its number, never on the batch it came in. Returns the seeds as used and
         ``steps`` new time steps (or notes) per piece.
         """
-        kind = representation(artifacts)
-        openings = tf.constant(artifacts["openings"], tf.float32)
-        generate = kind.generator(model, LM_NAME)
-
-        @tf.function(autograph=False)
-        def serve(notes, seed_chords, steps, temperature, top_k, top_p, seed, first_row):
-            if keras.backend.backend() == "tensorflow":
-                # A serving client's request is checked here, as predict checks its
-                # options: a NaN pitch or an out-of-range option would otherwise turn
-                # into arbitrary notes instead of an error.
-                checks = serving_checks(kind, notes, seed_chords, steps, temperature,
-                                        top_k, top_p)
-                with tf.control_dependencies(checks):
-                    notes = tf.identity(notes)
-            notes = tf.cast(notes, tf.float32)
-            notes = tf.pad(notes, [[0, 0], [0, 0], [0, kind.width - tf.shape(notes)[2]]])
-            batch, length = tf.shape(notes)[0], tf.shape(notes)[1]
-            rows = first_row + tf.range(batch)
-            pick = tf.math.floormod(seed + rows, tf.shape(openings)[0])
-            empty = tf.reshape(seed_chords <= 0, (-1, 1, 1))
-            last = tf.reshape(tf.range(length) == length - 1, (1, -1, 1))
-            notes = tf.where(tf.logical_and(empty, last),
-                             tf.gather(openings, pick)[:, None, :], notes)
-            first = length - tf.maximum(seed_chords, 1)
-            draws = tf.reshape(kind.draws(steps), [1])
-            uniforms = tf.transpose(tf.map_fn(
-                lambda row: tf.random.stateless_uniform(draws, tf.stack([seed, row])),
-                rows, fn_output_signature=tf.float32))
-            generated = generate(notes, first, uniforms, temperature, top_k, top_p)
-            if kind.name == "voices":
-                notes = tf.cast(tf.round(notes), tf.int32)
-            return {"notes": generated, "seed": notes, "seed_length": length - first}
-
-        return serve
+        return representation(artifacts).serving_function(model, LM_NAME,
+                                                          artifacts["openings"])
 
     def use_artifacts(self, artifacts: dict[str, Any]) -> None:
         self.artifacts = artifacts
@@ -240,35 +178,7 @@ class MusicApp(App):
         Voices: chords ``'72 67 64 48; 74 67 62 43'``. Events: a melody
         ``'60 62:0.5 64:0.5:1'`` (``pitch[:step[:duration]]`` in quarter notes).
         """
-        text = str(text).strip()
-        kind = self.kind
-        if Path(text).suffix.lower() in (*data_io.MIDI_SUFFIXES, ".csv"):
-            path = Path(text)
-            if not path.is_file():
-                raise UserInputError("no such seed file", where=text,
-                                     fix="give a .mid/.csv file, notes, or '' for no seed")
-            try:
-                grid, notes = data_io.read_piece(path, self.artifacts.get("voices", 4),
-                                                 kind.spq, kind.name, pad=True)
-            except (ValueError, OSError) as error:
-                raise UserInputError("cannot read the seed", where=text,
-                                     expected="a MIDI file, or a chorale CSV (one column per "
-                                     "voice)", received=str(error),
-                                     fix="check the file, or give the notes as text") from None
-            if not len(grid) or not grid.any():
-                raise UserInputError("the seed file has no notes", where=text,
-                                     expected="pitched notes (drums are not voiced)",
-                                     fix="give another seed, or '' for none")
-            for note in notes:
-                print(f"seed {text}: {note}", file=sys.stderr)
-        else:
-            grid = kind.parse(text, where=f"seed {text!r}")
-        pitches = kind.pitches(grid)
-        moved = int(((pitches > 0) & ((pitches < kind.low) | (pitches > kind.high))).sum())
-        if moved:
-            print(f"seed {text!r}: {moved} notes outside the model's range {kind.low}-"
-                  f"{kind.high} move by octaves into it", file=sys.stderr)
-        return grid
+        return self.kind.read_seed(text, self.artifacts.get("voices", 4))
 
     def to_batch(self, items: list[np.ndarray], first: int = 0) -> list[tf.Tensor]:
         generation = {**self.artifacts.get("generation", {}), **{
@@ -298,29 +208,12 @@ class MusicApp(App):
             entry: dict[str, Any] = {"seed": str(item), "seed_steps": len(seed),
                                      "steps": len(piece)}
             if out_dir:
-                entry.update(self.write_piece(piece, Path(out_dir)))
+                entry.update(kind.write_piece(piece, Path(out_dir),
+                                              self.artifacts.get("tempo", 100.0)))
             else:
                 entry["notes"] = kind.text(piece)
             rows.append(entry)
         return rows
-
-    def write_piece(self, piece: np.ndarray, directory: Path) -> dict[str, str]:
-        """``piece-NNN.mid`` and its piano roll, numbered after every ``piece-NNN.*``
-        there already (so no file is replaced)."""
-        from rnn_templates.data.midi import midi_bytes
-        from rnn_templates.notes import plot_piano_roll
-
-        io.make_folder(directory, option="--output-dir")
-        first = 1 + max((int(p.stem[6:]) for p in directory.glob("piece-*")
-                         if p.stem[6:].isdigit()), default=0)
-        kind = self.kind
-        music, grid = kind.to_midi(piece, self.artifacts.get("tempo", 100.0))
-        # The number is taken when the file is linked into place: another predict
-        # writing into the same folder at once gets the next one.
-        number, path = io.write_numbered(lambda n: directory / f"piece-{n:03d}.mid", first,
-                                         midi_bytes(music))
-        plot_piano_roll(grid, kind.spq, directory / f"piece-{number:03d}.png", path.name)
-        return {"midi": str(path), "piano_roll": str(path.with_suffix(".png"))}
 
     def format_prediction(self, row: dict[str, Any]) -> str:
         what = row.get("midi") or row["notes"]
@@ -379,38 +272,6 @@ class MusicApp(App):
                      f"  out-of-key {g['out_of_key']:.3f}  repeated bars "
                      f"{g['repeated_bars']:.3f}  density {g['density']:.3f}")
         return line
-
-
-def serving_checks(kind, notes, seed_chords, steps, temperature, top_k, top_p) -> list:
-    """The serving signature's checks of a request, as ``tf.debugging`` assertions."""
-    a = tf.debugging
-    if kind.name == "voices":
-        shape, pitches, checks = f"(batch, chords, at most {kind.width} voices)", notes, []
-    else:
-        shape, pitches = "(batch, notes, 3): pitch, step, duration", notes[..., :1]
-        checks = [a.assert_non_negative(notes[..., 1:], message="expected steps and "
-                                        "durations >= 0")]
-    checks.append(a.assert_less_equal(tf.shape(notes)[2], kind.width,
-                                      message=f"expected notes of shape {shape}"))
-    length = tf.shape(notes)[1]
-    return checks + [
-        a.assert_all_finite(notes, f"expected finite notes {shape}"),
-        a.assert_non_negative(pitches, message="expected MIDI pitches 0 (rest) to 127"),
-        a.assert_less_equal(pitches, 127.0, message="expected MIDI pitches 0 (rest) to 127"),
-        a.assert_equal(tf.shape(seed_chords)[0], tf.shape(notes)[0],
-                       message="expected one seed length per row of notes"),
-        a.assert_non_negative(seed_chords, message="expected seed lengths >= 0"),
-        a.assert_less_equal(seed_chords, length,
-                            message="expected seed lengths <= the number of chords in notes"),
-        a.assert_greater_equal(steps, 1, message="expected steps from 1 to 100000"),
-        a.assert_less_equal(steps, 100000, message="expected steps from 1 to 100000"),
-        a.assert_all_finite(temperature, "expected a temperature from 0 to 100"),
-        a.assert_non_negative(temperature, message="expected a temperature from 0 to 100"),
-        a.assert_less_equal(temperature, 100.0, message="expected a temperature from 0 to 100"),
-        a.assert_non_negative(top_k, message="expected top_k >= 0 (0 = every note)"),
-        a.assert_greater(top_p, 0.0, message="expected top_p in (0, 1]"),
-        a.assert_less_equal(top_p, 1.0, message="expected top_p in (0, 1]"),
-    ]
 
 
 def fit_music_model(config: MusicConfig, grids: list[np.ndarray], work_dir) -> tuple:

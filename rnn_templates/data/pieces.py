@@ -92,6 +92,47 @@ def too_short(grids: list[np.ndarray], length: int) -> int:
     return sum(len(grid) < length for grid in grids)
 
 
+def window_splits(pieces: Pieces, split: dict[str, list[int]], kind, length: int,
+                  stride: int, held_out_stride: int) -> dict[str, tuple]:
+    """``{split: (windows, targets)}`` of ``length`` steps, held-out splits cut every
+    ``held_out_stride``; reports pieces too short for a window and held-out notes outside
+    ``kind``'s training range, and refuses a training or validation split with no window.
+
+    ``kind`` is the representation (:mod:`rnn_templates.representations`).
+    """
+    short = too_short(pieces.grids, length)
+    if short:
+        print(f"{short} of {len(pieces)} pieces are shorter than window + 1 = {length} steps "
+              "and give no window (lower --set window to use them)")
+    splits = {}
+    for name, indices in split.items():
+        inputs = windows([pieces.grids[i] for i in indices], length,
+                         stride if name == "train" else held_out_stride)
+        splits[name] = (inputs, kind.targets(inputs))
+    low, high = kind.low, kind.high
+    moved = sum(int(((p > 0) & ((p < low) | (p > high))).sum())
+                for name in ("validation", "test") for g in splits[name][0]
+                for p in [kind.pitches(g)])
+    if moved:
+        print(f"{moved} held-out notes outside the training range {low}-{high} read an "
+              "octave or more inside it")
+    unit = "notes" if kind.name == "events" else "time steps"
+    for name in ("train", "validation"):
+        if len(splits[name][0]):
+            continue
+        lengths = [len(pieces.grids[i]) for i in split[name]]
+        if lengths:  # pieces, but each shorter than one window
+            raise UserInputError(
+                f"no {name} window: every {name} piece is shorter than window + 1 = "
+                f"{length} {unit}", where=pieces.source,
+                received=f"{len(lengths)} {name} piece(s), the longest {max(lengths)} {unit}",
+                fix=f"lower --set window to at most {max(lengths) - 1}, or add longer pieces")
+        raise UserInputError(f"no {name} piece", where=pieces.source,
+                             received=f"{len(pieces)} pieces",
+                             fix="add pieces, or change --set validation_fraction")
+    return splits
+
+
 def read_csv_piece(path: Path, voices: int, *, pad: bool = False) -> np.ndarray:
     """A chorale CSV: one row per time step, one integer column per voice (header optional).
 
