@@ -24,7 +24,7 @@ import secrets
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rnn_templates.errors import UserInputError
 
@@ -204,20 +204,25 @@ def mark_building(folder: str | os.PathLike, kind: str = "run") -> None:
         marker.write_text(f"{_HEADER}{BUILDING} {kind}\n", encoding="utf-8")
 
 
-def read_marker(folder: Path) -> tuple[str | None, list[str] | None]:
-    """``(kind, entries)`` of a folder's marker: entries None while it is being built; for
-    a marker of earlier versions, the kind inferred and the top-level names."""
+class Marker(NamedTuple):
+    """A folder's marker: its kind, the entries written (None while it is being built),
+    and whether it is of an earlier version (top-level names only, kind inferred)."""
+
+    kind: str | None
+    entries: list[str] | None
+    legacy: bool
+
+
+def read_marker(folder: Path) -> Marker:
     lines = (folder / MARKER).read_text(encoding="utf-8").splitlines()
     if lines and lines[0].startswith(_HEADER):
         kind = lines[0][len(_HEADER):].strip()
-        if kind.startswith(BUILDING):
-            return kind, None
-        return kind, lines[1:]
+        return Marker(kind, None if kind.startswith(BUILDING) else lines[1:], False)
     if not lines:  # an empty marker of earlier versions: being built
-        return f"{BUILDING} run", None
+        return Marker(f"{BUILDING} run", None, True)
     kind = ("export" if "saved_model.pb" in lines else
             "run" if "model.keras" in lines or "config.yaml" in lines else None)
-    return kind, lines
+    return Marker(kind, lines, True)
 
 
 def _register(written: Path) -> None:
@@ -228,16 +233,15 @@ def _register(written: Path) -> None:
     for folder in written.parents:
         marker = folder / MARKER
         if marker.is_file():
-            kind, names = read_marker(folder)
-            if names is None:  # a folder still being built
+            found = read_marker(folder)
+            if found.entries is None:  # a folder still being built
                 return
             relative = written.relative_to(folder)
-            legacy = not marker.read_text(encoding="utf-8").startswith(_HEADER)
-            entry = relative.parts[0] if legacy else relative.as_posix()
-            if entry not in names:
+            entry = relative.parts[0] if found.legacy else relative.as_posix()
+            if entry not in found.entries:
                 with open(marker, "a", encoding="utf-8") as stream:
                     stream.write(f"{entry}\n")
-                if not legacy and written.is_dir() and not (written / MARKER).is_file():
+                if not found.legacy and written.is_dir() and not (written / MARKER).is_file():
                     with open(marker, "a", encoding="utf-8") as stream:
                         stream.writelines(f"{entry}/{inner}\n" for inner in _written(written))
             return
@@ -258,22 +262,21 @@ def _foreign(folder: Path, written: set[str], prefix: str = "") -> list[str]:
             foreign.append(relative)
         elif path.is_dir() and not path.is_symlink():
             if (path / MARKER).is_file():
-                kind, inner = read_marker(path)
-                if inner is not None:
-                    foreign.extend(f"{relative}/{name}" for name in
-                                   _foreign_of(path, kind, inner))
+                foreign.extend(f"{relative}/{name}"
+                               for name in _foreign_of(path, read_marker(path)))
             else:
                 foreign.extend(_foreign(path, written, f"{relative}/"))
     return foreign
 
 
-def _foreign_of(folder: Path, kind: str | None, entries: list[str]) -> list[str]:
-    legacy = not (folder / MARKER).read_text(encoding="utf-8").startswith(_HEADER)
-    if legacy:  # top-level names only
+def _foreign_of(folder: Path, marker: Marker) -> list[str]:
+    if marker.entries is None:  # still being built: all of it is this project's
+        return []
+    if marker.legacy:  # top-level names only
         return sorted(p.name for p in folder.iterdir()
-                      if p.name != MARKER and p.name not in entries
+                      if p.name != MARKER and p.name not in marker.entries
                       and not stale_temporary(p))
-    return _foreign(folder, set(entries))
+    return _foreign(folder, set(marker.entries))
 
 
 def check_replaceable(target: str | os.PathLike, *, option: str = "--output",
@@ -298,7 +301,8 @@ def check_replaceable(target: str | os.PathLike, *, option: str = "--output",
         )
     marker = target / MARKER
     if marker.is_file():  # a sealed folder: anything not in its list was added since
-        found, entries = read_marker(target)
+        marker_found = read_marker(target)
+        found = marker_found.kind
         if kind is not None and found is not None and found.split()[-1] != kind:
             building = found.startswith(BUILDING)
             what = KIND_NAMES.get(found.split()[-1], found)
@@ -307,7 +311,7 @@ def check_replaceable(target: str | os.PathLike, *, option: str = "--output",
                 f"destination is {'an unfinished' if building else 'a'} {what}, not "
                 f"{'an' if want[0] in 'aeiou' else 'a'} {want}; nothing was replaced",
                 where=str(target), fix=f"choose another {option}")
-        foreign = [] if entries is None else _foreign_of(target, found, entries)
+        foreign = _foreign_of(target, marker_found)
         problem, expected = "files added after rnnt wrote it", "only what rnnt wrote there"
         kind, fix = "added entries", f"move them out first, or choose another {option}"
     else:
