@@ -21,6 +21,7 @@ import dataclasses
 import gzip
 import importlib
 import os
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -271,5 +272,5 @@ def pretrained_embedding(source: str | os.PathLike, vocabulary: list[str], train
             "vectors", fix="give vectors of the texts' language, or train without them")
     print(f"word vectors {vectors.source}: {coverage['found']} of {coverage['words']} "
           f"vocabulary words found (out of vocabulary: {coverage['oov_rate']:.1%} of words, "
-          f"{coverage['token_oov_rate']:.1%} of training tokens)")
+          f"{coverage['token_oov_rate']:.1%} of training tokens)", file=sys.stderr)
     return matrix, coverage

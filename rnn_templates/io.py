@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -342,12 +343,18 @@ def replace_directory(source: Path, target: Path, *, kind: str | None = None) ->
     _remove(aside)  # a symbolic link goes, not the folder it points to
 
 
+# What link() answers where a file system has no hard links.
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK}
+
+
 def write_numbered(name: Any, first: int, data: bytes) -> tuple[int, Path]:
     """Write ``data`` whole to the first free ``name(number)`` from ``first`` on.
 
     The file is written under a temporary name, then hard-linked to its name,
     which fails if the name is taken: two processes numbering files in one
-    folder at once never write over each other's.
+    folder at once never write over each other's. On a file system without
+    hard links (FAT, exFAT, some network shares) the name is claimed by
+    creating it exclusively, and the written file is renamed onto the claim.
 
     Returns:
         ``(number, path)`` of the file written.
@@ -360,13 +367,26 @@ def write_numbered(name: Any, first: int, data: bytes) -> tuple[int, Path]:
         temporary.write_bytes(data)
         _fsync(temporary)
         normal_permissions(temporary)
+        linking = True
         while True:
             try:
-                os.link(temporary, target)
+                if linking:
+                    os.link(temporary, target)
+                else:
+                    os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                    try:
+                        os.replace(temporary, target)
+                    except BaseException:
+                        target.unlink(missing_ok=True)  # our empty claim, never a file
+                        raise
                 break
             except FileExistsError:
                 number += 1
                 target = Path(name(number))
+            except OSError as error:
+                if not linking or error.errno not in _NO_HARD_LINKS:
+                    raise
+                linking = False
     finally:
         temporary.unlink(missing_ok=True)
     _register(target)

@@ -1,5 +1,6 @@
 """The one atomic writer: temporary name beside the target, normal permissions, no leftovers."""
 
+import errno
 import json
 import os
 import shutil
@@ -186,6 +187,29 @@ def test_numbered_files_never_take_a_name_already_there(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "piece-001.mid", "piece-002.mid", "piece-003.mid"]
     assert stat.S_IMODE(name(3).stat().st_mode) == 0o666 & ~_umask()
+
+
+def test_numbered_files_on_a_file_system_without_hard_links(tmp_path, monkeypatch):
+    def no_links(source, target):
+        raise PermissionError(errno.EPERM, "Operation not permitted")  # FAT and exFAT answer so
+
+    monkeypatch.setattr(io.os, "link", no_links)
+    (tmp_path / "piece-001.mid").write_bytes(b"another process's")
+    name = lambda n: tmp_path / f"piece-{n:03d}.mid"  # noqa: E731
+    assert io.write_numbered(name, 1, b"a") == (2, name(2))
+    assert name(1).read_bytes() == b"another process's" and name(2).read_bytes() == b"a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["piece-001.mid", "piece-002.mid"]
+    assert stat.S_IMODE(name(2).stat().st_mode) == 0o666 & ~_umask()
+
+
+def test_numbered_files_report_other_link_errors(tmp_path, monkeypatch):
+    def full(source, target):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.os, "link", full)
+    with pytest.raises(OSError, match="No space"):
+        io.write_numbered(lambda n: tmp_path / f"piece-{n:03d}.mid", 1, b"a")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_replacing_a_linked_folder_removes_the_link_not_what_it_points_to(tmp_path):
