@@ -151,12 +151,12 @@ def scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
             "chrf": round(sacrebleu.corpus_chrf(hypotheses, [references]).score, 2)}
 
 
-def train_ours(sources, targets, seconds: float, work: Path):
+def train_ours(sources, targets, seconds: float, work: Path, settings: dict):
     from apps.translation.app import TranslationApp
     from apps.translation.config import TranslationConfig
     from rnn_templates.app import Runner
 
-    config = TranslationConfig(**OURS)
+    config = TranslationConfig(**settings)
     budget = time_budget(seconds)
     started, cpu = time.perf_counter(), time.process_time()
     model, artifacts, training = Runner(TranslationApp()).fit(
@@ -339,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, metavar="DIR",
                         help="--part ours: time and score the model kept by --keep-model "
                              "instead of training again")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="--part ours: change one of the settings in OURS (repeatable); "
+                             "the results record the settings used")
     args = parser.parse_args(argv)
     if args.keep_model is not None and args.keep_model.exists():
         sys.exit(f"{args.keep_model}: already exists; --keep-model writes a new folder")
@@ -356,8 +359,13 @@ def main(argv: list[str] | None = None) -> int:
     test_src, test_tgt = list(test_src), list(test_tgt)
     budget = args.cpu_minutes * 60
     if args.part in ("ours", "all"):
+        from apps.translation.config import TranslationConfig
+        from rnn_templates.config import load_config, parse_overrides
+
+        settings = {**OURS, **parse_overrides(args.set)}
+        load_config(TranslationConfig, None, settings)  # a wrong key or value stops here
         result = run_ours(train_src, train_tgt, test_src, test_tgt, budget,
-                          keep=args.keep_model, kept=args.model)
+                          keep=args.keep_model, kept=args.model, settings=settings)
         result["protocol"] = {"data": str(args.data.resolve()), "pairs": args.pairs,
                               "held_out": args.held_out, "seed": args.seed,
                               "training_pairs": len(train_src),
@@ -392,11 +400,13 @@ def _machine() -> dict:
 
 
 def run_ours(train_src, train_tgt, test_src, test_tgt, budget: float,
-             keep: Path | None = None, kept: Path | None = None) -> dict:
+             keep: Path | None = None, kept: Path | None = None,
+             settings: dict | None = None) -> dict:
     from apps.translation.app import translate
     from rnn_templates.app import load_keras_model
 
-    result = {"machine": _machine(), "ours": {"settings": OURS}}
+    settings = settings or OURS
+    result = {"machine": _machine(), "ours": {"settings": settings}}
     if kept is not None:  # a model trained by an earlier run of this protocol
         model = load_keras_model(kept / "model.keras")
         artifacts = json.loads((kept / "artifacts.json").read_text(encoding="utf-8"))
@@ -404,7 +414,7 @@ def run_ours(train_src, train_tgt, test_src, test_tgt, budget: float,
     else:
         with tempfile.TemporaryDirectory() as work:
             model, artifacts, training = train_ours(train_src, train_tgt, budget,
-                                                    Path(work) / "ours")
+                                                    Path(work) / "ours", settings)
         training = {**training, "cpu_minutes": budget / 60}
         if keep is not None:
             keep.mkdir(parents=True)

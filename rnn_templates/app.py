@@ -99,7 +99,7 @@ class App:
     Class attributes:
         name: The app's name on the command line and in ``runs/<name>``.
         config_class: Its config dataclass (an :class:`~rnn_templates.config.AppConfig`).
-        monitor: What early stopping watches.
+        monitor: What early stopping watches (see :meth:`monitor_of`).
         refit_on_validation: Whether ``tune`` may retrain the best model on
             train + validation (False where validation calibrates something).
         needs_tensorflow: Whether its model runs on the TensorFlow backend
@@ -113,6 +113,14 @@ class App:
     monitor: str = "val_loss"
     refit_on_validation: bool = True
     needs_tensorflow: bool = False
+
+    def monitor_of(self, config: Any) -> str:
+        """What early stopping watches for ``config``, and ``tune``'s trials too.
+
+        A logged value, with its direction where Keras cannot infer it:
+        ``"val_loss"``, ``"val_bleu:max"``. The default is :attr:`monitor`.
+        """
+        return self.monitor
 
     # --- 1. data ---------------------------------------------------------------
 
@@ -451,7 +459,7 @@ class Runner:
         fit_data, fixed = self.app.fit_data(prepared), {}
         if epochs:
             fit_data, fixed = self.app.refit_data(prepared), {"epochs": epochs}
-        callbacks = standard_callbacks(work, monitor=self.app.monitor,
+        callbacks = standard_callbacks(work, monitor=self.app.monitor_of(config),
                                        patience=epochs + 1 if epochs else config.patience,
                                        restore_best=not epochs, lr_decay=config.lr_decay,
                                        lr_decay_after=config.lr_decay_after)
@@ -708,7 +716,7 @@ class Runner:
                 max_trials=config.max_trials, max_epochs=config.tuning_epochs,
                 directory=tuning_dir, project_name=project, seed=config.seed,
                 overwrite=restart, executions_per_trial=config.executions_per_trial,
-                monitor=self.app.monitor, patience=config.patience,
+                monitor=self.app.monitor_of(config), patience=config.patience,
                 lr_decay=(config.lr_decay, config.lr_decay_after),
                 # Served to parallel workers: the costliest trials first.
                 trial_cost=(lambda values: trial_cost(values, config))

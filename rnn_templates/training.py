@@ -186,6 +186,9 @@ def standard_callbacks(
 ) -> list[keras.callbacks.Callback]:
     """The callbacks every run gets, in the order they must run.
 
+    ``monitor`` names a logged value, with its direction where Keras cannot
+    infer it from the model's metrics: ``"val_loss"``, ``"val_bleu:max"``.
+
     - ``TerminateOnNaN``, since a NaN loss never recovers;
     - :class:`ResumableEarlyStopping` on ``monitor`` with the best weights
       restored at the end (``restore_best=False``: the last epoch's are kept);
@@ -200,7 +203,12 @@ def standard_callbacks(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    early_stopping = ResumableEarlyStopping(monitor=monitor, patience=patience,
+    monitor, _, mode = monitor.partition(":")
+    mode = mode or "auto"
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"`monitor` must be a name, or name:min or name:max; received "
+                         f"{monitor}:{mode}")
+    early_stopping = ResumableEarlyStopping(monitor=monitor, mode=mode, patience=patience,
                                             restore_best_weights=restore_best)
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.TerminateOnNaN(),
@@ -214,8 +222,8 @@ def standard_callbacks(
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         callbacks.append(
             keras.callbacks.ModelCheckpoint(
-                str(run_dir / "checkpoints" / "best.keras"), monitor=monitor, save_best_only=True
-            )
+                str(run_dir / "checkpoints" / "best.keras"), monitor=monitor, mode=mode,
+                save_best_only=True)
         )
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs")))

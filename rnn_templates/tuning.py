@@ -80,21 +80,27 @@ def float_around(hp: keras_tuner.HyperParameters, name: str, low: float, high: f
     return hp.Float(name, min(low, default), max(high, default), default=default, **kwargs)
 
 
+# Scores a search maximises that keras-tuner does not know.
+MAXIMIZED = ("bleu", "chrf")
+
+
 def parse_objective(spec: str | keras_tuner.Objective) -> keras_tuner.Objective:
     """A ``keras_tuner.Objective`` from ``"name"`` or ``"name:min"`` / ``"name:max"``.
 
-    Without a direction, keras-tuner's rule decides (losses and errors are
-    minimised, accuracy and AUC maximised).
+    Without a direction, BLEU and chrF are maximised, and keras-tuner's rule
+    decides for the rest (losses and errors minimised, accuracy and AUC
+    maximised).
 
     Example:
-        >>> parse_objective("val_accuracy").direction, parse_objective("val_bleu:max").direction
+        >>> parse_objective("val_accuracy").direction, parse_objective("val_bleu").direction
         ('max', 'max')
     """
     if isinstance(spec, keras_tuner.Objective):
         return spec
     name, _, direction = spec.partition(":")
     if not direction:
-        direction = infer_metric_direction(name)
+        direction = ("max" if name.removeprefix("val_") in MAXIMIZED
+                     else infer_metric_direction(name))
     if direction not in ("min", "max"):
         raise ValueError(
             f"`objective` needs a direction: write {name}:min or {name}:max; received {spec!r}")

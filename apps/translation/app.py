@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.translation.config import TranslationConfig
-from apps.translation.model import TranslationHyperModel
+from apps.translation.model import TranslationHyperModel, id_decoder
 from rnn_templates import io
 from rnn_templates.app import App, Prepared
 from rnn_templates.data import pairs as data_io
@@ -37,17 +37,10 @@ from rnn_templates.data.splits import random_split
 from rnn_templates.errors import UserInputError
 from rnn_templates.layers import TrimPadding
 from rnn_templates.reporting import plot_attention
-from rnn_templates.search import (
-    attention_trace,
-    beam_search,
-    decode_in_batches,
-    greedy_search,
-    keras_step,
-)
+from rnn_templates.search import attention_trace, decode_in_batches
 from rnn_templates.sentences import (
     END_ID,
     START_ID,
-    detokenize,
     sentence_ids,
     sentence_vectorizer,
 )
@@ -154,7 +147,12 @@ class TranslationApp(App):
     def hypermodel(self, config, prepared) -> TranslationHyperModel:
         source_vectorizer, target_vectorizer = prepared.state
         return TranslationHyperModel(config, source_vectorizer.vocabulary_size(),
-                                     target_vectorizer.vocabulary_size())
+                                     target_vectorizer.vocabulary_size(),
+                                     references=list(prepared.splits["validation"][1]),
+                                     artifacts=prepared.artifacts)
+
+    def monitor_of(self, config: TranslationConfig) -> str:
+        return "val_bleu:max" if config.monitor == "val_bleu" else "val_loss"
 
     def fit_data(self, prepared: Prepared) -> dict[str, Any]:
         source_vectorizer, target_vectorizer = prepared.state
@@ -178,23 +176,10 @@ class TranslationApp(App):
         """``decode(texts, beam_width or None, stop_early) -> dict`` over the trained layers."""
         vectorizer = model.get_layer("source_vectorizer")
         trim = model.get_layer("trim_padding")
-        encoder, decoder_step = seq2seq_inference_models(model.get_layer("translation_core"))
-        step = keras_step(decoder_step, len(encoder.outputs) - 2)
-        vocabulary = tf.constant(artifacts["target_vocabulary"])
-        search = {"start_token": START_ID, "end_token": END_ID,
-                  "max_length": artifacts["max_output_length"]}
+        decode_ids = id_decoder(model.get_layer("translation_core"), artifacts)
 
         def decode(texts, beam_width=None, stop_early=True):
-            memory, mask, *states = encoder(trim(vectorizer(texts)), training=False)
-            if beam_width is None:
-                result = greedy_search(step, states, [memory, mask], **search)
-            else:
-                result = beam_search(step, states, [memory, mask], beam_width=beam_width,
-                                     length_penalty=artifacts["length_penalty"],
-                                     stop_early=stop_early, **search)
-            translation = detokenize(result.tokens, vocabulary, level=artifacts["level"],
-                                     spaced_punctuation=artifacts["spaced_punctuation"])
-            return {"translation": translation, "score": result.scores, "length": result.lengths}
+            return decode_ids(trim(vectorizer(texts)), beam_width, stop_early)
 
         return decode
 

@@ -25,7 +25,7 @@ ATTENTIONS = ("luong", "bahdanau", "dot", "none")
 
 @dataclasses.dataclass
 class TranslationConfig(TuningOptions, TrainingOptions, RecurrentOptions):
-    TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = ("val_loss", "loss")
+    TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = ("val_loss", "loss", "val_bleu")
     # What `evaluate --data` may change: how the other file is read.
     DATA_KEYS: typing.ClassVar[tuple[str, ...]] = (
         "format", "source_column", "target_column", "malformed", "encoding", "multiline")
@@ -82,6 +82,10 @@ class TranslationConfig(TuningOptions, TrainingOptions, RecurrentOptions):
                                   interval="[0, 1)")
     num_buckets: int = knob(4, "length buckets for batching (1 = plain padding)",
                             interval="[1, inf)")
+
+    monitor: str = knob("val_loss", "what early stopping watches and keeps the best epoch "
+                        "of: val_loss, or val_bleu (the greedy BLEU of the validation pairs, "
+                        "decoded after every epoch)", choices=("val_loss", "val_bleu"))
 
     # --- decoding -------------------------------------------------------------------
     beam_width: int = knob(4, "beams for evaluation and `serve` (1 = greedy)",

@@ -195,3 +195,32 @@ def test_a_csv_with_other_column_names_is_refused_with_this_apps_options(workspa
     keys = {line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert {"source_column", "target_column"} <= keys and "header" not in keys
     assert not (workspace / "never-csv").exists()
+
+
+def test_early_stopping_on_validation_bleu_keeps_the_epoch_of_the_best_bleu(workspace):
+    # Colour and animal words translated word by word: a tiny model learns it in a few
+    # epochs, so the validation BLEU moves from epoch to epoch.
+    english = "red blue green cat dog sun moon tree house river".split()
+    french = "rouge bleu vert chat chien soleil lune arbre maison rivière".split()
+    rng = np.random.default_rng(0)
+    lines = {}
+    while len(lines) < 1500:
+        words = tuple(rng.integers(0, 10, size=rng.integers(2, 6)))
+        lines[words] = (" ".join(english[w] for w in words).capitalize() + ".\t"
+                        + " ".join(french[w] for w in words).capitalize() + ".")
+    data = workspace / "words.tsv"
+    data.write_text("\n".join(lines.values()) + "\n", encoding="utf-8")
+    run_dir = workspace / "bleu-run"
+    assert main(["translation", "train", "--data", str(data), "--run-dir", str(run_dir),
+                 "--set", "epochs=4", "--set", "units=32", "--set", "embedding_dim=32",
+                 "--set", "batch_size=32", "--set", "learning_rate=0.01",
+                 "--set", "beam_width=2", "--set", "samples=2",
+                 "--set", "monitor=val_bleu"]) == 0
+    history = np.genfromtxt(run_dir / "history.csv", delimiter=",", names=True)
+    assert history["val_bleu"].max() > 20  # learning shows in it
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["training"]["kept_epoch"] == int(history["val_bleu"].argmax()) + 1
+    # The logged value is the kept model's greedy BLEU of the validation pairs, as the
+    # run's evaluation (a separate decoding of the saved model) scores them.
+    assert metrics["validation"]["greedy_bleu"] == pytest.approx(history["val_bleu"].max(),
+                                                                 abs=0.006)
