@@ -84,6 +84,12 @@ def test_temperature_sharpens_and_flattens():
     hot = _frequencies(_draws(PROBABILITIES, temperature=20.0), 5)
     assert cold[1] > warm[1] > hot[1]
     np.testing.assert_allclose(hot, 0.2, atol=0.04)  # nearly uniform
+    # Each temperature draws from exactly p ** (1 / T), normalised.
+    for temperature in (0.5, 3.0, 20.0):
+        expected = PROBABILITIES[0] ** (1 / temperature)
+        np.testing.assert_allclose(
+            _frequencies(_draws(PROBABILITIES, count=20000, temperature=temperature), 5),
+            expected / expected.sum(), atol=0.012)
     # Temperature applies before top-p: sharpened, 0.5 alone reaches p=0.6.
     assert set(np.unique(_draws(PROBABILITIES, temperature=0.5, top_p=0.6))) == {1}
 

@@ -61,6 +61,22 @@ def test_linear_baseline_learns_a_linear_rule():
     error = np.abs(linear.outputs(inputs[400:])[..., 0] - targets[400:]).mean()
     last = np.abs(fc.LastValue(10, 3, 1).outputs(inputs[400:])[..., 0] - targets[400:]).mean()
     assert error < 1.1 * last  # a random walk: the last value is optimal, linear finds it
+    # An oscillating AR(2) series, x[t] = 1.6 x[t-1] - 0.9 x[t-2] + noise: the last value
+    # is far from the best forecast, a linear rule on the window is the best there is.
+    noise = rng.normal(size=600)
+    series = np.zeros(600)
+    for t in range(2, 600):
+        series[t] = 1.6 * series[t - 1] - 0.9 * series[t - 2] + noise[t]
+    inputs, targets = forecast_windows(series[:, None], series[:, None], 10, 3,
+                                       future_rows=False)
+    linear = fc.LinearWindow(10, 3, 1).fit(inputs[:400], targets[:400], inputs[400:500],
+                                           targets[400:500])
+    error = np.abs(linear.outputs(inputs[500:])[..., 0] - targets[500:]).mean()
+    last = np.abs(fc.LastValue(10, 3, 1).outputs(inputs[500:])[..., 0] - targets[500:]).mean()
+    assert error < 0.75 * last
+    # One step ahead, the rule it learnt is the series' own: the noise's spread is all
+    # that is left of the error (mean absolute value of a standard normal: 0.80).
+    assert np.abs(linear.outputs(inputs[500:])[:, 0, 0] - targets[500:, 0]).mean() < 0.95
 
 
 @pytest.mark.parametrize("period", [7, 24, 52])

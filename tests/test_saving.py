@@ -28,3 +28,20 @@ def test_a_fresh_process_reloads_every_library_layer_with_rt_load_model(tmp_path
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
+
+
+def test_register_all_covers_every_class_the_library_registers():
+    def registered(code: str) -> set[str]:
+        shown = subprocess.run(
+            [sys.executable, "-c", code + "\nimport keras\nprint('\\n'.join(sorted(name for name "
+             "in keras.saving.get_custom_objects() if name.startswith('rnn_templates>'))))"],
+            capture_output=True, text=True, check=True).stdout
+        return set(shown.split())
+
+    everything = registered(
+        "import importlib, pkgutil, rnn_templates\n"
+        "for module in pkgutil.walk_packages(rnn_templates.__path__, 'rnn_templates.'):\n"
+        "    importlib.import_module(module.name)")
+    assert len(everything) >= 10  # the library's layers, losses and metrics
+    assert registered("from rnn_templates.saving import register_all\nregister_all()") == \
+        everything

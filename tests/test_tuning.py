@@ -551,8 +551,6 @@ def test_a_worker_whose_chief_was_killed_stops(tmp_path):
          "time.sleep(300)\n"],
         stdout=subprocess.PIPE, text=True)
     worker = int(chief.stdout.readline())
-    chief.send_signal(signal.SIGKILL)
-    chief.wait(timeout=30)
 
     def running(pid: int) -> bool:
         try:
@@ -561,6 +559,10 @@ def test_a_worker_whose_chief_was_killed_stops(tmp_path):
             return False
         return "\nState:\tZ" not in state  # a zombie has exited
 
+    time.sleep(2)
+    assert running(worker)  # waiting for the oracle while its chief lives
+    chief.send_signal(signal.SIGKILL)
+    chief.wait(timeout=30)
     deadline = time.monotonic() + 120
     while running(worker):
         assert time.monotonic() < deadline, "the worker outlived its chief"

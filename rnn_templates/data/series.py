@@ -385,8 +385,8 @@ def series_from_frame(
         >>> frame = pd.DataFrame({"day": ["2024-01-01", "2024-01-02", "2024-01-04"],
         ...                       "sales": ["3", "", "5"]})
         >>> series = series_from_frame(frame)
-        >>> series.freq, series.values[:, 0].tolist()
-        ('D', [3.0, 3.6666666666666665, 4.333333333333333, 5.0])
+        >>> series.freq, series.values[:, 0].round(6).tolist()
+        ('D', [3.0, 3.666667, 4.333333, 5.0])
         >>> print(series.notes[0].replace(": inserted", ":\\n inserted"))
         data:3: 1 missing step at frequency D after this row (first 2024-01-03):
          inserted, values filled by interpolate

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.forecasting.app import ForecastingApp
+from apps.forecasting.app import OUTPUTS, ForecastingApp
 from rnn_templates.cli import main
 from tests.apps.resuming import assert_same_training, interrupt_then_resume
 
@@ -136,8 +136,16 @@ def test_predict_reads_offsets_constant_recent_values_and_names_its_input(traine
     # Recent rows holding one value throughout are a history to forecast from.
     flat = workspace / "flat.csv"
     frame.tail(120).assign(co2=370.0).to_csv(flat, index=False)
-    assert main(["forecasting", "predict", "--model", model, str(flat)]) == 0
-    capsys.readouterr()
+    assert main(["forecasting", "predict", "--model", model, "--json", str(flat)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 13  # the horizon
+    forecasts = np.array([[row[name] for name in OUTPUTS] for row in rows])
+    assert np.isfinite(forecasts).all()
+    # A flat history is forecast flat, inside nested intervals.
+    assert np.abs(forecasts[:, 0] - 370.0).max() < 5
+    nested = forecasts[:, [OUTPUTS.index(name) for name in (
+        "lower_95", "lower_80", "forecast", "upper_80", "upper_95")]]
+    assert (np.diff(nested, axis=1) >= 0).all()
     listing = workspace / "inputs.txt"
     listing.write_text(f"{flat}\n\n")
     assert main(["forecasting", "predict", "--model", model, "--input", str(listing)]) == 2

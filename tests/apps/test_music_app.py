@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -38,11 +40,21 @@ def pieces(workspace):
 @pytest.fixture(scope="module")
 def trained_run(workspace, pieces):
     run_dir = workspace / "run"
-    assert main(["music", "train", "--data", str(pieces), "--run-dir", str(run_dir), *TINY]) == 0
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(["music", "train", "--data", str(pieces), "--run-dir", str(run_dir),
+                     *TINY]) == 0
+    for name, text in (("stdout", out), ("stderr", err)):
+        (workspace / f"train-{name}.txt").write_text(text.getvalue(), encoding="utf-8")
     return run_dir
 
 
-def test_train_reports_notes_beside_the_baseline_and_skips_the_broken_file(trained_run, capsys):
+def test_train_reports_notes_beside_the_baseline_and_skips_the_broken_file(trained_run,
+                                                                            workspace):
+    err = (workspace / "train-stderr.txt").read_text(encoding="utf-8")
+    assert "skipped 1 unreadable files:" in err and "broken.mid" in err
+    assert f"read 15 pieces from {workspace / 'pieces'}" in (
+        workspace / "train-stdout.txt").read_text(encoding="utf-8")
     names = {p.name for p in trained_run.iterdir()}
     assert {"metrics.json", "model.keras", "saved_model", "test_windows.npz",
             "learning_curves.png", "generated_vs_held_out.png", "baselines.joblib"} <= names

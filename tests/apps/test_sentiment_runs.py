@@ -127,7 +127,6 @@ def test_a_failure_after_training_keeps_the_run_and_a_rerun_does_not_retrain(
     assert not list(run_dir.glob(".saved_model*"))  # no orphaned temporary export
 
 
-@pytest.mark.slow
 def test_a_resumed_default_run_ends_like_an_uninterrupted_one(workspace, small_csv, monkeypatch):
     args = ["--data", str(small_csv), *TINY, "--set", "epochs=8", "--set", "patience=2",
             "--set", "learning_rate=0.02"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from apps.translation.app import translate
 from rnn_templates.cli import main
@@ -41,6 +42,49 @@ def trained_run(workspace, small_pairs):
     return run_dir
 
 
+# Colour and animal words translated word by word: a tiny model learns them in a few
+# epochs, so its translations differ from input to input and from one search to another.
+ENGLISH = "red blue green cat dog sun moon tree house river".split()
+FRENCH = "rouge bleu vert chat chien soleil lune arbre maison rivière".split()
+WORDS = ["Red cat.", "Moon tree house river.", "Dog sun.", "Green blue dog river cat."]
+
+
+@pytest.fixture(scope="module")
+def learnt_run(workspace):
+    """A run that translates (validation BLEU well above 0), early-stopped on val_bleu."""
+    rng = np.random.default_rng(0)
+    lines = {}
+    while len(lines) < 1500:
+        words = tuple(rng.integers(0, 10, size=rng.integers(2, 6)))
+        lines[words] = (" ".join(ENGLISH[w] for w in words).capitalize() + ".\t"
+                        + " ".join(FRENCH[w] for w in words).capitalize() + ".")
+    data = workspace / "words.tsv"
+    data.write_text("\n".join(lines.values()) + "\n", encoding="utf-8")
+    run_dir = workspace / "learnt-run"
+    assert main(["translation", "train", "--data", str(data), "--run-dir", str(run_dir),
+                 "--set", "epochs=4", "--set", "units=32", "--set", "embedding_dim=32",
+                 "--set", "batch_size=32", "--set", "learning_rate=0.01",
+                 "--set", "beam_width=3", "--set", "samples=2",
+                 "--set", "monitor=val_bleu"]) == 0
+    return run_dir
+
+
+def _reload(run_dir):
+    model = keras.saving.load_model(run_dir / "model.keras")
+    return model, json.loads((run_dir / "artifacts.json").read_text())
+
+
+def test_early_stopping_on_validation_bleu_keeps_the_epoch_of_the_best_bleu(learnt_run):
+    history = np.genfromtxt(learnt_run / "history.csv", delimiter=",", names=True)
+    assert history["val_bleu"].max() > 20  # learning shows in it
+    metrics = json.loads((learnt_run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["training"]["kept_epoch"] == int(history["val_bleu"].argmax()) + 1
+    # The logged value is the kept model's greedy BLEU of the validation pairs, as the
+    # run's evaluation (a separate decoding of the saved model) scores them.
+    assert metrics["validation"]["greedy_bleu"] == pytest.approx(history["val_bleu"].max(),
+                                                                 abs=0.006)
+
+
 def test_train_writes_a_complete_run_directory(trained_run):
     names = {p.name for p in trained_run.iterdir()}
     assert {"config.yaml", "metrics.json", "history.csv", "learning_curves.png", "model.keras",
@@ -68,14 +112,14 @@ def test_train_writes_a_complete_run_directory(trained_run):
 
 
 @pytest.mark.slow
-def test_saved_model_signatures_match_the_in_memory_model_in_a_fresh_process(trained_run):
+def test_saved_model_signatures_match_the_in_memory_model_in_a_fresh_process(learnt_run):
     # `serve` (the run's beam width) is compared by the export check itself (metrics["export"]).
-    model = keras.saving.load_model(trained_run / "model.keras")
-    artifacts = json.loads((trained_run / "artifacts.json").read_text())
-    texts = np.array(SENTENCES)
-    saved = trained_run / "saved_model"
-    greedy = translate(model, artifacts, SENTENCES)
-    beam = translate(model, artifacts, SENTENCES, beam_width=2)
+    model, artifacts = _reload(learnt_run)
+    texts = np.array(WORDS)
+    saved = learnt_run / "saved_model"
+    greedy = translate(model, artifacts, WORDS)
+    beam = translate(model, artifacts, WORDS, beam_width=2)
+    assert all(greedy) and len(set(greedy)) == len(WORDS)
     fresh_greedy = call_in_fresh_process(saved, texts, endpoint="greedy")
     assert list(fresh_greedy["translation"]) == greedy
     fresh_beam = call_in_fresh_process(saved, [texts, np.array(2, dtype="int32")],
@@ -83,30 +127,31 @@ def test_saved_model_signatures_match_the_in_memory_model_in_a_fresh_process(tra
     assert list(fresh_beam["translation"]) == beam
 
 
-def test_translate_compiles_each_search_once_per_model_and_artifacts(trained_run):
+def test_translate_compiles_each_search_once_per_model_and_artifacts(learnt_run):
     from apps.translation.app import _COMPILED
 
-    model = keras.saving.load_model(trained_run / "model.keras")
-    artifacts = json.loads((trained_run / "artifacts.json").read_text())
-    first = translate(model, artifacts, SENTENCES[:2])
+    model, artifacts = _reload(learnt_run)
+    first = translate(model, artifacts, WORDS[:2])
+    assert all(first) and first[0] != first[1]
     search = _COMPILED[model][None, True][1]
-    assert translate(model, artifacts, SENTENCES)[:2] == first
+    assert translate(model, artifacts, WORDS)[:2] == first
     assert _COMPILED[model][None, True][1] is search
     assert search.experimental_get_tracing_count() == 1
-    beam = translate(model, artifacts, SENTENCES, beam_width=2)
-    assert translate(model, artifacts, SENTENCES, beam_width=2, stop_early=False) == beam
+    beam = translate(model, artifacts, WORDS, beam_width=2)
+    assert translate(model, artifacts, WORDS, beam_width=2, stop_early=False) == beam
     assert set(_COMPILED[model]) == {(None, True), (2, True), (2, False)}
-    assert translate(model, dict(artifacts), SENTENCES[:2]) == first  # others: compiled anew
+    assert translate(model, dict(artifacts), WORDS[:2]) == first  # others: compiled anew
     assert _COMPILED[model][None, True][1] is not search
 
 
-def test_translate_batches_by_length_and_keeps_the_input_order(trained_run):
-    model = keras.saving.load_model(trained_run / "model.keras")
-    artifacts = json.loads((trained_run / "artifacts.json").read_text())
-    texts = sorted(SENTENCES, key=len, reverse=True) + SENTENCES[:1]
+def test_translate_batches_by_length_and_keeps_the_input_order(learnt_run):
+    model, artifacts = _reload(learnt_run)
+    texts = sorted(WORDS, key=len, reverse=True) + WORDS[:1]
     one_by_one = [translate(model, artifacts, [text])[0] for text in texts]
+    assert all(one_by_one) and len(set(one_by_one)) == len(WORDS)  # tells the order apart
     assert translate(model, artifacts, texts, batch_size=2) == one_by_one
     beam_one_by_one = [translate(model, artifacts, [text], beam_width=2)[0] for text in texts]
+    assert len(set(beam_one_by_one)) == len(WORDS)
     # batch_size counts decoder rows: 2 sentences of 2 beams per call.
     assert translate(model, artifacts, texts, beam_width=2, batch_size=4) == beam_one_by_one
 
@@ -133,21 +178,41 @@ def test_predict_prints_one_translation_per_input(trained_run, workspace, capsys
     assert all(isinstance(row["translation"], str) and row["score"] <= 0 for row in rows)
 
 
-def test_predict_beam_width_picks_the_exported_signature(trained_run, capsys):
-    model = str(trained_run / "saved_model")
+def test_predict_beam_width_picks_the_exported_signature(learnt_run, capsys):
+    from apps.translation.app import TranslationApp
+
+    model = str(learnt_run / "saved_model")
 
     def translations(*options):
         assert main(["translation", "predict", "--model", model, "--json", *options,
-                     *SENTENCES]) == 0
+                     *WORDS]) == 0
         return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    def in_memory(beam_width):  # translations and scores of the saved run, decoded here
+        keras_model, artifacts = _reload(learnt_run)
+        result = TranslationApp()._decoder(keras_model, artifacts)(
+            tf.constant(WORDS), beam_width)
+        return ([t.decode() for t in result["translation"].numpy()],
+                result["score"].numpy().tolist())
 
     served = translations()  # exported with beam_width=3
     assert translations("--beam-width", "3") == served
-    greedy = translations("--beam-width", "1")
-    wide = translations("--beam-width", "5")
-    assert [row["source"] for row in greedy] == [row["source"] for row in wide] == SENTENCES
-    assert all(isinstance(row["translation"], str) for row in greedy + wide)
-    vocabulary = len(json.loads((trained_run / "artifacts.json").read_text())[
+    for width, rows in ((None, translations("--beam-width", "1")), (3, served),
+                        (5, translations("--beam-width", "5"))):
+        assert [row["source"] for row in rows] == WORDS
+        expected, scores = in_memory(width)
+        assert [row["translation"] for row in rows] == expected and all(expected)
+        np.testing.assert_allclose([row["score"] for row in rows], scores, atol=1e-4)
+    # This model's beams agree with its greedy choices, so which signature ran shows in
+    # the choice itself: the beam width reaches the `beam` signature, 1 means `greedy`.
+    app = TranslationApp()
+    for options, endpoint in (({"beam_width": 1}, "greedy"), ({"beam_width": 5}, "beam"),
+                              ({}, "serve")):
+        app.use_options(options)
+        assert app.endpoint() == endpoint
+    app.use_options({"beam_width": 5})
+    assert int(app.to_batch(WORDS)[1]) == 5
+    vocabulary = len(json.loads((learnt_run / "artifacts.json").read_text())[
         "target_vocabulary"])
     assert main(["translation", "predict", "--model", model, "--beam-width",
                  str(vocabulary + 1), SENTENCES[0]]) == 2
@@ -196,31 +261,3 @@ def test_a_csv_with_other_column_names_is_refused_with_this_apps_options(workspa
     assert {"source_column", "target_column"} <= keys and "header" not in keys
     assert not (workspace / "never-csv").exists()
 
-
-def test_early_stopping_on_validation_bleu_keeps_the_epoch_of_the_best_bleu(workspace):
-    # Colour and animal words translated word by word: a tiny model learns it in a few
-    # epochs, so the validation BLEU moves from epoch to epoch.
-    english = "red blue green cat dog sun moon tree house river".split()
-    french = "rouge bleu vert chat chien soleil lune arbre maison rivière".split()
-    rng = np.random.default_rng(0)
-    lines = {}
-    while len(lines) < 1500:
-        words = tuple(rng.integers(0, 10, size=rng.integers(2, 6)))
-        lines[words] = (" ".join(english[w] for w in words).capitalize() + ".\t"
-                        + " ".join(french[w] for w in words).capitalize() + ".")
-    data = workspace / "words.tsv"
-    data.write_text("\n".join(lines.values()) + "\n", encoding="utf-8")
-    run_dir = workspace / "bleu-run"
-    assert main(["translation", "train", "--data", str(data), "--run-dir", str(run_dir),
-                 "--set", "epochs=4", "--set", "units=32", "--set", "embedding_dim=32",
-                 "--set", "batch_size=32", "--set", "learning_rate=0.01",
-                 "--set", "beam_width=2", "--set", "samples=2",
-                 "--set", "monitor=val_bleu"]) == 0
-    history = np.genfromtxt(run_dir / "history.csv", delimiter=",", names=True)
-    assert history["val_bleu"].max() > 20  # learning shows in it
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics["training"]["kept_epoch"] == int(history["val_bleu"].argmax()) + 1
-    # The logged value is the kept model's greedy BLEU of the validation pairs, as the
-    # run's evaluation (a separate decoding of the saved model) scores them.
-    assert metrics["validation"]["greedy_bleu"] == pytest.approx(history["val_bleu"].max(),
-                                                                 abs=0.006)
