@@ -60,6 +60,7 @@ then scores and times that model again without training it (a fresh process).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -161,6 +162,11 @@ def train_ours(sources, targets, seconds: float, work: Path, settings: dict):
     started, cpu = time.perf_counter(), time.process_time()
     model, artifacts, training = Runner(TranslationApp()).fit(
         config, sources, targets, work, callbacks=[budget])
+    # The kept epoch's validation scores: what tells settings apart without the test pairs.
+    with open(work / "history.csv", encoding="utf-8") as file:
+        kept = list(csv.DictReader(file))[training["kept_epoch"] - 1]
+    training["validation"] = {key: round(float(value), 4) for key, value in kept.items()
+                              if key.startswith("val_")}
     return model, artifacts, {**training, "wall_seconds": round(time.perf_counter() - started, 1),
                               "cpu_seconds": round(time.process_time() - cpu, 1),
                               "stopped_by_time_budget": budget.stopped_early}
