@@ -446,6 +446,13 @@ def run_ours(train_src, train_tgt, test_src, test_tgt, budget: float,
                                                   seconds["full"])
     result["ours"]["greedy"] = {**scores(greedy, test_tgt), "seconds": round(greedy_seconds, 2)}
     result["ours"]["beam4"] = {**scores(beam, test_tgt), "seconds": round(beam_seconds, 2)}
+    # Held-out sources that are also training sources (with other translations) apart.
+    known = set(map(str, train_src))
+    for name, keep in (("seen", True), ("unseen", False)):
+        rows = [i for i, source in enumerate(test_src) if (str(source) in known) == keep]
+        result["ours"][f"beam4_{name}_sources"] = {
+            "sentences": len(rows),
+            **scores([beam[i] for i in rows], [test_tgt[i] for i in rows])}
     started = time.perf_counter()
     looped = keras_io_loop(model, artifacts, test_src[:SPEED_SENTENCES])
     loop_seconds = time.perf_counter() - started
@@ -508,6 +515,11 @@ def markdown(result: dict) -> str:
             "frequent training translation scores "
             f"{seen['training_translation_bleu']:.2f} BLEU on them: against one reference, "
             "another person's translation of the very same sentence scores about that.")]
+        if "beam4_seen_sources" in ours:
+            lines[-1] += (
+                f" Ours (beam 4) scores {ours['beam4_seen_sources']['bleu']:.2f} BLEU on them "
+                f"and {ours['beam4_unseen_sources']['bleu']:.2f} on the other "
+                f"{ours['beam4_unseen_sources']['sentences']:,}.")
     lines += [
         "",
         f"Speed over the {result['protocol']['held_out']:,} held-out sentences: batched greedy "
