@@ -189,8 +189,9 @@ def test_kinds_objectives_and_bad_kind(tmp_path):
     assert parse_objective("val_accuracy").direction == "max"
     assert parse_objective("val_mae").direction == "min"
     assert parse_objective("val_bleu:max").direction == "max"
+    assert parse_objective("val_bleu").direction == parse_objective("chrf").direction == "max"
     with pytest.raises(ValueError, match="needs a direction"):
-        parse_objective("val_bleu")
+        parse_objective("val_custom_score")
 
 
 class ConditionalHyperModel(keras_tuner.HyperModel):
