@@ -79,10 +79,11 @@ from bench_common import RESULTS, machine_info, write_text_atomic  # noqa: E402
 
 OURS = {
     "level": "word", "cell": "gru", "units": 128, "bidirectional": True, "embedding_dim": 256,
-    "attention": "luong", "source_tokens": 6000, "target_tokens": 8000, "batch_size": 128,
+    "attention": "luong", "source_tokens": 6000, "target_tokens": 12000, "batch_size": 128,
     "learning_rate": 3e-3, "dropout": 0.3, "head_dropout": 0.3, "label_smoothing": 0.1,
     "validation_fraction": 0.025, "patience": 3, "epochs": 100, "num_buckets": 4,
     "beam_width": 4, "length_penalty": 0.6, "max_words": 10_000, "duplicates": "keep",
+    "monitor": "val_bleu",
 }
 PEER_UNITS = 256
 SPEED_SENTENCES = 50
