@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from apps.translation.config import TranslationConfig
-from apps.translation.model import TranslationHyperModel, id_decoder
+from apps.translation.model import TranslationHyperModel
 from rnn_templates import io
 from rnn_templates.app import App, Prepared
 from rnn_templates.data import pairs as data_io
@@ -37,17 +36,19 @@ from rnn_templates.data.splits import random_split
 from rnn_templates.errors import UserInputError
 from rnn_templates.layers import TrimPadding
 from rnn_templates.reporting import plot_attention
-from rnn_templates.search import attention_trace, decode_in_batches
+from rnn_templates.sentence_decoding import (  # noqa: F401  (translate, _COMPILED: the app's API)
+    _COMPILED,
+    TEXT,
+    attention_maps,
+    text_decoder,
+    translate,
+)
 from rnn_templates.sentences import (
-    END_ID,
-    START_ID,
     sentence_ids,
     sentence_vectorizer,
 )
-from rnn_templates.topologies import seq2seq_inference_models
 
 TEST_FILE = "test.tsv"
-TEXT = tf.TensorSpec([None], tf.string, name="text")
 # Sentences whose attention the report draws.
 HEAT_MAPS = 3
 
@@ -174,14 +175,7 @@ class TranslationApp(App):
 
     def _decoder(self, model: keras.Model, artifacts: dict[str, Any]):
         """``decode(texts, beam_width or None, stop_early) -> dict`` over the trained layers."""
-        vectorizer = model.get_layer("source_vectorizer")
-        trim = model.get_layer("trim_padding")
-        decode_ids = id_decoder(model.get_layer("translation_core"), artifacts)
-
-        def decode(texts, beam_width=None, stop_early=True):
-            return decode_ids(trim(vectorizer(texts)), beam_width, stop_early)
-
-        return decode
+        return text_decoder(model, artifacts)
 
     def serve(self, model: keras.Model, artifacts: dict[str, Any]):
         decode = self._decoder(model, artifacts)
@@ -281,10 +275,6 @@ class TranslationApp(App):
         return sample_table(metrics)
 
 
-def _strings(tensor: tf.Tensor) -> list[str]:
-    return [t.decode("utf-8") for t in tensor.numpy()]
-
-
 def _longest(vectorizer: keras.layers.TextVectorization, texts) -> int:
     return max(sentence_ids(vectorizer, texts).shape[1], 8)
 
@@ -295,66 +285,6 @@ def _check_beam(width: int, vocabulary: int, where: str) -> None:
             "the beam is wider than the target vocabulary", where=where,
             expected=f"at most {vocabulary} (the vocabulary's size)", received=str(width),
             fix="use a narrower beam")
-
-
-# model -> {(beam width, stop early): (its artifacts, the compiled search)}; entries go
-# with the model.
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def translate(model: keras.Model, artifacts: dict[str, Any], texts: list[str], *,
-              beam_width: int | None = None, batch_size: int = 256,
-              stop_early: bool = True) -> list[str]:
-    """Translations of ``texts`` by a trained model: greedy, or beam search of ``beam_width``.
-
-    The search is compiled (a ``tf.function``) on the first call for a model,
-    its artifacts and a beam width, and reused by later calls. Sentences go
-    through it in batches of similar length (fewer padded source words, and a
-    batch stops as soon as its own sentences have ended), ``batch_size``
-    decoder rows at a time: ``batch_size`` sentences for greedy decoding,
-    ``batch_size // beam_width`` for beam search, which carries ``beam_width``
-    rows per sentence, so a wider beam does not take more memory. The
-    translations come back in the order of ``texts``. ``stop_early=False``
-    runs the beam search until every beam has ended (see
-    :func:`rnn_templates.search.beam_search`); the best beam is the same.
-    """
-    width = None if beam_width in (None, 1) else beam_width
-    key = (width, bool(stop_early))
-    cached = _COMPILED.setdefault(model, {}).get(key)
-    if cached is not None and cached[0] is artifacts:
-        compiled = cached[1]
-    else:
-        decode = TranslationApp()._decoder(model, artifacts)
-        compiled = tf.function(lambda t: decode(t, width, stop_early)["translation"],
-                               input_signature=[TEXT], autograph=False)
-        _COMPILED[model][key] = (artifacts, compiled)
-    return decode_in_batches(lambda chunk: _strings(compiled(tf.constant(chunk))),
-                             [str(text) for text in texts], rows=batch_size,
-                             rows_per_item=width or 1, length=lambda text: len(text.split()))
-
-
-def attention_maps(model: keras.Model, artifacts: dict[str, Any], texts: list[str]) -> list:
-    """Greedy translations of ``texts`` with the attention weights of every output token."""
-    core = model.get_layer("translation_core")
-    try:
-        encoder, decoder_step = seq2seq_inference_models(core, return_attention=True)
-    except ValueError:
-        return []  # a model without attention
-    vectorizer = model.get_layer("source_vectorizer")
-    source_vocabulary = vectorizer.get_vocabulary()
-    target_vocabulary = artifacts["target_vocabulary"]
-    maps = []
-    for text in texts:
-        ids = model.get_layer("trim_padding")(vectorizer(tf.constant([text])))
-        emitted, rows = attention_trace(encoder, decoder_step, ids, start_token=START_ID,
-                                        end_token=END_ID,
-                                        max_length=artifacts["max_output_length"])
-        source_tokens = [str(source_vocabulary[i]) for i in np.asarray(ids)[0] if i]
-        maps.append({"source": text, "source_tokens": source_tokens,
-                     "target_tokens": [target_vocabulary[t] if t != END_ID else "[end]"
-                                       for t in emitted],
-                     "weights": [row[: len(source_tokens)] for row in rows]})
-    return maps
 
 
 def sample_table(metrics: dict) -> str:

@@ -1,0 +1,206 @@
+"""Sentence-to-sentence decoding over a trained :func:`~rnn_templates.build_seq2seq` core.
+
+A text encoder-decoder saved for serving reads raw source strings: a
+``TextVectorization`` layer named ``source_vectorizer``, a
+:class:`~rnn_templates.layers.TrimPadding` named ``trim_padding``, then the
+core, named ``translation_core``, over ``[source ids, decoder ids]``. Its
+*artifacts* say how to write the output: ``target_vocabulary``, ``level``,
+``spaced_punctuation``, ``max_output_length``, ``length_penalty`` and
+``lowercase_target``. Here:
+
+- :func:`id_decoder` and :func:`text_decoder`: greedy and beam search
+  (:mod:`rnn_templates.search`) from ids or from strings to strings, as
+  TensorFlow ops (what a SavedModel signature exports);
+- :func:`translate`: many sentences through a compiled search, in batches of
+  similar length;
+- :func:`attention_maps`: the attention of every output token;
+- :class:`ValidationBleu`: the validation BLEU after every epoch, for early
+  stopping to watch.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from rnn_templates.search import (
+    attention_trace,
+    beam_search,
+    decode_in_batches,
+    greedy_search,
+    keras_step,
+)
+from rnn_templates.sentences import END_ID, START_ID, detokenize
+from rnn_templates.topologies import seq2seq_inference_models
+
+SOURCE_VECTORIZER, TRIM, CORE = "source_vectorizer", "trim_padding", "translation_core"
+TEXT = tf.TensorSpec([None], tf.string, name="text")
+
+
+def strings(tensor: tf.Tensor) -> list[str]:
+    """A string tensor's values as Python strings."""
+    return [t.decode("utf-8") for t in tensor.numpy()]
+
+
+def id_decoder(core: keras.Model, artifacts: dict[str, Any]):
+    """``decode(source ids, beam_width or None, stop_early) -> dict`` over ``core``'s layers.
+
+    ``source ids`` are ``(batch, time)``, right-padded with 0. The dict holds
+    the ``translation`` strings, their ``score`` and ``length``. The step
+    models share ``core``'s weights, so a decoder made before training
+    translates with the weights of the moment.
+    """
+    encoder, decoder_step = seq2seq_inference_models(core)
+    step = keras_step(decoder_step, len(encoder.outputs) - 2)
+    vocabulary = tf.constant(artifacts["target_vocabulary"])
+    search = {"start_token": START_ID, "end_token": END_ID,
+              "max_length": artifacts["max_output_length"]}
+
+    def decode(ids, beam_width=None, stop_early=True):
+        memory, mask, *states = encoder(ids, training=False)
+        if beam_width is None:
+            result = greedy_search(step, states, [memory, mask], **search)
+        else:
+            result = beam_search(step, states, [memory, mask], beam_width=beam_width,
+                                 length_penalty=artifacts["length_penalty"],
+                                 stop_early=stop_early, **search)
+        translation = detokenize(result.tokens, vocabulary, level=artifacts["level"],
+                                 spaced_punctuation=artifacts["spaced_punctuation"])
+        return {"translation": translation, "score": result.scores, "length": result.lengths}
+
+    return decode
+
+
+class ValidationBleu(keras.callbacks.Callback):
+    """Logs ``val_bleu``, the greedy BLEU (sacreBLEU) of the validation pairs, after each epoch.
+
+    It must come first among ``fit``'s callbacks, so that early stopping,
+    checkpoints, the run's history and the progress line find the value in
+    the epoch's logs.
+
+    Args:
+        source_ids: The validation sources as ids ``(n, time)``, right-padded with 0.
+        references: Their translations as written (the data's strings).
+        artifacts: The run's artifacts (vocabulary, detokenizing, output length).
+        rows: Sentences decoded per call.
+    """
+
+    def __init__(self, source_ids: np.ndarray, references: list[str],
+                 artifacts: dict[str, Any], rows: int = 256):
+        super().__init__()
+        self.source_ids = np.asarray(source_ids, dtype="int32")
+        self.references = [str(reference) for reference in references]
+        if len(self.source_ids) != len(self.references):
+            raise ValueError(f"{len(self.source_ids)} validation sources but "
+                             f"{len(self.references)} references")
+        self.lengths = np.maximum((self.source_ids > 0).sum(axis=1), 1)
+        self.artifacts = artifacts
+        self.rows = rows
+        self._decode = None
+
+    def on_train_begin(self, logs=None):
+        decode = id_decoder(self.model, self.artifacts)
+        self._decode = tf.function(lambda ids: decode(ids)["translation"],
+                                   input_signature=[tf.TensorSpec([None, None], tf.int32)],
+                                   autograph=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        import sacrebleu
+
+        if logs is None or not self.references:
+            return
+        def translate(rows: list[int]) -> list[str]:
+            return strings(self._decode(tf.constant(
+                self.source_ids[rows, : int(self.lengths[rows].max())])))
+
+        translations = decode_in_batches(translate, list(range(len(self.references))),
+                                         rows=self.rows, length=lambda row: self.lengths[row])
+        logs["val_bleu"] = sacrebleu.corpus_bleu(
+            translations, [self.references],
+            lowercase=self.artifacts["lowercase_target"]).score
+
+
+def text_decoder(model: keras.Model, artifacts: dict[str, Any]):
+    """``decode(texts, beam_width or None, stop_early) -> dict`` over a serving model's layers."""
+    vectorizer = model.get_layer(SOURCE_VECTORIZER)
+    trim = model.get_layer(TRIM)
+    decode_ids = id_decoder(model.get_layer(CORE), artifacts)
+
+    def decode(texts, beam_width=None, stop_early=True):
+        return decode_ids(trim(vectorizer(texts)), beam_width, stop_early)
+
+    return decode
+
+
+# model -> {(beam width, stop early): (its artifacts, the compiled search)}; entries go
+# with the model.
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def translate(model: keras.Model, artifacts: dict[str, Any], texts: list[str], *,
+              beam_width: int | None = None, batch_size: int = 256,
+              stop_early: bool = True) -> list[str]:
+    """Translations of ``texts`` by a trained model: greedy, or beam search of ``beam_width``.
+
+    The search is compiled (a ``tf.function``) on the first call for a model,
+    its artifacts and a beam width, and reused by later calls. Sentences go
+    through it in batches of similar length (fewer padded source words, and a
+    batch stops as soon as its own sentences have ended), ``batch_size``
+    decoder rows at a time: ``batch_size`` sentences for greedy decoding,
+    ``batch_size // beam_width`` for beam search, which carries ``beam_width``
+    rows per sentence, so a wider beam does not take more memory. The
+    translations come back in the order of ``texts``. ``stop_early=False``
+    runs the beam search until every beam has ended (see
+    :func:`rnn_templates.search.beam_search`); the best beam is the same.
+    """
+    width = None if beam_width in (None, 1) else beam_width
+    key = (width, bool(stop_early))
+    cached = _COMPILED.setdefault(model, {}).get(key)
+    if cached is not None and cached[0] is artifacts:
+        compiled = cached[1]
+    else:
+        decode = text_decoder(model, artifacts)
+        compiled = tf.function(lambda t: decode(t, width, stop_early)["translation"],
+                               input_signature=[TEXT], autograph=False)
+        _COMPILED[model][key] = (artifacts, compiled)
+    return decode_in_batches(lambda chunk: strings(compiled(tf.constant(chunk))),
+                             [str(text) for text in texts], rows=batch_size,
+                             rows_per_item=width or 1, length=lambda text: len(text.split()))
+
+
+def attention_maps(model: keras.Model, artifacts: dict[str, Any], texts: list[str]) -> list:
+    """Greedy translations of ``texts`` with the attention weights of every output token."""
+    core = model.get_layer(CORE)
+    try:
+        encoder, decoder_step = seq2seq_inference_models(core, return_attention=True)
+    except ValueError:
+        return []  # a model without attention
+    vectorizer = model.get_layer(SOURCE_VECTORIZER)
+    source_vocabulary = vectorizer.get_vocabulary()
+    target_vocabulary = artifacts["target_vocabulary"]
+    maps = []
+    for text in texts:
+        ids = model.get_layer(TRIM)(vectorizer(tf.constant([text])))
+        emitted, rows = attention_trace(encoder, decoder_step, ids, start_token=START_ID,
+                                        end_token=END_ID,
+                                        max_length=artifacts["max_output_length"])
+        source_tokens = [str(source_vocabulary[i]) for i in np.asarray(ids)[0] if i]
+        maps.append({"source": text, "source_tokens": source_tokens,
+                     "target_tokens": [target_vocabulary[t] if t != END_ID else "[end]"
+                                       for t in emitted],
+                     "weights": [row[: len(source_tokens)] for row in rows]})
+    return maps
+
+
+def padded_ids(rows) -> np.ndarray:
+    """Id sequences (an array, or a list of arrays) as one right-padded array."""
+    if isinstance(rows, np.ndarray) and rows.ndim == 2:
+        return rows
+    rows = [np.asarray(row) for row in rows]
+    width = max((len(row) for row in rows), default=1)
+    return np.stack([np.pad(row, (0, width - len(row))) for row in rows]) if rows else \
+        np.zeros((0, 1), dtype="int32")
