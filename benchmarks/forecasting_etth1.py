@@ -103,7 +103,9 @@ def model_text(args) -> str:
 
 def command(args, parser: argparse.ArgumentParser) -> str:
     """The command line of this run: the data and every setting that is not the default."""
-    parts = ["taskset -c 0 .venv/bin/python benchmarks/forecasting_etth1.py", str(args.data)]
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = f"taskset -c {cores[0]} " if len(cores) == 1 else ""  # as this run was
+    parts = [f"{pinned}.venv/bin/python benchmarks/forecasting_etth1.py", str(args.data)]
     for name in SETTINGS:
         value = getattr(args, name)
         if value != parser.get_default(name):

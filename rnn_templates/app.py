@@ -44,7 +44,11 @@ import numpy as np
 from rnn_templates import distribute, io, reporting
 from rnn_templates.config import AppConfig
 from rnn_templates.errors import UserInputError
-from rnn_templates.export import check_in_fresh_process, export_saved_model
+from rnn_templates.export import (
+    FRESH_PROCESS_TIMEOUT,
+    check_in_fresh_process,
+    export_saved_model,
+)
 from rnn_templates.runs import read_config, run_directory
 from rnn_templates.standby import StandbyWorkers
 from rnn_templates.text import batches
@@ -856,13 +860,18 @@ class Runner:
             model.save(scratch / MODEL_FILE)
             (scratch / ARTIFACTS_FILE).write_text(json.dumps(artifacts), encoding="utf-8")
             (scratch / "sample.pkl").write_bytes(pickle.dumps(sample))
-            process = subprocess.run(
-                [sys.executable, "-c", _EXPORT_CHILD, f"{app.__module__}:{app.__qualname__}",
-                 str(scratch), str(Path(path).resolve())],
-                # On the CPU: the export needs no GPU, and the parent may hold its memory.
-                env=dict(os.environ, KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES=""),
-                capture_output=True,
-                text=True, check=False)
+            limit = 2 * FRESH_PROCESS_TIMEOUT  # the export, then its own reload check
+            try:
+                process = subprocess.run(
+                    [sys.executable, "-c", _EXPORT_CHILD,
+                     f"{app.__module__}:{app.__qualname__}", str(scratch),
+                     str(Path(path).resolve())],
+                    # On the CPU: the export needs no GPU, and the parent may hold its memory.
+                    env=dict(os.environ, KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES=""),
+                    capture_output=True, text=True, check=False, timeout=limit)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"the export under the TensorFlow backend did not finish "
+                                   f"within {limit:g} s") from None
             result = scratch / "result.json"
             if process.returncode == 0 and result.is_file():
                 answer = json.loads(result.read_text(encoding="utf-8"))

@@ -24,6 +24,8 @@ import numpy as np
 from rnn_templates import io
 
 SERVING_ENDPOINT = "serve"
+# A reload check that takes longer than this (seconds) has hung: it is stopped and reported.
+FRESH_PROCESS_TIMEOUT = 900.0
 
 _RELOAD_SCRIPT = r"""
 import json, os, sys
@@ -97,16 +99,18 @@ def export_saved_model(
 
 
 def call_in_fresh_process(
-    path: str | os.PathLike, inputs: Any, endpoint: str = SERVING_ENDPOINT
+    path: str | os.PathLike, inputs: Any, endpoint: str = SERVING_ENDPOINT,
+    timeout: float = FRESH_PROCESS_TIMEOUT,
 ) -> dict[str, np.ndarray]:
     """Load the SavedModel in a new TensorFlow-only process and call ``endpoint``.
 
     ``inputs`` is one array, or a list or tuple of arrays for a signature
     with several inputs (a window and its covariates, a seed and a length...).
+    The process is stopped after ``timeout`` seconds.
 
     Raises:
-        RuntimeError: the process failed, or it imported project code (which
-            would mean the export is not self-contained).
+        RuntimeError: the process failed or ran out of time, or it imported
+            project code (which would mean the export is not self-contained).
     """
     with tempfile.TemporaryDirectory() as scratch:
         inputs_file = Path(scratch) / "inputs.npz"
@@ -118,11 +122,16 @@ def call_in_fresh_process(
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0")
         # Run from the scratch directory so the project is not importable from
         # the working directory: the SavedModel must stand on TensorFlow alone.
-        process = subprocess.run(
-            [sys.executable, "-c", _RELOAD_SCRIPT, str(Path(path).resolve()),
-             str(inputs_file), str(outputs_file), endpoint],
-            capture_output=True, text=True, env=env, check=False, cwd=scratch,
-        )
+        try:
+            process = subprocess.run(
+                [sys.executable, "-c", _RELOAD_SCRIPT, str(Path(path).resolve()),
+                 str(inputs_file), str(outputs_file), endpoint],
+                capture_output=True, text=True, env=env, check=False, cwd=scratch,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"reloading {path} in a fresh process did not finish within "
+                               f"{timeout:g} s") from None
         if process.returncode != 0:
             tail = process.stderr.strip().splitlines()[-5:]
             raise RuntimeError(f"reloading {path} in a fresh process failed: {' | '.join(tail)}")

@@ -121,3 +121,9 @@ def test_re_export_replaces_the_old_one_and_a_failed_export_leaves_it_intact(tmp
     np.testing.assert_allclose(
         out["probabilities"].numpy(), _expected(model, _inputs())["probabilities"], atol=1e-6
     )
+
+
+def test_a_fresh_process_that_does_not_finish_in_time_is_stopped(tmp_path):
+    # Importing TensorFlow alone takes longer than this.
+    with pytest.raises(RuntimeError, match=r"did not finish within 0\.05 s"):
+        export.call_in_fresh_process(tmp_path, np.zeros((1, 2)), timeout=0.05)

@@ -88,7 +88,9 @@ def test_search_leaderboard_files_and_resume(tmp_path):
     assert [int(row["units"]) for row in table] == [row["units"] for row in rows]
     markdown = (tmp_path / "leaderboard.md").read_text(encoding="utf-8").splitlines()
     assert markdown[0] == "| " + " | ".join(COLUMNS) + " |"
-    assert markdown[2].startswith(f"| 1 | {rows[0]['trial']} | COMPLETED | {rows[0]['score']} | ")
+    cells = [cell.strip() for cell in markdown[2].strip().strip("|").split("|")]
+    assert cells[:3] == ["1", rows[0]["trial"], "COMPLETED"]
+    assert float(cells[3]) == pytest.approx(rows[0]["score"], rel=1e-6)
     assert len(markdown) == 5
     assert (tmp_path / "search.png").stat().st_size > 1000
     assert not list(tmp_path.glob(".*"))  # no temporary files left

@@ -237,11 +237,23 @@ def test_a_malformed_file_is_refused_with_one_line(workspace, capsys):
 
 def test_evaluate_reads_a_file_that_starts_with_a_byte_order_mark(trained_run, small_pairs,
                                                                    workspace, capsys):
-    bom = workspace / "bom.tsv"
+    plain, bom = workspace / "plain.tsv", workspace / "bom.tsv"
+    plain.write_bytes(small_pairs.read_bytes())
     bom.write_bytes(b"\xef\xbb\xbf" + small_pairs.read_bytes())
-    assert main(["translation", "evaluate", "--run-dir", str(trained_run), "--data",
-                 str(bom)]) == 0
+    for path in (plain, bom):
+        assert main(["translation", "evaluate", "--run-dir", str(trained_run), "--data",
+                     str(path)]) == 0
     assert "byte-order mark" not in capsys.readouterr().err
+    reports = {json.loads(path.read_text(encoding="utf-8"))["source"]: path
+               for path in trained_run.glob("evaluation-*.json")}
+    with_mark = json.loads(reports[str(bom)].read_text(encoding="utf-8"))
+    without = json.loads(reports[str(plain)].read_text(encoding="utf-8"))
+    # The mark is not read as part of the first source sentence: the same pairs, the same scores.
+    assert with_mark["bleu"] == pytest.approx(without["bleu"], abs=1e-9)
+    assert with_mark["chrf"] == pytest.approx(without["chrf"], abs=1e-9)
+    assert with_mark["examples"] == without["examples"] > 0
+    assert with_mark["samples"] == without["samples"]
+    assert "\ufeff" not in json.dumps(with_mark, ensure_ascii=False)
 
 
 def test_a_csv_with_other_column_names_is_refused_with_this_apps_options(workspace, capsys):
