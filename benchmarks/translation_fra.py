@@ -55,6 +55,10 @@ Example::
 
 ``--keep-model DIR`` saves the trained model with ``--part ours``; ``--model DIR``
 then scores and times that model again without training it (a fresh process).
+``--part ensemble --members DIR DIR...`` scores such models, trained with other
+seeds on one split (``--set seed=N --set split_seed=42``), decoding together
+(:func:`rnn_templates.sentence_decoding.translate` over a list of models);
+``--part report`` then adds them.
 """
 
 from __future__ import annotations
@@ -338,8 +342,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cpu-minutes", type=float, default=10.0,
                         help="training budget of each model, in CPU minutes of its process")
-    parser.add_argument("--part", choices=("ours", "peer", "report", "all"), default="all",
-                        help="ours and peer may run as two processes at once; report merges")
+    parser.add_argument("--part", choices=("ours", "peer", "ensemble", "report", "all"),
+                        default="all",
+                        help="ours and peer may run as two processes at once; ensemble scores "
+                             "the models kept in --members DIR...; report merges")
+    parser.add_argument("--members", type=Path, nargs="+", metavar="DIR",
+                        help="--part ensemble: folders of --keep-model, trained with different "
+                             "seeds on the same split (--set seed=N --set split_seed=S)")
+    parser.add_argument("--split-seed", type=int, default=42,
+                        help="--part ensemble: the members' split seed (the config's "
+                             "split_seed, or its seed when split_seed is -1)")
     parser.add_argument("--output", type=Path, default=RESULTS / "translation_fra")
     parser.add_argument("--keep-model", type=Path, metavar="DIR",
                         help="--part ours: also save the trained model there (a new folder)")
@@ -379,6 +391,13 @@ def main(argv: list[str] | None = None) -> int:
                               "cpu_minutes": result["ours"]["training"].get("cpu_minutes",
                                                                             args.cpu_minutes)}
         write_text_atomic(parts["ours"], json.dumps(result, indent=2, ensure_ascii=False))
+    if args.part == "ensemble":
+        if not args.members or len(args.members) < 2:
+            sys.exit("--part ensemble needs --members DIR DIR [DIR...]")
+        result = run_ensemble(train_src, train_tgt, test_src, test_tgt, args.members,
+                              args.split_seed)
+        write_text_atomic(args.output.with_name(args.output.name + "_ensemble.json"),
+                          json.dumps(result, indent=2, ensure_ascii=False))
     if args.part in ("peer", "all"):
         translations, facts = peer_recipe(list(train_src), list(train_tgt), test_src, budget)
         peer = {**scores(translations, test_tgt), **facts, "machine": _machine(),
@@ -393,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
                                  zip(result["samples"], peer.pop("samples"), strict=False)]
         result["protocol"]["seen_sources"] = seen_sources(train_src, train_tgt, test_src,
                                                           test_tgt)
+        ensemble = args.output.with_name(args.output.name + "_ensemble.json")
+        if ensemble.is_file():
+            result["ensemble"] = json.loads(ensemble.read_text(encoding="utf-8"))
         write_text_atomic(args.output.with_suffix(".json"),
                           json.dumps(result, indent=2, ensure_ascii=False))
         write_text_atomic(args.output.with_suffix(".md"), markdown(result))
@@ -479,6 +501,89 @@ def run_ours(train_src, train_tgt, test_src, test_tgt, budget: float,
     return result
 
 
+def run_ensemble(train_src, train_tgt, test_src, test_tgt, members: list[Path],
+                 split_seed: int) -> dict:
+    """Models kept by ``--keep-model`` (other seeds, one split) decoding as one ensemble.
+
+    Each member alone and the ensemble are scored on the members' validation
+    pairs (the split is rebuilt from ``split_seed`` as the app builds it, and
+    checked against each member's recorded training size and validation
+    BLEU), then on the held-out pairs.
+    """
+    from apps.translation.app import translate
+    from rnn_templates.app import load_keras_model
+    from rnn_templates.data.splits import random_split
+
+    models, artifacts, trainings = [], [], []
+    for folder in members:
+        models.append(load_keras_model(folder / "model.keras"))
+        artifacts.append(json.loads((folder / "artifacts.json").read_text(encoding="utf-8")))
+        trainings.append(json.loads((folder / "training.json").read_text(encoding="utf-8")))
+    part = random_split(len(train_src), {"validation": OURS["validation_fraction"]},
+                        split_seed, source="training pairs", unit="pairs")["validation"]
+    validation_src = [str(train_src[i]) for i in part]
+    validation_tgt = [str(train_tgt[i]) for i in part]
+    result: dict = {"machine": _machine(), "split_seed": split_seed, "members": []}
+    for folder, model, its_artifacts, training in zip(members, models, artifacts, trainings,
+                                                      strict=True):
+        if training["train_examples"] != len(train_src) - len(part):
+            sys.exit(f"{folder}: trained on {training['train_examples']} pairs, not "
+                     f"{len(train_src) - len(part)}: another split or protocol")
+        alone = scores(translate(model, its_artifacts, validation_src), validation_tgt)
+        result["members"].append({
+            "folder": str(folder), "kept_epoch": training["kept_epoch"],
+            "cpu_seconds": training.get("cpu_seconds"),
+            "hyperparameters": training.get("hyperparameters"),
+            "recorded_validation_bleu": training.get("validation", {}).get("val_bleu"),
+            "validation_greedy": alone,
+            "beam4": scores(translate(model, its_artifacts, test_src, beam_width=4,
+                                      batch_size=500), test_tgt)})
+    translations = {}
+    for name, options in (("greedy", {}), ("beam4", {"beam_width": 4})):
+        result[f"validation_{name}"] = scores(
+            translate(models, artifacts, validation_src, batch_size=500, **options),
+            validation_tgt)
+        started = time.perf_counter()
+        translations[name] = translate(models, artifacts, test_src, batch_size=500, **options)
+        result[name] = {**scores(translations[name], test_tgt),
+                        "seconds": round(time.perf_counter() - started, 2)}
+    known = set(map(str, train_src))
+    for name, keep in (("seen", True), ("unseen", False)):
+        rows = [i for i, source in enumerate(test_src) if (str(source) in known) == keep]
+        result[f"beam4_{name}_sources"] = {
+            "sentences": len(rows),
+            **scores([translations["beam4"][i] for i in rows], [test_tgt[i] for i in rows])}
+    result["samples"] = translations["beam4"][:12]
+    return result
+
+
+def ensemble_markdown(ensemble: dict) -> list[str]:
+    count = len(ensemble["members"])
+    lines = [
+        "", f"## An ensemble of {count} models (the mean of their next-word probabilities)", "",
+        "Each trained as ours with its own seed on the same training and validation pairs; "
+        "validation BLEU is greedy, on the pairs early stopping watched.", "",
+        "| model | training CPU time | kept epoch | validation BLEU | BLEU beam 4 | chrF beam 4 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for number, member in enumerate(ensemble["members"], start=1):
+        lines.append(f"| member {number} alone | {member['cpu_seconds']:.0f} s | "
+                     f"{member['kept_epoch']} | {member['validation_greedy']['bleu']:.2f} | "
+                     f"{member['beam4']['bleu']:.2f} | {member['beam4']['chrf']:.2f} |")
+    total = sum(member["cpu_seconds"] for member in ensemble["members"])
+    lines.append(f"| **ensemble**, beam 4 | {total:.0f} s in all | | "
+                 f"{ensemble['validation_greedy']['bleu']:.2f} | "
+                 f"**{ensemble['beam4']['bleu']:.2f}** | {ensemble['beam4']['chrf']:.2f} |")
+    lines.append(f"| ensemble, greedy | | | | {ensemble['greedy']['bleu']:.2f} | "
+                 f"{ensemble['greedy']['chrf']:.2f} |")
+    lines += ["", f"Held-out sources also seen in training: "
+              f"{ensemble['beam4_seen_sources']['bleu']:.2f} BLEU (beam 4, "
+              f"{ensemble['beam4_seen_sources']['sentences']:,} sentences); the others "
+              f"{ensemble['beam4_unseen_sources']['bleu']:.2f}. Beam search over the ensemble "
+              f"took {ensemble['beam4']['seconds']:.1f} s for the held-out set."]
+    return lines
+
+
 def markdown(result: dict) -> str:
     ours, speed = result["ours"], result["speed"]
     info = result["machine"]
@@ -545,6 +650,8 @@ def markdown(result: dict) -> str:
         if peer:
             cells.append(row.get("keras_io", ""))
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    if "ensemble" in result:
+        lines += ensemble_markdown(result["ensemble"])
     return "\n".join(lines) + "\n"
 
 

@@ -364,7 +364,15 @@ class TrainingOptions(AppConfig):
     patience: int = knob(3, "epochs without validation improvement before stopping",
                          interval="[1, inf)")
     seed: int = knob(42, "seed for weights, splits, shuffling and dropout")
+    split_seed: int = knob(-1, "seed of the train/validation/test split alone; -1 = seed (set "
+                           "it to train models with other seeds on one split, to compare or "
+                           "ensemble them)", interval="[-1, inf)")
     deterministic: bool = knob(False, "bit-identical reruns, somewhat slower")
+
+    @property
+    def splitting_seed(self) -> int:
+        """The seed of the data split: ``split_seed``, or ``seed`` when it is -1."""
+        return self.seed if self.split_seed < 0 else self.split_seed
 
 
 @dataclasses.dataclass
@@ -413,11 +421,12 @@ class SeriesOptions(AppConfig):
 
     READER_KEYS: typing.ClassVar[tuple[str, ...]] = (
         "time_column", "date_format", "targets", "past_covariates", "future_covariates",
-        "calendar", "freq", "missing")
+        "calendar", "freq", "missing", "max_inserted")
 
     time_column: str = knob("", "the datetime column; empty: the first column of dates")
-    date_format: str = knob("", "strftime format of the time column, e.g. %d.%m.%Y %H:%M:%S; "
-                            "empty: detected")
+    date_format: str = knob("", "strftime format of the time column, e.g. %d.%m.%Y %H:%M:%S, "
+                            "or unix / unix_ms for seconds / milliseconds since 1970; empty: "
+                            "detected")
     targets: list = knob([], "columns to forecast; empty: every column that is not the time "
                          "or a covariate")
     past_covariates: list = knob([], "columns known only up to the forecast origin")
@@ -429,6 +438,9 @@ class SeriesOptions(AppConfig):
     missing: str = knob("interpolate", "gaps and empty/NaN/inf cells: interpolate (linear in "
                         "time), ffill, or error (refuse)", choices=("interpolate", "ffill",
                                                                      "error"))
+    max_inserted: float = knob(0.5, "largest share of the series that rows inserted for "
+                               "missing steps may make up; more is refused (a mistyped "
+                               "timestamp, a file at another frequency)", interval="[0, 1]")
     validation_fraction: float = knob(0.15, "share of the series after training, for early "
                                       "stopping and interval calibration", interval="(0, 0.5)")
     test_fraction: float = knob(0.15, "the last share of the series, held out",

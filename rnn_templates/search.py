@@ -370,6 +370,39 @@ def keras_step(decoder_step: Any, num_states: int) -> StepFunction:
     return step
 
 
+def ensemble_step(steps: list[StepFunction]) -> StepFunction:
+    """One step function over several decoders: the log of their mean probabilities.
+
+    Each member keeps its own states and context: the ensemble's ``states``
+    and ``context`` are lists with one entry (a nest) per member, in the
+    order of ``steps``. Every member reads the token the search chose, so
+    greedy and beam search decode with the members' averaged next-token
+    distribution (an ensemble as neural translation toolkits decode one).
+    The members must share one output vocabulary.
+
+    Example:
+        >>> import tensorflow as tf
+        >>> def fixed(p):
+        ...     return lambda tokens, states, context: (tf.math.log(tf.constant([p])), states)
+        >>> step = ensemble_step([fixed([0.2, 0.8]), fixed([0.6, 0.4])])
+        >>> log_probs, _ = step(tf.constant([0]), [[], []], [None, None])
+        >>> [round(float(p), 3) for p in tf.exp(log_probs)[0]]
+        [0.4, 0.6]
+    """
+    if not steps:
+        raise ValueError("`steps` must hold at least one step function")
+    count = float(len(steps))
+
+    def step(tokens, states, context):
+        outputs = [member(tokens, member_states, member_context) for member, member_states,
+                   member_context in zip(steps, states, context, strict=True)]
+        stacked = tf.stack([log_probs for log_probs, _ in outputs])
+        return (tf.reduce_logsumexp(stacked, axis=0) - tf.math.log(count),
+                [new_states for _, new_states in outputs])
+
+    return step
+
+
 def decode_in_batches(decode: Callable[[list[Any]], list[Any]], items: list[Any], *,
                       rows: int, rows_per_item: int = 1,
                       length: Callable[[Any], int] = len) -> list[Any]:

@@ -12,7 +12,7 @@ core, named ``translation_core``, over ``[source ids, decoder ids]``. Its
   (:mod:`rnn_templates.search`) from ids or from strings to strings, as
   TensorFlow ops (what a SavedModel signature exports);
 - :func:`translate`: many sentences through a compiled search, in batches of
-  similar length;
+  similar length, by one model or an ensemble of several;
 - :func:`attention_maps`: the attention of every output token;
 - :class:`ValidationBleu`: the validation BLEU after every epoch, for early
   stopping to watch.
@@ -31,6 +31,7 @@ from rnn_templates.search import (
     attention_trace,
     beam_search,
     decode_in_batches,
+    ensemble_step,
     greedy_search,
     keras_step,
 )
@@ -46,6 +47,32 @@ def strings(tensor: tf.Tensor) -> list[str]:
     return [t.decode("utf-8") for t in tensor.numpy()]
 
 
+def _member(core: keras.Model):
+    """(encoder, step function) of one trained core."""
+    encoder, decoder_step = seq2seq_inference_models(core)
+    return encoder, keras_step(decoder_step, len(encoder.outputs) - 2)
+
+
+def _search(steps, states, context, artifacts, beam_width, stop_early) -> dict:
+    """Greedy or beam search over one member's step, or over several members' mean."""
+    if len(steps) == 1:
+        step, states, context = steps[0], states[0], context[0]
+    else:
+        step = ensemble_step(steps)
+    search = {"start_token": START_ID, "end_token": END_ID,
+              "max_length": artifacts["max_output_length"]}
+    if beam_width is None:
+        result = greedy_search(step, states, context, **search)
+    else:
+        result = beam_search(step, states, context, beam_width=beam_width,
+                             length_penalty=artifacts["length_penalty"],
+                             stop_early=stop_early, **search)
+    translation = detokenize(result.tokens, tf.constant(artifacts["target_vocabulary"]),
+                             level=artifacts["level"],
+                             spaced_punctuation=artifacts["spaced_punctuation"])
+    return {"translation": translation, "score": result.scores, "length": result.lengths}
+
+
 def id_decoder(core: keras.Model, artifacts: dict[str, Any]):
     """``decode(source ids, beam_width or None, stop_early) -> dict`` over ``core``'s layers.
 
@@ -54,23 +81,11 @@ def id_decoder(core: keras.Model, artifacts: dict[str, Any]):
     models share ``core``'s weights, so a decoder made before training
     translates with the weights of the moment.
     """
-    encoder, decoder_step = seq2seq_inference_models(core)
-    step = keras_step(decoder_step, len(encoder.outputs) - 2)
-    vocabulary = tf.constant(artifacts["target_vocabulary"])
-    search = {"start_token": START_ID, "end_token": END_ID,
-              "max_length": artifacts["max_output_length"]}
+    encoder, step = _member(core)
 
     def decode(ids, beam_width=None, stop_early=True):
         memory, mask, *states = encoder(ids, training=False)
-        if beam_width is None:
-            result = greedy_search(step, states, [memory, mask], **search)
-        else:
-            result = beam_search(step, states, [memory, mask], beam_width=beam_width,
-                                 length_penalty=artifacts["length_penalty"],
-                                 stop_early=stop_early, **search)
-        translation = detokenize(result.tokens, vocabulary, level=artifacts["level"],
-                                 spaced_punctuation=artifacts["spaced_punctuation"])
-        return {"translation": translation, "score": result.scores, "length": result.lengths}
+        return _search([step], [states], [[memory, mask]], artifacts, beam_width, stop_early)
 
     return decode
 
@@ -124,24 +139,56 @@ class ValidationBleu(keras.callbacks.Callback):
             lowercase=self.artifacts["lowercase_target"]).score
 
 
-def text_decoder(model: keras.Model, artifacts: dict[str, Any]):
-    """``decode(texts, beam_width or None, stop_early) -> dict`` over a serving model's layers."""
-    vectorizer = model.get_layer(SOURCE_VECTORIZER)
-    trim = model.get_layer(TRIM)
-    decode_ids = id_decoder(model.get_layer(CORE), artifacts)
+def ensemble_artifacts(artifacts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One set of decoding artifacts for several models that decode together.
+
+    They must write the same tokens the same way (target vocabulary, level,
+    case, punctuation spacing); the longest output any of them allows is
+    kept. Raises ``ValueError`` naming the first difference.
+    """
+    first = artifacts[0]
+    for number, other in enumerate(artifacts[1:], start=2):
+        for key in ("target_vocabulary", "level", "lowercase_target", "spaced_punctuation"):
+            if other[key] != first[key]:
+                raise ValueError(
+                    f"model {number} of the ensemble has another {key} than model 1: members "
+                    "must be trained with the same target settings on the same training pairs "
+                    "(vary the seed; keep split_seed)")
+    return {**first, "max_output_length": max(a["max_output_length"] for a in artifacts)}
+
+
+def text_decoder(model: keras.Model | list[keras.Model], artifacts: dict[str, Any]):
+    """``decode(texts, beam_width or None, stop_early) -> dict`` over a serving model's layers.
+
+    ``model`` may be a list of serving models: an ensemble, each member
+    reading the texts with its own source vocabulary and carrying its own
+    decoder states, the search following their mean next-token probabilities
+    (:func:`~rnn_templates.search.ensemble_step`); ``artifacts`` then come
+    from :func:`ensemble_artifacts`.
+    """
+    models = list(model) if isinstance(model, list | tuple) else [model]
+    members = [(m.get_layer(SOURCE_VECTORIZER), m.get_layer(TRIM), *_member(m.get_layer(CORE)))
+               for m in models]
 
     def decode(texts, beam_width=None, stop_early=True):
-        return decode_ids(trim(vectorizer(texts)), beam_width, stop_early)
+        states, context = [], []
+        for vectorizer, trim, encoder, _ in members:
+            memory, mask, *member_states = encoder(trim(vectorizer(texts)), training=False)
+            states.append(member_states)
+            context.append([memory, mask])
+        return _search([step for *_, step in members], states, context, artifacts, beam_width,
+                       stop_early)
 
     return decode
 
 
-# model -> {(beam width, stop early): (its artifacts, the compiled search)}; entries go
-# with the model.
+# model -> {(beam width, stop early, the other members' ids): (the artifacts given, the
+# compiled search)}; entries go with the model.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def translate(model: keras.Model, artifacts: dict[str, Any], texts: list[str], *,
+def translate(model: keras.Model | list[keras.Model],
+              artifacts: dict[str, Any] | list[dict[str, Any]], texts: list[str], *,
               beam_width: int | None = None, batch_size: int = 256,
               stop_early: bool = True) -> list[str]:
     """Translations of ``texts`` by a trained model: greedy, or beam search of ``beam_width``.
@@ -156,17 +203,27 @@ def translate(model: keras.Model, artifacts: dict[str, Any], texts: list[str], *
     translations come back in the order of ``texts``. ``stop_early=False``
     runs the beam search until every beam has ended (see
     :func:`rnn_templates.search.beam_search`); the best beam is the same.
+
+    A list of models with the list of their artifacts decodes as one
+    ensemble (:func:`text_decoder`): models trained with different seeds on
+    the same pairs (``split_seed``) usually translate better together than
+    any of them alone.
     """
+    models = list(model) if isinstance(model, list | tuple) else [model]
+    given = list(artifacts) if isinstance(artifacts, list | tuple) else [artifacts]
+    if len(given) != len(models):
+        raise ValueError(f"{len(models)} models but {len(given)} artifacts")
     width = None if beam_width in (None, 1) else beam_width
-    key = (width, bool(stop_early))
-    cached = _COMPILED.setdefault(model, {}).get(key)
-    if cached is not None and cached[0] is artifacts:
+    key = (width, bool(stop_early), *map(id, models[1:]))
+    cached = _COMPILED.setdefault(models[0], {}).get(key)
+    if cached is not None and all(a is b for a, b in zip(cached[0], given, strict=True)):
         compiled = cached[1]
     else:
-        decode = text_decoder(model, artifacts)
+        decode = text_decoder(models if len(models) > 1 else models[0],
+                              ensemble_artifacts(given))
         compiled = tf.function(lambda t: decode(t, width, stop_early)["translation"],
                                input_signature=[TEXT], autograph=False)
-        _COMPILED[model][key] = (artifacts, compiled)
+        _COMPILED[models[0]][key] = (tuple(given), compiled)
     return decode_in_batches(lambda chunk: strings(compiled(tf.constant(chunk))),
                              [str(text) for text in texts], rows=batch_size,
                              rows_per_item=width or 1, length=lambda text: len(text.split()))

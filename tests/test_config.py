@@ -317,3 +317,24 @@ def test_forecasting_split_timestamps_are_accepted_from_set():
     config = load_config(ForecastingConfig, overrides=["test_start=2020-09-01",
                                                        "validation_start=2020-07-01"])
     assert (config.validation_start, config.test_start) == ("2020-07-01", "2020-09-01")
+
+
+@pytest.mark.parametrize("app_name", ["translation", "sentiment"])
+def test_split_seed_keeps_the_split_of_that_seed_whatever_the_seed(app_name):
+    import importlib
+
+    module = importlib.import_module(f"apps.{app_name}.app")
+    app = {"translation": "TranslationApp", "sentiment": "SentimentApp"}[app_name]
+    app = getattr(module, app)()
+    inputs = [f"sentence number {i} here" for i in range(40)]
+    targets = [f"phrase {i}" for i in range(40)] if app_name == "translation" else \
+        ["pos", "neg"] * 20
+
+    def validation(**settings):
+        config = app.config_class(validation_fraction=0.25, test_fraction=0.25, **settings)
+        prepared = app.prepare(config, app.from_arrays(config, inputs, targets))
+        return sorted(map(str, prepared.splits["validation"][0]))
+
+    assert app.config_class(seed=7).splitting_seed == 7
+    assert app.config_class(seed=7, split_seed=42).splitting_seed == 42
+    assert validation(seed=1, split_seed=42) == validation(seed=42) != validation(seed=1)

@@ -75,6 +75,7 @@ class ForecastingApp(App):
     def prepare(self, config: ForecastingConfig, series: Series) -> Prepared:
         refuse_constant_columns(series)
         validation, test = split_series(series, config)
+        refuse_constant_columns(series, validation)  # the scaling comes from these rows
         values = series.values.astype("float32")
         train_rows = values[:validation]
         targets = len(series.targets)
@@ -113,6 +114,12 @@ class ForecastingApp(App):
                                  expected=", ".join(artifacts["input_columns"]),
                                  received=", ".join(series.columns),
                                  fix="evaluate on a file with the columns the model was trained on")
+        if series.freq != artifacts["freq"]:
+            raise UserInputError(
+                "the file's time steps differ from the model's", where=series.source,
+                expected=f"frequency {artifacts['freq']}", received=f"frequency {series.freq}",
+                fix=f"evaluate on a file at frequency {artifacts['freq']} (resample it), or "
+                f"--set freq={artifacts['freq']} if only some steps are missing")
         window = artifacts["lookback"] + artifacts["horizon"]
         if len(series) < window:
             raise UserInputError(

@@ -70,7 +70,8 @@ class MusicApp(App):
                               [None] * len(grids), "memory")
 
     def prepare(self, config: MusicConfig, pieces: data_io.Pieces) -> Prepared:
-        split = pieces.split(config.seed, config.validation_fraction, config.test_fraction)
+        split = pieces.split(config.splitting_seed, config.validation_fraction,
+                             config.test_fraction)
         kind = representation({"representation": config.representation,
                                "voices": config.voices})
         train = [pieces.grids[i] for i in split["train"]]

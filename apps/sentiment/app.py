@@ -64,7 +64,7 @@ class SentimentApp(App):
         fractions = (config.validation_fraction,)
         if data.test is None:
             fractions += (config.test_fraction,)
-        train, validation, *test = stratified_split(labels, fractions, config.seed)
+        train, validation, *test = stratified_split(labels, fractions, config.splitting_seed)
         if not len(validation):
             raise UserInputError("too few examples for a validation split", where=data.source,
                                  received=f"{len(data)} examples",

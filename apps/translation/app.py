@@ -92,7 +92,7 @@ class TranslationApp(App):
         fractions = {"validation": config.validation_fraction}
         if pairs.test is None:
             fractions = {"test": config.test_fraction, **fractions}
-        parts = random_split(len(pairs), fractions, config.seed, source=pairs.source,
+        parts = random_split(len(pairs), fractions, config.splitting_seed, source=pairs.source,
                              unit="pairs")
         held_out = pairs.test if pairs.test is not None else pairs.subset(parts["test"])
         splits = {name: (pairs.sources[parts[name]], pairs.targets[parts[name]])

@@ -6,12 +6,17 @@ the line (CSV: the file's line number; Parquet: the row number) and the
 column, and is either fixed by the ``missing`` policy and reported in
 :attr:`Series.notes`, or refused with a :class:`~rnn_templates.errors.UserInputError`:
 
+- the header: a name given twice (refused), a column with no name (left out
+  of the default targets, reported); lines counted as an editor shows them;
 - the time column: given, or the first column whose every value reads as a
-  date (``date_format`` for unusual formats); unreadable or empty timestamps;
+  date (``date_format`` for unusual formats, ``unix``/``unix_ms`` for epoch
+  numbers); unreadable or empty timestamps; numeric dates that read as well
+  day first as month first (refused);
 - duplicate timestamps (refused) and rows out of time order (sorted, reported);
 - the frequency: declared (a pandas alias such as ``h``, ``D``, ``W-SAT``) or
   inferred; timestamps off that grid are refused; missing steps (gaps) are
-  inserted and filled, or refused with ``missing=error``;
+  inserted and filled, or refused with ``missing=error``, or when they would
+  make up more than ``max_inserted`` of the series;
 - cells that are not numbers (refused), empty, NaN or infinite cells (filled
   by ``missing=interpolate`` (linear in time) or ``ffill``, or refused);
 - constant columns (nothing to learn, and a zero scale): refused.
@@ -39,6 +44,8 @@ from rnn_templates.data.readers import require_file, resolve_path
 from rnn_templates.errors import UserInputError
 
 MISSING_POLICIES = ("interpolate", "ffill", "error")
+# date_format values for numbers of seconds or milliseconds since 1970-01-01 (UTC).
+EPOCH_UNITS = {"unix": "s", "unix_ms": "ms"}
 # Cells read as "no value" (compared lower-case, stripped).
 NA_TOKENS = frozenset({"", "na", "nan", "n/a", "null", "none", "-nan"})
 # name -> (function of a DatetimeIndex, period)
@@ -156,7 +163,49 @@ def read_series(path: str | os.PathLike, *, option: str = "--data", **options) -
                              type(error).__name__,
                              expected="a CSV file with a header row, or a Parquet file",
                              fix="check the file's format") from None
+    if unit == "line":
+        header, options["lines"] = _csv_layout(path, len(frame))
+        _check_header(header, path)
     return series_from_frame(frame, source=str(path), first_line=first_line, unit=unit, **options)
+
+
+def _csv_layout(path, count: int) -> tuple[list[str], np.ndarray]:
+    """The CSV's header cells and the line where each of its ``count`` rows starts.
+
+    pandas skips blank lines and reads quoted line breaks inside a row, so
+    the rows' lines in the file are not simply 2, 3, 4...: they are counted
+    here, as an editor shows them. When the count disagrees with pandas'
+    rows the plain numbering is kept.
+    """
+    import csv
+    import io
+
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        text = stream.read()
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    header = next(reader, [])
+    plain = np.arange(count) + 2
+    if '"' not in text and "\n\n" not in text.replace("\r\n", "\n").rstrip("\n"):
+        return header, plain
+    starts, previous = [], reader.line_num
+    for record in reader:
+        if record:  # a blank line is an empty record
+            starts.append(previous + 1)
+        previous = reader.line_num
+    return header, (np.asarray(starts) if len(starts) == count else plain)
+
+
+def _check_header(header: list[str], path) -> None:
+    """Refuse a header that names one column twice (pandas would rename the second)."""
+    names = [cell.strip() for cell in header]
+    repeated = next((name for position, name in enumerate(names)
+                     if name and name in names[:position]), None)
+    if repeated is not None:
+        positions = [str(i + 1) for i, name in enumerate(names) if name == repeated]
+        raise UserInputError(
+            f"column name '{repeated}' appears {len(positions)} times in the header",
+            where=f"{path}:1", received=f"columns {', '.join(positions)} of {len(names)}",
+            fix="give each column its own name")
 
 
 def _where(source: str, unit: str, line: int) -> str:
@@ -176,7 +225,12 @@ def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
     from the first cell; an ISO 8601 cell written another way (with seconds
     where the first has none, say) is read as ISO 8601 rather than refused.
     Nothing is guessed beyond that: ``01/02/2024`` stays read one way only.
+    ``date_format`` ``unix`` or ``unix_ms`` reads seconds or milliseconds since
+    1970-01-01 UTC.
     """
+    if date_format in EPOCH_UNITS:
+        numbers = pd.to_numeric(text, errors="coerce")
+        return pd.to_datetime(numbers, unit=EPOCH_UNITS[date_format], errors="coerce")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
         try:
@@ -199,7 +253,7 @@ def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
 
 
 def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
-                        column_fix: str | None = None) -> str:
+                        column_fix: str | None = None, source: str = "") -> str:
     for name in frame.columns:
         column = frame[name]
         if pd.api.types.is_datetime64_any_dtype(column):
@@ -217,12 +271,12 @@ def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
     if separator:  # one column whose name holds the real columns: another separator
         shown = {"\t": "tabs"}.get(separator, f"'{separator}'")
         raise UserInputError(
-            "no datetime column found: the file reads as one column",
+            "no datetime column found: the file reads as one column", where=source or None,
             expected="comma-separated columns",
             received=f"the column {str(frame.columns[0])!r}",
             fix=f"the file seems separated by {shown}: save it as comma-separated CSV")
     raise UserInputError(
-        "no datetime column found", expected="a column of dates or times",
+        "no datetime column found", where=source or None, expected="a column of dates or times",
         received=f"columns {', '.join(map(str, frame.columns))}",
         fix=column_fix or "name it with --set time_column=NAME (and --set date_format=... if "
         "unusual)")
@@ -247,13 +301,18 @@ def _timestamps(frame, name, date_format, source, lines, unit) -> tuple[pd.Datet
                                  received=f"{date_format!r} ({error})",
                                  fix="use strftime codes, e.g. %d.%m.%Y %H:%M:%S") from None
         bad = parsed.isna().to_numpy()
+        if date_format is None and not bad.any():
+            _refuse_ambiguous_order(text, parsed, name, source, lines, unit)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        cell = str(column.iloc[row]).strip()
         raise UserInputError(
             f"timestamp not understood in column '{name}'",
             where=_where(source, unit, int(lines[row])), received=repr(str(column.iloc[row])),
             expected="a date or time" + (f" in the format {date_format}" if date_format else ""),
-            fix="fix the cell, or give the format with --set date_format=...")
+            fix="for seconds since 1970 give --set date_format=unix (milliseconds: unix_ms)"
+            if cell.isdigit() and not date_format else
+            "fix the cell, or give the format with --set date_format=...")
     index = pd.DatetimeIndex(parsed)
     if index.tz is None:
         return index, False
@@ -270,6 +329,48 @@ def _timestamps(frame, name, date_format, source, lines, unit) -> tuple[pd.Datet
             and not (utc == utc.normalize()).all():
         return wall, False
     return utc, True
+
+
+def _refuse_ambiguous_order(text: pd.Series, parsed: pd.Series, name, source, lines,
+                            unit) -> None:
+    """Refuse numeric dates that read as well day-first as month-first.
+
+    pandas reads ``01/02/2024`` month first. When no cell shows the order (no
+    day above 12) and the day-first reading makes as regular a series
+    (monthly dates stamped on the 1st, say), the order is the user's to give.
+    """
+    match = text.str.extract(r"^\d{1,2}([/.-])\d{1,2}[/.-](\d{2,4})\b")
+    if match.isna().any().any() or getattr(parsed.dt, "tz", None) is not None:
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning)
+        other = pd.to_datetime(text, dayfirst=True, errors="coerce")
+    if other.isna().any() or (other == parsed).all():
+        return
+    if _inserted(other, source) > _inserted(parsed, source):
+        return  # month first is the regular reading
+    separator, year = match.iloc[0, 0], "%Y" if len(match.iloc[0, 1]) == 4 else "%y"
+    row = int(np.flatnonzero((other != parsed).to_numpy())[0])
+    raise UserInputError(
+        f"dates in column '{name}' read two ways", where=_where(source, unit, int(lines[row])),
+        received=f"{text.iloc[row]!r}: {parsed.iloc[row].date()} month first, "
+        f"{other.iloc[row].date()} day first, and no cell tells which",
+        fix=f"give the order with --set date_format=%d{separator}%m{separator}{year} (day "
+        f"first) or %m{separator}%d{separator}{year} (month first), adding the time's codes "
+        "if the cells have one")
+
+
+def _inserted(values: pd.Series, source: str) -> float:
+    """Rows a regular grid would insert among these timestamps (inf if none holds them)."""
+    index = pd.DatetimeIndex(values).sort_values()
+    if index.has_duplicates:
+        return float("inf")
+    try:
+        freq = _resolve_freq(index, None, source)
+    except UserInputError:
+        return float("inf")
+    grid = pd.date_range(index[0], index[-1], freq=freq)
+    return float(len(grid) - len(index)) if index.isin(grid).all() else float("inf")
 
 
 def _numbers(frame, names, source, lines, unit) -> np.ndarray:
@@ -353,6 +454,8 @@ def series_from_frame(
     column_fix: str | None = None,
     open_targets: int = 0,
     refuse_constant: bool = True,
+    max_inserted: float = 0.5,
+    lines: np.ndarray | None = None,
 ) -> Series:
     """Check a table and return a regular :class:`Series`.
 
@@ -377,6 +480,12 @@ def series_from_frame(
         refuse_constant: Refuse a constant column (nothing to learn from it); False
             for a file a trained model reads, whose recent rows may well hold one
             value throughout (the scaling comes from training).
+        max_inserted: The largest share of the series that rows inserted for missing
+            steps may make up; more is refused, naming the longest gap (a mistyped
+            timestamp, or a file at another frequency, would otherwise become a
+            series of made-up values).
+        lines: Each row's line in the file, when not ``first_line`` onwards (blank
+            lines, quoted line breaks).
 
     Returns:
         The series; :attr:`Series.notes` says what was fixed.
@@ -403,9 +512,9 @@ def series_from_frame(
         frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip() for c in frame.columns]
     date_format = date_format or None
-    lines = np.arange(len(frame)) + first_line
+    lines = np.asarray(lines) if lines is not None else np.arange(len(frame)) + first_line
     found = list(frame.columns)
-    time_column = time_column or _detect_time_column(frame, date_format, column_fix)
+    time_column = time_column or _detect_time_column(frame, date_format, column_fix, source)
     named = [time_column, *targets, *past, *future]
     for name, role in zip(named, ["time_column"] + ["targets"] * len(targets)
                           + ["past_covariates"] * len(past)
@@ -418,14 +527,22 @@ def series_from_frame(
     if repeated:
         raise UserInputError(f"column '{repeated[0]}' is given two roles", where=source,
                              fix="name each column once among time, targets and covariates")
-    targets = list(targets) or [n for n in found if n not in named]
+    unnamed = [n for n in found if n not in named and n.startswith("Unnamed: ")
+                and n[len("Unnamed: "):].isdigit()]  # pandas' name for an empty header cell
+    notes: list[str] = []
+    if unnamed and not targets:
+        numbers = ", ".join(str(found.index(n) + 1) for n in unnamed)
+        notes.append(f"{source}: column{'s' if len(unnamed) > 1 else ''} {numbers} with no name "
+                     "in the header (a saved table's index?) left out; give "
+                     f"{'them names' if len(unnamed) > 1 else 'it a name'} to forecast "
+                     f"{'them' if len(unnamed) > 1 else 'it'}")
+    targets = list(targets) or [n for n in found if n not in named and n not in unnamed]
     if not targets:
         raise UserInputError("no target column", where=source, received=f"columns {found}",
                              fix=column_fix or "name them with --set targets=[...]")
     index, utc = _timestamps(frame, time_column, date_format, source, lines, unit)
     columns = [*targets, *past, *future]
     values = _numbers(frame, columns, source, lines, unit)
-    notes: list[str] = []
     if utc:
         notes.append(f"{source}: timestamps with UTC offsets read in UTC (forecasts are "
                      "labelled in UTC too)")
@@ -443,7 +560,8 @@ def series_from_frame(
             f"duplicate timestamp {index[row]} in column '{time_column}'",
             where=_where(source, unit, int(lines[row + 1])),
             received=f"also at {unit} {int(lines[row])} ({len(duplicated)} repeated in all)",
-            fix="keep one row per timestamp (aggregate them first)")
+            fix="keep one row per timestamp (aggregate them first; for local times that "
+            "repeat when clocks go back, write each timestamp with its UTC offset)")
 
     # Frequency, off-grid timestamps and gaps.
     freq = _resolve_freq(index, freq, source)
@@ -464,6 +582,20 @@ def series_from_frame(
         first = int(lines[after[0]])
         first_missing = grid[positions[after[0]] + 1]
         is_date = first_missing == first_missing.normalize()
+        if gap_rows > max_inserted * len(grid):
+            longest = int(np.argmax(np.diff(positions)))
+            raise UserInputError(
+                f"{gap_rows} missing time steps at frequency {freq} would make up "
+                f"{gap_rows / len(grid):.1%} of the series",
+                where=_where(source, unit, int(lines[longest])) + " (the longest gap follows "
+                "this row)",
+                expected=f"at most {max_inserted:.0%} of the rows inserted",
+                received=f"{int(positions[longest + 1] - positions[longest] - 1)} steps "
+                f"missing between {index[longest]} and {index[longest + 1]} ("
+                f"{_where(source, unit, int(lines[longest + 1]))})",
+                fix=f"check those timestamps (a mistyped year? day and month swapped? a file "
+                f"at another frequency than {freq}?), fill or cut the gap in the file, or "
+                "raise --set max_inserted")
         if missing == "error":
             raise UserInputError(
                 f"{gap_rows} missing time steps at frequency {freq} (first {first_missing})",
@@ -524,14 +656,24 @@ def series_from_frame(
     return series
 
 
-def refuse_constant_columns(series: Series) -> None:
-    """Refuse a series to train on whose target or covariate holds one value throughout."""
-    values = series.values[:, :len(series.columns) - series.generated]
+def refuse_constant_columns(series: Series, rows: int | None = None) -> None:
+    """Refuse a series to train on whose target or covariate holds one value throughout,
+    or, with ``rows``, throughout its first ``rows`` rows (the training part, where the
+    scaling and MASE's scale come from)."""
+    values = series.values[:rows, :len(series.columns) - series.generated]
     constant = np.flatnonzero(np.ptp(values, axis=0) == 0) if len(values) else []
     if len(constant):
         name = series.columns[int(constant[0])]
+        value = f"{values[0, constant[0]]:g}"
+        if rows is not None and rows < len(series):
+            raise UserInputError(
+                f"column '{name}' is constant over the training rows ({value} in each of the "
+                f"{rows} rows up to {series.index[rows - 1]})", where=series.source,
+                fix="leave it out of the targets and covariates, or start validation later "
+                "(--set validation_start=... or a smaller validation_fraction and "
+                "test_fraction) so that training sees it change")
         raise UserInputError(
-            f"column '{name}' is constant ({values[0, constant[0]]:g} in every row)",
+            f"column '{name}' is constant ({value} in every row)",
             where=series.source,
             fix="leave it out of the targets and covariates: it carries nothing")
 

@@ -165,6 +165,21 @@ def test_evaluate_on_a_file_shorter_than_one_window_says_so(trained_run, workspa
             "52 + 13 = 65 rows; received 64 rows") in capsys.readouterr().err
 
 
+def test_evaluate_on_a_file_at_another_frequency_is_refused(trained_run, workspace, small_csv,
+                                                            capsys):
+    daily = workspace / "daily.csv"
+    frame = pd.read_csv(small_csv)
+    frame["date"] = pd.date_range("2001-01-06", periods=len(frame), freq="D").strftime("%Y-%m-%d")
+    frame.to_csv(daily, index=False)
+    assert main(["forecasting", "evaluate", "--run-dir", str(trained_run), "--data",
+                 str(daily)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"rnnt forecasting: error: {daily}: the file's time steps differ from the "
+                   "model's; expected frequency W-SAT; received frequency D; evaluate on a file "
+                   "at frequency W-SAT (resample it), or --set freq=W-SAT if only some steps "
+                   "are missing"]
+
+
 def test_predict_on_a_file_with_other_columns_is_one_clear_line(trained_run, workspace, capsys):
     other = workspace / "other.csv"
     pd.DataFrame({"date": pd.date_range("2001-01-06", periods=100, freq="W-SAT"),

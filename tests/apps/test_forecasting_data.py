@@ -47,7 +47,8 @@ def test_duplicate_timestamp_is_refused(tmp_path):
     path = _csv(tmp_path, "time,load\n2024-01-01,1\n2024-01-02,2\n2024-01-02,3\n2024-01-03,4\n")
     assert _error(path) == (
         f"{path}:4: duplicate timestamp 2024-01-02 00:00:00 in column 'time'; received also "
-        "at line 3 (1 repeated in all); keep one row per timestamp (aggregate them first)")
+        "at line 3 (1 repeated in all); keep one row per timestamp (aggregate them first; for "
+        "local times that repeat when clocks go back, write each timestamp with its UTC offset)")
 
 
 def test_unsorted_rows_are_sorted_and_reported(tmp_path):
@@ -70,6 +71,45 @@ def test_gaps_are_filled_by_policy_or_refused(tmp_path):
     assert _error(path, freq="h", missing="error") == (
         f"{path}:3 (after this row): 2 missing time steps at frequency h (first 2024-01-01 "
         "02:00:00); fill them with --set missing=interpolate or missing=ffill")
+
+
+def test_a_gap_that_would_make_up_most_of_the_series_is_refused(tmp_path):
+    # One year mistyped in the last row: thousands of made-up hours otherwise.
+    hours = pd.date_range("2024-01-01", periods=40, freq="h").strftime("%Y-%m-%d %H:%M").tolist()
+    hours[-1] = "2025" + hours[-1][4:]
+    path = _csv(tmp_path, "time,load\n" + "".join(f"{t},{i}\n" for i, t in enumerate(hours)))
+    assert _error(path) == (
+        f"{path}:40 (the longest gap follows this row): 8784 missing time steps at frequency h "
+        "would make up 99.5% of the series; expected at most 50% of the rows inserted; "
+        "received 8784 steps missing between 2024-01-02 14:00:00 and 2025-01-02 15:00:00 "
+        f"({path}:41); check those timestamps (a mistyped year? day and month swapped? a file "
+        "at another frequency than h?), fill or cut the gap in the file, or raise --set "
+        "max_inserted")
+    assert len(read_series(path, max_inserted=1.0)) == 8824
+    # Below the limit the gap is filled and reported as before.
+    gappy = _csv(tmp_path, "time,load\n2024-01-01 00:00,1\n2024-01-01 03:00,4\n", "gap.csv")
+    assert _error(gappy, freq="h", max_inserted=0.4).startswith(f"{gappy}:2 (the longest gap")
+    assert len(read_series(gappy, freq="h")) == 4  # 2 of 4 rows: the default allows half
+
+
+def test_line_numbers_count_blank_lines_and_quoted_line_breaks(tmp_path):
+    path = _csv(tmp_path, 'time,load,note\n2024-01-01,1,a\n\n2024-01-02,2,"two\nlines"\n'
+                "\n2024-01-03,x,c\n")
+    assert _error(path).startswith(f"{path}:7: non-numeric value in column 'load'")
+
+
+def test_a_repeated_header_name_is_refused_and_an_unnamed_column_left_out(tmp_path):
+    path = _csv(tmp_path, "time,load,load\n2024-01-01,1,2\n2024-01-02,2,3\n")
+    assert _error(path) == (f"{path}:1: column name 'load' appears 2 times in the header; "
+                            "received columns 2, 3 of 3; give each column its own name")
+    # pandas' to_csv() writes its index as a first column with an empty name.
+    frame = pd.DataFrame({"time": pd.date_range("2024-01-01", periods=5).strftime("%Y-%m-%d"),
+                          "load": [1.0, 3, 2, 5, 4]})
+    frame.to_csv(tmp_path / "indexed.csv")
+    series = read_series(tmp_path / "indexed.csv")
+    assert series.targets == ["load"]
+    assert series.notes == [f"{tmp_path / 'indexed.csv'}: column 1 with no name in the header "
+                            "(a saved table's index?) left out; give it a name to forecast it"]
 
 
 def test_nan_and_inf_cells_are_filled_or_refused(tmp_path):
@@ -151,7 +191,8 @@ def test_a_timestamp_written_another_way_is_read_not_refused(tmp_path):
     for text in ("date,v\n01/02/2024,1\n13/02/2024,2\n14/02/2024,3\n",
                  "date,v\n2024-03-31 00:00,1\n2024-03-31 01:00,2\n2024-03-31T03:00+02:00,3\n"
                  "2024-03-31T04:00+02:00,4\n2024-03-31T05:00+02:00,5\n"):
-        assert _error(_csv(tmp_path, text)).startswith("no datetime column found")
+        path = _csv(tmp_path, text)
+        assert _error(path).startswith(f"{path}: no datetime column found")
     # A time index named like a column leaves the column as it is.
     frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=5).strftime("%Y-%m-%d"),
                           "v": [1.0, 2, 3, 4, 5]},
@@ -173,11 +214,44 @@ def test_off_grid_timestamp_and_missing_column(tmp_path):
         "--set targets=...")
 
 
+def test_dates_that_read_as_well_day_first_are_refused(tmp_path):
+    months = pd.date_range("2000-01-01", periods=40, freq="MS")
+    day_first = "time,v\n" + "".join(f"{t:%d/%m/%Y},{i}\n" for i, t in enumerate(months))
+    path = _csv(tmp_path, day_first)
+    assert _error(path) == (
+        f"{path}:3: dates in column 'time' read two ways; received '01/02/2000': 2000-01-02 "
+        "month first, 2000-02-01 day first, and no cell tells which; give the order with --set "
+        "date_format=%d/%m/%Y (day first) or %m/%d/%Y (month first), adding the time's codes "
+        "if the cells have one")
+    assert read_series(path, date_format="%d/%m/%Y").freq == "MS"
+    # Month first where day first would not be regular: read as before.
+    month_first = "time,v\n" + "".join(f"{t:%m/%d/%Y},{i}\n" for i, t in enumerate(months))
+    assert read_series(_csv(tmp_path, month_first, "us.csv")).freq == "MS"
+    days = pd.date_range("2024-01-01", periods=40, freq="D")
+    daily = "time,v\n" + "".join(f"{t:%m/%d/%Y},{i}\n" for i, t in enumerate(days))
+    assert len(read_series(_csv(tmp_path, daily, "daily.csv"))) == 40
+
+
+def test_seconds_since_1970_are_read_with_date_format_unix(tmp_path):
+    seconds = 1704067200 + 3600 * np.arange(30)
+    path = _csv(tmp_path, "time,load\n" + "".join(f"{t},{i % 7}\n" for i, t in enumerate(seconds)))
+    assert _error(path, time_column="time") == (
+        f"{path}:2: timestamp not understood in column 'time'; expected a date or time; "
+        "received '1704067200'; for seconds since 1970 give --set date_format=unix "
+        "(milliseconds: unix_ms)")
+    series = read_series(path, time_column="time", date_format="unix")
+    assert series.freq == "h" and str(series.index[0]) == "2024-01-01 00:00:00"
+    frame = pd.DataFrame({"time": seconds * 1000, "load": np.arange(30) % 7})
+    frame.to_parquet(tmp_path / "ms.parquet")
+    again = read_series(tmp_path / "ms.parquet", time_column="time", date_format="unix_ms")
+    assert (again.index == series.index).all()
+
+
 def test_no_time_column_and_missing_file(tmp_path):
     path = _csv(tmp_path, "a,b\n1,2\n3,4\n")
-    assert _error(path) == ("no datetime column found; expected a column of dates or times; "
-                            "received columns a, b; name it with --set time_column=NAME (and "
-                            "--set date_format=... if unusual)")
+    assert _error(path) == (f"{path}: no datetime column found; expected a column of dates or "
+                            "times; received columns a, b; name it with --set time_column=NAME "
+                            "(and --set date_format=... if unusual)")
     assert _error(tmp_path / "nope.csv") == (
         f"{tmp_path / 'nope.csv'}: data file not found; check the path given to --data")
     (tmp_path / "folder.csv").mkdir()
@@ -232,6 +306,25 @@ def test_split_is_chronological_and_scaling_sees_training_rows_only():
     assert len(prepared.splits["train"][0]) == 300 - 30 + 1
 
 
+def test_a_column_constant_over_the_training_rows_is_refused():
+    # A sensor stuck for the first 300 rows: its training scale would be zero.
+    config = ForecastingConfig(lookback=24, horizon=6, segment_length=12,
+                               past_covariates=["temp"], validation_fraction=0.2,
+                               test_fraction=0.2)
+    app = ForecastingApp()
+    frame = _frame(500)
+    frame.loc[:299, "load"] = 100.0
+    with pytest.raises(UserInputError) as caught:
+        app.prepare(config, app.from_arrays(config, frame, None))
+    assert str(caught.value) == (
+        "memory: column 'load' is constant over the training rows (100 in each of the 300 rows "
+        "up to 2020-01-13 11:00:00); leave it out of the targets and covariates, or start "
+        "validation later (--set validation_start=... or a smaller validation_fraction and "
+        "test_fraction) so that training sees it change")
+    frame.loc[250, "load"] = 101.0  # one change is enough
+    assert app.prepare(config, app.from_arrays(config, frame, None)).artifacts["std"][0] > 0
+
+
 def test_split_by_timestamp_and_too_short_parts():
     frame = _frame(200)
     config = ForecastingConfig(lookback=24, horizon=6, segment_length=12,
@@ -254,9 +347,9 @@ def test_a_semicolon_separated_file_prints_its_error_line_and_no_pandas_warning(
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any warning fails the test
         assert _error(path) == (
-            "no datetime column found: the file reads as one column; expected comma-separated "
-            "columns; received the column 'date;load'; the file seems separated by ';': save "
-            "it as comma-separated CSV")
+            f"{path}: no datetime column found: the file reads as one column; expected "
+            "comma-separated columns; received the column 'date;load'; the file seems separated "
+            "by ';': save it as comma-separated CSV")
 
 
 # --- the history predict reads -----------------------------------------------------------

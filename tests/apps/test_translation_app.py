@@ -127,6 +127,34 @@ def test_saved_model_signatures_match_the_in_memory_model_in_a_fresh_process(lea
     assert list(fresh_beam["translation"]) == beam
 
 
+def test_an_ensemble_decodes_with_the_mean_of_its_members(learnt_run):
+    model, artifacts = _reload(learnt_run)
+    alone = translate(model, artifacts, WORDS, beam_width=2)
+    # Two copies of one model: the mean is the model itself.
+    assert translate([model, model], [artifacts, artifacts], WORDS, beam_width=2) == alone
+    assert translate([model, model], [artifacts, artifacts], WORDS) == translate(
+        model, artifacts, WORDS)
+    # Another member (the same model with its output layer disturbed) changes the answer,
+    # whatever the members' order: each reads its own states and context.
+    other, other_artifacts = _reload(learnt_run)
+    head = other.get_layer("translation_core").get_layer("output_head")
+    kernel, *rest = head.get_weights()
+    noise = np.random.default_rng(0).normal(0, 3 * kernel.std(), kernel.shape)
+    head.set_weights([kernel + noise.astype(kernel.dtype), *rest])
+    disturbed = translate(other, other_artifacts, WORDS)
+    assert disturbed != translate(model, artifacts, WORDS)
+    pair = translate([model, other], [artifacts, other_artifacts], WORDS, beam_width=2)
+    assert pair == translate([other, model], [other_artifacts, artifacts], WORDS, beam_width=2)
+    assert all(pair)
+    # Members must write the same tokens.
+    shorter = dict(artifacts, target_vocabulary=artifacts["target_vocabulary"][:-1])
+    with pytest.raises(ValueError, match="model 2 of the ensemble has another "
+                                         "target_vocabulary than model 1"):
+        translate([model, other], [artifacts, shorter], WORDS)
+    with pytest.raises(ValueError, match="2 models but 1 artifacts"):
+        translate([model, other], [artifacts], WORDS)
+
+
 def test_translate_compiles_each_search_once_per_model_and_artifacts(learnt_run):
     from apps.translation.app import _COMPILED
 
