@@ -36,6 +36,7 @@ from rnn_templates.app import App, Prepared
 from rnn_templates.config import SeriesOptions
 from rnn_templates.data.series import (
     Series,
+    in_model_order,
     load_series,
     prediction_history,
     reader_keywords,
@@ -109,6 +110,7 @@ class ForecastingApp(App):
         return Prepared(splits, artifacts, state)
 
     def labelled(self, series: Series, artifacts):
+        series = in_model_order(series, artifacts)
         if series.columns != artifacts["input_columns"]:
             raise UserInputError("the file's columns differ from the model's", where=series.source,
                                  expected=", ".join(artifacts["input_columns"]),

@@ -474,9 +474,10 @@ def series_from_frame(
         unit: ``"line"`` (CSV) or ``"row"`` (Parquet) in messages.
         column_fix: The fix a missing column's message gives instead of naming the
             ``--set`` keys (for commands that take no ``--set``, such as predict).
-        open_targets: The last rows whose target cells are left empty on purpose (the
-            horizon of a forecast from a file with known-future covariates): those
-            cells are filled like others but neither reported nor refused as missing.
+        open_targets: The last rows whose target and past-covariate cells are left
+            empty on purpose (the horizon of a forecast from a file with known-future
+            covariates): those cells are filled like others but neither reported nor
+            refused as missing.
         refuse_constant: Refuse a constant column (nothing to learn from it); False
             for a file a trained model reads, whose recent rows may well hold one
             value throughout (the scaling comes from training).
@@ -619,8 +620,8 @@ def series_from_frame(
     unexpected = empty.copy()
     if inserted is not None:
         unexpected[inserted] = False
-    if open_targets:
-        unexpected[-open_targets:, :len(targets)] = False
+    if open_targets:  # the horizon's rows: targets and past covariates not known yet
+        unexpected[-open_targets:, :len(targets) + len(past)] = False
     if empty.any():
         if missing == "error" and unexpected.any():
             row, column = map(int, np.argwhere(unexpected)[0])
@@ -842,6 +843,22 @@ def _expected_columns(options, input_columns: list[str]) -> str:
     return f"a date column and the columns {', '.join(columns)}"
 
 
+def in_model_order(series: Series, artifacts: dict) -> Series:
+    """The series with its columns in the order a trained model reads them, when it holds
+    the same columns in another order (matched by name); else unchanged."""
+    columns = list(artifacts["input_columns"])
+    if series.columns == columns or sorted(series.columns) != sorted(columns) \
+            or len(set(columns)) != len(columns):
+        return series
+    order = [series.columns.index(name) for name in columns]
+    read = len(series.columns) - series.generated  # calendar columns come last in both
+    targets, past = artifacts["targets"], artifacts["past"]
+    return dataclasses.replace(
+        series, values=series.values[:, order], targets=columns[:targets],
+        past=columns[targets:targets + past], future=columns[targets + past:],
+        empty=None if series.empty is None else series.empty[:, order[:read]])
+
+
 def prediction_history(path: str, options, artifacts: dict
                        ) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]:
     """The history in ``path`` to forecast from with a trained model, the forecast's
@@ -856,6 +873,7 @@ def prediction_history(path: str, options, artifacts: dict
     # With known-future inputs the last horizon rows carry no targets: not missing values.
     series = load_series(options, path, report=False, column_fix=fix, option="predict's input",
                          open_targets=artifacts["horizon"] if artifacts["future_rows"] else 0)
+    series = in_model_order(series, artifacts)
     if series.columns != columns:
         raise UserInputError("the file's columns differ from the model's", where=path,
                              expected=", ".join(columns), received=", ".join(series.columns),

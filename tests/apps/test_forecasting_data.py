@@ -432,6 +432,35 @@ def test_predict_names_the_columns_the_model_expects_not_set(tmp_path):
                                       "training")
 
 
+def test_predict_and_evaluate_match_columns_by_name(tmp_path):
+    config = ForecastingConfig(lookback=28, horizon=7, segment_length=7)
+    artifacts = {"input_columns": ["load", "temp"], "targets": 2, "past": 0, "future": 0,
+                 "lookback": 28, "horizon": 7, "future_rows": False, "freq": "D"}
+    path = _prediction_csv(tmp_path, observed=40, future=0)
+    window = prediction_history(str(path), config, artifacts)[0]
+    swapped = tmp_path / "swapped.csv"
+    pd.read_csv(path)[["date", "temp", "load"]].to_csv(swapped, index=False)
+    np.testing.assert_array_equal(prediction_history(str(swapped), config, artifacts)[0], window)
+    app = ForecastingApp()
+    inputs, targets = app.labelled(read_series(swapped), artifacts)
+    np.testing.assert_array_equal(inputs, app.labelled(read_series(path), artifacts)[0])
+
+
+def test_predict_expects_empty_past_covariates_in_the_future_rows(tmp_path, capsys):
+    config = ForecastingConfig(lookback=28, horizon=7, segment_length=7, targets=["load"],
+                               past_covariates=["temp"], future_covariates=["price"])
+    artifacts = {"input_columns": ["load", "temp", "price"], "targets": 1, "past": 1,
+                 "lookback": 28, "horizon": 7, "future_rows": True}
+    path = _prediction_csv(tmp_path, observed=40, future=7)
+    frame = pd.read_csv(path)
+    frame["price"] = np.arange(47) % 3
+    frame.loc[40:, "temp"] = np.nan  # not known yet either
+    frame.to_csv(path, index=False)
+    window, timestamps, _ = prediction_history(str(path), config, artifacts)
+    assert window.shape == (35, 3) and str(timestamps[0].date()) == "2020-10-11"
+    assert capsys.readouterr().err == ""
+
+
 def test_a_season_longer_than_the_window_is_refused_with_the_largest_usable():
     with pytest.raises(ValueError) as caught:
         ForecastingConfig(lookback=28, horizon=7, segment_length=7, season=1000)
