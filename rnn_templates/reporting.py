@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -130,11 +131,14 @@ def format_confusion(matrix: list[list[int]], class_names: list[str]) -> str:
     return "\n".join(lines)
 
 
-def plot_attention(maps: list[dict], path: str | os.PathLike) -> None:
+def plot_attention(maps: list[dict], path: str | os.PathLike,
+                   title: str = "Attention: output tokens (rows) over source tokens (columns)"
+                   ) -> None:
     """One heat-map per sequence: output tokens (rows) against source tokens (columns).
 
     Each map holds ``source`` (its title), ``source_tokens``, ``target_tokens``
-    and ``weights``, one row per target token.
+    and ``weights``, one row per target token. Tokens the font has no glyph for
+    (control characters in a user's text) are drawn as boxes, without warnings.
     """
     figure, axes = plt.subplots(1, len(maps), figsize=(5 * len(maps), 4.5), squeeze=False)
     for axis, entry in zip(axes[0], maps, strict=True):
@@ -145,6 +149,8 @@ def plot_attention(maps: list[dict], path: str | os.PathLike) -> None:
                         ha="right", fontsize=8)
         axis.set_yticks(range(len(entry["target_tokens"])), entry["target_tokens"], fontsize=8)
         axis.set_title(entry["source"][:40], fontsize=9)
-    figure.suptitle("Attention: output tokens (rows) over source tokens (columns)")
-    figure.tight_layout()
-    io.save_figure(figure, Path(path))
+    figure.suptitle(title)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.tight_layout()
+        io.save_figure(figure, Path(path))

@@ -235,6 +235,7 @@ class TranslationApp(App):
         result["beam"] = (translate(model, artifacts, texts, beam_width=width) if width > 1
                           else result["greedy"])
         result["attention"] = attention_maps(model, artifacts, texts[:HEAT_MAPS])
+        result["sources"] = texts[:artifacts.get("samples", 10)]
         return result
 
     def metrics(self, targets, outputs, artifacts) -> dict:
@@ -242,19 +243,20 @@ class TranslationApp(App):
 
         references = [[str(t) for t in targets]]
         lowercase = artifacts["lowercase_target"]
+        chrf = sacrebleu.metrics.CHRF(lowercase=lowercase)
         scores: dict[str, Any] = {}
         for name, key in (("", "beam"), ("greedy_", "greedy")):
             scores[f"{name}bleu"] = round(sacrebleu.corpus_bleu(
                 outputs[key], references, lowercase=lowercase).score, 2)
-            scores[f"{name}chrf"] = round(sacrebleu.corpus_chrf(
-                outputs[key], references).score, 2)
+            scores[f"{name}chrf"] = round(chrf.corpus_score(outputs[key], references).score, 2)
         scores["decoding"] = (f"beam width {artifacts['beam_width']}, length penalty "
                               f"{artifacts['length_penalty']}" if artifacts["beam_width"] > 1
                               else "greedy")
         scores["examples"] = len(references[0])
-        scores["samples"] = [{"reference": r, "translation": t}
-                             for r, t in zip(references[0][:artifacts.get("samples", 10)],
-                                             outputs["beam"], strict=False)]
+        sources = outputs.get("sources") or [""] * len(references[0])
+        scores["samples"] = [{"source": s, "reference": r, "translation": t}
+                             for s, r, t in zip(sources, references[0][:artifacts.get(
+                                 "samples", 10)], outputs["beam"], strict=False)]
         scores["attention"] = outputs.get("attention", [])
         return scores
 
@@ -263,7 +265,9 @@ class TranslationApp(App):
             return
         stem = "test" if name == "test" else name
         if metrics.get("attention"):
-            plot_attention(metrics["attention"], directory / f"attention-{stem}.png")
+            plot_attention(metrics["attention"], directory / f"attention-{stem}.png",
+                           title="Attention of greedy decoding: output tokens (rows) over source "
+                           "tokens (columns)")
         io.write_text(directory / f"translations-{stem}.md", sample_table(metrics))
 
     def summary(self, name: str, metrics: dict) -> str:
@@ -289,4 +293,7 @@ def _check_beam(width: int, vocabulary: int, where: str) -> None:
 
 def sample_table(metrics: dict) -> str:
     """The sample translations as a Markdown table."""
-    return io.markdown_table(metrics.get("samples", []), ["reference", "translation"])
+    samples = metrics.get("samples", [])
+    columns = ["source", "reference", "translation"] if any(
+        row.get("source") for row in samples) else ["reference", "translation"]
+    return io.markdown_table(samples, columns)

@@ -45,7 +45,7 @@ class Pairs:
         lines: The line each pair came from (1-based).
         source: The file, for messages.
         dropped: What was left out and why: ``{"malformed": [(line, reason)...],
-            "too_long": n, "duplicates": n, "beyond_max_pairs": n}``.
+            "too_long": [line...], "duplicates": [line...], "beyond_max_pairs": n}``.
         test: A separate test set (``--test-data``), or None.
     """
 
@@ -265,7 +265,7 @@ def cap(pairs: Pairs, *, max_pairs: int = 0, max_words: int = 0,
         words = np.array([max(len(s.split()), len(t.split()))
                           for s, t in zip(pairs.sources, pairs.targets, strict=True)])
         keep = words <= max_words
-        dropped["too_long"] = int((~keep).sum())
+        dropped["too_long"] = [int(line) for line in pairs.lines[~keep]]
         pairs = pairs.subset(np.flatnonzero(keep))
     if duplicates == "drop":
         seen, keep = set(), []
@@ -273,7 +273,9 @@ def cap(pairs: Pairs, *, max_pairs: int = 0, max_words: int = 0,
             if pair not in seen:
                 seen.add(pair)
                 keep.append(index)
-        dropped["duplicates"] = len(pairs) - len(keep)
+        repeated = np.ones(len(pairs), dtype=bool)
+        repeated[keep] = False
+        dropped["duplicates"] = [int(line) for line in pairs.lines[repeated]]
         pairs = pairs.subset(np.array(keep, dtype=int))
     if not len(pairs):
         raise UserInputError("no pairs left after the caps", where=pairs.source,
@@ -291,9 +293,20 @@ def describe_dropped(pairs: Pairs) -> str:
         shown = ", ".join(f"{line} ({reason})" for line, reason in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         parts.append(f"skipped {len(bad)} malformed line(s): {shown}{more}")
+        undecoded = [reason for _, reason in bad if reason.startswith("byte 0x")]
+        if undecoded:
+            encoding = undecoded[0].split(" is not ", 1)[1].split(" (", 1)[0]
+            parts.append(f"{len(undecoded)} of them not {encoding}: if the file is in another "
+                         "encoding, give it with --set encoding=<name> (latin-1, cp1252...) to "
+                         "read every line")
     for key, what in (("too_long", "pair(s) longer than max_words"),
                       ("duplicates", "repeated pair(s)"),
                       ("beyond_max_pairs", "pair(s) after max_pairs")):
-        if pairs.dropped.get(key):
-            parts.append(f"left out {pairs.dropped[key]} {what}")
+        value = pairs.dropped.get(key)
+        if isinstance(value, list) and value:  # the lines they came from
+            more = f" and {len(value) - 5} more" if len(value) > 5 else ""
+            parts.append(f"left out {len(value)} {what} (line{'s' if len(value) > 1 else ''} "
+                         f"{', '.join(map(str, value[:5]))}{more})")
+        elif value:
+            parts.append(f"left out {value} {what}")
     return f"{pairs.source}: " + "; ".join(parts) if parts else ""

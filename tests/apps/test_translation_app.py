@@ -301,3 +301,21 @@ def test_a_csv_with_other_column_names_is_refused_with_this_apps_options(workspa
     assert {"source_column", "target_column"} <= keys and "header" not in keys
     assert not (workspace / "never-csv").exists()
 
+
+
+def test_metrics_honour_lowercase_in_both_scores_and_samples_show_their_sources():
+    from apps.translation.app import TranslationApp, sample_table
+
+    artifacts = {"lowercase_target": True, "beam_width": 1, "length_penalty": 0.6,
+                 "samples": 10}
+    outputs = {"greedy": ["le chat dort ici."], "beam": ["le chat dort ici."],
+               "sources": ["The cat sleeps here."]}
+    metrics = TranslationApp().metrics(["Le chat dort ici."], outputs, artifacts)
+    assert metrics["bleu"] == pytest.approx(100) and metrics["chrf"] == pytest.approx(100)
+    cased = TranslationApp().metrics(["Le chat dort ici."], outputs,
+                                     dict(artifacts, lowercase_target=False))
+    assert cased["chrf"] < 99
+    assert metrics["samples"] == [{"source": "The cat sleeps here.",
+                                   "reference": "Le chat dort ici.",
+                                   "translation": "le chat dort ici."}]
+    assert sample_table(metrics).splitlines()[0] == "| source | reference | translation |"

@@ -41,7 +41,9 @@ def test_malformed_lines_are_skipped_and_reported_with_their_numbers(tmp_path):
     assert data.describe_dropped(pairs) == (
         f"{path}: skipped 4 malformed line(s): 2 (no tab between source and target), "
         "3 (empty target sentence), 4 (empty source sentence), "
-        "5 (byte 0xe9 is not utf-8 (column 4))")
+        "5 (byte 0xe9 is not utf-8 (column 4)); 1 of them not utf-8: if the file is in "
+        "another encoding, give it with --set encoding=<name> (latin-1, cp1252...) to read "
+        "every line")
 
 
 def test_malformed_lines_are_refused_by_the_refuse_policy(tmp_path):
@@ -70,11 +72,11 @@ def test_caps_and_duplicates_are_counted_not_silent(tmp_path, capsys):
     pairs = data.load(config)
     assert list(pairs.sources) == ["A b.", "C."]
     assert pairs.dropped["beyond_max_pairs"] == 1
-    assert pairs.dropped["too_long"] == 1
-    assert pairs.dropped["duplicates"] == 1
+    assert pairs.dropped["too_long"] == [3]
+    assert pairs.dropped["duplicates"] == [2]
     assert capsys.readouterr().err.strip() == (
-        f"{path}: left out 1 pair(s) longer than max_words; left out 1 repeated pair(s); "
-        "left out 1 pair(s) after max_pairs")
+        f"{path}: left out 1 pair(s) longer than max_words (line 3); left out 1 repeated "
+        "pair(s) (line 2); left out 1 pair(s) after max_pairs")
 
 
 def test_csv_and_jsonl_with_named_columns(tmp_path):
