@@ -135,6 +135,20 @@ _STANDARDIZERS = {("word", False): standardize_words, ("word", True): standardiz
                   ("char", False): standardize_chars, ("char", True): standardize_chars_lower}
 
 
+def token_counts(texts, *, level: str = "word", lowercase: bool = False) -> np.ndarray:
+    """How many tokens :func:`sentence_vectorizer`'s standardization and split make of each text.
+
+    Example:
+        >>> token_counts(["Il pleut.", "Qui ?"]).tolist()
+        [3, 2]
+    """
+    standardized = _STANDARDIZERS[(level, bool(lowercase))](
+        tf.constant(np.asarray(texts, dtype=object).astype(str)))
+    tokens = (tf.strings.unicode_split(standardized, "UTF-8") if level == "char"
+              else tf.strings.split(standardized))
+    return tokens.row_lengths().numpy()
+
+
 def sentence_vectorizer(
     texts: np.ndarray | list[str],
     *,

@@ -46,6 +46,7 @@ from rnn_templates.sentence_decoding import (  # noqa: F401  (translate, _COMPIL
 from rnn_templates.sentences import (
     sentence_ids,
     sentence_vectorizer,
+    token_counts,
 )
 
 TEST_FILE = "test.tsv"
@@ -118,6 +119,8 @@ class TranslationApp(App):
             "lowercase_target": config.lowercase_target,
             "spaced_punctuation": config.spaced_punctuation,
             "max_output_length": math.ceil(config.max_output_ratio * (longest_target + 1)),
+            # What the source vectorizer reads of each sentence (it drops the rest).
+            "source_length": 2 * longest_source, "lowercase_source": config.lowercase_source,
             "beam_width": config.beam_width,
             "length_penalty": config.length_penalty,
             "samples": config.samples,
@@ -204,6 +207,7 @@ class TranslationApp(App):
         return "greedy" if self.beam_width == 1 else "beam"
 
     def use_artifacts(self, artifacts: dict[str, Any]) -> None:
+        self.artifacts = artifacts
         if self.beam_width and "target_vocabulary" in artifacts:
             _check_beam(self.beam_width, len(artifacts["target_vocabulary"]), "--beam-width")
 
@@ -214,9 +218,17 @@ class TranslationApp(App):
         return [texts]
 
     def prediction_rows(self, outputs, items, parsed) -> list[dict[str, Any]]:
-        return [{"translation": str(t), "score": float(s), "source": str(item)}
+        rows = [{"translation": str(t), "score": float(s), "source": str(item)}
                 for t, s, item in zip(outputs["translation"], outputs["score"], items,
                                       strict=True)]
+        artifacts = getattr(self, "artifacts", {})  # use_artifacts: the model's
+        limit = artifacts.get("source_length")
+        for index in cut_sources([str(item) for item in items], artifacts):
+            rows[index]["source_cut_at"] = limit
+            print(f"note: a source longer than the {limit} tokens the model reads was "
+                  f"translated from its first {limit}: {_shortened(str(items[index]))}",
+                  file=sys.stderr)
+        return rows
 
     def format_prediction(self, row: dict[str, Any]) -> str:
         return row["translation"]
@@ -236,6 +248,13 @@ class TranslationApp(App):
                           else result["greedy"])
         result["attention"] = attention_maps(model, artifacts, texts[:HEAT_MAPS])
         result["sources"] = texts[:artifacts.get("samples", 10)]
+        cut = cut_sources(texts, artifacts)
+        if len(cut):
+            print(f"note: {len(cut)} of {len(texts)} sources are longer than the "
+                  f"{artifacts['source_length']} tokens the model reads, and were translated "
+                  f"from their first {artifacts['source_length']} (the first: "
+                  f"{_shortened(texts[cut[0]])})", file=sys.stderr)
+        result["sources_cut"] = len(cut)
         return result
 
     def metrics(self, targets, outputs, artifacts) -> dict:
@@ -258,6 +277,8 @@ class TranslationApp(App):
                              for s, r, t in zip(sources, references[0][:artifacts.get(
                                  "samples", 10)], outputs["beam"], strict=False)]
         scores["attention"] = outputs.get("attention", [])
+        if outputs.get("sources_cut"):
+            scores["sources_cut"] = outputs["sources_cut"]
         return scores
 
     def plots(self, metrics, artifacts, directory: Path, name: str) -> None:
@@ -277,6 +298,21 @@ class TranslationApp(App):
 
     def details(self, metrics: dict) -> str:
         return sample_table(metrics)
+
+
+def cut_sources(texts: list[str], artifacts: dict[str, Any]) -> list[int]:
+    """Positions of the texts longer than the model's source vectorizer reads (it keeps
+    the first ``source_length`` tokens); none for a run that does not record the length."""
+    limit = artifacts.get("source_length")
+    if not limit or not texts:
+        return []
+    counts = token_counts(texts, level=artifacts["level"],
+                          lowercase=artifacts.get("lowercase_source", True))
+    return [int(i) for i in np.flatnonzero(counts > limit)]
+
+
+def _shortened(text: str, width: int = 60) -> str:
+    return repr(text if len(text) <= width else text[:width - 3] + "...")
 
 
 def _longest(vectorizer: keras.layers.TextVectorization, texts) -> int:

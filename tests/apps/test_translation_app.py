@@ -319,3 +319,28 @@ def test_metrics_honour_lowercase_in_both_scores_and_samples_show_their_sources(
                                    "reference": "Le chat dort ici.",
                                    "translation": "le chat dort ici."}]
     assert sample_table(metrics).splitlines()[0] == "| source | reference | translation |"
+
+
+def test_sources_longer_than_the_model_reads_are_reported(trained_run, workspace, capsys):
+    artifacts = json.loads((trained_run / "artifacts.json").read_text(encoding="utf-8"))
+    limit = artifacts["source_length"]
+    long = " ".join(["the"] * limit) + " cat is here."
+    inputs = workspace / "long.txt"
+    inputs.write_text(f"The cat.\n{long}\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["translation", "predict", "--model", str(trained_run / "model.keras"),
+                 "--input", str(inputs), "--json"]) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert len(rows) == 2 and "source_cut_at" not in rows[0]
+    assert rows[1]["source_cut_at"] == limit
+    assert (f"note: a source longer than the {limit} tokens the model reads was translated "
+            f"from its first {limit}: 'the the") in captured.err
+    pairs = workspace / "long.tsv"
+    pairs.write_text(f"The cat.\tLe chat.\n{long}\tLe chat est ici.\n", encoding="utf-8")
+    assert main(["translation", "evaluate", "--run-dir", str(trained_run), "--data",
+                 str(pairs)]) == 0
+    assert (f"note: 1 of 2 sources are longer than the {limit} tokens the model reads"
+            in capsys.readouterr().err)
+    report = json.loads((trained_run / "evaluation-long.json").read_text(encoding="utf-8"))
+    assert report["sources_cut"] == 1
