@@ -238,7 +238,10 @@ def detokenize(
     attached = "".join(c for c in ".,!?;:)]}%" if c not in spaced_punctuation)
     if attached:
         text = tf.strings.regex_replace(text, f" ([{_escape(attached)}])", r"\1")
-    return tf.strings.regex_replace(text, r"([(\[{¿¡]) ", r"\1")
+    text = tf.strings.regex_replace(text, r"([(\[{¿¡]) ", r"\1")
+    # Straight quotes, in pairs from the left: the opening one before its first word,
+    # the closing one after its last.
+    return tf.strings.regex_replace(text, r'" ([^"]*?) "', r'"\1"')
 
 
 def _escape(characters: str) -> str:

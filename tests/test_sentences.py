@@ -51,6 +51,11 @@ def test_english_punctuation_attaches_when_no_mark_is_spaced():
     assert _strings(back) == texts
 
 
+def test_straight_quotes_attach_to_the_words_they_enclose():
+    texts = ['He said "yes".', 'Il a dit "oui" et "non".', 'One " stray quote.']
+    assert _round_trip(texts) == texts
+
+
 def test_accents_apostrophes_and_spaces_are_normalized():
     decomposed = "L\u2019e\u0301te\u0301\u00a0\u00abchaud\u00bb\u202f!"  # é as e + U+0301
     out = _strings(standardize(tf.constant([decomposed, "C'est \u00c9T\u00c9 !"]),

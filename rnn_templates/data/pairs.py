@@ -14,6 +14,7 @@ line disappears silently:
 from __future__ import annotations
 
 import codecs
+import collections
 import dataclasses
 import io
 import os
@@ -69,8 +70,9 @@ def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
     """Read ``source<TAB>target[<TAB>attribution...]`` lines (the Tatoeba/Anki layout).
 
     Blank lines are ignored; a line of only spaces and tabs is a pair with
-    empty sides, so malformed. A third and later fields (the attribution) are
-    not read. A UTF-8 byte-order mark is dropped. Each line is decoded on its
+    empty sides, so malformed. A third field (the attribution) is not read; a
+    line with more tabs than most of the file's lines (a tab inside a
+    sentence, a doubled tab) is malformed. A UTF-8 byte-order mark is dropped. Each line is decoded on its
     own, so one bad byte costs one line.
 
     Args:
@@ -85,6 +87,7 @@ def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
     path = Path(path)
     stream = io.BytesIO(_pair_bytes(path, encoding))
     sources, targets, lines, bad = [], [], [], []
+    read: list[tuple[int, list[str]]] = []
     for number, raw in enumerate(stream, start=1):
         try:
             text = raw.decode(encoding)
@@ -96,10 +99,20 @@ def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
         text = text.rstrip("\r\n")
         if not text.strip() and "\t" not in text:
             continue  # a blank line; one with a tab is a pair with two empty sides
-        fields = text.split("\t")
+        read.append((number, text.split("\t")))
+    # The file's own layout: two fields, or three with the attribution. A line with more
+    # fields than most has a tab inside a sentence (or a doubled tab).
+    counts = collections.Counter(len(fields) for _, fields in read if len(fields) >= 2)
+    usual = max(counts.items(), key=lambda item: (item[1], item[0]))[0] if counts else 2
+    for number, fields in read:
         if len(fields) < 2:
             _malformed(bad, malformed, path, number, "no tab between source and target",
                        "separate the two sentences with one tab")
+            continue
+        if len(fields) > usual:
+            _malformed(bad, malformed, path, number,
+                       f"{len(fields) - 1} tabs where the file's lines have {usual - 1}",
+                       "remove the tab inside a sentence (or the doubled tab)")
             continue
         source, target = fields[0].strip(), fields[1].strip()
         if not source or not target:

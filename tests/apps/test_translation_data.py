@@ -64,6 +64,21 @@ def test_a_file_without_any_pair_is_refused(tmp_path):
         "malformed line(s); check the file and its format (--set format=...)")
 
 
+def test_a_tab_inside_a_sentence_is_malformed_not_an_attribution(tmp_path):
+    two = _write(tmp_path / "two.tsv", b"Go.\tVa !\nHi.\tSalut !\nSplit\tsen\ttence here\n"
+                 b"Hello\t\tBonjour\nRun!\tCours !\n")
+    pairs = data.read_pair_lines(two)
+    assert list(pairs.sources) == ["Go.", "Hi.", "Run!"]
+    assert pairs.dropped["malformed"] == [(3, "2 tabs where the file's lines have 1"),
+                                          (4, "2 tabs where the file's lines have 1")]
+    # Tatoeba/Anki lines carry an attribution: a third field is expected, a fourth is not.
+    anki = _write(tmp_path / "anki.tsv", b"Go.\tVa !\tCC-BY #1\nHi.\tSalut !\tCC-BY #2\n"
+                  b"Split\tsen\ttence\tCC-BY #3\nRun!\tCours !\tCC-BY #4\n")
+    pairs = data.read_pair_lines(anki)
+    assert list(pairs.targets) == ["Va !", "Salut !", "Cours !"]
+    assert pairs.dropped["malformed"] == [(3, "3 tabs where the file's lines have 2")]
+
+
 def test_caps_and_duplicates_are_counted_not_silent(tmp_path, capsys):
     lines = ["A b.\tUn b.", "A b.\tUn b.", "One two three four five.\tUn deux trois quatre cinq.",
              "C.\tC.", "D.\tD."]
