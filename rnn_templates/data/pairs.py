@@ -72,8 +72,8 @@ def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
     Blank lines are ignored; a line of only spaces and tabs is a pair with
     empty sides, so malformed. A third field (the attribution) is not read; a
     line with more tabs than most of the file's lines (a tab inside a
-    sentence, a doubled tab) is malformed. A UTF-8 byte-order mark is dropped. Each line is decoded on its
-    own, so one bad byte costs one line.
+    sentence, a doubled tab) is malformed. A UTF-8 byte-order mark is
+    dropped. Each line is decoded on its own, so one bad byte costs one line.
 
     Args:
         path: The file.
