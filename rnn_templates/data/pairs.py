@@ -19,6 +19,7 @@ import dataclasses
 import io
 import os
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,7 @@ def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
                        "remove the tab inside a sentence (or the doubled tab)")
             continue
         source, target = fields[0].strip(), fields[1].strip()
-        if not source or not target:
+        if _blank(source) or _blank(target):
             _malformed(bad, malformed, path, number, f"empty {_empty_sides(source, target)}",
                        "write both sentences, or delete the line")
             continue
@@ -152,10 +153,15 @@ def _pair_bytes(path: Path, encoding: str) -> bytes:
     return raw
 
 
+def _blank(text: str) -> bool:
+    """Nothing but spaces, control and format characters: no sentence to read."""
+    return all(unicodedata.category(c)[0] in "CZ" for c in text)
+
+
 def _empty_sides(source: str, target: str) -> str:
-    if not source.strip() and not target.strip():
+    if _blank(source) and _blank(target):
         return "source and target sentences"
-    return "source sentence" if not source.strip() else "target sentence"
+    return "source sentence" if _blank(source) else "target sentence"
 
 
 def _malformed(bad: list, policy: str, path: Path, number: int, reason: str, fix: str) -> None:
@@ -200,7 +206,7 @@ def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, targe
             _malformed(bad, malformed, Path(path), int(line), "a sentence that is not text",
                        "write both sentences as strings")
             continue
-        if not source.strip() or not target.strip():
+        if _blank(source) or _blank(target):
             _malformed(bad, malformed, Path(path), int(line),
                        f"empty {_empty_sides(source, target)}",
                        "write both sentences, or delete the row")

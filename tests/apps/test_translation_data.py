@@ -31,7 +31,7 @@ def test_reads_anki_lines_and_ignores_the_attribution(tmp_path):
 
 
 def test_malformed_lines_are_skipped_and_reported_with_their_numbers(tmp_path):
-    path = _write(tmp_path / "pairs.tsv", b"Go.\tVa !\nno tab here\nHi.\t \n\tSalut\n"
+    path = _write(tmp_path / "pairs.tsv", b"Go.\tVa !\nno tab here\nHi.\t \n\x01\x7f\tSalut\n"
                   b"Caf\xe9.\tCaf\xc3\xa9.\nRun!\tCours !\n")
     pairs = data.read_pair_lines(path, malformed="skip")
     assert list(pairs.sources) == ["Go.", "Run!"]
