@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from rnn_templates import io
+from rnn_templates.errors import UserInputError
 
 LEVELS = (0.8, 0.95)
 # The five outputs read as quantiles: the median, then the 80% and the 95% bounds.
@@ -79,7 +80,9 @@ def conformal_widths(errors: np.ndarray, levels=LEVELS) -> np.ndarray:
 
     The ``ceil((n + 1) * level)``-th smallest error of each column (the
     largest when that rank exceeds ``n``): the finite-sample rank that
-    guarantees coverage of at least ``level`` for exchangeable errors.
+    guarantees coverage of at least ``level`` for exchangeable errors. NaN
+    errors (no observed truth) are left out, so ``n`` counts each column's
+    finite errors; a column with none gets NaN.
 
     Returns:
         ``(len(levels), ...)``.
@@ -89,12 +92,19 @@ def conformal_widths(errors: np.ndarray, levels=LEVELS) -> np.ndarray:
         [[9.0]]
     """
     errors = np.asarray(errors, dtype=np.float64)
-    n = len(errors)
-    if n == 0:
+    if len(errors) == 0:
         raise ValueError("`errors` must hold at least one calibration window; received none")
-    ordered = np.sort(errors, axis=0)
-    ranks = [min(n, int(np.ceil((n + 1) * level))) for level in levels]
-    return np.stack([ordered[rank - 1] for rank in ranks])
+    return np.stack([_conformal_rank(errors, level) for level in levels])
+
+
+def _conformal_rank(scores: np.ndarray, level: float, tolerance: float = 0.0) -> np.ndarray:
+    """Per column of ``scores (n, ...)``, the ``min(m, ceil((m + 1) level))``-th smallest
+    of its ``m`` finite scores (NaN left out; NaN where ``m`` is 0)."""
+    count = np.isfinite(scores).sum(axis=0)
+    rank = np.minimum(count, np.ceil((count + 1) * level - tolerance).astype(int))
+    ordered = np.sort(scores, axis=0)  # NaN last
+    picked = np.take_along_axis(ordered, np.maximum(rank - 1, 0)[None], axis=0)[0]
+    return np.where(count > 0, picked, np.nan)
 
 
 def cqr_corrections(truth: np.ndarray, lower: np.ndarray, upper: np.ndarray,
@@ -123,12 +133,10 @@ def cqr_corrections(truth: np.ndarray, lower: np.ndarray, upper: np.ndarray,
         [1.0]
     """
     truth, lower, upper = (np.asarray(a, dtype=np.float64) for a in (truth, lower, upper))
-    scores = np.maximum(lower - truth, truth - upper)
-    n = len(scores)
-    if n == 0:
+    scores = np.maximum(lower - truth, truth - upper)  # NaN where the truth is not observed
+    if len(scores) == 0:
         raise ValueError("`truth` must hold at least one calibration window; received none")
-    rank = min(n, int(np.ceil((n + 1) * level - 1e-9)))
-    return np.sort(scores, axis=0)[rank - 1]
+    return _conformal_rank(scores, level, tolerance=1e-9)
 
 
 def calibrated_model(core, inputs: np.ndarray, truth: np.ndarray, *, method: str,
@@ -166,6 +174,7 @@ def calibrated_model(core, inputs: np.ndarray, truth: np.ndarray, *, method: str
                 cqr_corrections(truth, predicted[..., lower], predicted[..., upper], level)
                 for level, (lower, upper) in zip(LEVELS, level_quantiles(LEVELS, QUANTILES),
                                                  strict=True)])
+            _refuse_unobserved(corrections)
             facts["interval_corrections"] = corrections.mean(axis=(1, 2)).round(6).tolist()
             corrections = corrections.tolist()
         layer = QuantileOutputs(target_mean, target_std, QUANTILES, corrections,
@@ -176,11 +185,26 @@ def calibrated_model(core, inputs: np.ndarray, truth: np.ndarray, *, method: str
     if adaptive:  # errors in units of each window's own spread
         errors = errors / np.asarray(window_scale(inputs, mean, std, lookback, targets))
     widths = conformal_widths(errors, LEVELS)
+    _refuse_unobserved(widths)
     layer = ForecastOutputs(target_mean, target_std, widths.tolist(),
                             lookback=lookback if adaptive else None, input_mean=mean,
                             input_std=std, name="original_units")
     model = keras.Model(core.input, layer(core.output, core.input), name=name)
     return model, {"interval_half_widths": widths.mean(axis=(1, 2)).round(6).tolist()}
+
+
+def _refuse_unobserved(calibration: np.ndarray) -> None:
+    """Refuse a calibration ``(levels, horizon, targets)`` with no observed truth for
+    some horizon step and target (every validation value there was filled in)."""
+    missing = np.argwhere(np.isnan(calibration))
+    if len(missing):
+        _, step, target = map(int, missing[0])
+        raise UserInputError(
+            "no observed value to calibrate the intervals on", where="the validation split",
+            expected="observed (not filled-in) target values at every horizon step",
+            received=f"only filled-in values for target {target + 1} at horizon step "
+            f"{step + 1}", fix="give a longer validation split (--set validation_fraction=...) "
+            "or fill the gap in the file")
 
 
 def band_scores(truth: np.ndarray, outputs: np.ndarray) -> np.ndarray:
@@ -232,7 +256,9 @@ def rolling_factors(scores: np.ndarray, horizon: int, window: int, every: int,
             continue
         recent = scores[max(0, known - window):known]
         for k, level in enumerate(levels):
-            factors[start:start + every, ..., k] = conformal_widths(recent[..., k], (level,))[0]
+            # a column with no observed truth among them keeps its validation bands
+            factors[start:start + every, ..., k] = np.nan_to_num(
+                conformal_widths(recent[..., k], (level,))[0], nan=1.0)
     return factors
 
 
@@ -263,7 +289,7 @@ def recalibrate_latest(outputs: np.ndarray, recent_outputs: np.ndarray,
     if len(recent_truth) < recalibration_warmup(window):
         return np.asarray(outputs, np.float64), 0
     scores = band_scores(recent_truth, np.asarray(recent_outputs)[-len(recent_truth):])
-    factors = np.stack([conformal_widths(scores[..., k], (level,))[0]
+    factors = np.stack([np.nan_to_num(conformal_widths(scores[..., k], (level,))[0], nan=1.0)
                         for k, level in enumerate(LEVELS)], axis=-1)
     return rescale_bands(outputs, factors[None]), len(recent_truth)
 
@@ -281,16 +307,23 @@ def recalibrated_coverage(targets: np.ndarray, outputs: np.ndarray, horizon: int
                               "recalibrated_windows": int(max(0, len(targets) - first))}
     for column, level in ((1, 80), (3, 95)):
         lower, upper = bands[..., column], bands[..., column + 1]
-        result[f"coverage_{level}"] = float(np.mean((targets >= lower) & (targets <= upper)))
+        result[f"coverage_{level}"] = _covered(targets, lower, upper)
         result[f"width_{level}"] = float(np.mean(upper - lower))
     return result
+
+
+def _covered(truth: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    """Share of the observed (finite) ``truth`` values within ``[lower, upper]``."""
+    observed = np.isfinite(truth)
+    inside = (truth >= lower) & (truth <= upper)
+    return float(inside[observed].mean()) if observed.any() else float("nan")
 
 
 def pinball(truth: np.ndarray, quantiles: np.ndarray, levels) -> float:
     """Mean pinball loss of ``quantiles (..., len(levels))`` against ``truth (...)``."""
     error = np.asarray(truth, np.float64)[..., None] - np.asarray(quantiles, np.float64)
     levels = np.asarray(levels, np.float64)
-    return float(np.mean(np.maximum(levels * error, (levels - 1) * error)))
+    return _mean(np.maximum(levels * error, (levels - 1) * error))
 
 
 def coverage(truth: np.ndarray, forecast: np.ndarray, width: np.ndarray) -> float:
@@ -315,23 +348,27 @@ class ForecastInput:
 
 
 def forecast_input(window: np.ndarray, timestamps: Any, known: np.ndarray,
-                   artifacts: dict[str, Any]) -> ForecastInput:
+                   truth: np.ndarray | None, artifacts: dict[str, Any]) -> ForecastInput:
     """A :class:`ForecastInput` from a file's history (``known``: its rows whose targets
-    are known), keeping as many recent windows as the model's ``recalibration`` window."""
+    are known; ``truth``: their observed targets, NaN where filled in, or None for
+    ``known``'s own), keeping as many recent windows as the model's ``recalibration``
+    window."""
     from rnn_templates.data.windows import scored_windows
 
     a = artifacts
     lookback, horizon = a["lookback"], a["horizon"]
     count = a.get("recalibration", {}).get("window", 0)
     inputs = np.zeros((0, *np.shape(window)), "float32")
-    truth = np.zeros((0, horizon, a["targets"]), "float32")
+    recent_truth = np.zeros((0, horizon, a["targets"]), "float32")
     if count:
         span = lookback + horizon + count - 1
-        recent, full = scored_windows(known[max(0, len(known) - span):], lookback, horizon,
-                                      a["targets"], future_rows=a["future_rows"])
+        start = max(0, len(known) - span)
+        recent, full = scored_windows(known[start:], lookback, horizon, a["targets"],
+                                      future_rows=a["future_rows"],
+                                      truth=None if truth is None else truth[start:])
         if len(recent):
-            inputs, truth = recent, full[:, lookback:]
-    return ForecastInput(window, timestamps, inputs, truth)
+            inputs, recent_truth = recent, full[:, lookback:]
+    return ForecastInput(window, timestamps, inputs, recent_truth)
 
 
 def forecast_batch(items: list) -> np.ndarray:
@@ -500,7 +537,7 @@ class LinearWindow(_Baseline):
         best = None
         for alpha in alphas:
             model = Ridge(alpha=alpha * len(x) * scale**2 / 1000).fit(x, y)
-            error = float(np.mean((model.predict(x_val) - y_val) ** 2))
+            error = _mean((model.predict(x_val) - y_val) ** 2)  # observed values only
             if best is None or error < best[0]:
                 best = (error, alpha, model)
         _, alpha, self.model = best
@@ -524,7 +561,8 @@ def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarra
     """Point and interval scores of forecasts against ``targets``.
 
     Args:
-        targets: ``(n, horizon, targets)`` in original units.
+        targets: ``(n, horizon, targets)`` in original units; NaN where the
+            value was filled in rather than observed, left out of every score.
         outputs: ``(n, horizon, targets, k)``, see the module docstring.
         std: Training standard deviation per target (standardized units).
         naive_scale: Training mean absolute error of the seasonal naive
@@ -545,36 +583,41 @@ def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarra
         ``mse_normalized``, ``mae_normalized``; ``per_step`` (normalized MAE
         and MSE per horizon step); ``backtest`` (normalized MAE per origin);
         ``per_target``; ``coverage_80``/``coverage_95`` and the mean interval
-        widths when ``k == 5``; and the last window for plotting.
+        widths when ``k == 5``; ``filled_values_left_out`` when some targets
+        are NaN; and the last window for plotting.
     """
     targets = np.asarray(targets, np.float64)
     outputs = np.asarray(outputs, np.float64)
     forecast = outputs[..., 0]
-    error = forecast - targets
+    error = forecast - targets  # NaN where the truth was filled in, not observed
     scaled = error / std
     absolute = np.abs(error)
     denominator = np.abs(targets) + np.abs(forecast)
-    smape = np.where(denominator > 0, 2 * absolute / np.where(denominator > 0, denominator, 1), 0)
-    per_target_mae = absolute.mean(axis=(0, 1))
+    smape = np.where(denominator > 0, 2 * absolute / np.where(denominator > 0, denominator, 1),
+                     np.where(np.isnan(targets), np.nan, 0.0))
+    per_target_mae = np.array([_mean(absolute[..., i]) for i in range(targets.shape[-1])])
     metrics: dict[str, Any] = {
         "windows": int(len(targets)),
-        "mae": float(absolute.mean()),
-        "rmse": float(np.sqrt((error**2).mean())),
+        "mae": _mean(absolute),
+        "rmse": float(np.sqrt(_mean(error**2))),
         "mase": float(np.mean(per_target_mae / naive_scale)),
-        "smape": float(100 * smape.mean()),
-        "mse_normalized": float((scaled**2).mean()),
-        "mae_normalized": float(np.abs(scaled).mean()),
-        "per_step": {"mae_normalized": np.abs(scaled).mean(axis=(0, 2)).round(6).tolist(),
-                     "mse_normalized": (scaled**2).mean(axis=(0, 2)).round(6).tolist()},
-        "backtest": {"mae_normalized": np.abs(scaled).mean(axis=(1, 2)).round(6).tolist()},
+        "smape": 100 * _mean(smape),
+        "mse_normalized": _mean(scaled**2),
+        "mae_normalized": _mean(np.abs(scaled)),
+        "per_step": {"mae_normalized": _means(np.abs(scaled), axis=(0, 2)),
+                     "mse_normalized": _means(scaled**2, axis=(0, 2))},
+        "backtest": {"mae_normalized": _means(np.abs(scaled), axis=(1, 2))},
         "per_target": {name: {"mae": float(per_target_mae[i]),
-                              "rmse": float(np.sqrt((error[..., i] ** 2).mean()))}
+                              "rmse": float(np.sqrt(_mean(error[..., i] ** 2)))}
                        for i, name in enumerate(names)},
     }
+    unobserved = int(np.isnan(targets).sum())
+    if unobserved:
+        metrics["filled_values_left_out"] = unobserved
     if outputs.shape[-1] == 5:
         for column, level in ((1, 80), (3, 95)):
             lower, upper = outputs[..., column], outputs[..., column + 1]
-            metrics[f"coverage_{level}"] = float(np.mean((targets >= lower) & (targets <= upper)))
+            metrics[f"coverage_{level}"] = _covered(targets, lower, upper)
             metrics[f"width_{level}"] = float(np.mean(upper - lower))
         if recalibration and recalibration.get("window"):
             metrics["recalibrated"] = recalibrated_coverage(
@@ -584,10 +627,10 @@ def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarra
             metrics["pinball_normalized"] = pinball(targets / std, outputs / std[:, None],
                                                     OUTPUT_QUANTILES)
     if len(targets):
-        example = {"actual": targets[-1, :, 0].tolist(), "forecast": forecast[-1, :, 0].tolist(),
+        example = {"actual": _listed(targets[-1, :, 0]), "forecast": forecast[-1, :, 0].tolist(),
                    "target": names[0]}
         if history is not None:
-            example["history"] = np.asarray(history, np.float64)[-1, :, 0].tolist()
+            example["history"] = _listed(np.asarray(history, np.float64)[-1, :, 0])
         if outputs.shape[-1] == 5:
             example["lower_80"], example["upper_80"] = (outputs[-1, :, 0, 1].tolist(),
                                                         outputs[-1, :, 0, 2].tolist())
@@ -598,6 +641,27 @@ def forecast_metrics(targets: np.ndarray, outputs: np.ndarray, *, std: np.ndarra
 
 
 # --- plots ---------------------------------------------------------------------------------
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean of the finite values (NaN marks a truth filled in, not observed)."""
+    values = np.asarray(values, np.float64)
+    finite = np.isfinite(values)
+    return float(values[finite].mean()) if finite.any() else float("nan")
+
+
+def _means(values: np.ndarray, axis) -> list[float | None]:
+    """Means of the finite values along ``axis``, rounded; None where there are none."""
+    values = np.asarray(values, np.float64)
+    finite = np.isfinite(values)
+    count = finite.sum(axis=axis)
+    total = np.where(finite, values, 0.0).sum(axis=axis)
+    return _listed(np.where(count > 0, total / np.maximum(count, 1), np.nan).round(6))
+
+
+def _listed(values: np.ndarray) -> list[float | None]:
+    """A list for JSON, None where a value is NaN."""
+    return [None if np.isnan(value) else float(value) for value in np.asarray(values, np.float64)]
 
 
 def summary_line(name: str, metrics: dict[str, Any]) -> str:
@@ -614,7 +678,13 @@ def summary_line(name: str, metrics: dict[str, Any]) -> str:
         coverage += f"  pinball(std) {metrics['pinball_normalized']:.4f}"
     return (f"{name:16s} MAE {metrics['mae']:.4g}  RMSE {metrics['rmse']:.4g}  MASE "
             f"{metrics['mase']:.3f}  sMAPE {metrics['smape']:.2f}%  MSE(std) "
-            f"{metrics['mse_normalized']:.4f}{coverage}  ({metrics['windows']} windows)")
+            f"{metrics['mse_normalized']:.4f}{coverage}  ({metrics['windows']} windows"
+            f"{_left_out(metrics)})")
+
+
+def _left_out(metrics: dict[str, Any]) -> str:
+    count = metrics.get("filled_values_left_out", 0)
+    return f"; {count} filled-in value{'s' if count != 1 else ''} not scored" if count else ""
 
 
 def plot_forecast(example: dict[str, Any], path: str | Path, title: str) -> None:

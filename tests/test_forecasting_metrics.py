@@ -1,9 +1,12 @@
 """Forecast metrics, baselines, conformal intervals, season detection and windows."""
 
+import json
+
 import numpy as np
 import pytest
 
 from rnn_templates import forecasting as fc
+from rnn_templates.errors import UserInputError
 from rnn_templates.data.windows import forecast_windows, sliding_windows, window_dataset
 
 
@@ -25,6 +28,46 @@ def test_conformal_widths_take_the_finite_sample_rank():
     errors = np.arange(1.0, 20.0)  # 19 calibration errors: ranks 16 (80%) and 19 (95%)
     assert fc.conformal_widths(errors[::-1], (0.8, 0.95)).tolist() == [16.0, 19.0]
     assert fc.conformal_widths(errors[:3], (0.95,)).tolist() == [3.0]  # rank above n: the largest
+
+
+def test_filled_in_truth_is_left_out_of_every_score_and_calibration():
+    rng = np.random.default_rng(3)
+    targets = rng.normal(5, 1, (40, 6, 2))
+    forecast = targets + rng.normal(0, 0.8, targets.shape)
+    outputs = np.stack([forecast + shift for shift in (0, -1, 1, -2, 2)], axis=-1)
+    filled = np.zeros(targets.shape, bool)
+    filled[10:14] = True  # a gap: four origins' whole horizons
+    filled[20, 2:, 1] = True
+    gappy = np.where(filled, np.nan, targets)
+    kwargs = dict(std=np.array([1.0, 2.0]), naive_scale=np.array([0.5, 0.5]), names=["a", "b"],
+                  recalibration={"window": 20, "every": 2})
+    metrics = fc.forecast_metrics(gappy, outputs, **kwargs)
+    error = np.abs(forecast - targets)
+    assert metrics["filled_values_left_out"] == int(filled.sum())
+    assert metrics["mae"] == pytest.approx(error[~filled].mean())
+    assert metrics["per_target"]["b"]["mae"] == pytest.approx(error[..., 1][~filled[..., 1]].mean())
+    assert metrics["coverage_80"] < 0.9  # (else the comparison below would prove little)
+    inside = error <= 1  # the 80% band is the forecast +- 1
+    assert metrics["coverage_80"] == pytest.approx(inside[~filled].mean())
+    assert metrics["backtest"]["mae_normalized"][10:14] == [None] * 4
+    assert None not in metrics["per_step"]["mae_normalized"]
+    assert "NaN" not in json.dumps(metrics) and "filled-in values not scored" in fc.summary_line(
+        "test", metrics)
+    # Scored as truth, the filled-in values would dominate the error.
+    assert fc.forecast_metrics(np.where(filled, 1e6, gappy), outputs, **kwargs)["mae"] > 1000
+    # Conformal ranks count each column's observed errors only.
+    errors = np.abs(rng.normal(0, 1, (30, 3)))
+    holes = errors.copy()
+    holes[:12, 1] = np.nan
+    widths = fc.conformal_widths(holes, (0.8, 0.95))
+    np.testing.assert_array_equal(widths[:, 1], fc.conformal_widths(errors[12:, 1:2])[:, 0])
+    np.testing.assert_array_equal(widths[:, [0, 2]], fc.conformal_widths(errors[:, [0, 2]]))
+    assert np.isnan(fc.conformal_widths(np.full((5, 1), np.nan))).all()
+    # No observed value at a horizon step: the intervals cannot be calibrated there.
+    widths = np.ones((2, 6, 2))
+    widths[:, 4, 1] = np.nan
+    with pytest.raises(UserInputError, match="target 2 at horizon step 5"):
+        fc._refuse_unobserved(widths)
 
 
 def test_metrics_values_on_a_known_error():
@@ -185,7 +228,7 @@ def test_a_batch_of_files_recalibrates_each_forecast_on_its_own_recent_windows()
                  "recalibration": {"window": 120}}
     rng = np.random.default_rng(0)
     calm, rough = rng.normal(0, 0.2, (300, 1)), rng.normal(0, 3.0, (300, 1))
-    items = [fc.forecast_input(known[-lookback:], None, known, artifacts)
+    items = [fc.forecast_input(known[-lookback:], None, known, None, artifacts)
              for known in (calm, np.zeros((7, 1)), rough)]
     assert [len(item.recent_truth) for item in items] == [120, 0, 120]
     batch = fc.forecast_batch(items)

@@ -38,6 +38,7 @@ from rnn_templates.data.series import (
     Series,
     in_model_order,
     load_series,
+    observed_targets,
     prediction_history,
     reader_keywords,
     refuse_constant_columns,
@@ -67,11 +68,13 @@ class ForecastingApp(App):
                                  **reader_keywords(config))
 
     @staticmethod
-    def _windows(series_values, artifacts, start: int, end: int):
-        """Inputs and (history + horizon) target windows of rows ``start:end``."""
+    def _windows(series_values, artifacts, start: int, end: int, truth=None):
+        """Inputs and (history + horizon) target windows of rows ``start:end``; the
+        targets from ``truth`` (NaN where a value was filled in) when given."""
         return scored_windows(series_values[start:end], artifacts["lookback"],
                               artifacts["horizon"], artifacts["targets"],
-                              future_rows=artifacts["future_rows"])
+                              future_rows=artifacts["future_rows"],
+                              truth=None if truth is None else truth[start:end])
 
     def prepare(self, config: ForecastingConfig, series: Series) -> Prepared:
         refuse_constant_columns(series)
@@ -98,9 +101,12 @@ class ForecastingApp(App):
                               "every": config.recalibration_every},
         }
         lookback = config.lookback
+        # Training reads filled-in values; scores and intervals count observed ones only.
+        truth = observed_targets(series)
         splits = {"train": self._windows(values, artifacts, 0, validation),
-                  "validation": self._windows(values, artifacts, validation - lookback, test),
-                  "test": self._windows(values, artifacts, test - lookback, len(values))
+                  "validation": self._windows(values, artifacts, validation - lookback, test,
+                                              truth),
+                  "test": self._windows(values, artifacts, test - lookback, len(values), truth)
                   if test < len(values) else (np.zeros((0,)), np.zeros((0,)))}
         scaled = ((values - mean) / std)[:, :targets]
         state = types.SimpleNamespace(
@@ -129,7 +135,7 @@ class ForecastingApp(App):
                 expected=f"at least lookback + horizon = {artifacts['lookback']} + "
                 f"{artifacts['horizon']} = {window} rows", received=f"{len(series)} rows",
                 fix="evaluate on a longer file")
-        return self._windows(series.values, artifacts, 0, len(series))
+        return self._windows(series.values, artifacts, 0, len(series), observed_targets(series))
 
     def write_held_out(self, directory: Path, inputs, targets, artifacts) -> None:
         with io.atomic_path(directory / TEST_FILE) as temporary:

@@ -657,6 +657,26 @@ def series_from_frame(
     return series
 
 
+def observed_targets(series: Series) -> np.ndarray:
+    """The target columns with NaN where the table gave no value (an empty or
+    non-finite cell, or a row inserted for a gap), which the ``missing`` policy
+    filled: what forecasts are scored and intervals calibrated against, so that
+    no filled-in value counts as truth.
+
+    Example:
+        >>> frame = pd.DataFrame({"day": ["2024-01-01", "2024-01-02", "2024-01-04"],
+        ...                       "load": [1.0, 2.0, 4.0]})
+        >>> series = series_from_frame(frame, refuse_constant=False)
+        >>> series.values[:, 0].tolist(), observed_targets(series)[:, 0].tolist()
+        ([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, nan, 4.0])
+    """
+    count = len(series.targets)
+    truth = np.array(series.values[:, :count], dtype=np.float64)
+    if series.empty is not None:
+        truth[series.empty[:, :count]] = np.nan
+    return truth
+
+
 def refuse_constant_columns(series: Series, rows: int | None = None) -> None:
     """Refuse a series to train on whose target or covariate holds one value throughout,
     or, with ``rows``, throughout its first ``rows`` rows (the training part, where the
@@ -766,9 +786,10 @@ def _check_future_rows(series: Series, horizon: int) -> None:
 
 def forecast_history(series: Series, lookback: int, horizon: int, *, future_given: bool,
                      future_rows: bool, calendar: Sequence[str] = ()
-                     ) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]:
-    """The rows to forecast from, the timestamps of the forecast, and the rows whose
-    targets are known (for recalibrating the intervals).
+                     ) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    """The rows to forecast from, the timestamps of the forecast, the rows whose
+    targets are known (for recalibrating the intervals) and those rows' observed
+    targets (:func:`observed_targets`: NaN where a value was filled in).
 
     The last ``lookback`` rows are the history; with known-future covariates
     in the file (``future_given``), its last ``horizon`` rows are the future
@@ -792,7 +813,7 @@ def forecast_history(series: Series, lookback: int, horizon: int, *, future_give
             timestamps, list(calendar))[1]
         values = np.concatenate([values, future])
     known = series.values[:len(series) - ahead].astype("float32")
-    return values.astype("float32"), timestamps, known
+    return values.astype("float32"), timestamps, known, observed_targets(series)[:len(known)]
 
 
 # --- what a SeriesOptions config reads -----------------------------------------------------
@@ -860,9 +881,10 @@ def in_model_order(series: Series, artifacts: dict) -> Series:
 
 
 def prediction_history(path: str, options, artifacts: dict
-                       ) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray]:
+                       ) -> tuple[np.ndarray, pd.DatetimeIndex, np.ndarray, np.ndarray]:
     """The history in ``path`` to forecast from with a trained model, the forecast's
-    timestamps and the rows whose targets are known (:func:`forecast_history`).
+    timestamps, the rows whose targets are known and their observed targets
+    (:func:`forecast_history`).
 
     ``artifacts``: the model's ``input_columns``, ``lookback``, ``horizon`` and
     ``future_rows``; ``options`` read the file as training read the series.
@@ -878,11 +900,11 @@ def prediction_history(path: str, options, artifacts: dict
         raise UserInputError("the file's columns differ from the model's", where=path,
                              expected=", ".join(columns), received=", ".join(series.columns),
                              fix=fix)
-    window, timestamps, known = forecast_history(
+    window, timestamps, known, truth = forecast_history(
         series, artifacts["lookback"], artifacts["horizon"],
         future_given=bool(options.future_covariates), future_rows=artifacts["future_rows"],
         calendar=options.calendar)
     if series.utc:  # say so in every timestamp written
         timestamps = pd.DatetimeIndex(timestamps).tz_localize("UTC")
     _report(series)  # after the checks: a refused file prints its one error line only
-    return window, timestamps, known
+    return window, timestamps, known, truth

@@ -64,9 +64,14 @@ def forecast_windows(values: np.ndarray, targets: np.ndarray, lookback: int, hor
 
 
 def scored_windows(values: np.ndarray, lookback: int, horizon: int, targets: int, *,
-                   future_rows: bool) -> tuple[np.ndarray, np.ndarray]:
+                   future_rows: bool, truth: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Inputs of every window of ``values`` and its target columns over history and
     horizon, ``(n, lookback + horizon, targets)``: what a backtest scores and plots.
+
+    ``truth``: ``(steps, targets)`` to score against instead of the target columns
+    of ``values``, e.g. with NaN where a value was filled in rather than observed
+    (:func:`rnn_templates.data.series.observed_targets`).
 
     Example:
         >>> x, y = scored_windows(np.arange(12.0).reshape(6, 2), 3, 2, 1, future_rows=False)
@@ -76,7 +81,8 @@ def scored_windows(values: np.ndarray, lookback: int, horizon: int, targets: int
     values = np.asarray(values, dtype="float32")
     inputs, _ = forecast_windows(values, values[:, :targets], lookback, horizon,
                                  future_rows=future_rows)
-    full = sliding_windows(values[:, :targets], lookback + horizon)
+    truth = values[:, :targets] if truth is None else np.asarray(truth, dtype="float32")
+    full = sliding_windows(truth, lookback + horizon)
     return inputs, full[: len(inputs)]
 
 

@@ -306,6 +306,27 @@ def test_split_is_chronological_and_scaling_sees_training_rows_only():
     assert len(prepared.splits["train"][0]) == 300 - 30 + 1
 
 
+def test_filled_in_values_are_trained_on_but_neither_scored_nor_calibrated_on():
+    config = ForecastingConfig(lookback=24, horizon=6, segment_length=12,
+                               validation_fraction=0.2, test_fraction=0.2)
+    app = ForecastingApp()
+    frame = _frame(500)
+    frame.loc[[10, 350, 351], "load"] = np.nan  # empty cells in training and validation
+    gappy = frame.drop(index=range(420, 430))  # ten missing hours in the test part
+    series = app.from_arrays(config, gappy, None)
+    assert len(series) == 500 and not np.isnan(series.values).any()
+    prepared = app.prepare(config, series)
+    _, train = prepared.splits["train"]
+    assert not np.isnan(train).any()  # training windows read the filled values
+    _, validation = prepared.splits["validation"]  # rows 276-399
+    assert np.isnan(validation[:, :, 0]).any(axis=0).sum() == 30  # rows 350-351 in every
+    assert np.flatnonzero(np.isnan(validation[:, 24, 0])).tolist() == [350 - 300, 351 - 300]
+    inputs, test = prepared.splits["test"]  # rows 376-499
+    assert np.flatnonzero(np.isnan(test[:, 24, 0])).tolist() == list(range(20, 30))
+    assert not np.isnan(inputs).any()
+    np.testing.assert_allclose(test[:19, 24, 0], frame["load"].to_numpy()[400:419], rtol=1e-6)
+
+
 def test_a_column_constant_over_the_training_rows_is_refused():
     # A sensor stuck for the first 300 rows: its training scale would be zero.
     config = ForecastingConfig(lookback=24, horizon=6, segment_length=12,
@@ -407,10 +428,10 @@ def test_predict_refuses_fewer_future_rows_than_the_horizon(tmp_path, capsys):
 def test_predict_forecasts_after_the_last_observed_target(tmp_path, capsys, missing):
     config, artifacts = _future_model(missing=missing)
     path = _prediction_csv(tmp_path, observed=40, future=7)
-    window, timestamps, known = prediction_history(str(path), config, artifacts)
+    window, timestamps, known, truth = prediction_history(str(path), config, artifacts)
     assert window.shape == (28 + 7, 4)
     assert str(timestamps[0].date()) == "2020-10-11"  # the day after the 40th row
-    assert len(timestamps) == 7 and len(known) == 40
+    assert len(timestamps) == 7 and len(known) == len(truth) == 40
     np.testing.assert_allclose(window[:28, 0], [10 + (i % 7) * 0.5 for i in range(12, 40)])
     # the future rows' empty targets are the forecast's, not missing values to report
     assert capsys.readouterr().err == ""
@@ -456,7 +477,7 @@ def test_predict_expects_empty_past_covariates_in_the_future_rows(tmp_path, caps
     frame["price"] = np.arange(47) % 3
     frame.loc[40:, "temp"] = np.nan  # not known yet either
     frame.to_csv(path, index=False)
-    window, timestamps, _ = prediction_history(str(path), config, artifacts)
+    window, timestamps, *_ = prediction_history(str(path), config, artifacts)
     assert window.shape == (35, 3) and str(timestamps[0].date()) == "2020-10-11"
     assert capsys.readouterr().err == ""
 
