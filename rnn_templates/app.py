@@ -912,18 +912,24 @@ class Runner:
     # --- predict ---------------------------------------------------------------
 
     def predict(self, model_path: str | os.PathLike, items: Iterable[str], *,
-                batch_size: int = 256, progress: bool = False) -> Iterator[dict[str, Any]]:
-        """Stream predictions for raw inputs from a SavedModel or a run's ``model.keras``."""
+                batch_size: int = 256, progress: bool = False,
+                describe: Callable[[int], str] | None = None) -> Iterator[dict[str, Any]]:
+        """Stream predictions for raw inputs from a SavedModel or a run's ``model.keras``.
+
+        ``describe(i)`` names the ``i``-th input (from 0) where the user gave it, e.g.
+        ``"line 3 of inputs.txt"``; an input the app refuses is named so.
+        """
         self._check_app(Path(model_path))
         serve = self._load_serving(Path(model_path), self.app.endpoint())
         self.app.use_artifacts(_beside_model(Path(model_path), ARTIFACTS_FILE))
+        describe = describe or (lambda index: f"input {index + 1}")
         done = 0
         empty = True
         for chunk in batches(iter(items), batch_size):
             if empty:  # a model of another kind fails here, on its inputs or its outputs
-                rows = self._first_rows(model_path, serve, chunk)
+                rows = self._first_rows(model_path, serve, chunk, describe)
             else:
-                rows = self._rows(serve, chunk, done)
+                rows = self._rows(serve, chunk, done, describe)
             empty = False
             yield from rows
             done += len(chunk)
@@ -935,17 +941,24 @@ class Runner:
             raise UserInputError("nothing to predict", where="predict",
                                  fix="give inputs as arguments, or --input FILE with one per line")
 
-    def _rows(self, serve: Callable[..., dict], chunk: list[str],
-              first: int = 0) -> list[dict[str, Any]]:
-        parsed = [self.app.parse_input(item) for item in chunk]
+    def _rows(self, serve: Callable[..., dict], chunk: list[str], first: int = 0,
+              describe: Callable[[int], str] | None = None) -> list[dict[str, Any]]:
+        parsed = []
+        for index, item in enumerate(chunk, start=first):
+            try:
+                parsed.append(self.app.parse_input(item))
+            except UserInputError as error:
+                if describe is None:
+                    raise
+                raise error.located(describe(index)) from None
         outputs = {k: _numpy(v) for k, v in serve(*batch_of(self.app, parsed, first)).items()}
         return list(self.app.prediction_rows(outputs, chunk, parsed))
 
-    def _first_rows(self, path: Path, serve: Callable[..., dict],
-                    chunk: list[str]) -> list[dict[str, Any]]:
+    def _first_rows(self, path: Path, serve: Callable[..., dict], chunk: list[str],
+                    describe: Callable[[int], str] | None = None) -> list[dict[str, Any]]:
         """The first batch's predictions; a model that does not fit the app is refused."""
         try:
-            return self._rows(serve, chunk)
+            return self._rows(serve, chunk, 0, describe)
         except UserInputError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as error:

@@ -172,6 +172,13 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
                     blank.append(number)
                 yield line
 
+    source = "standard input" if args.input == "-" else args.input
+
+    def describe(index: int) -> str:
+        if index < len(args.inputs):
+            return f"input argument {index + 1}"
+        return f"line {index - len(args.inputs) + 1} of {source}"
+
     if args.output:
         _check_output(args)
     runner = spec.runner()
@@ -179,7 +186,7 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
     progress = bool(args.input) and sys.stderr.isatty()
     lines = (json_line(row) if args.json else runner.app.format_prediction(row)
              for row in runner.predict(args.model, items(), batch_size=args.batch_size,
-                                       progress=progress))
+                                       progress=progress, describe=describe))
     if args.output:  # written whole, atomically, once every input is predicted
         from rnn_templates.io import write_text
 
@@ -193,7 +200,7 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
     if blank:
         print(f"note: {len(blank)} blank input line(s) predicted as empty inputs, one output "
               f"each (line {', '.join(map(str, blank[:5]))}{', ...' if len(blank) > 5 else ''} "
-              f"of {'standard input' if args.input == '-' else args.input})", file=sys.stderr)
+              f"of {source})", file=sys.stderr)
 
 
 def _check_output(args: argparse.Namespace) -> None:

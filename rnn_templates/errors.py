@@ -44,3 +44,8 @@ class UserInputError(ValueError):
             parts.append(fix)
         # One line, always: newlines in received values would break the CLI contract.
         super().__init__("; ".join(p.replace("\r", "\\r").replace("\n", "\\n") for p in parts))
+
+    def located(self, place: str) -> UserInputError:
+        """The same error placed at ``place`` (e.g. ``"line 3 of inputs.txt"``) first."""
+        return UserInputError(self.what, where=f"{place}, {self.where}" if self.where else place,
+                              expected=self.expected, received=self.received, fix=self.fix)

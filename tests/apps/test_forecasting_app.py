@@ -194,6 +194,17 @@ def test_predict_on_a_file_with_other_columns_is_one_clear_line(trained_run, wor
                            "training")
 
 
+def test_predict_names_the_input_line_it_refuses(trained_run, workspace, small_csv, capsys):
+    listing = workspace / "inputs.txt"
+    listing.write_text(f"{small_csv}\n\n{small_csv}\n")
+    assert main(["forecasting", "predict", "--model", str(trained_run / "saved_model"),
+                 str(small_csv), "--input", str(listing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"rnnt forecasting: error: line 2 of {listing}, ")
+    assert "no file named" in err[0]
+
+
 def test_bad_data_fails_before_anything_is_written(workspace, capsys):
     bad = workspace / "bad.csv"
     bad.write_text("date,co2\n2001-01-06,370\n2001-01-13,abc\n2001-01-20,371\n")
