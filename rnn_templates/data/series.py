@@ -218,7 +218,8 @@ def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
     Without a format pandas warns ("Could not infer format...") before parsing
     each cell on its own; the cells it cannot read become NaT, which the
     callers report in one line, so the warning would only print noise ahead
-    of that line. Silenced here only, not in the global warning filters.
+    of that line. So would its advice to pass ``dayfirst`` when the first
+    cell reads day first. Silenced here only, not in the global warning filters.
 
     Cells with different UTC offsets (local time across a daylight-saving
     change) are read as UTC. Without ``date_format`` pandas takes the format
@@ -233,6 +234,9 @@ def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
         return pd.to_datetime(numbers, unit=EPOCH_UNITS[date_format], errors="coerce")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
+        # A day-first first cell (13/01/2024) sets the format; the ambiguous case is
+        # refused by the callers (_refuse_ambiguous_order), so pandas' advice is noise.
+        warnings.filterwarnings("ignore", message="Parsing dates in", category=UserWarning)
         try:
             parsed = pd.to_datetime(text, format=date_format, errors="coerce")
         except ValueError as error:
@@ -261,7 +265,7 @@ def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
         if pd.api.types.is_numeric_dtype(column):
             continue
         text = column.astype(str).str.strip()
-        if text.str.fullmatch(r"[-+]?[0-9.eE]+").all():
+        if text.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?").all():
             continue  # numbers are not dates
         parsed = _to_datetime(text, date_format)
         if parsed.notna().mean() >= 0.9:

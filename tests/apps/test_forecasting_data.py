@@ -232,6 +232,23 @@ def test_dates_that_read_as_well_day_first_are_refused(tmp_path):
     assert len(read_series(_csv(tmp_path, daily, "daily.csv"))) == 40
 
 
+def test_dotted_and_day_first_dates_are_dates_read_without_pandas_advice(tmp_path, recwarn):
+    months = pd.date_range("2000-01-01", periods=40, freq="MS")
+    dotted = "time,v\n" + "".join(f"{t:%d.%m.%Y},{i}\n" for i, t in enumerate(months))
+    assert "'01.02.2000': 2000-01-02 month first, 2000-02-01 day first" in _error(
+        _csv(tmp_path, dotted, "dotted.csv"))  # not "no datetime column found"
+    days = pd.date_range("2024-01-13", periods=40, freq="D")  # the first cell tells the order
+    for name, pattern in (("dots.csv", "%d.%m.%Y"), ("slashes.csv", "%d/%m/%Y")):
+        text = "time,v\n" + "".join(f"{t:{pattern}},{i}\n" for i, t in enumerate(days))
+        series = read_series(_csv(tmp_path, text, name))
+        assert series.freq == "D" and series.index[0] == days[0]
+    assert not [w for w in recwarn if "Parsing dates" in str(w.message)]
+    # Decimal numbers are still not dates.
+    decimals = "step,v\n" + "".join(f"{i}.5,{i}\n" for i in range(30))
+    assert _error(_csv(tmp_path, decimals, "decimals.csv")).startswith(
+        f"{tmp_path / 'decimals.csv'}: no datetime column found")
+
+
 def test_seconds_since_1970_are_read_with_date_format_unix(tmp_path):
     seconds = 1704067200 + 3600 * np.arange(30)
     path = _csv(tmp_path, "time,load\n" + "".join(f"{t},{i % 7}\n" for i, t in enumerate(seconds)))
