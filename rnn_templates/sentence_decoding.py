@@ -70,14 +70,18 @@ def _search(steps, states, context, artifacts, beam_width, stop_early) -> dict:
     translation = detokenize(result.tokens, tf.constant(artifacts["target_vocabulary"]),
                              level=artifacts["level"],
                              spaced_punctuation=artifacts["spaced_punctuation"])
-    return {"translation": translation, "score": result.scores, "length": result.lengths}
+    # A sentence that never emitted the end token was stopped at max_output_length.
+    ended = tf.reduce_any(tf.equal(result.tokens, END_ID), axis=-1)
+    return {"translation": translation, "score": result.scores, "length": result.lengths,
+            "ended": ended}
 
 
 def id_decoder(core: keras.Model, artifacts: dict[str, Any]):
     """``decode(source ids, beam_width or None, stop_early) -> dict`` over ``core``'s layers.
 
     ``source ids`` are ``(batch, time)``, right-padded with 0. The dict holds
-    the ``translation`` strings, their ``score`` and ``length``. The step
+    the ``translation`` strings, their ``score``, ``length`` and whether they
+    ``ended`` (False: stopped at ``max_output_length``). The step
     models share ``core``'s weights, so a decoder made before training
     translates with the weights of the moment.
     """

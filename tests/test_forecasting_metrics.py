@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rnn_templates import forecasting as fc
-from rnn_templates.errors import UserInputError
 from rnn_templates.data.windows import forecast_windows, sliding_windows, window_dataset
+from rnn_templates.errors import UserInputError
 
 
 def test_conformal_intervals_cover_noise_of_known_variance():

@@ -228,6 +228,11 @@ class TranslationApp(App):
             print(f"note: a source longer than the {limit} tokens the model reads was "
                   f"translated from its first {limit}: {_shortened(str(items[index]))}",
                   file=sys.stderr)
+        most = artifacts.get("max_output_length")
+        for index in np.flatnonzero(~np.asarray(outputs.get("ended", []), bool)):
+            rows[index]["output_cut_at"] = most
+            print(f"note: the translation stopped at the {most} tokens the model writes at "
+                  f"most, before its end: {_shortened(str(items[index]))}", file=sys.stderr)
         return rows
 
     def format_prediction(self, row: dict[str, Any]) -> str:

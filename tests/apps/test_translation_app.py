@@ -101,7 +101,7 @@ def test_train_writes_a_complete_run_directory(trained_run):
     assert len(attention["weights"]) == len(attention["target_tokens"])
     assert all(len(row) == len(attention["source_tokens"]) for row in attention["weights"])
     assert metrics["export"] == {"translation": 0.0, "score": pytest.approx(0.0, abs=1e-4),
-                                 "length": 0.0}
+                                 "length": 0.0, "ended": 0.0}
     assert (trained_run / "attention-test.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     artifacts = json.loads((trained_run / "artifacts.json").read_text())
     assert artifacts["target_vocabulary"][:4] == ["", "[UNK]", "[start]", "[end]"]
@@ -344,3 +344,31 @@ def test_sources_longer_than_the_model_reads_are_reported(trained_run, workspace
             in capsys.readouterr().err)
     report = json.loads((trained_run / "evaluation-long.json").read_text(encoding="utf-8"))
     assert report["sources_cut"] == 1
+
+
+def test_translations_stopped_at_the_longest_output_are_reported(capsys):
+    from apps.translation.app import TranslationApp
+    from rnn_templates.sentence_decoding import _search
+    from rnn_templates.sentences import END_ID
+
+    # Row 0 emits the end token at once; row 1 never does and runs into max_output_length.
+    def step(tokens, states, context):
+        ends = tf.one_hot(tf.fill(tf.shape(tokens), END_ID), 6) * 5.0
+        words = tf.one_hot(tf.fill(tf.shape(tokens), 4), 6) * 5.0
+        return tf.nn.log_softmax(tf.where(states[0] > 0, ends, words)), states
+
+    artifacts = {"max_output_length": 3, "length_penalty": 0.6, "level": "word",
+                 "spaced_punctuation": "", "target_vocabulary": ["", "[UNK]", "[start]",
+                                                                 "[end]", "chat", "le"]}
+    for width in (None, 2):
+        result = _search([step], [[tf.constant([[1.0], [-1.0]])]], [[]], artifacts, width, True)
+        assert result["ended"].numpy().tolist() == [True, False]
+        assert [t.decode() for t in result["translation"].numpy()] == ["", "chat chat chat"]
+    app = TranslationApp()
+    app.use_artifacts(artifacts)
+    outputs = {"translation": ["", "chat chat chat"], "score": [-0.1, -0.2],
+               "ended": [True, False]}
+    rows = app.prediction_rows(outputs, ["Hi.", "The cat."], [None, None])
+    assert "output_cut_at" not in rows[0] and rows[1]["output_cut_at"] == 3
+    assert capsys.readouterr().err == ("note: the translation stopped at the 3 tokens the model "
+                                       "writes at most, before its end: 'The cat.'\n")
