@@ -18,8 +18,9 @@ Run directory layout: ``config.yaml``, ``artifacts.json`` (what the model needs
 besides its weights: class names...), ``model.keras``, ``training.json``,
 ``metrics.json``, ``history.csv``, ``learning_curves.png``, the app's plots,
 ``logs/`` (TensorBoard), ``checkpoints/``, ``saved_model/``, the held-out
-split the app writes (``evaluate`` reads it back) and ``baselines.joblib``
-(the app's reference models, scored beside the model in every report).
+split the app writes (``evaluate`` reads it back), ``baselines.joblib``
+(the app's reference models, scored beside the model in every report) and
+``training_keys.npy`` (keys of the examples learnt from, :meth:`App.example_keys`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ ARTIFACTS_FILE = "artifacts.json"
 APP_FILE = "app.json"
 TRAINING_FILE = "training.json"
 BASELINES_FILE = "baselines.joblib"
+TRAINING_KEYS_FILE = "training_keys.npy"  # App.example_keys of the examples trained on
 SAVED_MODEL_DIR = "saved_model"
 SEARCH_CONFIG = "search.yaml"
 
@@ -151,6 +153,17 @@ class App:
 
     def read_held_out(self, directory: Path, artifacts: dict[str, Any]) -> tuple[Any, Any]:
         raise NotImplementedError
+
+    def example_keys(self, inputs: Any, targets: Any) -> np.ndarray | None:
+        """One key per example, equal for examples the app counts as the same
+        (:func:`rnn_templates.data.splits.example_keys` of their texts, say). The
+        run keeps its training and validation examples' keys, and a file given to
+        ``evaluate`` is checked against them: examples the model learnt from are
+        counted and reported, since their scores overstate how it does on new data.
+        None (the default): no such check, e.g. where windows of one series overlap
+        by design.
+        """
+        return None
 
     # --- 2. model --------------------------------------------------------------
 
@@ -429,6 +442,7 @@ class Runner:
                                               epochs=refit_epochs)
         baselines = self._fit_baselines(config, prepared, work)
         metrics: dict[str, Any] = {"training": training, **(extra or {})}
+        self._keep_training_keys(prepared, work)
         # A model refitted on train + validation is scored on the test split only.
         for split in ("test",) if refit_epochs else ("validation", "test"):
             inputs, targets = prepared.splits[split]
@@ -526,6 +540,32 @@ class Runner:
                 for baseline in baselines}
         self.app.plots(metrics, artifacts, directory, name)  # the baselines' scores included
         return metrics
+
+    def _keep_training_keys(self, prepared: Prepared, work: Path) -> np.ndarray | None:
+        """Write the keys of the examples the model learns from (training and validation
+        splits) to the run directory; None when the app has no keys."""
+        parts = [self.app.example_keys(*prepared.splits[name])
+                 for name in ("train", "validation") if len(prepared.splits[name][1])]
+        if not parts or any(part is None for part in parts):
+            return None
+        keys = np.unique(np.concatenate(parts))
+        with io.atomic_path(work / TRAINING_KEYS_FILE) as temporary, open(temporary, "wb") as f:
+            np.save(f, keys)
+        return keys
+
+    def _note_seen(self, training_keys: np.ndarray, examples: tuple[Any, Any], source: str,
+                   metrics: dict) -> None:
+        """Count (in ``metrics["seen_in_training"]``) and report the examples of
+        ``examples`` (read from ``source``) that the model learnt from."""
+        keys = self.app.example_keys(*examples)
+        if keys is None:
+            return
+        seen = int(np.isin(keys, training_keys).sum())
+        metrics["seen_in_training"] = seen
+        if seen:
+            print(f"note: {seen} of {len(keys)} examples of {source} are also among the "
+                  "examples the model learnt from (its training and validation splits): their "
+                  "scores overstate how it does on new data", file=sys.stderr)
 
     def _lines(self, name: str, metrics: dict) -> list[str]:
         """The model's summary line for one split, then one per baseline."""
@@ -802,6 +842,9 @@ class Runner:
         metrics = self._evaluate(model, inputs, targets, artifacts, run_dir, f"evaluation-{name}",
                                  baselines)
         metrics["source"] = source
+        if data_path is not None and (run_dir / TRAINING_KEYS_FILE).is_file():
+            self._note_seen(np.load(run_dir / TRAINING_KEYS_FILE), (inputs, targets),
+                            str(data_path), metrics)
         io.write_json(run_dir / f"evaluation-{name}.json", metrics)
         print("\n".join(self._lines(name, metrics)))
         details = self.app.details(metrics)

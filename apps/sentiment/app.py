@@ -30,6 +30,7 @@ from rnn_templates.baselines import TfidfLogisticRegression
 from rnn_templates.data.labelled import with_test
 from rnn_templates.data.labels import check_classes, class_indices, stratified_split
 from rnn_templates.data.readers import require_file, resolve_path
+from rnn_templates.data.splits import example_keys
 from rnn_templates.embeddings import pretrained_embedding
 from rnn_templates.errors import UserInputError
 from rnn_templates.text import TextState, make_vectorizer, string_model, token_ids
@@ -96,6 +97,9 @@ class SentimentApp(App):
         io.write_table(directory / TEST_FILE, ["text", "label"],
                        ([" ".join(str(text).split()), names[label]]
                         for text, label in zip(inputs, targets, strict=True)))
+
+    def example_keys(self, inputs, targets):
+        return example_keys(inputs)  # the same text, whatever its label
 
     def read_held_out(self, directory: Path, artifacts):
         path = directory / TEST_FILE

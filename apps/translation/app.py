@@ -32,7 +32,7 @@ from rnn_templates import io
 from rnn_templates.app import App, Prepared
 from rnn_templates.data import pairs as data_io
 from rnn_templates.data.readers import require_file, resolve_path
-from rnn_templates.data.splits import random_split
+from rnn_templates.data.splits import example_keys, random_split
 from rnn_templates.errors import UserInputError
 from rnn_templates.layers import TrimPadding
 from rnn_templates.reporting import plot_attention
@@ -138,6 +138,9 @@ class TranslationApp(App):
         io.write_text(directory / TEST_FILE, "".join(
             f"{' '.join(str(s).split())}\t{' '.join(str(t).split())}\n"
             for s, t in zip(inputs, targets, strict=True)))
+
+    def example_keys(self, inputs, targets):
+        return example_keys(inputs, targets)  # the same pair
 
     def read_held_out(self, directory: Path, artifacts):
         path = directory / TEST_FILE

@@ -105,7 +105,20 @@ def test_evaluate_on_another_file(trained_run, workspace):
     other.write_text("\n".join(json.dumps({"text": t, "label": y}) for t, y in [
         ("The waiter was rude.", "negative"), ("Lovely pasta.", "positive")]) + "\n")
     assert main(["sentiment", "evaluate", "--run-dir", str(trained_run), "--data", str(other)]) == 0
-    assert json.loads((trained_run / "evaluation-other.json").read_text())["examples"] == 2
+    evaluation = json.loads((trained_run / "evaluation-other.json").read_text())
+    assert evaluation["examples"] == 2 and evaluation["seen_in_training"] == 0
+
+
+def test_evaluate_on_the_training_data_says_so(trained_run, small_csv, capsys):
+    capsys.readouterr()
+    assert main(["sentiment", "evaluate", "--run-dir", str(trained_run), "--data",
+                 str(small_csv)]) == 0
+    evaluation = json.loads((trained_run / "evaluation-small.json").read_text())
+    held_out = len((trained_run / "test.tsv").read_text().splitlines()) - 1  # header
+    learnt = evaluation["examples"] - held_out
+    assert evaluation["seen_in_training"] == learnt > 300
+    assert (f"note: {learnt} of {evaluation['examples']} examples of {small_csv} are also among "
+            "the examples the model learnt from") in capsys.readouterr().err
 
 
 def test_export_to_another_folder_and_predict(trained_run, workspace, capsys):

@@ -271,7 +271,8 @@ def test_evaluate_reads_a_file_that_starts_with_a_byte_order_mark(trained_run, s
     for path in (plain, bom):
         assert main(["translation", "evaluate", "--run-dir", str(trained_run), "--data",
                      str(path)]) == 0
-    assert "byte-order mark" not in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "byte-order mark" not in captured.err
     reports = {json.loads(path.read_text(encoding="utf-8"))["source"]: path
                for path in trained_run.glob("evaluation-*.json")}
     with_mark = json.loads(reports[str(bom)].read_text(encoding="utf-8"))
@@ -282,6 +283,11 @@ def test_evaluate_reads_a_file_that_starts_with_a_byte_order_mark(trained_run, s
     assert with_mark["examples"] == without["examples"] > 0
     assert with_mark["samples"] == without["samples"]
     assert "\ufeff" not in json.dumps(with_mark, ensure_ascii=False)
+    # Those are the training pairs: all but the held-out ones were learnt from.
+    held_out = len((trained_run / "test.tsv").read_text(encoding="utf-8").splitlines())
+    assert with_mark["seen_in_training"] == with_mark["examples"] - held_out
+    assert (f"note: {with_mark['examples'] - held_out} of {with_mark['examples']} examples of "
+            f"{bom} are also among the examples the model learnt from") in captured.err
 
 
 def test_a_csv_with_other_column_names_is_refused_with_this_apps_options(workspace, capsys):
