@@ -181,22 +181,38 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
 
     if args.output:
         _check_output(args)
+    if args.input and args.input != "-":
+        for _ in iter_lines(args.input):  # a bad line is refused before any prediction
+            pass
     runner = spec.runner()
     runner.app.use_options(vars(args))  # the options the app added (AppSpec.arguments) too
     progress = bool(args.input) and sys.stderr.isatty()
     lines = (json_line(row) if args.json else runner.app.format_prediction(row)
              for row in runner.predict(args.model, items(), batch_size=args.batch_size,
                                        progress=progress, describe=describe))
-    if args.output:  # written whole, atomically, once every input is predicted
-        from rnn_templates.io import write_text
+    from rnn_templates.io import users_outputs, write_text
 
-        header = None if args.json else runner.app.prediction_header()
-        body = [*([header] if header else []), *lines]
-        write_text(args.output, "\n".join(body) + "\n")
-        print(f"{len(body) - bool(header)} predictions written to {args.output}")
-    else:
-        for line in lines:
-            print(line, flush=progress)
+    with users_outputs():  # what predict writes is the user's, even inside a run directory
+        if args.output:  # written whole, atomically, once every input is predicted
+            header = None if args.json else runner.app.prediction_header()
+            body = [*([header] if header else []), *lines]
+            write_text(args.output, "\n".join(body) + "\n")
+            print(f"{len(body) - bool(header)} predictions written to {args.output}")
+        else:
+            printed = 0
+            try:
+                for line in lines:
+                    print(line, flush=progress)
+                    printed += 1
+            except UserInputError as error:
+                if not printed:
+                    raise
+                raise UserInputError(
+                    error.what, where=error.where, expected=error.expected,
+                    received=error.received,
+                    fix=f"{error.fix + '; ' if error.fix else ''}the {printed} prediction"
+                    f"{'s' if printed != 1 else ''} printed before this error are for the "
+                    f"first {printed} inputs only") from None
     if blank:
         print(f"note: {len(blank)} blank input line(s) predicted as empty inputs, one output "
               f"each (line {', '.join(map(str, blank[:5]))}{', ...' if len(blank) > 5 else ''} "
@@ -211,11 +227,12 @@ def _check_output(args: argparse.Namespace) -> None:
         raise UserInputError("--output is the --input file", where=args.output,
                              fix="write the predictions to another file")
     model = Path(args.model)
-    if output.exists() and model.exists() and (
-            os.path.samefile(output, model) or model in output.resolve().parents
-            or model.resolve() in output.resolve().parents):
-        raise UserInputError("--output would write over the --model it predicts with",
-                             where=args.output, fix="write the predictions to another file")
+    if model.exists() and ((output.exists() and os.path.samefile(output, model))
+                           or (model.is_dir() and model.resolve() in output.resolve().parents)):
+        raise UserInputError("--output is inside the --model it predicts with",
+                             where=args.output, expected="a file outside the model's folder",
+                             fix="write the predictions to another file (re-exporting the model "
+                             "replaces its folder)")
     if output.is_file() and not args.overwrite:
         raise UserInputError("file exists", where=args.output,
                              fix="choose another --output, or add --overwrite to replace it")

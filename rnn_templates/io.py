@@ -15,6 +15,7 @@ another kind (a training run where an export goes), and names it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import errno
 import io
@@ -226,11 +227,31 @@ def read_marker(folder: Path) -> Marker:
     return Marker(kind, lines, True)
 
 
+_USERS_OUTPUTS: contextvars.ContextVar[bool] = contextvars.ContextVar("users_outputs",
+                                                                      default=False)
+
+
+@contextlib.contextmanager
+def users_outputs() -> Iterator[None]:
+    """Files and folders written inside this block belong to the user (``predict``'s
+    outputs): still written atomically, but never listed in a sealed folder around
+    them, so replacing or re-exporting that run refuses to delete them rather than
+    deleting them as its own."""
+    token = _USERS_OUTPUTS.set(True)
+    try:
+        yield
+    finally:
+        _USERS_OUTPUTS.reset(token)
+
+
 def _register(written: Path) -> None:
     """Add ``written`` to the list of the nearest sealed folder above it (a report
     that ``evaluate`` or ``export`` adds to a finished run), so that folder can still be
     replaced. Folders on the way that this project did not list stay unlisted: a
-    user's folder holding an output is still the user's."""
+    user's folder holding an output is still the user's, and so is what is written
+    under :func:`users_outputs`."""
+    if _USERS_OUTPUTS.get():
+        return
     for folder in written.parents:
         marker = folder / MARKER
         if marker.is_file():

@@ -13,8 +13,10 @@ import pytest
 
 from apps.sentiment import app
 from apps.sentiment.config import SentimentConfig
+from rnn_templates import io
 from rnn_templates import reporting as report
 from rnn_templates.cli import main
+from rnn_templates.errors import UserInputError
 from rnn_templates.export import call_in_fresh_process
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,8 +157,26 @@ def test_export_to_another_folder_and_predict(trained_run, workspace, capsys):
         model = model_file if target == model_file else destination
         assert main(["sentiment", "predict", "--model", str(model), "--output", str(target),
                      "--overwrite", "Fine."]) == 2
-        assert "would write over the --model" in capsys.readouterr().err
+        assert "--output is inside the --model it predicts with" in capsys.readouterr().err
     assert model_file.read_bytes() == before
+    assert main(["sentiment", "predict", "--model", str(destination), "--output",
+                 str(destination / "new.tsv"), "Fine."]) == 2  # re-exporting would delete it
+    assert not (destination / "new.tsv").exists()
+    # Predictions written into a run directory are the user's: replacing the run keeps them.
+    kept = trained_run / "my_predictions.tsv"
+    assert main(["sentiment", "predict", "--model", str(destination), "--output", str(kept),
+                 "Fine."]) == 0
+    assert "my_predictions.tsv" not in io.read_marker(trained_run).entries
+    with pytest.raises(UserInputError, match="my_predictions.tsv"):
+        io.check_replaceable(trained_run, option="--run-dir", kind="run")
+    kept.unlink()
+    # A bad line late in the input is refused before anything is printed.
+    late = workspace / "late.txt"
+    late.write_bytes(b"Fine.\n" * 300 + b"caf\xe9\n")
+    capsys.readouterr()
+    assert main(["sentiment", "predict", "--model", str(destination), "--input", str(late)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"{late}:301" in captured.err
     # An export never replaces a training run (its own, say).
     assert main(["sentiment", "export", "--run-dir", str(trained_run),
                  "--output", str(trained_run)]) == 2
