@@ -20,6 +20,7 @@ import csv
 import errno
 import io
 import json
+import math
 import os
 import re
 import secrets
@@ -436,8 +437,28 @@ def save_weights(model: Any, path: str | os.PathLike) -> Path:
 
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:
-    """Write indented, key-sorted JSON atomically."""
-    return write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    """Write indented, key-sorted JSON atomically; NaN and infinite numbers (a score
+    with nothing to score, say) are written as ``null``, which every JSON reader takes.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = write_json(pathlib.Path(tempfile.mkdtemp()) / "m.json", {"auc": float("nan")})
+        >>> json.loads(path.read_text())
+        {'auc': None}
+    """
+    return write_text(path, json.dumps(_finite(data), indent=2, sort_keys=True,
+                                       allow_nan=False) + "\n")
+
+
+def _finite(data: Any) -> Any:
+    """``data`` with every NaN or infinite float replaced by None."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(value) for value in data]
+    return data
 
 
 def write_yaml(path: str | os.PathLike, data: dict[str, Any]) -> Path:

@@ -225,3 +225,13 @@ def test_replacing_a_linked_folder_removes_the_link_not_what_it_points_to(tmp_pa
     assert link.is_dir() and not link.is_symlink()
     assert (old / "a.txt").read_text() == "a"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "old"]
+
+
+def test_json_reports_write_scores_that_are_not_numbers_as_null(tmp_path):
+    path = io.write_json(tmp_path / "metrics.json", {
+        "test": {"roc_auc": float("nan"), "accuracy": 1.0, "per_step": [0.5, float("inf")]},
+        "rows": (1, -float("inf"))})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"test": {"roc_auc": None, "accuracy": 1.0,
+                                         "per_step": [0.5, None]}, "rows": [1, None]}

@@ -28,7 +28,12 @@ from rnn_templates import io, reporting
 from rnn_templates.app import App, Prepared
 from rnn_templates.baselines import TfidfLogisticRegression
 from rnn_templates.data.labelled import with_test
-from rnn_templates.data.labels import check_classes, class_indices, stratified_split
+from rnn_templates.data.labels import (
+    check_classes,
+    class_indices,
+    note_missing_classes,
+    stratified_split,
+)
 from rnn_templates.data.readers import require_file, resolve_path
 from rnn_templates.data.splits import example_keys
 from rnn_templates.embeddings import pretrained_embedding
@@ -51,6 +56,12 @@ class SentimentApp(App):
             require_file(resolve_path(config.test_data), "--test-data", folder_ok=True)
             test = data_io.load(dataclasses.replace(config, data=config.test_data, test_data=""))
             data.test = with_test(data, test)
+            if not len(data.test):
+                raise UserInputError(
+                    "nothing left to test on: every text of the test data is also in the "
+                    "training data", where=test.source, received=f"{len(test)} texts",
+                    fix="give test texts the model does not train on, or leave out "
+                    "--test-data to hold out part of --data")
         return data
 
     def from_arrays(self, config, inputs, targets) -> data_io.LabelledTexts:
@@ -78,6 +89,9 @@ class SentimentApp(App):
         splits = {"train": (data.texts[train], labels[train]),
                   "validation": (data.texts[validation], labels[validation]),
                   "test": held_out}
+        note_missing_classes({name: splits[name][1] for name in ("validation", "test")},
+                             class_names, data.source if data.test is None
+                             else f"{data.source} and {data.test.source}")
         vectorizer = make_vectorizer(splits["train"][0], max_tokens=config.max_tokens,
                                      max_length=config.max_length)
         artifacts: dict[str, Any] = {"class_names": class_names}

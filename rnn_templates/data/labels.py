@@ -7,6 +7,7 @@ index 1, which is the class ROC AUC scores.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 
@@ -14,13 +15,24 @@ import numpy as np
 
 from rnn_templates.errors import UserInputError
 
+# What spreadsheets, pandas and R write for a value that is missing ("none" is left
+# out: it names a class in many label sets).
+MISSING_MARKERS = frozenset({"na", "n/a", "#n/a", "<na>", "nan", "null"})
+
 
 def label_from(value: object, where: str) -> str:
     """A class name from a cell or JSON value; refuse what cannot be a class.
 
+    A label is kept as written (``+1``, ``01``), except that a whole number
+    written with a decimal point (``4.0``, as pandas writes a column with
+    gaps) is the integer. Missing-value markers (``NA``, ``N/A``, ``nan``,
+    ``null``...) are refused as missing labels.
+
     Example:
-        >>> label_from(4.0, "reviews.csv:3"), label_from(" pos ", "reviews.csv:4")
-        ('4', 'pos')
+        >>> label_from(4.0, "f.csv:3"), label_from(" pos ", "f.csv:4"), label_from("4.0", "f.csv:5")
+        ('4', 'pos', '4')
+        >>> label_from("+1", "f.csv:6"), label_from("01", "f.csv:7")
+        ('+1', '01')
     """
     if isinstance(value, bool):
         return str(int(value))
@@ -33,10 +45,18 @@ def label_from(value: object, where: str) -> str:
                 "empty label", where=where, expected="a class name or an integer",
                 fix="fill in or drop the row",
             )
+        if label.casefold() in MISSING_MARKERS:
+            raise UserInputError(
+                "missing label", where=where, expected="a class name or an integer",
+                received=repr(label), fix="fill in or drop the row (a value that marks a "
+                "missing label is not a class)")
         try:
             number = float(label)
         except ValueError:
             return label
+        if not re.fullmatch(r"[-+]?\d+\.0*", label):  # +1, 01, 1e3: kept as written
+            if number.is_integer():
+                return label
         shown = repr(label)
     elif isinstance(value, float):
         number, shown = value, repr(value)
@@ -96,6 +116,32 @@ def check_classes(labels: np.ndarray, source: str, max_classes: int, *,
             received=f"{len(counts)} distinct values such as {sample}",
             fix=f"check {label_hint}: it should name the labels, not the texts",
         )
+    total = sum(counts.values())
+    rare = sorted(name for name, count in counts.items() if count <= max(1, total // 100)
+                  and count <= 5)
+    if rare:
+        listed = ", ".join(f"{name!r} ({counts[name]} row{'s' if counts[name] > 1 else ''})"
+                           for name in rare[:5])
+        print(f"{source}: note: class{'es' if len(rare) > 1 else ''} {listed} of "
+              f"{len(counts)} classes and {total} rows: a typo, or a header read as data? "
+              f"Each is a class of its own; fix or drop those rows if not", file=sys.stderr)
+
+
+def note_missing_classes(parts: dict[str, np.ndarray], class_names: list[str],
+                         source: str) -> None:
+    """Say which classes have no example in a split (``parts``: split name -> class
+    indices): that split's scores say nothing about them."""
+    for name, labels in parts.items():
+        if not len(labels):
+            continue
+        absent = [class_names[i] for i in sorted(set(range(len(class_names)))
+                                                 - set(np.asarray(labels).tolist()))]
+        if absent:
+            print(f"{source}: note: no example of class{'es' if len(absent) > 1 else ''} "
+                  f"{', '.join(map(repr, absent))} in the {name} split ({len(labels)} "
+                  f"examples): its scores say nothing about "
+                  f"{'them' if len(absent) > 1 else 'it'}; add examples, or raise "
+                  f"--set {name}_fraction", file=sys.stderr)
 
 
 def class_indices(labels: np.ndarray, class_names: list[str], source: str) -> np.ndarray:

@@ -402,3 +402,14 @@ def test_on_jax_training_is_refused_up_front_and_the_export_is_built_under_tenso
     ours = call_in_fresh_process(output, texts)
     reference = call_in_fresh_process(trained_run / "saved_model", texts)
     np.testing.assert_allclose(ours["probabilities"], reference["probabilities"], atol=1e-5)
+
+
+def test_a_test_file_made_only_of_training_texts_is_refused_before_training(workspace,
+                                                                            small_csv, capsys):
+    run_dir = workspace / "all_seen"
+    assert main(["sentiment", "train", "--data", str(small_csv), "--test-data", str(small_csv),
+                 "--run-dir", str(run_dir), *TINY]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"rnnt sentiment: error: {small_csv}: nothing left to test on: every "
+                          "text of the test data is also in the training data")
+    assert not run_dir.exists()
