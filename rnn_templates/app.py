@@ -76,6 +76,7 @@ ARTIFACTS_FILE = "artifacts.json"
 APP_FILE = "app.json"
 TRAINING_FILE = "training.json"
 BASELINES_FILE = "baselines.joblib"
+DATA_FINGERPRINT_FILE = "data.sha256"  # what the run trains on: a resume must match it
 TRAINING_KEYS_FILE = "training_keys.npy"  # App.example_keys of the examples trained on
 SAVED_MODEL_DIR = "saved_model"
 SEARCH_CONFIG = "search.yaml"
@@ -468,6 +469,7 @@ class Runner:
         exactly that many epochs and keep the last, instead of early stopping.
         """
         distribute.check_same_start(self.distribution, work)
+        self._check_same_data(prepared, work, epochs)
         if (work / MODEL_FILE).is_file() and (work / TRAINING_FILE).is_file():
             training = json.loads((work / TRAINING_FILE).read_text(encoding="utf-8"))
             return load_keras_model(work / MODEL_FILE), training
@@ -514,6 +516,26 @@ class Runner:
         reporting.plot_learning_curves(work / HISTORY_FILE, work / "learning_curves.png",
                                        kept_epoch=training["kept_epoch"] - 1)
         return model, training
+
+    def _check_same_data(self, prepared: Prepared, work: Path, epochs: int | None) -> None:
+        """Record what a run trains on; refuse to resume it on other data (its saved
+        epochs belong to the data it started with)."""
+        fit_data = self.app.refit_data(prepared) if epochs else self.app.fit_data(prepared)
+        fingerprint = data_fingerprint(*(part for pair in fit_data.values()
+                                         for part in (pair if isinstance(pair, tuple | list)
+                                                      else (pair,))))
+        path = work / DATA_FINGERPRINT_FILE
+        if path.is_file():
+            started = path.read_text(encoding="utf-8").strip()
+            if started != fingerprint:
+                raise UserInputError(
+                    "the data changed since this interrupted run started", where=str(work),
+                    expected=f"the data it started with (fingerprint {started[:12]})",
+                    received=f"other data (fingerprint {fingerprint[:12]})",
+                    fix="restore that data to resume the run, or train into another "
+                    f"--run-dir (the interrupted run stays in {work} until you delete it)")
+        else:
+            io.write_text(path, fingerprint + "\n")
 
     def _fit_baselines(self, config: Any, prepared: Prepared, work: Path) -> list[Any]:
         """The app's reference models, fitted once (a resumed run reloads them)."""

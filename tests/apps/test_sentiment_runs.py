@@ -146,6 +146,34 @@ def test_a_resumed_default_run_ends_like_an_uninterrupted_one(workspace, small_c
     assert_same_training(whole, resumed)
 
 
+def test_an_interrupted_run_is_not_resumed_on_other_data(workspace, monkeypatch, capsys):
+    data = _slice(workspace / "changing.csv", 0, 300)
+    original = data.read_bytes()
+    run_dir = workspace / "changing"
+    args = ["sentiment", "train", "--data", str(data), "--run-dir", str(run_dir), *TINY,
+            "--set", "epochs=3"]
+    real_callbacks = runner_module.standard_callbacks
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, number, logs=None):
+            if number == 1:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner_module, "standard_callbacks",
+                        lambda *a, **k: [*real_callbacks(*a, **k), Interrupt()])
+    assert main(args) == 130
+    monkeypatch.setattr(runner_module, "standard_callbacks", real_callbacks)
+    _slice(data, 0, 360)  # rows added while the run was stopped
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"rnnt sentiment: error: {run_dir}.partial: the data changed since "
+                              "this interrupted run started")
+    assert not any("Traceback" in line for line in err)
+    data.write_bytes(original)  # the data it started with: the run resumes and finishes
+    assert main(args) == 0 and _epochs(run_dir) == [0, 1, 2]
+
+
 # --- 5. a search is tied to its data ------------------------------------------------
 
 
