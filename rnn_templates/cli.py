@@ -27,7 +27,7 @@ from typing import Any
 from rnn_templates.config import describe_config, load_config
 from rnn_templates.distribute import STRATEGIES, tuning_distribution
 from rnn_templates.errors import UserInputError
-from rnn_templates.io import json_line
+from rnn_templates.io import json_line, one_line
 from rnn_templates.standby import StandbyWorkers, pin_to_share
 
 APP_GROUP = "rnn_templates.apps"
@@ -187,7 +187,7 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
     runner = spec.runner()
     runner.app.use_options(vars(args))  # the options the app added (AppSpec.arguments) too
     progress = bool(args.input) and sys.stderr.isatty()
-    lines = (json_line(row) if args.json else runner.app.format_prediction(row)
+    lines = (json_line(row) if args.json else one_line(runner.app.format_prediction(row))
              for row in runner.predict(args.model, items(), batch_size=args.batch_size,
                                        progress=progress, describe=describe))
     from rnn_templates.io import users_outputs, write_text

@@ -515,6 +515,22 @@ def save_figure(figure: Any, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
+# Every character str.splitlines() ends a line at, but "\n" (a line never holds one).
+_LINE_BREAKS = dict.fromkeys(map(ord, "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"), " ")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that some reader takes for a line break (carriage
+    return, form feed, U+0085, U+2028...) written as a space, so that output line N
+    stays input line N.
+
+    Example:
+        >>> one_line("mid" + chr(13) + "line" + chr(0x2028) + "end")
+        'mid line end'
+    """
+    return text.translate(_LINE_BREAKS).replace("\n", " ")
+
+
 def json_line(row: dict[str, Any]) -> str:
     """One JSON object on one line, even for readers that also split at U+0085/U+2028/U+2029.
 

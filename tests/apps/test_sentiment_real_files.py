@@ -61,6 +61,16 @@ def test_one_input_line_is_one_prediction(odd_run, tmp_path, capsys):
                  "--input", str(source)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [row["text"] for row in rows] == lines
+    # The plain output too: every reader's idea of a line break in a text becomes a space.
+    with_return = [*lines, "mid\rcarriage"]
+    source.write_text("\n".join(with_return) + "\n", encoding="utf-8", newline="")
+    output = tmp_path / "predictions.tsv"
+    assert main(["sentiment", "predict", "--model", str(odd_run / "saved_model"),
+                 "--input", str(source), "--output", str(output)]) == 0
+    written = output.read_text(encoding="utf-8").splitlines()
+    assert [line.split("\t")[2] for line in written] == [
+        "".join(" " if ch in ODD or ch == "\r" else ch for ch in text) for text in with_return]
+    assert capsys.readouterr().out == f"{len(with_return)} predictions written to {output}\n"
 
     # blank lines are inputs too (reported), so the outputs still line up
     source.write_text("Great value.\n\n   \nAwful.\n", encoding="utf-8")
