@@ -76,26 +76,49 @@ def music_statistics(grids: list[np.ndarray], artifacts: dict[str, Any],
     return stats
 
 
+def note_runs(voice: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(starts, ends, pitches)`` of the notes of one voice on a grid (a note: a run of
+    one non-zero pitch), found with array operations, not a loop over steps.
+
+    Example:
+        >>> [a.tolist() for a in note_runs(np.array([60, 60, 0, 62, 64, 64]))]
+        [[0, 3, 4], [2, 4, 6], [60, 62, 64]]
+    """
+    voice = np.asarray(voice)
+    if not len(voice):
+        return (np.zeros(0, int),) * 3
+    starts = np.flatnonzero(np.r_[True, voice[1:] != voice[:-1]])
+    ends = np.r_[starts[1:], len(voice)]
+    pitches = voice[starts]
+    sounding = pitches != 0
+    return starts[sounding], ends[sounding], pitches[sounding]
+
+
 def plot_piano_roll(grid: np.ndarray, steps_per_quarter: int, path: Path, title: str) -> None:
-    """Each voice's notes as horizontal bars, time in quarter notes."""
+    """Each voice's notes as horizontal bars, time in quarter notes (one collection of
+    rectangles per voice, so a long piece takes time in proportion to its notes)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
 
     figure, axes = plt.subplots(figsize=(max(6, min(24, len(grid) / 16)), 4))
     colours = plt.get_cmap("tab10")
     for column in range(grid.shape[1]):
-        voice = grid[:, column]
-        step = 0
-        while step < len(voice):
-            end = step + 1
-            while end < len(voice) and voice[end] == voice[step]:
-                end += 1
-            if voice[step]:
-                axes.broken_barh([(step / steps_per_quarter, (end - step) / steps_per_quarter)],
-                                 (voice[step] - 0.4, 0.8), color=colours(column % 10))
-            step = end
+        starts, ends, pitches = note_runs(grid[:, column])
+        if not len(starts):
+            continue
+        left, right = starts / steps_per_quarter, ends / steps_per_quarter
+        low, high = pitches - 0.4, pitches + 0.4
+        corners = np.stack([np.stack([left, low], -1), np.stack([right, low], -1),
+                            np.stack([right, high], -1), np.stack([left, high], -1)], axis=1)
+        axes.add_collection(PolyCollection(corners, facecolors=colours(column % 10),
+                                           edgecolors="none"))
+    sounding = grid[grid > 0]
+    if len(sounding):
+        axes.set_xlim(0, max(len(grid), 1) / steps_per_quarter)
+        axes.set_ylim(sounding.min() - 1, sounding.max() + 1)
     axes.set(xlabel="quarter notes", ylabel="MIDI pitch", title=title)
     axes.grid(alpha=0.3)
     io.save_figure(figure, path)

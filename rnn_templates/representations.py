@@ -234,7 +234,11 @@ class Voices:
         # writing into the same folder at once gets the next one.
         number, path = io.write_numbered(lambda n: directory / f"piece-{n:03d}.mid", first,
                                          midi.midi_bytes(music))
-        plot_piano_roll(grid, self.spq, directory / f"piece-{number:03d}.png", path.name)
+        try:
+            plot_piano_roll(grid, self.spq, directory / f"piece-{number:03d}.png", path.name)
+        except BaseException:  # Ctrl-C, say: no piece without its piano roll
+            path.unlink(missing_ok=True)
+            raise
         return {"midi": str(path), "piano_roll": str(path.with_suffix(".png"))}
 
     def generate(self, model: keras.Model, lm_name: str, seeds: np.ndarray,

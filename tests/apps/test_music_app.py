@@ -162,6 +162,31 @@ def test_predict_writes_midi_and_piano_rolls(trained_run, workspace, capsys):
     assert (out / "piece-004.png").read_text() == "mine" and (out / "piece-005.mid").is_file()
 
 
+def test_a_piano_roll_draws_each_voice_at_once_and_never_goes_missing(trained_run, workspace,
+                                                                     monkeypatch, capsys):
+    import rnn_templates.io as project_io
+    import rnn_templates.notes as notes
+
+    drawn = []
+    monkeypatch.setattr(project_io, "save_figure", lambda figure, path: drawn.append(figure))
+    grid = np.repeat(np.random.default_rng(0).integers(40, 80, size=(5000, 4)), 2, axis=0)
+    notes.plot_piano_roll(grid, 4, workspace / "roll.png", "long")
+    axes = drawn[0].axes[0]
+    assert len(axes.collections) == 4 and not axes.patches  # one collection per voice
+    assert sum(len(c.get_paths()) for c in axes.collections) == sum(
+        len(notes.note_runs(grid[:, v])[0]) for v in range(4))
+    monkeypatch.undo()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(notes, "plot_piano_roll", interrupted)
+    out = workspace / "interrupted"
+    assert main(["music", "predict", "--model", str(trained_run / "saved_model"), "72",
+                 "--steps", "2", "--output-dir", str(out)]) == 130
+    assert not list(out.glob("piece-*"))  # no MIDI file without its piano roll
+
+
 def test_predict_prints_notes_without_an_output_folder(trained_run, capsys):
     assert main(["music", "predict", "--model", str(trained_run / "saved_model"), "72 67 64 48",
                  "--steps", "3", "--temperature", "0"]) == 0
