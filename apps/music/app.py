@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +98,22 @@ class MusicApp(App):
 
     def labelled(self, pieces: data_io.Pieces, artifacts):
         chosen = [g for g, s in zip(pieces.grids, pieces.splits, strict=True) if s == "test"]
-        inputs = data_io.windows(chosen or pieces.grids, artifacts["window"] + 1,
-                                 artifacts["stride"])
-        return inputs, representation(artifacts).targets(inputs)
+        grids, kind, length = chosen or pieces.grids, representation(artifacts), \
+            artifacts["window"] + 1
+        inputs = data_io.windows(grids, length, artifacts["stride"])
+        unit = "notes" if kind.name == "events" else "time steps"
+        if grids and not len(inputs):
+            raise UserInputError(
+                f"nothing to evaluate: every piece is shorter than the model's window + 1 = "
+                f"{length} {unit}", where=pieces.source,
+                received=f"{len(grids)} piece(s), the longest {max(map(len, grids))} {unit}",
+                fix="evaluate on longer pieces, or use a model trained with a smaller window")
+        moved = sum(int(((p > 0) & ((p < kind.low) | (p > kind.high))).sum())
+                    for p in map(kind.pitches, grids))
+        if moved:
+            print(f"{pieces.source}: {moved} notes outside the training range "
+                  f"{kind.low}-{kind.high} read an octave or more inside it", file=sys.stderr)
+        return inputs, kind.targets(inputs)
 
     def write_held_out(self, directory: Path, inputs, targets, artifacts) -> None:
         with io.atomic_path(directory / TEST_FILE) as temporary, open(temporary, "wb") as file:
@@ -157,7 +171,7 @@ class MusicApp(App):
         self.artifacts = artifacts
 
     def use_options(self, options: dict[str, Any]) -> None:
-        checks = {"steps": (1, 100000), "top_k": (0, None)}
+        checks = {"steps": (1, 100000), "top_k": (0, None), "seed": (0, 2**31 - 1)}
         for key, (low, high) in checks.items():
             value = options.get(key)
             if value is not None and (value < low or (high and value > high)):

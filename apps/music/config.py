@@ -95,6 +95,7 @@ def add_arguments(verb: str, parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-p", type=float, default=None,
                         help="nucleus sampling mass, 1 = off")
     parser.add_argument("--seed", type=int, default=0,
-                        help="random seed: the same seed gives the same pieces (default: 0)")
+                        help="random seed, 0 to 2147483647: the same seed gives the same "
+                        "pieces (default: 0)")
     parser.add_argument("--output-dir",
                         help="write each piece as <output-dir>/piece-NNN.mid and a piano-roll PNG")

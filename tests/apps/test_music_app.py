@@ -187,6 +187,26 @@ def test_a_piano_roll_draws_each_voice_at_once_and_never_goes_missing(trained_ru
     assert not list(out.glob("piece-*"))  # no MIDI file without its piano roll
 
 
+def test_evaluate_on_other_pieces_says_what_it_changed_or_cannot_use(trained_run, workspace,
+                                                                    capsys):
+    folder = workspace / "other_pieces"
+    folder.mkdir()
+    header = open(sorted((REPO / "data/music/chorales").glob("*.csv"))[0]).readline()
+    (folder / "short.csv").write_text(header + "72,67,64,48\n" * 4)
+    assert main(["music", "evaluate", "--run-dir", str(trained_run), "--data",
+                 str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert ("nothing to evaluate: every piece is shorter than the model's window + 1 = 9 time "
+            "steps; received 1 piece(s), the longest 4 time steps") in err
+    high = "".join(f"{96 + i % 4},67,64,48\n" for i in range(40))
+    (folder / "short.csv").write_text(header + high)
+    assert main(["music", "evaluate", "--run-dir", str(trained_run), "--data",
+                 str(folder)]) == 0
+    artifacts = json.loads((trained_run / "artifacts.json").read_text())
+    assert (f"40 notes outside the training range {artifacts['low']}-{artifacts['high']} read an "
+            "octave or more inside it") in capsys.readouterr().err
+
+
 def test_predict_prints_notes_without_an_output_folder(trained_run, capsys):
     assert main(["music", "predict", "--model", str(trained_run / "saved_model"), "72 67 64 48",
                  "--steps", "3", "--temperature", "0"]) == 0
@@ -254,6 +274,7 @@ def test_a_seed_csv_with_fewer_voices_leaves_the_lowest_silent(trained_run, work
     (["--top-p", "0"], "--top-p must be in (0, 1]"),
     (["--temperature", "nan"], "--temperature out of range"),
     (["--temperature", "1e9"], "expected 0 (always the likeliest note) to 100; received 1e+09"),
+    (["--seed", "4294967296"], "--seed out of range; expected >= 0 and <= 2147483647"),
     (["60 x"], "not a MIDI pitch"),
     (["missing.mid"], "no such seed file"),
 ])
