@@ -103,13 +103,16 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
     rows: list[np.ndarray] = []
     dim = None
     total = spaced = 0  # spaced: words with a space (numbers left over if the width is wrong)
+    headed = False
+    long_line: tuple[int, int] | None = None  # the first line with more numbers than dim
     with _open_text(path) as stream:
         for number, line in enumerate(stream, start=1):
-            parts = line.rstrip("\n").rstrip(" ").split(" ")
+            parts = line.rstrip("\r\n").rstrip(" ").split(" ")  # Windows line ends too
             if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
                 # word2vec / fastText header: "<count> <dimensions>". The width it gives
                 # holds even where the first word has a space and a number in it.
                 dim = int(parts[1]) or None
+                headed = True
                 continue
             if len(parts) < 2:
                 if not line.strip():
@@ -129,6 +132,8 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
             # Some files hold words with spaces: the numbers are the last `dim` fields.
             word = " ".join(parts[: len(parts) - dim])
             spaced += len(parts) > dim + 1
+            if long_line is None and len(parts) > dim + 1 and _more_numbers(parts, dim):
+                long_line = (number, len(parts) - 1)
             if wanted is not None and word not in wanted:
                 # A cased file (fastText's are) serves a lower-cased vocabulary through
                 # the first casing of each word, unless the word itself comes later.
@@ -153,16 +158,37 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
     if dim is None:
         raise UserInputError("word-vector file is empty", where=str(path),
                              fix="point --set embeddings at a GloVe/word2vec/fastText text file")
-    if total and spaced > total / 2:  # a few multi-word tokens, not most lines
+    if total and spaced > total / 2 and (headed or long_line is None):
+        # a few multi-word tokens, not most lines
         raise UserInputError(
             "most word vectors are longer than the header's width", where=f"{path}:1",
             expected=f"{dim} numbers per word, as the first line says",
             received=f"{spaced} of {total} lines with more fields",
             fix="correct the header's second number, or remove the header line")
+    if long_line is not None:
+        raise UserInputError(
+            "word vector of the wrong length", where=f"{path}:{long_line[0]}",
+            expected=f"{dim} numbers " + ("as the header says" if headed
+                                          else "like the first vector"),
+            received=f"{long_line[1]}", fix="repair or drop that line")
     for word, row in folded.items():
         index.setdefault(word, row)
     vectors = np.stack(rows) if rows else np.zeros((0, dim), dtype="float32")
     return WordVectors(index, vectors, str(path), total)
+
+
+def _more_numbers(parts: list[str], dim: int) -> bool:
+    """Whether the fields before a line's last ``dim`` are more vector numbers, not words.
+
+    A word with spaces may end in a whole number (``chapter 1``); two numbers or a
+    decimal one there make an over-long vector.
+    """
+    extra = parts[1: len(parts) - dim]
+    try:
+        [float(field) for field in extra]
+    except ValueError:
+        return False
+    return len(extra) > 1 or not extra[0].lstrip("+-").isdigit()
 
 
 def _dimensions(parts: list[str], path: Path, number: int) -> int:

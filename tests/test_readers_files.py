@@ -11,7 +11,7 @@ import pytest
 from apps.sentiment import data as data_io
 from apps.sentiment.config import SentimentConfig
 from rnn_templates.config import data_overrides
-from rnn_templates.data.readers import read_delimited, read_table
+from rnn_templates.data.readers import iter_lines, read_delimited, read_table
 from rnn_templates.errors import UserInputError
 
 COLUMNS = {"text": "text_column", "label": "label_column"}
@@ -121,6 +121,27 @@ def test_a_byte_order_mark_is_dropped(tmp_path):
     ascii_only = tmp_path / "bom-ascii.csv"
     ascii_only.write_bytes(b"\xef\xbb\xbftext,label\ngood,pos\nbad,neg\n")
     assert load(ascii_only, encoding="cp1252").texts.tolist() == ["good", "bad"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_is_named_as_utf16_with_advice_that_works(tmp_path, codec):
+    body = "text\tlabel\ncaf\u00e9 au lait\tpos\nflat beer\tneg\n"
+    path = tmp_path / "unicode.tsv"
+    path.write_bytes("\ufeff".encode(codec) + body.encode(codec))  # Excel's "Unicode text"
+    for encoding in ("utf-8", "latin-1"):  # latin-1 would read every byte, as garbage
+        message = refusal(load, path, encoding=encoding)
+        assert message.startswith(f"{path}: file is UTF-16 (it starts with a UTF-16 byte-order "
+                                  f"mark), not {encoding}; ")
+        assert "--set encoding=utf-16" in message and "iconv -f utf-16 -t utf-8" in message
+    for encoding in ("utf-16", codec):
+        assert load(path, encoding=encoding).texts.tolist() == ["caf\u00e9 au lait",
+                                                                 "flat beer"]
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_bytes("Great movie\nawful\n".encode("utf-16"))
+    message = refusal(lambda: list(iter_lines(str(inputs))))
+    assert message.startswith(f"{inputs}: file is UTF-16 (it starts with a UTF-16 byte-order "
+                              "mark), not UTF-8; ")
+    assert "iconv -f utf-16 -t utf-8" in message
 
 
 def test_evaluate_may_set_encoding_and_multiline():
@@ -278,3 +299,84 @@ def test_trailing_separators_and_left_off_empty_cells_are_read(tmp_path):
         path.write_text(content)
         table = read_delimited(path, "csv", columns)
         assert table.columns["label"].tolist() == ["pos", "neg"], name
+
+
+# --- files without a header, and separators ---------------------------------------
+
+
+HEADERLESS = {"0": "text_column", "-1": "label_column"}
+
+
+def test_a_headerless_row_of_another_width_is_refused_wherever_it_is(tmp_path):
+    rows = [f"review number {i} was fine\t{i % 2}" for i in range(8)]
+    lost_tab = tmp_path / "lost_tab.tsv"  # a line that lost its tab never gives a label
+    lost_tab.write_text("\n".join(rows[:5] + ["The food arrived hot."] + rows[5:]) + "\n")
+    assert refusal(read_delimited, lost_tab, "tsv", HEADERLESS, header=False) == (
+        f"{lost_tab}:6: row has too few fields; expected 2 fields like most rows (8 of 9); "
+        "received 1 field(s); check the tabs: a text may not hold a tab")
+    csv_rows = [f"review {i},{i % 2}" for i in range(8)]
+    for line in (1, 5):  # an unquoted comma: the first row no more sets the width than another
+        path = tmp_path / f"comma_{line}.csv"
+        path.write_text("\n".join(csv_rows[:line - 1] + ["I liked it, a lot,1"]
+                                  + csv_rows[line - 1:]) + "\n")
+        message = refusal(read_delimited, path, "csv", HEADERLESS, header=False)
+        assert message.startswith(f"{path}:{line}: row has too many fields; expected 2 fields "
+                                  "like most rows (8 of 9); received 3 field(s); ")
+    trailing = tmp_path / "trailing.tsv"  # a trailing tab still leaves the label last
+    trailing.write_text("great\tpos\nawful\tneg\t\nfine\tpos\n")
+    table = read_delimited(trailing, "tsv", HEADERLESS, header=False)
+    assert table.columns["-1"].tolist() == ["pos", "neg", "pos"]
+
+
+def test_a_headerless_file_of_single_fields_is_refused(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text("great;pos\nawful;neg\n")
+    message = refusal(read_delimited, path, "csv", HEADERLESS, header=False)
+    assert message.startswith(f"{path}: rows have a single field: no comma between the text "
+                              "and the label; ")
+    assert "received 2 of 2 rows with one field" in message and "comma separators" in message
+    narrow = tmp_path / "narrow.tsv"
+    narrow.write_text("great\tpos\nawful\tneg\n")
+    assert refusal(read_delimited, narrow, "tsv", {"0": "text_column", "2": "label_column"},
+                   header=False).endswith("received 2 fields in most rows; check --set "
+                                          "label_column=<position>")
+
+
+def test_a_quoted_line_break_in_a_tsv_is_named_as_the_cause(tmp_path):
+    path = tmp_path / "pandas.tsv"
+    with open(path, "w", newline="", encoding="utf-8") as stream:  # as df.to_csv(sep="\t")
+        writer = csv.writer(stream, delimiter="\t")
+        writer.writerows([["text", "label"], ["fine", "pos"], ["Line one\nline two", "neg"],
+                          ["good", "pos"]])
+    for multiline in (False, True):  # TSV never reads quotes: the message says so
+        assert refusal(read_delimited, path, "tsv", COLUMNS, multiline=multiline) == (
+            f"{path}:3: a quoted text seems to hold a line break (a quote opened on line 3 "
+            "closes on line 4); expected one row per line (TSV is read without quote "
+            "processing, --set multiline=true included); save the file as CSV (pandas: "
+            'df.to_csv("reviews.csv")) and read it with --set multiline=true, or remove the '
+            "line breaks from the texts")
+    saved = tmp_path / "pandas.csv"  # the advice works
+    with open(saved, "w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream).writerows([["text", "label"], ["fine", "pos"],
+                                      ["Line one\nline two", "neg"], ["good", "pos"]])
+    assert read_delimited(saved, "csv", COLUMNS, multiline=True).columns["text"].tolist() == [
+        "fine", "Line one\nline two", "good"]
+    # A row that only lost its tab keeps the usual message.
+    plain = tmp_path / "plain.tsv"
+    plain.write_text('text\tlabel\nfine\tpos\n"quoted" but no tab\ngood\tpos\n')
+    assert "row has too few fields" in refusal(read_delimited, plain, "tsv", COLUMNS)
+
+
+@pytest.mark.parametrize("name, content, what, fix", [
+    ("semi.csv", "text;label\ngreat;pos\n", "the columns are separated by semicolons, not "
+     "commas", "save it with comma separators, or as tab-separated text (.tsv)"),
+    ("tabs.csv", "text\tlabel\ngreat\tpos\n", "the columns are separated by tabs, not commas",
+     "read it with --set format=tsv"),
+    ("commas.tsv", "text,label\ngreat,pos\n", "the columns are separated by commas, not tabs",
+     "read it with --set format=csv"),
+])
+def test_a_header_with_another_separator_names_it(tmp_path, name, content, what, fix):
+    path = tmp_path / name
+    path.write_text(content)
+    message = refusal(read_delimited, path, name.rsplit(".")[-1], COLUMNS)
+    assert message.startswith(f"{path}:1: {what}; ") and message.endswith(fix)

@@ -34,6 +34,9 @@ IMDB_ARCHIVE = "aclImdb_v1.tar.gz"
 def download_imdb(cache_dir: str | os.PathLike, url: str) -> Path:
     """The Large Movie Review Dataset (Maas et al., 2011), downloaded once into ``cache_dir``.
 
+    A failed download removes the folders it created (``datasets/``, and
+    ``cache_dir`` itself when it was new), so the user's folder is left as it was.
+
     Returns:
         The ``aclImdb`` folder (``train/{pos,neg}``, ``test/{pos,neg}``).
     """

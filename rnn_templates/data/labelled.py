@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -102,27 +103,66 @@ def drop_duplicates(data: LabelledTexts, policy: str) -> LabelledTexts:
     return data
 
 
+def _hidden(path: Path) -> bool:
+    """A hidden file or folder (``.ipynb_checkpoints``, macOS's ``._x.txt``) or ``__MACOSX``."""
+    return path.name.startswith(".") or path.name == "__MACOSX"
+
+
 def _read_class_folders(root: Path, encoding: str) -> LabelledTexts:
-    texts, labels = [], []
+    texts, labels, where = [], [], []
+    hidden: list[str] = []  # hidden files and folders left out
+    empty: list[str] = []  # class folders without a .txt file
+    nested: list[str] = []  # folders inside class folders, not read
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         if class_dir.name == "unsup":  # aclImdb's unlabelled reviews
             continue
-        for file in sorted(p for p in class_dir.iterdir() if p.suffix.lower() == ".txt"):
-            text = decode_text(file.read_bytes(), str(file), encoding)
+        if _hidden(class_dir):
+            hidden.append(class_dir.name + "/")
+            continue
+        found = 0
+        for entry in sorted(class_dir.iterdir()):
+            if _hidden(entry):
+                if entry.is_dir() or entry.suffix.lower() == ".txt":  # not .DS_Store
+                    hidden.append(f"{class_dir.name}/{entry.name}" + "/" * entry.is_dir())
+                continue
+            if entry.is_dir():
+                nested.append(f"{class_dir.name}/{entry.name}/")
+                continue
+            if entry.suffix.lower() != ".txt":
+                continue
+            text = decode_text(entry.read_bytes(), str(entry), encoding)
             if not text.strip():
-                raise UserInputError("empty text file", where=str(file),
+                raise UserInputError("empty text file", where=str(entry),
                                      expected="the text of one example",
                                      fix="write the text, or remove the file")
             texts.append(text.replace("<br />", " "))
             labels.append(class_dir.name)
-    return LabelledTexts(np.array(texts, dtype=object), np.array(labels, dtype=object), str(root))
+            where.append(str(entry))
+            found += 1
+        if not found:
+            empty.append(class_dir.name + "/")
+    _note(root, hidden, "hidden file(s) or folder(s) left out (names starting with '.', "
+          "__MACOSX)")
+    _note(root, empty, "class folder(s) with no .txt file, so no class")
+    _note(root, nested, "folder(s) inside class folders not read (move their .txt files up "
+          "into the class folder to use them)")
+    return LabelledTexts(np.array(texts, dtype=object), np.array(labels, dtype=object),
+                         str(root), where=np.array(where, dtype=object))
+
+
+def _note(root: Path, names: list[str], what: str) -> None:
+    if names:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        print(f"{root}: note: {len(names)} {what}: {shown}", file=sys.stderr)
 
 
 def read_folder(path: str | os.PathLike, *, encoding: str = "utf-8") -> LabelledTexts:
     """Read ``root/<class>/*.txt``; with ``root/train`` and ``root/test``, keep that split.
 
     This is the aclImdb layout (``unsup/`` is skipped, ``<br />`` becomes a space).
-    Every file is read with ``encoding``.
+    Every file is read with ``encoding``; each example's ``where`` is its file. Hidden
+    files and folders (``.*``, ``__MACOSX``) are left out, and a note on stderr names
+    them, class folders without a ``.txt`` file and folders nested in class folders.
     """
     root = Path(path)
     if not root.is_dir():

@@ -117,8 +117,8 @@ def check_classes(labels: np.ndarray, source: str, max_classes: int, *,
             fix=f"check {label_hint}: it should name the labels, not the texts",
         )
     total = sum(counts.values())
-    rare = sorted(name for name, count in counts.items() if count <= max(1, total // 100)
-                  and count <= 5)
+    rare = sorted(name for name, count in counts.items() if 100 * count <= total
+                  and count <= 5)  # at most 1% of the rows, and a handful
     if rare:
         listed = ", ".join(f"{name!r} ({counts[name]} row{'s' if counts[name] > 1 else ''})"
                            for name in rare[:5])

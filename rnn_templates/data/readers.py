@@ -18,6 +18,7 @@ import io
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -105,6 +106,20 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32", "utf-32"), (codecs.BOM_UTF32_BE, "UTF-32", "utf-32"),
+              (codecs.BOM_UTF16_LE, "UTF-16", "utf-16"), (codecs.BOM_UTF16_BE, "UTF-16", "utf-16"))
+
+
+def wide_bom(raw: bytes) -> tuple[str, str] | None:
+    """``(name, codec)`` of the UTF-16 or UTF-32 byte-order mark ``raw`` starts with, if any.
+
+    Example:
+        >>> wide_bom("text".encode("utf-16")), wide_bom(b"text")
+        (('UTF-16', 'utf-16'), None)
+    """
+    return next(((name, codec) for bom, name, codec in _WIDE_BOMS if raw.startswith(bom)), None)
+
+
 def decode_text(raw: bytes, where: str, encoding: str = "utf-8") -> str:
     """Decode a file's bytes, naming line and column of a byte the encoding cannot read.
 
@@ -120,6 +135,14 @@ def decode_text(raw: bytes, where: str, encoding: str = "utf-8") -> str:
         '\u201ccafé\u201d'
     """
     name = check_encoding(encoding)
+    wide = wide_bom(raw)
+    if wide and not name.startswith(wide[1]):
+        # Excel's "Unicode text": read as UTF-8 or a single-byte encoding it is garbage.
+        raise UserInputError(
+            f"file is {wide[0]} (it starts with a {wide[0]} byte-order mark), not {encoding}",
+            where=where, fix=f"read it with --set encoding={wide[1]}, or re-save it as UTF-8 "
+            f"(e.g. iconv -f {wide[1]} -t utf-8)",
+        )
     body = raw
     if raw.startswith(codecs.BOM_UTF8) and (name == "utf-8" or not name.startswith("utf")):
         body = raw[len(codecs.BOM_UTF8):]
@@ -129,7 +152,8 @@ def decode_text(raw: bytes, where: str, encoding: str = "utf-8") -> str:
                 where=where, fix="drop --set encoding (UTF-8 is the default)",
             )
     try:
-        return body.decode(name)
+        text = body.decode(name)
+        return text[1:] if wide and text.startswith("\ufeff") else text  # utf-16-le keeps it
     except UnicodeDecodeError as error:
         byte = body[error.start]
         position = f"{where}:{_position(body, error.start, name)}"
@@ -275,6 +299,95 @@ def _check_one_row_per_line(rows: list[tuple[int, int, list[str]]], source: str,
         )
 
 
+def _other_separator(path: Path, fmt: str, names: list[str]) -> UserInputError | None:
+    """The error for a header that is one column holding another separator, else None."""
+    if len(names) != 1:
+        return None
+    found = [(mark, name) for mark, name in (("\t", "tab"), (";", "semicolon"), (",", "comma"))
+             if mark in names[0] and name != ("tab" if fmt == "tsv" else "comma")]
+    if not found:
+        return None
+    mark, name = found[0]
+    other = {"tab": "tsv", "comma": "csv"}.get(name)
+    fix = (f"read it with --set format={other}" if other else
+           "save it with comma separators, or as tab-separated text (.tsv)")
+    return UserInputError(
+        f"the columns are separated by {name}s, not {'tabs' if fmt == 'tsv' else 'commas'}",
+        where=f"{path}:1", expected=f"a {fmt.upper()} header such as "
+        + ("text<TAB>label" if fmt == "tsv" else "text,label"),
+        received=f"one column {names[0][:60]!r}", fix=fix)
+
+
+def _common_width(rows: list[tuple[int, int, list[str]]], path: Path, fmt: str,
+                  index: dict[str, int], columns: dict[str, str], needed: int
+                  ) -> tuple[int, str]:
+    """The field count of most rows of a file without a header, and how to name it.
+
+    Trailing empty fields (separators at the end of a line) do not count; on a tie
+    the count that came first wins.
+    """
+    counts: Counter[int] = Counter()
+    for _, _, row in rows:
+        if row and (len(row) > 1 or row[0].strip()):
+            full = len(row)
+            while full > 1 and not row[full - 1].strip():
+                full -= 1
+            counts[full] += 1
+    if not counts:
+        return needed, "the first row"
+    width, count = counts.most_common(1)[0]
+    total = sum(counts.values())
+    if count * 2 > total:
+        like = f"most rows ({count} of {total})"
+    else:  # a tie goes to the first row's count
+        like = "the first row" if width == next(iter(counts)) else f"{count} of {total} rows"
+    if width == 1 and len(set(index.values())) > 1:
+        separator = "tab" if fmt == "tsv" else "comma"
+        first = next(row[0] for _, _, row in rows if row and row[0].strip())
+        wrong = _other_separator(path, fmt, [first])
+        raise UserInputError(
+            f"rows have a single field: no {separator} between the text and the label",
+            where=str(path), expected=f"the text and the label separated by a {separator}",
+            received=f"{count} of {total} rows with one field",
+            fix=wrong.fix if wrong else f"check the {separator}s, or --set format=<format>",
+        )
+    if width < needed:
+        position = max(index.values(), key=lambda p: p if p >= 0 else -p - 1)
+        option = next(columns[name] for name, p in index.items() if p == position)
+        raise UserInputError(
+            f"column position {position} is past the end of the rows", where=str(path),
+            expected=f"positions among 0-{width - 1}, or -1 for the last column",
+            received=f"{width} fields in most rows", fix=f"check --set {option}=<position>")
+    return width, like
+
+
+def _refuse_quoted_break(physical: list[str], line: int, width: int, path: Path) -> None:
+    """Refuse TSV row ``line`` when, read with CSV quotes, it is a quoted text over lines.
+
+    pandas and spreadsheets put a text that holds a line break in double quotes;
+    TSV is read without quote processing, so its row looks cut short.
+    """
+    reader = csv.reader(physical, delimiter="\t")
+    start = 1
+    try:
+        for row in reader:
+            end = reader.line_num
+            if start <= line <= end:
+                if end > start and len(row) == width:
+                    raise UserInputError(
+                        f"a quoted text seems to hold a line break (a quote opened on line "
+                        f"{start} closes on line {end})", where=f"{path}:{start}",
+                        expected="one row per line (TSV is read without quote processing, "
+                        "--set multiline=true included)",
+                        fix="save the file as CSV (pandas: df.to_csv(\"reviews.csv\")) and "
+                        "read it with --set multiline=true, or remove the line breaks from "
+                        "the texts")
+                return
+            start = end + 1
+    except csv.Error:
+        return
+
+
 def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
                    header: bool = True, encoding: str = "utf-8",
                    multiline: bool = False, missing_fix: str | None = None,
@@ -284,7 +397,9 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
     A CSV row must fit on one line unless ``multiline``: a double quote that
     opens a text and is not closed on that line would take the following lines
     into that text, silently, so such a file is refused with the line where the
-    quote opened. A quote still open at the end of the file is always refused.
+    quote opened. A quote still open at the end of the file is always refused. TSV
+    is read without quote processing; a row cut short by a quoted text over lines is
+    refused with that cause, and a header holding another separator (``;``) is named.
 
     Args:
         path: The file.
@@ -292,7 +407,8 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
         columns: The config option for each wanted column name, e.g.
             ``{"review": "text_column"}`` (named in the message when missing).
         header: ``False`` for a file without a header row: columns are then
-            named by position, ``"0"``, ``"1"``... and ``"-1"`` for the last one.
+            named by position, ``"0"``, ``"1"``... and ``"-1"`` for the last one,
+            and every row must have the field count of most rows.
         encoding: The text encoding of the file (a Python codec name).
         multiline: Accept CSV rows whose quoted texts hold line breaks; each
             row's line is then the line it starts on.
@@ -332,7 +448,8 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
         names = [name.strip() for name in rows.pop(0)[2]] if rows else []
         for wanted, option in columns.items():
             if wanted not in names:
-                raise _missing(path, "1", wanted, option, names, missing_fix)
+                raise (_other_separator(path, fmt, names)
+                       or _missing(path, "1", wanted, option, names, missing_fix))
         index = {name: names.index(name) for name in columns}
     else:
         names = []
@@ -349,23 +466,28 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
     values: dict[str, list[str]] = {name: [] for name in columns}
     lines: list[int] = []
     needed = max(p if p >= 0 else -p - 1 for p in index.values()) + 1
-    # No row holds more than the header's fields (or, without a header, the first
-    # row's) unless the extra ones are empty (trailing separators): a separator inside
-    # an unquoted text would otherwise shift the columns unseen. A shorter row is read
-    # while it holds the wanted columns (spreadsheets leave off empty trailing cells).
-    width = len(names) or next((len(row) for _, _, row in rows
-                                if row and (len(row) > 1 or row[0].strip())), needed)
+    # No row holds more than the header's fields (or, without a header, most rows')
+    # unless the extra ones are empty (trailing separators): a separator inside an
+    # unquoted text would otherwise shift the columns unseen. With a header, a shorter
+    # row is read while it holds the wanted columns (spreadsheets leave off empty
+    # trailing cells); without one, where the last column is the label, it is refused.
+    if names:
+        width, like = len(names), "the header"
+    else:
+        width, like = _common_width(rows, path, fmt, index, columns, needed)
     separator = "tab" if fmt == "tsv" else "comma"
     for first, _, row in rows:
         if not row or (len(row) == 1 and not row[0].strip()):
             continue  # a blank line; a row of empty fields goes on, for the app to report
-        few = len(row) < needed or bool(names) and len(row) <= max(index.values())
+        few = (len(row) <= max(index.values()) if names else len(row) < width) \
+            or len(row) < needed
         many = any(field.strip() for field in row[width:])
         if few or many:
             if skipped is not None:
                 skipped.append((first, f"{len(row)} field(s), {width} expected"))
                 continue
-            like = "the header" if names else "the first row"
+            if fmt == "tsv":
+                _refuse_quoted_break(physical, first, width, path)
             raise UserInputError(
                 f"row has too {'few' if few else 'many'} fields",
                 where=f"{path}:{first}",
@@ -374,6 +496,7 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
                                                  "must be in double quotes" if fmt != "tsv"
                                                  else ": a text may not hold a tab"),
             )
+        row = row[:width]  # the extra fields are empty: -1 is still the last column
         for name, position in index.items():
             values[name].append(row[position])
         lines.append(first)
@@ -485,6 +608,14 @@ def iter_lines(path: str, *, option: str = "--input") -> Iterator[str]:
 def _utf8_lines(stream: BinaryIO, name: str) -> Iterator[str]:
     stdin = name == "standard input"
     for number, raw in enumerate(stream, start=1):
+        wide = wide_bom(raw) if number == 1 else None
+        if wide:
+            raise UserInputError(
+                f"{'standard input' if stdin else 'file'} is {wide[0]} (it starts with a "
+                f"{wide[0]} byte-order mark), not UTF-8", where=name,
+                fix=(f"pipe it through iconv -f {wide[1]} -t utf-8" if stdin else
+                     f"re-save the file as UTF-8 (e.g. iconv -f {wide[1]} -t utf-8)"),
+            )
         try:
             line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as error:
@@ -514,7 +645,8 @@ def fetch_archive(url: str, archive: str, cache_dir: str | os.PathLike, folder: 
     Args:
         url: Where to download from (a local ``http://`` URL works too).
         archive: The archive's file name.
-        cache_dir: The cache folder (created if missing).
+        cache_dir: The cache folder (created if missing; a failed download removes
+            the folders it created).
         folder: The folder the archive must unpack to.
         what: The dataset's name, for messages.
         fix: What to do without a network, for messages.
@@ -527,15 +659,28 @@ def fetch_archive(url: str, archive: str, cache_dir: str | os.PathLike, folder: 
     # get_file silently falls back to /tmp/.keras when the cache folder does not
     # exist yet (it checks that it is writable), so create it first.
     cache = Path(cache_dir).resolve()
+    # The folders this attempt creates (get_file adds datasets/), deepest first: a failed
+    # download removes them again, so nothing is left behind in the user's folder.
+    created = [folder for folder in (cache / "datasets", cache, *cache.parents)
+               if not folder.exists()]
     cache.mkdir(parents=True, exist_ok=True)
+    done = False
     try:
         extracted = keras.utils.get_file(fname=archive, origin=url, extract=True,
                                          cache_dir=str(cache))
+        done = True
     except Exception as error:  # get_file raises bare Exception on network failures
         raise UserInputError(
             f"could not download {what}", where=url,
             received=str(error).splitlines()[0][:200], fix=f"check the network, or {fix}",
         ) from None
+    finally:
+        if not done:  # also on Ctrl-C; get_file itself deletes a partial archive
+            for folder in created:
+                try:
+                    folder.rmdir()  # only while empty
+                except OSError:
+                    break
     unpacked = Path(extracted) / folder
     if not unpacked.is_dir():
         raise UserInputError(

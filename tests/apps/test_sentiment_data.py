@@ -70,6 +70,38 @@ def test_folder_per_class_and_acl_imdb_layout(tmp_path):
     assert plain.test is None and sorted(set(plain.labels)) == ["neg", "pos"]
 
 
+def test_class_folders_leave_out_hidden_entries_and_name_what_they_do_not_read(tmp_path,
+                                                                               capsys):
+    root = tmp_path / "reviews"
+    for label in ("neg", "pos"):
+        (root / label).mkdir(parents=True)
+        for k in range(3):
+            write(root / label / f"{k}.txt", f"a {label} text number {k}")
+        # macOS metadata beside each text: not UTF-8, and no review
+        write(root / label / f"._{label}.txt", b"\x00\x05\x16\x07\x00\x02Mac OS X \xb0")
+        write(root / label / ".DS_Store", b"\x00\x00\x00\x01Bud1")
+    (root / ".ipynb_checkpoints").mkdir()
+    write(root / ".ipynb_checkpoints" / "notes-checkpoint.txt", "a notebook")
+    (root / "__MACOSX" / "pos").mkdir(parents=True)
+    write(root / "__MACOSX" / "pos" / "._0.txt", b"\xb0")
+    (root / "neutral").mkdir()  # an empty class folder
+    (root / "pos" / "more").mkdir()  # a nested folder
+    write(root / "pos" / "more" / "x.txt", "nested text")
+    write(root / "pos" / "3.txt", "a neg text number 0 ")  # a repeat, in another file
+    data = load(root)
+    assert data.classes == ["neg", "pos"] and len(data) == 6
+    assert sorted(data.where.tolist()) == sorted(
+        str(root / label / f"{k}.txt") for label in ("neg", "pos") for k in range(3))
+    err = capsys.readouterr().err
+    assert (f"{root}: note: 4 hidden file(s) or folder(s) left out (names starting with '.', "
+            "__MACOSX): .ipynb_checkpoints/, __MACOSX/, neg/._neg.txt and 1 more\n") in err
+    assert f"{root}: note: 1 class folder(s) with no .txt file, so no class: neutral/\n" in err
+    assert f"{root}: note: 1 folder(s) inside class folders not read (move" in err
+    assert "pos/more/" in err and ".DS_Store" not in err
+    # Repeats are reported by file, the only place a folder's example can be found.
+    assert f"first at {root / 'pos' / '3.txt'})" in err
+
+
 def test_labels_one_case_apart_a_number_as_text_and_an_empty_text_file_are_refused(tmp_path):
     path = write(tmp_path / "r.csv", "text,label\ngreat,positive\nbad,negative\n"
                  "fine,Positive\nawful,negative\n")
@@ -236,3 +268,10 @@ def test_imdb_download_failure_is_one_clear_line(tmp_path, imdb_server):
                              imdb_url=f"{imdb_server}/missing.tar.gz")
     with pytest.raises(UserInputError, match="could not download IMDB; received .*404"):
         data_io.load(config)
+    assert not (tmp_path / "cache").exists()  # nothing half-made is left behind
+    mine = tmp_path / "mine"  # in a folder of the user's, only what was there stays
+    (mine / "pos").mkdir(parents=True)
+    with pytest.raises(UserInputError, match="could not download IMDB"):
+        data_io.load(SentimentConfig(data=str(mine), format="imdb",
+                                     imdb_url=f"{imdb_server}/missing.tar.gz"))
+    assert [p.name for p in mine.iterdir()] == ["pos"]
