@@ -143,6 +143,11 @@ class App:
         """Split, and fit preprocessing on the training split only."""
         raise NotImplementedError
 
+    def load_evaluation_data(self, config: Any) -> Any:
+        """Read a file given to ``evaluate --data`` (default: as :meth:`load_data` does);
+        an app may accept there what training refuses (one class, say)."""
+        return self.load_data(config)
+
     def labelled(self, data: Any, artifacts: dict[str, Any]) -> tuple[Any, Any]:
         """``(inputs, targets)`` of other labelled data, in a trained run's terms."""
         raise NotImplementedError
@@ -850,7 +855,8 @@ class Runner:
                                  {k: v for k, v in stored.items()
                                   if k in {f.name for f in dataclasses.fields(
                                       self.app.config_class)}})
-            inputs, targets = self.app.labelled(self.app.load_data(config), artifacts)
+            inputs, targets = self.app.labelled(self.app.load_evaluation_data(config),
+                                                artifacts)
             source = str(Path(data_path).resolve())
             name = _report_name(run_dir, Path(data_path).stem, source)
         if not len(targets):

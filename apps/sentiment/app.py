@@ -54,7 +54,8 @@ class SentimentApp(App):
         data = data_io.load(config)
         if config.test_data:
             require_file(resolve_path(config.test_data), "--test-data", folder_ok=True)
-            test = data_io.load(dataclasses.replace(config, data=config.test_data, test_data=""))
+            test = data_io.load(dataclasses.replace(config, data=config.test_data, test_data=""),
+                                training=False)
             data.test = with_test(data, test)
             if not len(data.test):
                 raise UserInputError(
@@ -63,6 +64,9 @@ class SentimentApp(App):
                     fix="give test texts the model does not train on, or leave out "
                     "--test-data to hold out part of --data")
         return data
+
+    def load_evaluation_data(self, config: SentimentConfig) -> data_io.LabelledTexts:
+        return data_io.load(config, training=False)  # one class is enough to score
 
     def from_arrays(self, config, inputs, targets) -> data_io.LabelledTexts:
         data = data_io.LabelledTexts(np.asarray(inputs, dtype=object),

@@ -45,8 +45,13 @@ def download_imdb(cache_dir: str | os.PathLike, url: str) -> Path:
                          "--set format=folder")
 
 
-def load(config) -> LabelledTexts:
-    """Read the data a :class:`~apps.sentiment.config.SentimentConfig` points at."""
+def load(config, *, training: bool = True) -> LabelledTexts:
+    """Read the data a :class:`~apps.sentiment.config.SentimentConfig` points at.
+
+    ``training=False`` (a file to test or evaluate on, scored with the classes a
+    model already has): one class, or a rare one, is fine, so the classes are not
+    checked here (the caller checks they are the model's).
+    """
     check_encoding(config.encoding)  # a misspelt codec fails before any download or read
     if config.format == "imdb":
         data = read_folder(download_imdb(config.data, config.imdb_url), encoding=config.encoding)
@@ -59,8 +64,10 @@ def load(config) -> LabelledTexts:
             data = read_labelled_table(path, fmt, config.text_column, config.label_column,
                                        header=config.header, encoding=config.encoding,
                                        multiline=config.multiline)
-            check_classes(data.labels, data.source, config.max_classes)
+            if training:
+                check_classes(data.labels, data.source, config.max_classes)
             return drop_duplicates(data, config.duplicates)
-    check_classes(data.labels, data.source, config.max_classes,
-                  label_hint="the class sub-folders (one per class)")
+    if training:
+        check_classes(data.labels, data.source, config.max_classes,
+                      label_hint="the class sub-folders (one per class)")
     return drop_duplicates(data, config.duplicates)

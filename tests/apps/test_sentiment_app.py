@@ -111,6 +111,21 @@ def test_evaluate_on_another_file(trained_run, workspace):
     assert evaluation["examples"] == 2 and evaluation["seen_in_training"] == 0
 
 
+def test_a_file_of_one_class_can_be_evaluated_and_tested_on(trained_run, workspace, capsys):
+    complaints = workspace / "complaints.tsv"
+    complaints.write_text("text\tlabel\nThe waiter was rude.\tnegative\n"
+                          "Cold soup, slow service.\tnegative\n")
+    assert main(["sentiment", "evaluate", "--run-dir", str(trained_run), "--data",
+                 str(complaints)]) == 0
+    evaluation = json.loads((trained_run / "evaluation-complaints.json").read_text())
+    assert evaluation["examples"] == 2 and evaluation["roc_auc"] is None
+    unknown = workspace / "unknown.tsv"
+    unknown.write_text("text\tlabel\nMeh.\tneutral\n")
+    assert main(["sentiment", "evaluate", "--run-dir", str(trained_run), "--data",
+                 str(unknown)]) == 2
+    assert "labels not seen in training" in capsys.readouterr().err
+
+
 def test_evaluate_on_the_training_data_says_so(trained_run, small_csv, capsys):
     capsys.readouterr()
     assert main(["sentiment", "evaluate", "--run-dir", str(trained_run), "--data",
