@@ -27,6 +27,7 @@ import numpy as np
 from rnn_templates.data.readers import (
     check_encoding,
     decode_text,
+    fetch_archive,
     read_table,
     require_file,
     resolve_format,
@@ -220,23 +221,15 @@ def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, targe
 def download_anki(cache_dir: str | os.PathLike, url: str) -> Path:
     """An Anki archive of manythings.org (``<lang>-eng.zip``), downloaded once into ``cache_dir``.
 
+    A failed download removes the folders it created, as
+    :func:`~rnn_templates.data.readers.fetch_archive` does.
+
     Returns:
         The pairs file inside it (``fra.txt`` for ``fra-eng.zip``).
     """
-    import keras
-
-    cache = Path(cache_dir).resolve()
-    cache.mkdir(parents=True, exist_ok=True)  # get_file falls back to /tmp/.keras otherwise
     archive = url.rstrip("/").rsplit("/", 1)[-1]
-    try:
-        extracted = Path(keras.utils.get_file(fname=archive, origin=url, extract=True,
-                                              cache_dir=str(cache)))
-    except Exception as error:  # get_file raises bare Exception on network failures
-        raise UserInputError(
-            "could not download the Anki archive", where=url,
-            received=str(error).splitlines()[0][:200],
-            fix="check the network, or download it yourself and pass the .txt with --data",
-        ) from None
+    extracted = fetch_archive(url, archive, cache_dir, None, what="the Anki archive",
+                              fix="download it yourself and pass the .txt with --data")
     found = sorted(p for p in extracted.rglob("*.txt") if not p.name.startswith("_"))
     if not found:
         raise UserInputError("the downloaded archive holds no pairs file (*.txt)",

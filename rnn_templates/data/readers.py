@@ -636,8 +636,8 @@ def resolve_path(path: str) -> str:
     return path
 
 
-def fetch_archive(url: str, archive: str, cache_dir: str | os.PathLike, folder: str, *,
-                  what: str, fix: str) -> Path:
+def fetch_archive(url: str, archive: str, cache_dir: str | os.PathLike, folder: str | None,
+                  *, what: str, fix: str) -> Path:
     """Download and unpack ``archive`` from ``url`` once, into ``<cache_dir>/datasets``.
 
     Uses ``keras.utils.get_file`` (cached, so later runs do not download).
@@ -647,7 +647,7 @@ def fetch_archive(url: str, archive: str, cache_dir: str | os.PathLike, folder: 
         archive: The archive's file name.
         cache_dir: The cache folder (created if missing; a failed download removes
             the folders it created).
-        folder: The folder the archive must unpack to.
+        folder: The folder the archive must unpack to; None: where it unpacked.
         what: The dataset's name, for messages.
         fix: What to do without a network, for messages.
 
@@ -681,7 +681,7 @@ def fetch_archive(url: str, archive: str, cache_dir: str | os.PathLike, folder: 
                     folder.rmdir()  # only while empty
                 except OSError:
                     break
-    unpacked = Path(extracted) / folder
+    unpacked = Path(extracted) / (folder or "")
     if not unpacked.is_dir():
         raise UserInputError(
             f"downloaded archive has no {folder} folder", where=str(extracted),

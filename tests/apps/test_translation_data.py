@@ -234,6 +234,7 @@ def test_a_failed_download_is_one_clear_line(server, tmp_path):
                               "received ")
     assert message.endswith("check the network, or download it yourself and pass the .txt "
                             "with --data")
+    assert not (tmp_path / "cache").exists()  # nothing left behind by the failed attempt
 
 
 def test_random_split_is_fixed_by_the_seed_and_refuses_too_few_pairs():
