@@ -325,13 +325,27 @@ def merge_data(first: Any, second: Any) -> Any:
 
 
 def data_fingerprint(*arrays: Any) -> str:
-    """A short SHA-256 of arrays' contents (training data identity for tuning)."""
+    """A SHA-256 of arrays' contents (the identity of training data, for tuning and for
+    resuming); an argument may also be a list, tuple or dict of them (several targets)."""
     digest = hashlib.sha256()
-    for array in arrays:
+    for array in _leaves(arrays):
         array = np.asarray(array)
         digest.update(str((array.shape, array.dtype.str)).encode())
         digest.update(array.astype(str).tobytes() if array.dtype == object else array.tobytes())
     return digest.hexdigest()
+
+
+def _leaves(nest: Any) -> Iterator[Any]:
+    """The arrays of a nest of lists, tuples and dicts (a string is a leaf), in order."""
+    if isinstance(nest, dict):
+        for key in sorted(nest):
+            yield from _leaves(nest[key])
+    elif isinstance(nest, list | tuple) and not (
+            nest and all(isinstance(item, str | int | float) for item in nest)):
+        for item in nest:
+            yield from _leaves(item)
+    else:
+        yield nest
 
 
 def _config_dict(config: Any) -> dict[str, Any]:
@@ -526,9 +540,7 @@ class Runner:
         """Record what a run trains on; refuse to resume it on other data (its saved
         epochs belong to the data it started with)."""
         fit_data = self.app.refit_data(prepared) if epochs else self.app.fit_data(prepared)
-        fingerprint = data_fingerprint(*(part for pair in fit_data.values()
-                                         for part in (pair if isinstance(pair, tuple | list)
-                                                      else (pair,))))
+        fingerprint = data_fingerprint(fit_data)
         path = work / DATA_FINGERPRINT_FILE
         if path.is_file():
             started = path.read_text(encoding="utf-8").strip()

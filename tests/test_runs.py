@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from rnn_templates.errors import UserInputError
@@ -187,3 +188,16 @@ def test_default_run_directories_differ_between_processes(tmp_path):
          f"print(default_run_dir({str(tmp_path)!r}, 'sentiment').name)"],
         capture_output=True, text=True, check=True).stdout.strip()
     assert other != run.name
+
+
+def test_the_data_fingerprint_takes_several_targets_of_other_shapes():
+    from rnn_templates.app import data_fingerprint
+
+    x = np.arange(24.0).reshape(2, 3, 4)
+    targets = [np.zeros((2, 3)), np.ones((2, 3, 1))]  # pitch, step and duration heads, say
+    first = data_fingerprint({"train": (x, targets), "validation": (x, targets)})
+    assert first == data_fingerprint({"validation": (x, targets), "train": (x, targets)})
+    changed = [np.zeros((2, 3)), np.full((2, 3, 1), 2.0)]
+    assert first != data_fingerprint({"train": (x, changed), "validation": (x, targets)})
+    # Plain arrays keep the fingerprint they had (a tuning folder's name depends on it).
+    assert data_fingerprint(x, targets[0]) == data_fingerprint(*[x, targets[0]])
