@@ -201,6 +201,9 @@ class Voices:
                                           message=f"expected notes of shape {shape}"))
         length = tf.shape(notes)[1]
         return checks + [
+            a.assert_positive(tf.shape(notes)[0], message="expected at least one row of notes"),
+            a.assert_positive(length, message="expected at least one chord per row (a row of "
+                              "zeros with seed length 0 for a piece without a seed)"),
             a.assert_all_finite(notes, f"expected finite notes {shape}"),
             a.assert_non_negative(pitches, message="expected MIDI pitches 0 (rest) to 127"),
             a.assert_less_equal(pitches, 127.0, message="expected MIDI pitches 0 (rest) to 127"),

@@ -137,6 +137,13 @@ def test_the_exported_generator_refuses_a_bad_request(trained_run):
             request[name] = tf.constant(value)
             with pytest.raises(tf.errors.InvalidArgumentError, match=message):
                 signature(**request)
+    for rows, chords, message in ((1, 0, "at least one chord per row"),
+                                  (0, 1, "at least one row of notes")):
+        request = dict(zip(names, good, strict=True))
+        request["notes"] = tf.zeros((rows, chords, 4), tf.float32)
+        request["seed_chords"] = tf.zeros((rows,), tf.int32)
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            signature(**request)
 
 
 def test_predict_writes_midi_and_piano_rolls(trained_run, workspace, capsys):
