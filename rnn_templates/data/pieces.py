@@ -184,6 +184,10 @@ def read_piece(path: Path, voices: int, steps_per_quarter: int,
     drums = sum(len(inst.notes) for inst in music.instruments if inst.is_drum)
     if drums and not any(inst.notes for inst in music.instruments if not inst.is_drum):
         raise ValueError(f"only drum notes ({drums}), and drums are not voiced")
+    zero = midi.pitch_zero_notes(music)
+    if zero:
+        notes.append(f"{zero} notes of pitch 0 left out: 0 is silence here, so they cannot "
+                     "be voiced")
     if representation == "events":
         events, dropped = midi.to_events(music)
         if dropped:
@@ -218,7 +222,8 @@ def load(data: str, voices: int, steps_per_quarter: int,
             pieces.skipped.append(f"{name}: {error}")
             continue
         if not len(grid) or not grid.any():
-            pieces.skipped.append(f"{name}: no notes")
+            pieces.skipped.append(f"{name}: no notes" + (f" ({'; '.join(notes)})"
+                                                         if notes else ""))
             continue
         pieces.grids.append(grid)
         pieces.names.append(name)
@@ -238,7 +243,9 @@ def load(data: str, voices: int, steps_per_quarter: int,
 
 def parse_melody(text: str, where: str) -> np.ndarray:
     """``'60 62 64:0.5 65:0.5:2'`` -> note events: each note ``pitch[:step[:duration]]``,
-    step and duration in quarter notes (default 1, and the step)."""
+    step and duration in quarter notes (default 1, and the step), each at most
+    :data:`rnn_templates.data.midi.MAX_QUARTERS` (256 bars of 4/4: a written MIDI
+    file must hold the seed)."""
     events = []
     for token in text.replace(";", " ").replace(",", " ").split():
         parts = token.split(":")
@@ -254,6 +261,11 @@ def parse_melody(text: str, where: str) -> np.ndarray:
                                  expected="pitch[:step[:duration]], e.g. 60 or 62:0.5 or "
                                  "64:0.5:1 (MIDI pitch 1-127, quarter notes)",
                                  received=token)
+        if max(step, duration) > midi.MAX_QUARTERS:
+            raise UserInputError(
+                "a step or duration too long for a MIDI file", where=where,
+                expected=f"at most {midi.MAX_QUARTERS} quarter notes (256 bars of 4/4)",
+                received=token, fix=f"shorten it to at most {midi.MAX_QUARTERS}")
         events.append((pitch, step if events else 0.0, duration))
     return np.array(events, dtype=np.float32).reshape(-1, 3)
 

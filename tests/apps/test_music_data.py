@@ -261,3 +261,154 @@ def test_a_chord_inside_one_part_is_counted_when_parts_are_voices(tmp_path):
     grid, notes = data_io.read_piece(tmp_path / "parts.mid", 4, 4)
     assert grid[0, 0] == 72 and grid[0, 2:].tolist() == [55, 40]
     assert notes == ["2 notes beyond the 4 highest voices left out"]
+
+
+# --- MIDI files as found in the wild, built byte by byte ------------------------------
+
+
+def _vlq(value: int) -> bytes:
+    out = [value & 0x7F]
+    while value > 0x7F:
+        value >>= 7
+        out.insert(0, (value & 0x7F) | 0x80)
+    return bytes(out)
+
+
+def _notes(pitches, ticks: int = 480, off: bool = True) -> bytes:
+    """Back-to-back quarter notes on channel 1 (``off=False``: note-ons only)."""
+    body = b""
+    for pitch in pitches:
+        body += _vlq(0) + bytes([0x90, pitch, 80])
+        if off:
+            body += _vlq(ticks) + bytes([0x80, pitch, 0])
+    return body
+
+
+def _smf(*tracks: bytes, kind: int = 0, end: int = 0) -> bytes:
+    """A MIDI file of ``tracks`` (event bytes; End of Track added ``end`` ticks after the
+    last event), 480 ticks a beat."""
+    header = b"MThd" + (6).to_bytes(4, "big") + bytes([0, kind, 0, len(tracks), 0x01, 0xE0])
+    tracks = [body + _vlq(end) + b"\xff\x2f\x00" for body in tracks]
+    return header + b"".join(b"MTrk" + len(body).to_bytes(4, "big") + body for body in tracks)
+
+
+SCALE = [60, 62, 64, 65, 67, 69, 71, 72]
+
+
+def _read(tmp_path, raw: bytes, representation: str = "voices"):
+    path = tmp_path / "wild.mid"
+    path.write_bytes(raw)
+    return data_io.read_piece(path, 4, 4, representation)
+
+
+def _top_voice(pitches) -> np.ndarray:
+    return np.repeat(pitches, 4)  # quarter notes on a 16th-note grid
+
+
+def test_a_seed_step_or_duration_beyond_a_midi_file_is_one_clear_error():
+    for token in ("60:1e30", "60:1e9:1e9", "60:1:1e6", "60:1025"):
+        with pytest.raises(UserInputError, match="seed: a step or duration too long for a MIDI "
+                           "file; expected at most 1024 quarter notes"):
+            data_io.parse_melody(f"62 {token}", "seed")
+    np.testing.assert_allclose(data_io.parse_melody("60 62:1024:1024", "seed"),
+                               [[60, 0, 1], [62, 1024, 1024]])
+
+
+def test_every_written_piece_reads_back_however_long(tmp_path):
+    import io
+
+    # 40 notes 1024 quarter notes apart: too many ticks at pretty_midi's 220 a quarter note.
+    events = np.array([[60 + k % 12, 1024 * (k > 0), 1024] for k in range(40)], np.float32)
+    raw = midi.midi_bytes(midi.events_to_midi(events, 100))
+    music = pretty_midi.PrettyMIDI(io.BytesIO(raw))
+    assert music.get_end_time() == pytest.approx(40 * 1024 * 0.6, rel=1e-3)
+    (tmp_path / "long.mid").write_bytes(raw)
+    back, _ = data_io.read_piece(tmp_path / "long.mid", 4, 4, "events")
+    np.testing.assert_allclose(back, events, rtol=1e-3)
+    grid = np.repeat(np.array([[72, 67, 64, 48], [74, 67, 62, 43]], np.int16), 100_000, axis=0)
+    raw = midi.midi_bytes(midi.grid_to_midi(grid, 4, 100))
+    music = pretty_midi.PrettyMIDI(io.BytesIO(raw))
+    assert music.resolution % 4 == 0 and len(music.instruments[0].notes) == 2
+    assert music.get_end_time() == pytest.approx(50_000 * 0.6, rel=1e-6)
+
+
+@pytest.mark.parametrize("meta", [b"\xff\x51\x02\x07\xa1", b"\xff\x58\x02\x04\x02"],
+                         ids=["tempo", "time signature"])
+def test_a_malformed_meta_event_is_skipped_and_the_track_read_on(tmp_path, meta):
+    grid, notes = _read(tmp_path, _smf(b"\x00" + meta + _notes(SCALE)))
+    np.testing.assert_array_equal(grid[:, 0], _top_voice(SCALE))
+    assert notes == ["repaired (1 unreadable events)"]
+
+
+def test_a_key_out_of_range_is_dropped_and_a_tempo_of_0_replaced(tmp_path):
+    grid, notes = _read(tmp_path, _smf(b"\x00\xff\x59\x02\x14\x00" + _notes(SCALE)))
+    np.testing.assert_array_equal(grid[:, 0], _top_voice(SCALE))
+    assert notes == ["repaired (1 key signatures out of range dropped)"]
+    grid, notes = _read(tmp_path, _smf(b"\x00\xff\x51\x03\x00\x00\x00" + _notes(SCALE)))
+    np.testing.assert_array_equal(grid[:, 0], _top_voice(SCALE))
+    assert notes == ["repaired (1 tempos of 0 replaced by the default 120 bpm)"]
+    music, _ = midi.load_pretty_midi(tmp_path / "wild.mid")
+    assert music.get_tempo_changes()[1].tolist() == pytest.approx([120.0])
+
+
+def test_notes_without_a_note_off_end_where_a_sequencer_ends_them(tmp_path):
+    # Each note ended by All Notes Off (CC 123) or All Sound Off (CC 120) a beat later.
+    body = b"".join(_vlq(0) + bytes([0x90, pitch, 80]) + _vlq(480)
+                    + bytes([0xB0, 123 if k % 2 else 120, 0]) for k, pitch in enumerate(SCALE))
+    grid, notes = _read(tmp_path, _smf(body))
+    np.testing.assert_array_equal(grid[:, 0], _top_voice(SCALE))
+    assert notes == ["repaired (8 notes without a note-off ended by All Notes Off or All "
+                     "Sound Off)"]
+    # A last note held for two beats until the end of the track.
+    body = _notes(SCALE[:4]) + _vlq(0) + bytes([0x90, 72, 80])
+    grid, notes = _read(tmp_path, _smf(body, end=960))
+    np.testing.assert_array_equal(grid[:, 0], np.repeat([60, 62, 64, 65, 72, 72], 4))
+    assert notes == ["repaired (1 notes without a note-off ended at the end of their track)"]
+    # All Notes Off on another channel ends nothing there.
+    body = _notes([60]) + _vlq(0) + b"\x90\x40\x50" + _vlq(480) + b"\xb1\x7b\x00"
+    events, notes = _read(tmp_path, _smf(body, end=480), "events")
+    np.testing.assert_allclose(events, [[60, 0, 1], [64, 1, 2]])
+    assert notes == ["repaired (1 notes without a note-off ended at the end of their track)"]
+
+
+def test_a_data_byte_above_127_is_read_as_the_next_status_byte_without_a_gap(tmp_path):
+    # A note-on whose pitch byte is 0xC8: a lenient sequencer reads C8 50 as a program change.
+    raw = _smf(_notes(SCALE) + b"\x00\x90\xc8\x50" + _notes(SCALE[::-1]))
+    grid, notes = _read(tmp_path, raw)
+    np.testing.assert_array_equal(grid[:, 0], _top_voice(SCALE + SCALE[::-1]))
+    assert notes == ["repaired (1 unreadable events, 1 data bytes above 127 read as a status "
+                     "byte)"]
+    events, _ = _read(tmp_path, raw, "events")
+    assert len(events) == 16 and events[1:, 1].tolist() == [1.0] * 15
+    # A velocity of 0xC8: the bytes read on as one bad event, then the next delta time.
+    raw = _smf(_notes(SCALE[:4]) + b"\x00\x90\x43\xc8" + _vlq(480) + b"\x80\x43\x00"
+               + _notes(SCALE[4:]))
+    grid, notes = _read(tmp_path, raw)
+    np.testing.assert_array_equal(grid[:, 0], _top_voice([60, 62, 64, 65, 0, 67, 69, 71, 72]))
+    assert notes == ["repaired (1 unreadable events)"]
+
+
+def test_format_2_patterns_play_one_after_another(tmp_path):
+    raw = _smf(_notes(SCALE), _notes([p + 12 for p in SCALE]), kind=2)
+    grid, notes = _read(tmp_path, raw)
+    np.testing.assert_array_equal(grid, np.pad(_top_voice(SCALE + [p + 12 for p in SCALE])
+                                               [:, None], [(0, 0), (0, 3)]))
+    assert notes == ["repaired (format 2: 2 patterns played one after another)"]
+    events, notes = _read(tmp_path, raw, "events")
+    assert len(events) == 16 and notes == ["repaired (format 2: 2 patterns played one after "
+                                           "another)"]
+
+
+@pytest.mark.parametrize("representation", ["voices", "events"])
+def test_notes_of_pitch_0_are_counted_as_left_out(tmp_path, representation):
+    (tmp_path / "zero.mid").write_bytes(_smf(_notes([0, 60] * 4)))
+    (tmp_path / "only_zero.mid").write_bytes(_smf(_notes([0] * 4)))
+    pieces = data_io.load(str(tmp_path), 4, 4, representation)
+    assert pieces.names == ["zero.mid"]
+    assert pieces.notes == ["zero.mid: 4 notes of pitch 0 left out: 0 is silence here, so "
+                            "they cannot be voiced"]
+    assert pieces.skipped == ["only_zero.mid: no notes (4 notes of pitch 0 left out: 0 is "
+                              "silence here, so they cannot be voiced)"]
+    if representation == "events":
+        np.testing.assert_allclose(pieces.grids[0], [[60, 0, 1], [60, 2, 1], [60, 2, 1],
+                                                     [60, 2, 1]])
