@@ -134,6 +134,7 @@ class Voices:
             if not len(grid) or not grid.any():
                 raise UserInputError("the seed file has no notes", where=text,
                                      expected="pitched notes (drums are not voiced)",
+                                     received="; ".join(notes) or None,
                                      fix="give another seed, or '' for none")
             for note in notes:
                 print(f"seed {text}: {note}", file=sys.stderr)

@@ -250,6 +250,18 @@ def test_a_seed_file_without_notes_is_refused(trained_run, workspace, capsys):
     empty.write_text("soprano,alto,tenor,bass\n0,0,0,0\n")
     code = main(["music", "predict", "--model", str(trained_run / "saved_model"), str(empty)])
     assert code == 2 and "the seed file has no notes" in capsys.readouterr().err
+    import pretty_midi
+
+    music = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(0)
+    piano.notes += [pretty_midi.Note(80, 0, k * 0.5, k * 0.5 + 0.5) for k in range(8)]
+    music.instruments.append(piano)
+    music.write(str(workspace / "keyswitches.mid"))
+    code = main(["music", "predict", "--model", str(trained_run / "saved_model"),
+                 str(workspace / "keyswitches.mid")])
+    err = capsys.readouterr().err  # why there are none: the reading's notes
+    assert code == 2 and "the seed file has no notes" in err
+    assert "received 8 notes of pitch 0 left out" in err
 
 
 def test_a_window_longer_than_the_pieces_names_the_window(workspace, pieces, capsys):
