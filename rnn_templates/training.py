@@ -362,6 +362,11 @@ class RunLog(keras.callbacks.Callback):
             return
         records = json.loads(state_file.read_text(encoding="utf-8"))
         self.records = [r for r in records if r["epoch"] < epoch]
+        if not self.records:
+            # Killed in the first epoch of a run that starts above epoch 0 (a Hyperband
+            # round continuing another trial) before any backup: it starts over.
+            self._write_history()
+            return
         last = self.records[-1]
         stopping = last["early_stopping"]
         best_file = self._state_dir / f"best-{stopping['best_epoch']}.npz"

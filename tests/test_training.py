@@ -246,3 +246,21 @@ def test_smoothed_crossentropy_matches_keras_losses_and_masks():
     assert restored.smoothing == 0.2
     with pytest.raises(ValueError, match="`smoothing` must be in"):
         SmoothedSparseCrossentropy(1.0)
+
+
+def test_a_round_killed_in_its_first_epoch_above_epoch_0_starts_over(tmp_path):
+    """A Hyperband round continuing another trial starts at epoch 2, say; killed after its
+    first epoch was recorded but before any backup, it trains again from epoch 2."""
+    from rnn_templates.training import RunLog
+
+    stopping = standard_callbacks(tmp_path, monitor="val_loss", patience=2,
+                                  tensorboard=False)[1]
+    log = RunLog(tmp_path, stopping)
+    state = tmp_path / "backup" / "run_log"
+    state.mkdir(parents=True)
+    (state / "records.json").write_text('[{"epoch": 2, "logs": {"loss": 0.5}, '
+                                        '"early_stopping": {}}]', encoding="utf-8")
+    (tmp_path / "history.csv").write_text("epoch,loss\n2,0.5\n", encoding="utf-8")
+    log.on_train_begin()
+    log.on_epoch_begin(2)  # used to fail: no record before epoch 2 to restore from
+    assert log.records == [] and _csv_epochs(tmp_path / "history.csv") == []
