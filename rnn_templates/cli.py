@@ -18,6 +18,7 @@ import dataclasses
 import errno
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -121,7 +122,21 @@ def _train(spec: AppSpec, args: argparse.Namespace) -> None:
                         strategy=args.strategy)
 
 
+def _objective(text: str) -> str:
+    """``--objective``: ``METRIC`` or ``METRIC:min|max`` (spaces around the colon allowed)."""
+    name, _, direction = (part.strip() for part in text.partition(":"))
+    if not re.fullmatch(r"[A-Za-z_][\w.]*", name) or (":" in text and direction not in
+                                                       ("min", "max")):
+        raise UserInputError("--objective not understood", where="--objective",
+                             expected="METRIC or METRIC:min|max, e.g. val_accuracy or "
+                             "val_loss:min", received=repr(text),
+                             fix="name a metric the app reports, with its direction if needed")
+    return f"{name}:{direction}" if direction else name
+
+
 def _tune(spec: AppSpec, args: argparse.Namespace) -> None:
+    if args.objective is not None:
+        args.objective = _objective(args.objective)
     for option, key in (("tuner", "tuner"), ("max_trials", "max_trials"),
                         ("executions_per_trial", "executions_per_trial"),
                         ("objective", "tuning_objective")):
@@ -252,6 +267,18 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds; received {text}")
+    return value
+
+
+# argparse names a type by its function ("invalid _positive value: 'abc'").
+_positive.__name__, _non_negative.__name__ = "positive integer", "non-negative integer"
+_seconds.__name__ = "number of seconds"
+
+
 def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
     """Add ``<spec.name>`` and its five verbs to the ``rnnt`` parser."""
     config_class = spec.config_class()
@@ -308,7 +335,7 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
     tune.add_argument("--workers", type=_non_negative, default=0, metavar="N",
                       help="local worker processes, each pinned to its share of the cores "
                       "(default 0: trials run in this process)")
-    tune.add_argument("--worker-timeout", type=float, default=0.0, metavar="SECONDS",
+    tune.add_argument("--worker-timeout", type=_seconds, default=0.0, metavar="SECONDS",
                       help="the chief re-queues the trial of a worker on another host that "
                       "finished no epoch for this long (default 0: wait for it)")
     tune.add_argument("--oracle-address", metavar="HOST:PORT",

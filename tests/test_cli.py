@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from rnn_templates.cli import AppSpec, register
 from rnn_templates.config import TrainingOptions, knob
 
@@ -103,3 +105,23 @@ def test_an_app_whose_to_batch_takes_no_position_still_predicts():
 
     assert batch_of(Old(), ["a"], 256) == [["a"]]
     assert batch_of(New(), ["a"], 256) == [["a"], 256]
+
+
+def test_tune_options_are_checked_in_one_line(capsys):
+    from rnn_templates.cli import _objective, main
+
+    assert _objective("val_loss: min") == "val_loss:min"
+    assert _objective(" val_accuracy ") == "val_accuracy"
+    for bad in ("val_loss: minimum", "val_loss:", ": max", "val loss"):
+        assert main(["sentiment", "tune", "--objective", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(
+            "rnnt sentiment: error: --objective: --objective not understood; expected METRIC "
+            "or METRIC:min|max")
+    for argument, message in ((["--max-trials", "abc"], "invalid positive integer value: "
+                               "'abc'"), (["--worker-timeout", "-5"], "must be 0 or more "
+                                          "seconds; received -5")):
+        with pytest.raises(SystemExit) as exit_status:
+            main(["sentiment", "tune", *argument])
+        assert exit_status.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
