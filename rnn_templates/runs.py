@@ -184,10 +184,11 @@ def run_directory(
             raise
         if isinstance(error, KeyboardInterrupt):
             raise RunInterrupted(
-                f"interrupted; run the same command again to resume from {work}") from None
+                f"interrupted; run the same command again (with --run-dir {final}) to resume "
+                f"from {work}") from None
         if not isinstance(error, UserInputError):
-            print(f"the trained work is kept in {work}; run the same command again to resume "
-                  "from its last finished epoch", file=sys.stderr)
+            print(f"the trained work is kept in {work}; run the same command again (with "
+                  f"--run-dir {final}) to resume from its last finished epoch", file=sys.stderr)
         raise
     lock.release()
     if final.exists() and not overwrite:

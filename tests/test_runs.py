@@ -62,7 +62,8 @@ def test_ctrl_c_keeps_the_partial_directory_and_says_how_to_resume(tmp_path):
     with pytest.raises(RunInterrupted) as caught, run_directory(final) as work:
         (work / "history.csv").write_text("epoch\n0\n", encoding="utf-8")
         raise KeyboardInterrupt
-    assert str(caught.value) == f"interrupted; run the same command again to resume from {work}"
+    assert str(caught.value) == (f"interrupted; run the same command again (with --run-dir "
+                                 f"{final}) to resume from {work}")
     assert (work / "history.csv").exists() and not final.exists()
 
 

@@ -377,8 +377,8 @@ def test_interrupted_run_resumes_from_its_last_epoch(workspace, small_csv, monke
     partial = Path(f"{run_dir}.partial")
     assert partial.is_dir() and not run_dir.exists()
     *progress, last = capsys.readouterr().err.splitlines()
-    assert last == ("rnnt sentiment: interrupted; run the same command again to resume "
-                    f"from {partial}")
+    assert last == ("rnnt sentiment: interrupted; run the same command again (with --run-dir "
+                    f"{run_dir}) to resume from {partial}")
     assert all(line.startswith("word vectors ") for line in progress)  # no traceback
 
     monkeypatch.setattr(app_module, "standard_callbacks", real_callbacks)

@@ -104,7 +104,7 @@ def test_a_failure_after_training_keeps_the_run_and_a_rerun_does_not_retrain(
     assert (partial / "model.keras").is_file() and _epochs(partial) == [0, 1]
     err = capsys.readouterr().err.splitlines()
     assert err[-2:] == [f"the trained work is kept in {partial}; run the same command again "
-                        "to resume from its last finished epoch",
+                        f"(with --run-dir {run_dir}) to resume from its last finished epoch",
                         "rnnt sentiment: error: output: cannot write (No space left on "
                         "device); choose a writable location with free space"]
     assert all(line.startswith("word vectors ") for line in err[:-2])  # progress only
