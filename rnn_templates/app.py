@@ -77,6 +77,7 @@ APP_FILE = "app.json"
 TRAINING_FILE = "training.json"
 BASELINES_FILE = "baselines.joblib"
 DATA_FINGERPRINT_FILE = "data.sha256"  # what the run trains on: a resume must match it
+SEARCH_DATA_FILE = "search-data.sha256"  # what a tune run's search trained on
 TRAINING_KEYS_FILE = "training_keys.npy"  # App.example_keys of the examples trained on
 SAVED_MODEL_DIR = "saved_model"
 SEARCH_CONFIG = "search.yaml"
@@ -536,12 +537,14 @@ class Runner:
                                        kept_epoch=training["kept_epoch"] - 1)
         return model, training
 
-    def _check_same_data(self, prepared: Prepared, work: Path, epochs: int | None) -> None:
-        """Record what a run trains on; refuse to resume it on other data (its saved
-        epochs belong to the data it started with)."""
+    def _check_same_data(self, prepared: Prepared, work: Path, epochs: int | None,
+                         name: str = DATA_FINGERPRINT_FILE) -> None:
+        """Record what a run trains on (in ``work / name``); refuse to resume it on other
+        data (its saved epochs, or the search it retrains the best of, belong to the data
+        it started with)."""
         fit_data = self.app.refit_data(prepared) if epochs else self.app.fit_data(prepared)
         fingerprint = data_fingerprint(fit_data)
-        path = work / DATA_FINGERPRINT_FILE
+        path = work / name
         if path.is_file():
             started = path.read_text(encoding="utf-8").strip()
             if started != fingerprint:
@@ -747,6 +750,8 @@ class Runner:
         with run_directory(run_dir, overwrite=overwrite, config=_config_dict(config)) as work:
             set_seed(config.seed, config.deterministic)
             prepared = self.app.prepare(config, data)
+            # A rerun of an interrupted tune on other data is refused before any trial.
+            self._check_same_data(prepared, work, None, SEARCH_DATA_FILE)
             tuner, project = self._search(config, prepared, tuning_dir, restart=restart,
                                           workers=workers, oracle_address=oracle_address,
                                           worker_timeout=worker_timeout, serve=serve,

@@ -200,6 +200,32 @@ def test_tuning_other_data_starts_another_search(workspace, small_csv, capsys):
     assert len(list(tuning_dir.glob("sentiment-*"))) == 2
 
 
+def test_a_tune_killed_while_retraining_is_not_resumed_on_other_data(workspace, monkeypatch,
+                                                                     capsys):
+    data = _slice(workspace / "tuned.csv", 0, 300)
+    run_dir = workspace / "tuned_run"
+    args = ["sentiment", "tune", "--data", str(data), "--run-dir", str(run_dir),
+            "--tuning-dir", str(workspace / "tuned_search"), *TINY, "--max-trials", "1",
+            "--set", "tuning_epochs=1"]
+
+    def killed_retrain(self, config, prepared, work, *rest, **kwargs):
+        (work / "history.csv").write_text("epoch,loss\n0,0.7\n", encoding="utf-8")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner_module.Runner, "_train_in", killed_retrain)
+    assert main(args) == 130
+    monkeypatch.undo()
+    _slice(data, 0, 340)  # rows added while it was stopped
+    searched = []
+    real_search = runner_module.Runner._search
+    monkeypatch.setattr(runner_module.Runner, "_search",
+                        lambda *a, **k: searched.append(1) or real_search(*a, **k))
+    capsys.readouterr()
+    assert main(args) == 2
+    assert searched == []  # refused before any trial of a new search
+    assert "the data changed since this interrupted run started" in capsys.readouterr().err
+
+
 # --- 6, 7. one serve function; the model does not depend on the report ------------------
 
 
