@@ -690,8 +690,9 @@ class Runner:
         """Search hyperparameters, then retrain the best and write a run directory.
 
         The search lives in ``<tuning_dir>/<app>-<fingerprint>``, the
-        fingerprint covering the training data and every setting but
-        ``max_trials`` (and ``epochs``, which only the retraining uses): running
+        fingerprint covering the training data's content and every setting but
+        ``max_trials`` (and ``epochs``, which only the retraining uses, and the data
+        files' paths): running
         the same command again resumes it (finished trials are kept, the
         interrupted one resumes from its last finished epoch), other data or
         settings start another search, and ``restart`` starts afresh.
@@ -786,8 +787,10 @@ class Runner:
         """Run (or serve, or join) the search; the chief's tuner and project folder."""
         hypermodel = self.app.hypermodel(config, prepared)
         fit_data = self.app.fit_data(prepared)
+        # The data's content is in the fingerprint, not how its path was spelt (nor the
+        # test file, which no trial reads).
         settings = {k: v for k, v in _config_dict(config).items()
-                    if k not in ("max_trials", "epochs", "refit")}
+                    if k not in ("max_trials", "epochs", "refit", "data", "test_data")}
         fingerprint = data_fingerprint(
             json.dumps(settings, sort_keys=True, default=str),
             *(part for pair in fit_data.values() for part in pair))[:12]
@@ -814,8 +817,11 @@ class Runner:
             raise UserInputError("the search folder cannot be resumed",
                                  where=str(tuning_dir / project), received=str(error)[:200],
                                  fix="add --restart to start this search afresh") from None
-        if role != "worker":
-            io.write_yaml(tuning_dir / project / SEARCH_CONFIG, _config_dict(config))
+        if role != "worker":  # for workers on other hosts or in other folders: full paths
+            io.write_yaml(tuning_dir / project / SEARCH_CONFIG, {
+                key: os.path.abspath(value) if key in ("data", "test_data") and value
+                and isinstance(value, str) and "://" not in value else value
+                for key, value in _config_dict(config).items()})
         started = time.perf_counter()
         if serve or role == "chief":
             from rnn_templates.workers import Chief, parse_address

@@ -194,10 +194,18 @@ def test_tuning_other_data_starts_another_search(workspace, small_csv, capsys):
         assert len(rows) == 1  # a new search runs its trial, not 0 trials from the old one
     assert capsys.readouterr().err.count("(new)") == 2
     assert len(list(tuning_dir.glob("sentiment-*"))) == 2
-    # The same data and settings resume their search (its one trial is done already).
-    _, rows = runner.search(config, other.texts, other.labels, tuning_dir)
+    # The same data and settings resume their search (its one trial is done already),
+    # however the data file's path is spelt; its search.yaml names it in full for workers.
+    import dataclasses
+
+    import yaml
+
+    named = dataclasses.replace(config, data="reviews/other.csv")
+    _, rows = runner.search(named, other.texts, other.labels, tuning_dir)
     assert len(rows) == 1 and "(resumed)" in capsys.readouterr().err
     assert len(list(tuning_dir.glob("sentiment-*"))) == 2
+    stored = [yaml.safe_load(p.read_text()) for p in tuning_dir.glob("sentiment-*/search.yaml")]
+    assert os.path.abspath("reviews/other.csv") in [entry["data"] for entry in stored]
 
 
 def test_a_tune_killed_while_retraining_is_not_resumed_on_other_data(workspace, monkeypatch,
