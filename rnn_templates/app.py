@@ -50,7 +50,7 @@ from rnn_templates.export import (
     check_in_fresh_process,
     export_saved_model,
 )
-from rnn_templates.runs import read_config, run_directory
+from rnn_templates.runs import DirectoryLock, read_config, run_directory
 from rnn_templates.standby import StandbyWorkers
 from rnn_templates.text import batches
 from rnn_templates.training import (
@@ -800,6 +800,28 @@ class Runner:
             state = f"joining as {os.environ.get('KERASTUNER_TUNER_ID')}"
         else:
             state = "resumed" if (tuning_dir / project).is_dir() and not restart else "new"
+        lock = None
+        if role != "worker":  # one chief per search: a second command would share its trials
+            lock = DirectoryLock(io.make_folder(tuning_dir / ".locks" / project,
+                                                option="--tuning-dir"),
+                                 what="search", fix="wait for that search to finish (workers "
+                                 "join it with the command it prints), or use another "
+                                 "--tuning-dir")
+            lock.acquire()
+        try:
+            return self._run_search(config, prepared, tuning_dir, project, role, state,
+                                    hypermodel, fit_data, restart=restart, workers=workers,
+                                    oracle_address=oracle_address,
+                                    worker_timeout=worker_timeout, serve=serve,
+                                    standby=standby)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run_search(self, config, prepared, tuning_dir: Path, project: str, role: str,
+                    state: str, hypermodel, fit_data, *, restart: bool, workers: int,
+                    oracle_address: str | None, worker_timeout: float, serve: bool,
+                    standby: StandbyWorkers | None):
         print(f"search {tuning_dir / project} ({state})", file=sys.stderr)
         try:
             tuner = make_tuner(

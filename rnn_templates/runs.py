@@ -63,8 +63,10 @@ class DirectoryLock:
     by a killed run never blocks the next one.
     """
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, *, what: str = "run directory",
+                 fix: str = "wait for that run to finish, or choose another --run-dir"):
         self.path = directory / LOCK_FILE
+        self.what, self.fix = what, fix
         self._stream = None
 
     def acquire(self) -> None:
@@ -76,10 +78,10 @@ class DirectoryLock:
             owner = stream.read().strip() or "another process"
             stream.close()
             raise UserInputError(
-                "run directory is in use",
+                f"{self.what} is in use",
                 where=str(self.path.parent),
                 received=f"locked by {owner}",
-                fix="wait for that run to finish, or choose another --run-dir",
+                fix=self.fix,
             ) from None
         stream.seek(0)
         stream.truncate()

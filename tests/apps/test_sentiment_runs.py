@@ -206,6 +206,24 @@ def test_tuning_other_data_starts_another_search(workspace, small_csv, capsys):
     assert len(list(tuning_dir.glob("sentiment-*"))) == 2
     stored = [yaml.safe_load(p.read_text()) for p in tuning_dir.glob("sentiment-*/search.yaml")]
     assert os.path.abspath("reviews/other.csv") in [entry["data"] for entry in stored]
+    # A search another command is running (it holds its lock) is refused, --restart too.
+    import re
+
+    from rnn_templates.errors import UserInputError
+    from rnn_templates.runs import DirectoryLock
+
+    runner.search(config, first.texts, first.labels, tuning_dir)
+    project = Path(re.search(r"search (\S+) \(resumed\)", capsys.readouterr().err).group(1))
+    assert not (tuning_dir / ".locks" / project.name / ".lock").exists()  # released
+    held = DirectoryLock(tuning_dir / ".locks" / project.name)
+    held.acquire()
+    try:
+        for restart in (False, True):
+            with pytest.raises(UserInputError, match="search is in use"):
+                runner.search(config, first.texts, first.labels, tuning_dir, restart=restart)
+    finally:
+        held.release()
+    assert (project / "oracle.json").is_file()  # not wiped by the refused --restart
 
 
 def test_a_tune_killed_while_retraining_is_not_resumed_on_other_data(workspace, monkeypatch,
