@@ -156,7 +156,10 @@ class Chief:
         self.standby = standby or StandbyWorkers(0)
         self.local: dict[str, Worker] = {}
         self.started = 0
+        # Workers started in place of dead ones since a trial last ended: a setup that
+        # crashes every worker must not respawn forever, but each trial gets its retries.
         self.replaced = 0
+        self._ended = 0
         self.events: list[str] = []
         self._alone_since: float | None = None
         self._notices = 0
@@ -216,10 +219,14 @@ class Chief:
                         self._silent(name)
                 if _finished(oracle, servicer.stop_triggered) and not self.local:
                     break
+                ended = sum(t.status in ("COMPLETED", "FAILED")
+                            for t in list(oracle.trials.values()))
+                if ended > self._ended:  # progress: the replacement budget starts again
+                    self._ended, self.replaced = ended, 0
                 if self.workers and not self.local and _needs_a_worker(oracle):
                     # keras-tuner lets workers go once every trial exists; a trial sent
                     # back to the queue afterwards needs a new one.
-                    if self.replaced >= self.workers:
+                    if self.replaced >= self._budget():
                         raise UserInputError(
                             "every worker stopped before the search ended",
                             where=str(self.log_dir), fix="read the workers' logs there")
@@ -256,9 +263,17 @@ class Chief:
         event = reason + (f"; trial {trial_id} was sent back to the queue" if trial_id else "")
         self.events.append(event)
         print(event, file=sys.stderr)
-        if self.replaced < self.workers:  # a crashing setup must not respawn forever
+        if self.replaced < self._budget():  # a crashing setup must not respawn forever
             self.replaced += 1
             self._start(worker.cpus)
+
+    def _budget(self) -> int:
+        """Replacements allowed until a trial ends: enough for every worker's trial to be
+        run again up to its retries (``RETRIES + 1`` runs in all), then FAILED, and the search
+        go on."""
+        from rnn_templates.tuning import RETRIES
+
+        return self.workers * (RETRIES + 1)
 
     def _silent(self, name: str) -> None:
         reason = (f"worker {name} finished no epoch for {self.worker_timeout:g} s "

@@ -170,6 +170,37 @@ def test_a_killed_worker_loses_no_trial_and_the_search_completes(small_tsv, tmp_
 
 
 @pytest.mark.slow
+def test_a_lone_worker_killed_twice_on_one_trial_is_replaced_and_the_search_completes(
+        small_tsv, tmp_path):
+    tuning_dir, run_dir = tmp_path / "tuning", tmp_path / "run"
+    command = _command(small_tsv, tuning_dir, run_dir, "--max-trials", "2",
+                       "--set", "tuning_epochs=3", "--workers", "1")
+    chief = subprocess.Popen(command, env=dict(os.environ, CI="1"), cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    head, killed = [], []
+    try:
+        while len(killed) < 2:
+            line = chief.stderr.readline()
+            head.append(line)
+            assert line, "the chief ended before its worker could be killed twice"
+            match = re.match(r"worker (tuner\d+): pid (\d+)", line)
+            if match:  # the first worker, then its replacement: each killed mid-trial
+                name, pid = match[1], int(match[2])
+                killed.append(_wait_for(lambda name=name: _running_on(tuning_dir, name), chief))
+                os.kill(pid, signal.SIGKILL)
+        out, err = chief.communicate(timeout=600)
+        err = "".join(head) + err
+    finally:
+        chief.kill()
+    assert chief.returncode == 0, err[-3000:]
+    assert err.count("died (signal SIGKILL)") == 2
+    rows = {row["trial"]: row for row in _board(run_dir)}
+    assert len(rows) == 2 and {r["status"] for r in rows.values()} == {"COMPLETED"}
+    runs = 3 if killed[0] == killed[1] else 2  # each kill sends the trial back once more
+    assert all(f"run {runs} times" in rows[trial]["note"] for trial in killed)
+
+
+@pytest.mark.slow
 def test_a_frozen_remote_worker_times_out_and_its_trial_is_requeued(small_tsv, tmp_path):
     tuning_dir, run_dir = tmp_path / "tuning", tmp_path / "run"
     # Enough trials and epochs that the local worker cannot end the search before the
