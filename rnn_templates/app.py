@@ -583,17 +583,15 @@ class Runner:
         self.app.plots(metrics, artifacts, directory, name)  # the baselines' scores included
         return metrics
 
-    def _keep_training_keys(self, prepared: Prepared, work: Path) -> np.ndarray | None:
+    def _keep_training_keys(self, prepared: Prepared, work: Path) -> None:
         """Write the keys of the examples the model learns from (training and validation
-        splits) to the run directory; None when the app has no keys."""
+        splits) to the run directory, when the app has keys."""
         parts = [self.app.example_keys(*prepared.splits[name])
                  for name in ("train", "validation") if len(prepared.splits[name][1])]
         if not parts or any(part is None for part in parts):
-            return None
-        keys = np.unique(np.concatenate(parts))
+            return
         with io.atomic_path(work / TRAINING_KEYS_FILE) as temporary, open(temporary, "wb") as f:
-            np.save(f, keys)
-        return keys
+            np.save(f, np.unique(np.concatenate(parts)))
 
     def _note_seen(self, training_keys: np.ndarray, examples: tuple[Any, Any], source: str,
                    metrics: dict) -> None:
@@ -809,7 +807,7 @@ class Runner:
                                  "--tuning-dir")
             lock.acquire()
         try:
-            return self._run_search(config, prepared, tuning_dir, project, role, state,
+            return self._run_search(config, tuning_dir, project, role, state,
                                     hypermodel, fit_data, restart=restart, workers=workers,
                                     oracle_address=oracle_address,
                                     worker_timeout=worker_timeout, serve=serve,
@@ -818,7 +816,7 @@ class Runner:
             if lock is not None:
                 lock.release()
 
-    def _run_search(self, config, prepared, tuning_dir: Path, project: str, role: str,
+    def _run_search(self, config, tuning_dir: Path, project: str, role: str,
                     state: str, hypermodel, fit_data, *, restart: bool, workers: int,
                     oracle_address: str | None, worker_timeout: float, serve: bool,
                     standby: StandbyWorkers | None):
@@ -1057,21 +1055,19 @@ class Runner:
             raise UserInputError("nothing to predict", where="predict",
                                  fix="give inputs as arguments, or --input FILE with one per line")
 
-    def _rows(self, serve: Callable[..., dict], chunk: list[str], first: int = 0,
-              describe: Callable[[int], str] | None = None) -> list[dict[str, Any]]:
+    def _rows(self, serve: Callable[..., dict], chunk: list[str], first: int,
+              describe: Callable[[int], str]) -> list[dict[str, Any]]:
         parsed = []
         for index, item in enumerate(chunk, start=first):
             try:
                 parsed.append(self.app.parse_input(item))
             except UserInputError as error:
-                if describe is None:
-                    raise
                 raise error.located(describe(index)) from None
         outputs = {k: _numpy(v) for k, v in serve(*batch_of(self.app, parsed, first)).items()}
         return list(self.app.prediction_rows(outputs, chunk, parsed))
 
     def _first_rows(self, path: Path, serve: Callable[..., dict], chunk: list[str],
-                    describe: Callable[[int], str] | None = None) -> list[dict[str, Any]]:
+                    describe: Callable[[int], str]) -> list[dict[str, Any]]:
         """The first batch's predictions; a model that does not fit the app is refused."""
         try:
             return self._rows(serve, chunk, 0, describe)

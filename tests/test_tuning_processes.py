@@ -85,6 +85,18 @@ def _chief_and_remote(command: list[str], name: str):
     return chief, remote, head
 
 
+def _started_workers(chief: subprocess.Popen, head: list[str]):
+    """``(name, pid)`` of each local worker the chief starts, as its stderr announces them
+    (every line read is kept in ``head``)."""
+    while True:
+        line = chief.stderr.readline()
+        head.append(line)
+        assert line, "the chief ended before starting the workers expected"
+        match = re.match(r"worker (tuner\d+): pid (\d+)", line)
+        if match:
+            yield match[1], int(match[2])
+
+
 def _board(run_dir: Path) -> list[dict[str, str]]:
     with (run_dir / "leaderboard.csv").open(encoding="utf-8", newline="") as stream:
         return list(csv.DictReader(stream))
@@ -142,14 +154,10 @@ def test_a_killed_worker_loses_no_trial_and_the_search_completes(small_tsv, tmp_
     pids: dict[str, int] = {}
     head = []
     try:
-        while len(pids) < 2:
-            line = chief.stderr.readline()
-            head.append(line)
-            assert line, "the chief ended before starting its workers"
-            match = re.match(r"worker (tuner\d+): pid (\d+)", line)
-            if match:
-                pids[match[1]] = int(match[2])
-
+        for name, pid in _started_workers(chief, head):
+            pids[name] = pid
+            if len(pids) == 2:
+                break
         victim = _wait_for(lambda: _running_on(tuning_dir, "tuner1"), chief)
         os.kill(pids["tuner1"], signal.SIGKILL)
         out, err = chief.communicate(timeout=600)
@@ -179,15 +187,12 @@ def test_a_lone_worker_killed_twice_on_one_trial_is_replaced_and_the_search_comp
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     head, killed = [], []
     try:
-        while len(killed) < 2:
-            line = chief.stderr.readline()
-            head.append(line)
-            assert line, "the chief ended before its worker could be killed twice"
-            match = re.match(r"worker (tuner\d+): pid (\d+)", line)
-            if match:  # the first worker, then its replacement: each killed mid-trial
-                name, pid = match[1], int(match[2])
-                killed.append(_wait_for(lambda name=name: _running_on(tuning_dir, name), chief))
-                os.kill(pid, signal.SIGKILL)
+        # The first worker, then its replacement: each killed mid-trial.
+        for name, pid in _started_workers(chief, head):
+            killed.append(_wait_for(lambda name=name: _running_on(tuning_dir, name), chief))
+            os.kill(pid, signal.SIGKILL)
+            if len(killed) == 2:
+                break
         out, err = chief.communicate(timeout=600)
         err = "".join(head) + err
     finally:

@@ -98,8 +98,8 @@ class MusicApp(App):
 
     def labelled(self, pieces: data_io.Pieces, artifacts):
         chosen = [g for g, s in zip(pieces.grids, pieces.splits, strict=True) if s == "test"]
-        grids, kind, length = chosen or pieces.grids, representation(artifacts), \
-            artifacts["window"] + 1
+        grids = chosen or pieces.grids
+        kind, length = representation(artifacts), artifacts["window"] + 1
         inputs = data_io.windows(grids, length, artifacts["stride"])
         unit = "notes" if kind.name == "events" else "time steps"
         if grids and not len(inputs):
