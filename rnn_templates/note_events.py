@@ -8,7 +8,8 @@ and duration and predicts the next note's three values.
 
 :class:`EventSampler` generates with the same carried state as
 :class:`rnn_templates.sampling.RecurrentSampler`: the pitch is sampled
-(temperature, top-k, top-p), step and duration are the model's predictions,
+(temperature, top-k, top-p), step and duration are the model's predictions
+(at most :data:`rnn_templates.data.midi.MAX_QUARTERS` quarter notes, as a seed's),
 and the three feed the next step, in one compiled loop.
 """
 
@@ -20,6 +21,7 @@ import keras
 import numpy as np
 
 from rnn_templates.cells import RecurrentConfig, recurrent_stack
+from rnn_templates.data.midi import MAX_QUARTERS
 from rnn_templates.pitch_tokens import PitchTokens
 from rnn_templates.sampling import RecurrentSampler, choose_tokens
 
@@ -64,6 +66,8 @@ class EventSampler(RecurrentSampler):
             x, state = layer.cell(x, state, training=False)
             new_states.append(list(state) if isinstance(state, list | tuple) else [state])
         timing = keras.ops.concatenate([self.step_head(x), self.duration_head(x)], axis=-1)
+        # As a seed's: at most MAX_QUARTERS, which a written MIDI file holds.
+        timing = keras.ops.minimum(timing, float(MAX_QUARTERS))
         return self.logits(x), timing, new_states
 
     def event_loop(self, tokens: Any, timing: Any, uniforms: Any, temperature: Any = 1.0,

@@ -196,8 +196,10 @@ class Voices:
             shape, pitches, checks = f"(batch, chords, at most {self.width} voices)", notes, []
         else:
             shape, pitches = "(batch, notes, 3): pitch, step, duration", notes[..., :1]
-            checks = [a.assert_non_negative(notes[..., 1:], message="expected steps and "
-                                            "durations >= 0")]
+            timing = f"expected steps and durations from 0 to {midi.MAX_QUARTERS} quarter notes"
+            checks = [a.assert_non_negative(notes[..., 1:], message=timing),
+                      a.assert_less_equal(notes[..., 1:], float(midi.MAX_QUARTERS),
+                                          message=timing)]
         checks.append(a.assert_less_equal(tf.shape(notes)[2], self.width,
                                           message=f"expected notes of shape {shape}"))
         length = tf.shape(notes)[1]
@@ -230,10 +232,15 @@ class Voices:
         from rnn_templates import io
         from rnn_templates.notes import plot_piano_roll
 
+        try:
+            music, grid = self.to_midi(piece, tempo)
+        except ValueError as error:  # longer than a MIDI file holds
+            raise UserInputError("piece too long to write as MIDI", where=str(directory),
+                                 expected=f"at most {midi.MAX_TICKS} ticks",
+                                 received=str(error), fix="ask for fewer --steps") from None
         io.make_folder(directory, option="--output-dir")
         first = 1 + max((int(p.stem[6:]) for p in directory.glob("piece-*")
                          if p.stem[6:].isdigit()), default=0)
-        music, grid = self.to_midi(piece, tempo)
         # The number is taken when the file is linked into place: another predict
         # writing into the same folder at once gets the next one.
         number, path = io.write_numbered(lambda n: directory / f"piece-{n:03d}.mid", first,

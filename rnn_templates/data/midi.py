@@ -232,13 +232,15 @@ def _meta(kind: int, payload: bytes, time: int) -> mido.MetaMessage:
     return build_meta_message(kind, list(payload), delta=time)
 
 
-def _end_hanging_notes(track: mido.MidiTrack) -> tuple[mido.MidiTrack, int, int]:
+def _end_hanging_notes(track: mido.MidiTrack) -> tuple[mido.MidiTrack, int, int, int]:
     """``track`` with a note-off for every note that has none (pretty_midi drops those),
     where a sequencer ends it: at All Notes Off or All Sound Off on its channel, else at
-    the end of the track. Returns the track and how many notes each ended."""
+    the end of the track. Returns the track, how many notes each ended, and how many
+    notes last zero ticks (a note-off on the note-on's own tick: pretty_midi leaves
+    those out)."""
     tick, offs = 0, []  # offs: (tick, index of the message it goes before, note-off)
     hanging: dict[tuple[int, int], list[int]] = {}  # (channel, note) -> note-on ticks
-    at_control = 0
+    at_control = zero_length = 0
     for index, message in enumerate(track):
         tick += message.time
         kind = message.type
@@ -249,6 +251,8 @@ def _end_hanging_notes(track: mido.MidiTrack) -> tuple[mido.MidiTrack, int, int]
             starts = hanging.pop((message.channel, message.note), None)
             if starts and starts[-1] == tick and starts[0] != tick:
                 hanging[(message.channel, message.note)] = [s for s in starts if s == tick]
+            elif starts and starts[0] == tick:
+                zero_length += len(starts)
         elif kind == "control_change" and message.control in ALL_NOTES_OFF and hanging:
             for key in [key for key in hanging if key[0] == message.channel]:
                 ended = [start for start in hanging[key] if start < tick]
@@ -261,7 +265,7 @@ def _end_hanging_notes(track: mido.MidiTrack) -> tuple[mido.MidiTrack, int, int]
                         del hanging[key]
     at_end = sum(len(starts) for starts in hanging.values())
     if not offs and not at_end:
-        return track, 0, 0
+        return track, 0, 0, zero_length
     last = len(track) - bool(len(track) and track[-1].type == "end_of_track")
     for (channel, note), starts in hanging.items():
         # A note that starts at the very end lasts one tick.
@@ -282,11 +286,12 @@ def _end_hanging_notes(track: mido.MidiTrack) -> tuple[mido.MidiTrack, int, int]
     for at, message in merged:
         out.append(message.copy(time=at - previous))
         previous = at
-    return out, at_control, at_end
+    return out, at_control, at_end, zero_length
 
 
-def _repair(midi: mido.MidiFile) -> list[str]:
-    """Repair in place what pretty_midi would lose or misread; returns what was done."""
+def _repair(midi: mido.MidiFile) -> tuple[list[str], int]:
+    """Repair in place what pretty_midi would lose or misread; returns what was done and
+    how many notes of zero length pretty_midi will leave out."""
     repairs = []
     tempo_zero = 0
     for track in midi.tracks:
@@ -296,10 +301,10 @@ def _repair(midi: mido.MidiFile) -> list[str]:
                 tempo_zero += 1
     if tempo_zero:
         repairs.append(f"{tempo_zero} tempos of 0 replaced by the default 120 bpm")
-    at_control = at_end = 0
+    at_control = at_end = zero_length = 0
     for index, track in enumerate(midi.tracks):
-        midi.tracks[index], control, end = _end_hanging_notes(track)
-        at_control, at_end = at_control + control, at_end + end
+        midi.tracks[index], control, end, zero = _end_hanging_notes(track)
+        at_control, at_end, zero_length = at_control + control, at_end + end, zero_length + zero
     if at_control:
         repairs.append(f"{at_control} notes without a note-off ended by All Notes Off or "
                        "All Sound Off")
@@ -319,12 +324,14 @@ def _repair(midi: mido.MidiFile) -> list[str]:
         repairs.append(f"format 2: {len(midi.tracks)} patterns played one after another")
         midi.tracks[:] = [merged]
         midi.type = 0
-    return repairs
+    return repairs, zero_length
 
 
-def load_pretty_midi(path: Path) -> tuple[pretty_midi.PrettyMIDI, list[str]]:
+def load_pretty_midi(path: Path) -> tuple[pretty_midi.PrettyMIDI, list[str], int]:
     """pretty_midi's reading of ``path``, through the forgiving reader if needed, with
-    what pretty_midi would lose or misread repaired (:func:`_repair`).
+    what pretty_midi would lose or misread repaired (:func:`_repair`): the music, the
+    repairs, and how many notes of zero length (a note-off on the note-on's own tick)
+    were left out.
 
     Raises:
         ValueError: with the reason, when neither can make sense of the file.
@@ -337,13 +344,13 @@ def load_pretty_midi(path: Path) -> tuple[pretty_midi.PrettyMIDI, list[str]]:
         try:
             # pretty_midi's own reading (mido, latin-1 text), with the repairs.
             midi = mido.MidiFile(file=_io.BytesIO(raw), charset="latin1")
-            repairs = _repair(midi)
-            return pretty_midi.PrettyMIDI(mido_object=midi), repairs
+            repairs, zero_length = _repair(midi)
+            return pretty_midi.PrettyMIDI(mido_object=midi), repairs, zero_length
         except Exception as strict_error:  # mido raises many kinds on broken files
             try:
                 midi, repairs = forgiving_midi(raw)
-                repairs += _repair(midi)
-                return pretty_midi.PrettyMIDI(mido_object=midi), repairs
+                more, zero_length = _repair(midi)
+                return pretty_midi.PrettyMIDI(mido_object=midi), repairs + more, zero_length
             except Exception as error:
                 raise ValueError(f"{str(error) or type(error).__name__} (strict reader: "
                                  f"{str(strict_error) or type(strict_error).__name__})") from None

@@ -179,8 +179,11 @@ def read_piece(path: Path, voices: int, steps_per_quarter: int,
                      "voice)"] if lower else []
             return midi.grid_to_events(grid, steps_per_quarter), notes
         return grid, []
-    music, repairs = midi.load_pretty_midi(path)
+    music, repairs, zero_length = midi.load_pretty_midi(path)
     notes = [f"repaired ({', '.join(repairs)})"] if repairs else []
+    if zero_length:
+        notes.append(f"{zero_length} notes of zero length (a note-off on the note-on's own "
+                     "tick) left out")
     drums = sum(len(inst.notes) for inst in music.instruments if inst.is_drum)
     if drums and not any(inst.notes for inst in music.instruments if not inst.is_drum):
         raise ValueError(f"only drum notes ({drums}), and drums are not voiced")

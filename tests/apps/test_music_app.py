@@ -321,3 +321,18 @@ def test_the_event_representation_end_to_end(workspace, pieces, capsys):
     assert len(notes) == 7 and notes[:3] == ["60:0:1", "62:0.5:0.5", "64:1:1"]
     pitch, step, duration = (float(v) for v in notes[-1].split(":"))
     assert 1 <= pitch <= 127 and step >= 0 and duration > 0
+    # A serving client's seed is held to what predict reads: at most 1024 quarter notes.
+    import tensorflow as tf
+
+    from rnn_templates.export import SERVING_ENDPOINT
+
+    app = MusicApp()
+    app.use_artifacts(json.loads((run_dir / "artifacts.json").read_text()))
+    app.use_options({"steps": 2})
+    request = app.to_batch([app.parse_input("60 62:0.5 64")])
+    request[0] = tf.constant(request[0].numpy() * np.float32([1, 2000, 1]))
+    signature = tf.saved_model.load(str(run_dir / "saved_model")).signatures[SERVING_ENDPOINT]
+    names = ["notes", "seed_chords", "steps", "temperature", "top_k", "top_p", "seed",
+             "first_row"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="from 0 to 1024 quarter notes"):
+        signature(**dict(zip(names, request, strict=True)))

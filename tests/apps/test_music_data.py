@@ -91,7 +91,7 @@ def test_broken_files_are_read_leniently_and_the_repair_is_named(tmp_path, kind)
     assert pieces.names == ["broken.mid", "good.mid"] and pieces.skipped == []
     grid = pieces.grids[0]
     assert grid.shape[1] == 4 and grid.any()
-    _, repairs = midi.load_pretty_midi(path)
+    _, repairs, _ = midi.load_pretty_midi(path)
     if kind != "running status after meta":  # mido refuses these: repaired, and said
         assert repairs and pieces.notes[0].startswith("broken.mid: repaired (")
     else:  # mido reads this one itself: the added track's note, under the top three
@@ -251,6 +251,33 @@ def test_the_event_sampler_agrees_with_the_fused_model():
                                atol=1e-5)
 
 
+def test_generated_steps_and_durations_stay_within_what_a_midi_file_holds():
+    import keras
+
+    from rnn_templates.cells import RecurrentConfig
+    from rnn_templates.note_events import EventSampler, build_event_model
+
+    model = build_event_model(9, 4, RecurrentConfig(cell="gru", units=8), 0.0, "lm")
+    for head in ("step", "duration"):  # softplus of 5000: far beyond 1024 quarter notes
+        kernel, bias = model.get_layer(head).get_weights()
+        model.get_layer(head).set_weights([kernel * 0, bias + 5000])
+    _, predicted = EventSampler(model).event_loop(
+        np.array([[1, 2]], np.int32), np.ones((1, 2, 2), np.float32),
+        np.zeros((3, 1), np.float32))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(predicted)[0, 1:],
+                               midi.MAX_QUARTERS)
+
+
+def test_a_piece_longer_than_a_midi_file_holds_is_one_clear_error(tmp_path):
+    from rnn_templates.errors import UserInputError
+    from rnn_templates.representations import Events
+
+    piece = np.tile([[60.0, 1024.0, 1.0]], (9000, 1))  # 9.2 million quarter notes
+    with pytest.raises(UserInputError, match="too long to write as MIDI.*fewer --steps"):
+        Events({"low": 50, "high": 70}).write_piece(piece, tmp_path / "out", 100.0)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_chord_inside_one_part_is_counted_when_parts_are_voices(tmp_path):
     music = pretty_midi.PrettyMIDI(initial_tempo=120)
     for pitches in ((72,), (64, 67, 71), (55,), (40,)):  # four parts, the second a chord
@@ -347,7 +374,7 @@ def test_a_key_out_of_range_is_dropped_and_a_tempo_of_0_replaced(tmp_path):
     grid, notes = _read(tmp_path, _smf(b"\x00\xff\x51\x03\x00\x00\x00" + _notes(SCALE)))
     np.testing.assert_array_equal(grid[:, 0], _top_voice(SCALE))
     assert notes == ["repaired (1 tempos of 0 replaced by the default 120 bpm)"]
-    music, _ = midi.load_pretty_midi(tmp_path / "wild.mid")
+    music, _, _ = midi.load_pretty_midi(tmp_path / "wild.mid")
     assert music.get_tempo_changes()[1].tolist() == pytest.approx([120.0])
 
 
@@ -369,6 +396,19 @@ def test_notes_without_a_note_off_end_where_a_sequencer_ends_them(tmp_path):
     events, notes = _read(tmp_path, _smf(body, end=480), "events")
     np.testing.assert_allclose(events, [[60, 0, 1], [64, 1, 2]])
     assert notes == ["repaired (1 notes without a note-off ended at the end of their track)"]
+
+
+def test_notes_of_zero_length_are_counted_where_they_are_left_out(tmp_path):
+    # Two notes whose note-off shares the note-on's tick (pretty_midi drops them), then
+    # the scale.
+    body = (_vlq(0) + b"\x90\x30\x50" + _vlq(0) + b"\x80\x30\x00"
+            + _vlq(0) + b"\x90\x31\x50" + _vlq(0) + b"\x90\x31\x00" + _notes(SCALE))
+    grid, notes = _read(tmp_path, _smf(body))
+    np.testing.assert_array_equal(grid[:, 0], _top_voice(SCALE))
+    assert notes == ["2 notes of zero length (a note-off on the note-on's own tick) left out"]
+    events, notes = _read(tmp_path, _smf(_notes([60, 60]) + _notes([62], ticks=0)), "events")
+    np.testing.assert_allclose(events, [[60, 0, 1], [60, 1, 1]])
+    assert notes == ["1 notes of zero length (a note-off on the note-on's own tick) left out"]
 
 
 def test_a_data_byte_above_127_is_read_as_the_next_status_byte_without_a_gap(tmp_path):
