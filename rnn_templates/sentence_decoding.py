@@ -194,7 +194,8 @@ _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def translate(model: keras.Model | list[keras.Model],
               artifacts: dict[str, Any] | list[dict[str, Any]], texts: list[str], *,
               beam_width: int | None = None, batch_size: int = 256,
-              stop_early: bool = True) -> list[str]:
+              stop_early: bool = True,
+              return_ended: bool = False) -> list[str] | tuple[list[str], list[bool]]:
     """Translations of ``texts`` by a trained model: greedy, or beam search of ``beam_width``.
 
     The search is compiled (a ``tf.function``) on the first call for a model,
@@ -212,6 +213,9 @@ def translate(model: keras.Model | list[keras.Model],
     ensemble (:func:`text_decoder`): models trained with different seeds on
     the same pairs (``split_seed``) usually translate better together than
     any of them alone.
+
+    ``return_ended=True`` also returns, per text, whether its translation ended
+    (False: it stopped at ``max_output_length`` tokens, cut short).
     """
     models = list(model) if isinstance(model, list | tuple) else [model]
     given = list(artifacts) if isinstance(artifacts, list | tuple) else [artifacts]
@@ -225,12 +229,22 @@ def translate(model: keras.Model | list[keras.Model],
     else:
         decode = text_decoder(models if len(models) > 1 else models[0],
                               ensemble_artifacts(given))
-        compiled = tf.function(lambda t: decode(t, width, stop_early)["translation"],
+        compiled = tf.function(lambda t: _translation_ended(decode(t, width, stop_early)),
                                input_signature=[TEXT], autograph=False)
         _COMPILED[models[0]][key] = (tuple(given), compiled)
-    return decode_in_batches(lambda chunk: strings(compiled(tf.constant(chunk))),
-                             [str(text) for text in texts], rows=batch_size,
-                             rows_per_item=width or 1, length=lambda text: len(text.split()))
+
+    def run(chunk: list[str]) -> list[tuple[str, bool]]:
+        translations, ended = compiled(tf.constant(chunk))
+        return list(zip(strings(translations), np.asarray(ended).tolist(), strict=True))
+
+    results = decode_in_batches(run, [str(text) for text in texts], rows=batch_size,
+                                rows_per_item=width or 1, length=lambda text: len(text.split()))
+    translations = [translation for translation, _ in results]
+    return (translations, [bool(ended) for _, ended in results]) if return_ended else translations
+
+
+def _translation_ended(result: dict[str, Any]) -> tuple[Any, Any]:
+    return result["translation"], result["ended"]
 
 
 def attention_maps(model: keras.Model, artifacts: dict[str, Any], texts: list[str]) -> list:

@@ -251,9 +251,19 @@ class TranslationApp(App):
         """Beam and greedy translations of ``inputs``, and the attention of the first few."""
         texts = [str(t) for t in inputs]
         width = artifacts["beam_width"]
-        result = {"greedy": translate(model, artifacts, texts)}
-        result["beam"] = (translate(model, artifacts, texts, beam_width=width) if width > 1
-                          else result["greedy"])
+        result: dict[str, Any] = {}
+        result["greedy"], greedy_ended = translate(model, artifacts, texts, return_ended=True)
+        result["beam"], ended = (translate(model, artifacts, texts, beam_width=width,
+                                           return_ended=True) if width > 1
+                                 else (result["greedy"], greedy_ended))
+        for key, flags in (("outputs_cut", ended), ("greedy_outputs_cut", greedy_ended)):
+            result[key] = int(len(flags) - sum(flags))
+        if result["outputs_cut"] or result["greedy_outputs_cut"]:
+            first = texts[ended.index(False) if not all(ended) else greedy_ended.index(False)]
+            print(f"note: {result['outputs_cut']} of {len(texts)} translations "
+                  f"({result['greedy_outputs_cut']} greedy) stopped at the "
+                  f"{artifacts['max_output_length']} tokens the model writes at most, before "
+                  f"their end (the first: {_shortened(first)})", file=sys.stderr)
         result["attention"] = attention_maps(model, artifacts, texts[:HEAT_MAPS])
         result["sources"] = texts[:artifacts.get("samples", 10)]
         cut = cut_sources(texts, artifacts)
@@ -285,8 +295,9 @@ class TranslationApp(App):
                              for s, r, t in zip(sources, references[0][:artifacts.get(
                                  "samples", 10)], outputs["beam"], strict=False)]
         scores["attention"] = outputs.get("attention", [])
-        if outputs.get("sources_cut"):
-            scores["sources_cut"] = outputs["sources_cut"]
+        for key in ("sources_cut", "outputs_cut", "greedy_outputs_cut"):
+            if outputs.get(key):
+                scores[key] = outputs[key]
         return scores
 
     def plots(self, metrics, artifacts, directory: Path, name: str) -> None:

@@ -378,3 +378,27 @@ def test_translations_stopped_at_the_longest_output_are_reported(capsys):
     assert "output_cut_at" not in rows[0] and rows[1]["output_cut_at"] == 3
     assert capsys.readouterr().err == ("note: the translation stopped at the 3 tokens the model "
                                        "writes at most, before its end: 'The cat.'\n")
+
+
+def test_evaluate_counts_the_translations_stopped_at_the_longest_output(learnt_run, capsys):
+    from apps.translation.app import TranslationApp
+    from rnn_templates.sentence_decoding import translate
+
+    model, artifacts = _reload(learnt_run)
+    texts = WORDS[:2]
+    whole, ended = translate(model, artifacts, texts, beam_width=2, return_ended=True)
+    assert whole == translate(model, artifacts, texts, beam_width=2)
+    short = dict(artifacts, max_output_length=1, beam_width=2)
+    cut, cut_ended = translate(model, short, texts, return_ended=True)
+    # One token at most: a translation ends only where that token is the end itself.
+    assert cut_ended == [text == "" for text in cut] and len(cut_ended) == 2
+    capsys.readouterr()
+    outputs = TranslationApp().scored_outputs(model, texts, short)
+    assert outputs["greedy_outputs_cut"] == cut_ended.count(False)
+    metrics = TranslationApp().metrics(["Chat rouge.", "Lune arbre maison rivière."], outputs,
+                                       short)
+    assert outputs["greedy_outputs_cut"] >= 1  # the trained model writes a word first
+    assert metrics.get("outputs_cut", 0) == outputs["outputs_cut"]
+    assert metrics["greedy_outputs_cut"] == outputs["greedy_outputs_cut"]
+    assert (f"of 2 translations ({outputs['greedy_outputs_cut']} greedy) stopped at the 1 "
+            "tokens the model writes at most" in capsys.readouterr().err)
