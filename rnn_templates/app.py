@@ -187,7 +187,9 @@ class App:
         return core
 
     def refit_data(self, prepared: Prepared) -> dict[str, Any]:
-        """:meth:`fit_data` with the validation split added to the training split.
+        """:meth:`fit_data` with the validation split added to the training split, and
+        ``validation=None``: no held-out data is left to validate on, so the model's
+        ``fit`` trains without ``validation_data`` (and logs no ``val_*``).
 
         ``tune`` retrains the best hyperparameters on it, unless
         ``refit_on_validation`` is False (the validation split calibrates
@@ -195,8 +197,8 @@ class App:
         """
         train, validation = prepared.splits["train"], prepared.splits["validation"]
         merged = tuple(merge_data(a, b) for a, b in zip(train, validation, strict=True))
-        return self.fit_data(dataclasses.replace(
-            prepared, splits={**prepared.splits, "train": merged}))
+        return {**self.fit_data(dataclasses.replace(
+            prepared, splits={**prepared.splits, "train": merged})), "validation": None}
 
     # --- 3. serving ------------------------------------------------------------
 
@@ -499,7 +501,10 @@ class Runner:
         fit_data, fixed = self.app.fit_data(prepared), {}
         if epochs:
             fit_data, fixed = self.app.refit_data(prepared), {"epochs": epochs}
-        callbacks = standard_callbacks(work, monitor=self.app.monitor_of(config),
+        # Refitted on train + validation for a fixed count of epochs: nothing held out
+        # to watch, so the training loss is logged in its place.
+        monitor = "loss" if epochs else self.app.monitor_of(config)
+        callbacks = standard_callbacks(work, monitor=monitor,
                                        patience=epochs + 1 if epochs else config.patience,
                                        restore_best=not epochs, lr_decay=config.lr_decay,
                                        lr_decay_after=config.lr_decay_after)

@@ -113,8 +113,9 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
         shuffle = EpochShuffle(c.seed)
         train_ds = window_dataset(*train, c.lookback, c.horizon, future_rows=future_rows,
                                   batch_size=batch_size, stride=c.stride, shuffle=shuffle)
-        val_ds = window_dataset(*validation, c.lookback, c.horizon, future_rows=future_rows,
-                                batch_size=512)
+        val_ds = (None if validation is None else  # (never refitted: see the app)
+                  window_dataset(*validation, c.lookback, c.horizon, future_rows=future_rows,
+                                 batch_size=512))
         kwargs.setdefault("epochs", c.epochs)
         kwargs["shuffle"] = False  # the dataset shuffles its windows itself
         return model.fit(train_ds, *args, validation_data=val_ds,

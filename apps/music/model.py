@@ -74,7 +74,8 @@ class MusicHyperModel(keras_tuner.HyperModel):
 
         train_ds = prefetched(shuffle.indices(len(tf.nest.flatten(train[1])[0]))
                               .batch(c.batch_size).map(gather))
-        val_ds = prefetched(tf.data.Dataset.from_tensor_slices(validation).batch(256))
+        val_ds = (None if validation is None  # refitted on train + validation
+                  else prefetched(tf.data.Dataset.from_tensor_slices(validation).batch(256)))
         kwargs.setdefault("epochs", c.epochs)
         kwargs["shuffle"] = False
         return model.fit(train_ds, *args, validation_data=val_ds,

@@ -112,7 +112,8 @@ class SentimentHyperModel(keras_tuner.HyperModel):
         edges = bucket_edges(train[0], c.num_buckets)
         shuffle = EpochShuffle(c.seed)
         train_ds = bucketed_dataset(*train, batch_size, edges, shuffle=shuffle)
-        val_ds = bucketed_dataset(*validation, 256, edges)
+        val_ds = (None if validation is None  # refitted on train + validation
+                  else bucketed_dataset(*validation, 256, edges))
         kwargs.setdefault("epochs", c.epochs)
         kwargs["shuffle"] = False  # EpochShuffle orders the dataset itself
         extra = [shuffle]

@@ -90,11 +90,12 @@ class TranslationHyperModel(keras_tuner.HyperModel):
         batch_size = self.declare_hyperparameters(hp)
         train_data = pair_dataset(*train, batch_size, num_buckets=c.num_buckets,
                                   shuffle_seed=c.seed)
-        validation_data = pair_dataset(*validation, 256, num_buckets=c.num_buckets)
+        validation_data = (None if validation is None  # refitted on train + validation
+                           else pair_dataset(*validation, 256, num_buckets=c.num_buckets))
         kwargs.setdefault("epochs", c.epochs)
         kwargs["shuffle"] = False  # the dataset shuffles itself, every epoch
         callbacks = list(callbacks or [])
-        if self.needs_bleu():
+        if self.needs_bleu() and validation is not None:
             if self.references is None or self.artifacts is None:
                 raise ValueError("val_bleu needs the validation references and the run's "
                                  "artifacts: TranslationHyperModel(..., references=, artifacts=)")

@@ -271,6 +271,9 @@ def test_tune_writes_leaderboard_retrains_and_exports(workspace, small_csv):
     assert metrics["tuning"]["refit"] == "train+validation"
     assert metrics["training"]["kept_epoch"] == metrics["tuning"]["refit_epochs"] == 1
     assert "validation" not in metrics and "test" in metrics
+    # Nothing is held out while it retrains: no val_* column scores data it learns from.
+    header = (workspace / "tuned" / "history.csv").read_text().splitlines()[0].split(",")
+    assert "loss" in header and not [name for name in header if name.startswith("val_")]
     assert (workspace / "tuned" / "saved_model" / "saved_model.pb").is_file()
 
 
