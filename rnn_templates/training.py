@@ -102,6 +102,7 @@ def compile_model(
     optimizer: str = "adam",
     weight_decay: float = 0.0,
     global_clipnorm: float | None = None,
+    weighted_metrics: list[Any] | None = None,
 ) -> keras.Model:
     """Compile with gradient clipping on by default.
 
@@ -112,7 +113,8 @@ def compile_model(
     their joint norm exceeds it (Pascanu et al., 2013), which keeps the
     update's direction; it replaces ``clipnorm``. ``weight_decay`` is
     decoupled (AdamW-style) decay of every weight but embeddings and biases,
-    a regulariser for small datasets.
+    a regulariser for small datasets. ``weighted_metrics`` are metrics that
+    weigh their values by the data's sample weights, as the loss does.
 
     Example:
         >>> import rnn_templates as rt
@@ -136,7 +138,8 @@ def compile_model(
     chosen = optimizers[optimizer](**kwargs)
     if weight_decay:
         chosen.exclude_from_weight_decay(var_names=["embeddings", "bias"])
-    model.compile(optimizer=chosen, loss=loss, metrics=metrics or [])
+    model.compile(optimizer=chosen, loss=loss, metrics=metrics or [],
+                  weighted_metrics=weighted_metrics)
     return model
 
 

@@ -70,6 +70,54 @@ def test_filled_in_truth_is_left_out_of_every_score_and_calibration():
         fc._refuse_unobserved(widths)
 
 
+@pytest.mark.parametrize("loss", ["mae", "pinball", "ensemble"])
+def test_the_validation_loss_counts_observed_horizon_steps_only(loss):
+    import keras
+
+    from rnn_templates.ensemble import EnsembleLoss
+    from rnn_templates.topologies.forecast import PinballLoss
+
+    rng = np.random.default_rng(4)
+    values = rng.normal(0, 1, (60, 2)).astype("float32")
+    targets = values[:, :2].copy()
+    observed = np.ones(60, bool)
+    observed[[20, 21, 22, 40]] = False  # rows whose targets were filled in
+    targets[~observed] = 50.0  # scored, they would dominate the loss
+    lookback, horizon = 6, 3
+    outputs = {"mae": 1, "pinball": 3, "ensemble": 2}[loss]
+    inputs = keras.Input((lookback, 2))
+    flat = keras.layers.Dense(horizon * 2 * outputs)(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, keras.layers.Reshape(
+        (horizon, 2) if outputs == 1 else (horizon, 2, outputs))(flat))
+    quantiles = (0.1, 0.5, 0.9)
+    model.compile(loss={"mae": "mae", "pinball": PinballLoss(quantiles),
+                        "ensemble": EnsembleLoss("mae")}[loss],
+                  weighted_metrics=["mae"] if loss == "mae" else None)
+    dataset = window_dataset(values, targets, lookback, horizon, future_rows=False,
+                             batch_size=7, observed=observed)
+    assert len(dataset.element_spec) == 3
+    # The mean over the observed horizon steps of every window, by hand.
+    windows = forecast_windows(values, targets, lookback, horizon, future_rows=False)
+    predicted = np.asarray(model.predict(windows[0], verbose=0))
+    truth = np.asarray(windows[1])
+    if loss == "pinball":
+        error = truth[..., None] - predicted
+        levels = np.array(quantiles)
+        step_loss = np.maximum(levels * error, (levels - 1) * error).mean(axis=(-1, -2))
+    elif loss == "ensemble":
+        step_loss = np.abs(truth[..., None] - predicted).mean(axis=(-2, -1))
+    else:
+        step_loss = np.abs(truth - predicted).mean(axis=-1)
+    starts = np.arange(len(truth))[:, None] + lookback + np.arange(horizon)
+    kept = observed[starts]
+    scores = np.atleast_1d(model.evaluate(dataset, verbose=0))  # [loss(, mae)]
+    np.testing.assert_allclose(scores, step_loss[kept].mean(), rtol=1e-4)
+    # Every step observed: no weights, the plain mean.
+    plain = window_dataset(values, values, lookback, horizon, future_rows=False, batch_size=7,
+                           observed=np.ones(60, bool))
+    assert len(plain.element_spec) == 2
+
+
 def test_metrics_values_on_a_known_error():
     targets = np.ones((2, 3, 1)) * 10
     outputs = np.stack([targets + 1, targets - 2, targets + 2, targets - 3, targets + 3],

@@ -109,10 +109,14 @@ class ForecastingApp(App):
                   "test": self._windows(values, artifacts, test - lookback, len(values), truth)
                   if test < len(values) else (np.zeros((0,)), np.zeros((0,)))}
         scaled = ((values - mean) / std)[:, :targets]
+        held = slice(validation - lookback, test)
+        checked = (values[held], scaled[held])
+        observed = np.isfinite(truth[held]).all(axis=1)
+        if not observed.all():  # the validation loss leaves the filled-in steps out
+            checked += (observed,)
         state = types.SimpleNamespace(
-            interval_scale=config.interval_scale, fit={"train": (train_rows, scaled[:validation]),
-                 "validation": (values[validation - lookback:test],
-                                scaled[validation - lookback:test])})
+            interval_scale=config.interval_scale,
+            fit={"train": (train_rows, scaled[:validation]), "validation": checked})
         return Prepared(splits, artifacts, state)
 
     def labelled(self, series: Series, artifacts):

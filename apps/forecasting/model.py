@@ -92,7 +92,9 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
             loss = EnsembleLoss(loss, output_axes=int(heads))
             if not heads:
                 metrics = [EnsembleMetric("mse"), EnsembleMetric("mae")]
-        return compile_model(model, loss=loss, metrics=metrics,
+        # Weighted, as the loss is: a validation step whose target was filled in has
+        # weight 0 (see fit).
+        return compile_model(model, loss=loss, weighted_metrics=metrics,
                              learning_rate=learning_rate, clipnorm=c.clipnorm or None,
                              weight_decay=c.weight_decay)
 
@@ -102,7 +104,9 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
         return choice(hp, "batch_size", [32, 64, 128], c.batch_size)
 
     def fit(self, hp, model, train, validation, *args, callbacks=None, **kwargs):
-        """Train on ``train=(rows, standardized targets)``, validating on ``validation``.
+        """Train on ``train=(rows, standardized targets)``, validating on ``validation``
+        (the same, and optionally per row whether every target value was observed: the
+        validation loss then counts observed horizon steps only).
 
         Windows are cut by tf.data (:func:`rnn_templates.data.windows.window_dataset`),
         in an order that depends on (seed, epoch) only: a resumed run repeats it.
@@ -113,9 +117,11 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
         shuffle = EpochShuffle(c.seed)
         train_ds = window_dataset(*train, c.lookback, c.horizon, future_rows=future_rows,
                                   batch_size=batch_size, stride=c.stride, shuffle=shuffle)
+        # validation: (rows, standardized targets[, per row: every target observed]).
         val_ds = (None if validation is None else  # (never refitted: see the app)
-                  window_dataset(*validation, c.lookback, c.horizon, future_rows=future_rows,
-                                 batch_size=512))
+                  window_dataset(*validation[:2], c.lookback, c.horizon,
+                                 future_rows=future_rows, batch_size=512,
+                                 observed=validation[2] if len(validation) > 2 else None))
         kwargs.setdefault("epochs", c.epochs)
         kwargs["shuffle"] = False  # the dataset shuffles its windows itself
         return model.fit(train_ds, *args, validation_data=val_ds,

@@ -88,8 +88,14 @@ def scored_windows(values: np.ndarray, lookback: int, horizon: int, targets: int
 
 def window_dataset(values: np.ndarray, targets: np.ndarray, lookback: int, horizon: int, *,
                    future_rows: bool, batch_size: int, stride: int = 1,
-                   shuffle: Any = False, seed: int | None = None) -> Any:
+                   shuffle: Any = False, seed: int | None = None,
+                   observed: np.ndarray | None = None) -> Any:
     """A ``tf.data.Dataset`` of ``(inputs, targets)`` batches (see :func:`forecast_windows`).
+
+    ``observed``: per row, whether every target value in it was observed (not
+    filled in). Given, and where some but not all horizon steps were, each batch
+    also carries weights ``(batch, horizon)`` (see :func:`observed_weights`), so a
+    loss weighted by them counts observed steps only.
 
     The series stays one tensor; the dataset yields batches of window start
     rows and cuts each batch with a single ``tf.gather`` of ``starts + offsets``.
@@ -111,8 +117,11 @@ def window_dataset(values: np.ndarray, targets: np.ndarray, lookback: int, horiz
     targets = np.asarray(targets, dtype="float32")
     width = values.shape[1]
     rows = lookback + (horizon if future_rows else 0)
-    series = tf.constant(np.concatenate([values, targets], axis=1))
     count = window_count(len(values), lookback, horizon, stride)
+    weights = (None if observed is None
+               else observed_weights(observed, lookback, horizon, stride))
+    columns = [values, targets] if weights is None else [values, targets, weights[:, None]]
+    series = tf.constant(np.concatenate(columns, axis=1))
     starts = tf.data.Dataset.range(0, count * stride, stride)
     if isinstance(shuffle, EpochShuffle):
         starts = shuffle.indices(count).map(lambda index: index * stride)
@@ -122,6 +131,33 @@ def window_dataset(values: np.ndarray, targets: np.ndarray, lookback: int, horiz
 
     def cut(batch_starts):
         windows = tf.gather(series, batch_starts[:, None] + offsets)
+        if weights is not None:
+            return (windows[:, :rows, :width], windows[:, lookback:, width:-1],
+                    windows[:, lookback:, -1])
         return windows[:, :rows, :width], windows[:, lookback:, width:]
 
     return prefetched(starts.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE))
+
+
+def observed_weights(observed: np.ndarray, lookback: int, horizon: int,
+                     stride: int = 1) -> np.ndarray | None:
+    """Per row, the weight of a horizon step in a loss over the windows of
+    :func:`window_dataset`: 0 where a target value was filled in (``observed``
+    False), else the one constant that makes the weighted mean over every
+    window's horizon the mean over its observed steps. ``None`` where every
+    horizon step is observed (no weights needed) or none is (nothing to weigh).
+
+    Example:
+        >>> observed_weights(np.array([1, 1, 1, 0, 1], bool), lookback=2, horizon=1).tolist()
+        [1.5, 1.5, 1.5, 0.0, 1.5]
+    """
+    observed = np.asarray(observed, bool).reshape(-1)
+    count = window_count(len(observed), lookback, horizon, stride)
+    if not count:
+        return None
+    totals = np.concatenate([[0], np.cumsum(observed)])
+    starts = np.arange(count) * stride + lookback
+    kept = int((totals[starts + horizon] - totals[starts]).sum())
+    if kept in (0, count * horizon):
+        return None
+    return np.where(observed, count * horizon / kept, 0.0).astype("float32")

@@ -76,15 +76,18 @@ def pinball_loss(y_true, y_pred, quantiles=QUANTILES):
 @keras.saving.register_keras_serializable(package="rnn_templates")
 class PinballLoss(keras.losses.Loss):
     """:func:`pinball_loss` as a Keras loss: targets ``(batch, ...)``, quantiles
-    ``(batch, ..., len(quantiles))``; averaged over quantiles, then over the batch."""
+    ``(batch, ..., len(quantiles))``; averaged over quantiles and the targets' last
+    axis, as Keras's own losses are (targets ``(batch, horizon, targets)`` give one
+    value per horizon step, which a ``(batch, horizon)`` sample weight can weigh),
+    then over the rest."""
 
     def __init__(self, quantiles=QUANTILES, name: str = "pinball", **kwargs):
         super().__init__(name=name, **kwargs)
         self.quantiles = check_quantiles(quantiles)
 
     def call(self, y_true, y_pred):
-        return ops.mean(ops.reshape(pinball_loss(y_true, y_pred, self.quantiles),
-                                    (ops.shape(y_pred)[0], -1)), axis=-1)
+        loss = pinball_loss(y_true, y_pred, self.quantiles)
+        return ops.mean(loss, axis=-1) if len(loss.shape) > 1 else loss
 
     def get_config(self):
         return {**super().get_config(), "quantiles": list(self.quantiles)}

@@ -342,6 +342,14 @@ def test_filled_in_values_are_trained_on_but_neither_scored_nor_calibrated_on():
     assert np.flatnonzero(np.isnan(test[:, 24, 0])).tolist() == list(range(20, 30))
     assert not np.isnan(inputs).any()
     np.testing.assert_allclose(test[:19, 24, 0], frame["load"].to_numpy()[400:419], rtol=1e-6)
+    # Early stopping's validation loss leaves the filled-in rows 350-351 out too.
+    rows, _, observed = prepared.state.fit["validation"]  # rows 276-399
+    assert len(rows) == len(observed) == 124
+    assert np.flatnonzero(~observed).tolist() == [350 - 276, 351 - 276]
+    filled_before = _frame(500)
+    filled_before.loc[[10], "load"] = np.nan  # in the training part only: no weights
+    prepared = app.prepare(config, app.from_arrays(config, filled_before, None))
+    assert len(prepared.state.fit["validation"]) == 2
 
 
 def test_a_column_constant_over_the_training_rows_is_refused():
