@@ -416,3 +416,24 @@ def test_an_export_made_on_jax_keeps_the_serving_checks(trained_run, workspace):
     window[0, 5, 0] = np.nan
     with pytest.raises(tf.errors.InvalidArgumentError, match="of finite values"):
         signature(window=tf.constant(window))
+    # The check compares the TensorFlow model with the JAX one too, on a probe input.
+    result = subprocess.run(
+        [sys.executable, "-m", "rnn_templates.cli", "forecasting", "export", "--run-dir",
+         str(trained_run), "--output", str(workspace / "checked-from-jax")], cwd=workspace,
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, CI="1", KERAS_BACKEND="jax", JAX_PLATFORMS="cpu"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "; the model on TensorFlow against jax: " in result.stdout
+
+
+def test_a_model_that_answers_otherwise_on_tensorflow_is_not_exported(trained_run):
+    from rnn_templates.app import _probe_inputs, backend_difference, load_keras_model
+
+    model = load_keras_model(trained_run / "model.keras")
+    probe = _probe_inputs(model)
+    assert probe.shape == (2, *model.inputs[0].shape[1:])
+    answer = keras.tree.map_structure(keras.ops.convert_to_numpy, model(probe))
+    assert backend_difference(model, probe, answer, "jax") == 0
+    shifted = keras.tree.map_structure(lambda a: a * 1.01, answer)
+    with pytest.raises(RuntimeError, match="answers differently on TensorFlow than on jax"):
+        backend_difference(model, probe, shifted, "jax")
