@@ -889,7 +889,7 @@ class Runner:
         run_dir = Path(run_dir)
         requested = data_overrides(self.app.config_class, config_file, overrides or [],
                                    has_data=data_path is not None)
-        model = load_keras_model(self._model_file(run_dir))
+        model = load_keras_model(self._model_file(run_dir, "evaluate"))
         artifacts = _load_artifacts(run_dir)
         if data_path is None:
             inputs, targets = self.app.read_held_out(run_dir, artifacts)
@@ -928,15 +928,16 @@ class Runner:
             print(details)
         return metrics
 
-    @staticmethod
-    def _model_file(run_dir: Path) -> Path:
-        """The run's ``model.keras``, or a line that says why there is none."""
+    def _model_file(self, run_dir: Path, verb: str) -> Path:
+        """The run's ``model.keras``, or a line that says why there is none (or that
+        another app made it)."""
         path = run_dir / MODEL_FILE
         if not path.exists():
             hint = " (an interrupted run: train again to resume)" if Path(
                 f"{run_dir}.partial").exists() else ""
             raise UserInputError(f"no trained model in the run directory{hint}",
                                  where=str(path), fix="train first, or check --run-dir")
+        self._check_app(path, verb)
         return path
 
     # --- export ----------------------------------------------------------------
@@ -946,19 +947,26 @@ class Runner:
         if keras.backend.backend() != "tensorflow":
             return self._export_under_tensorflow(model, artifacts, path, sample)
         serve = self.app.serve(model, artifacts)
+        differences: dict[str, float] = {}
+
+        def check(temporary: Path) -> None:
+            # Before the export takes the place of the old one: a failed check leaves
+            # the old export (or nothing) at the destination.
+            batch = self.app.to_batch(sample)
+            expected = {key: _numpy(value) for key, value in serve(*batch).items()}
+            differences.update(check_in_fresh_process(
+                temporary, [_numpy(tensor) for tensor in batch], expected, atol=1e-4,
+                rtol=1e-5))
+
         # The artifacts go inside the export (what predict needs to read inputs), written
         # with it and renamed into place with it: never an export without them.
         export_saved_model(model, path, serve, self.app.input_signature(),
                            extra_endpoints=self.app.extra_endpoints(model, artifacts),
                            extra_files={ARTIFACTS_FILE: json.dumps(artifacts, indent=2,
                                                                    sort_keys=True) + "\n",
-                                        APP_FILE: json.dumps({"app": self.app.name}) + "\n"})
-        if sample is None:
-            return {}
-        batch = self.app.to_batch(sample)
-        expected = {key: _numpy(value) for key, value in serve(*batch).items()}
-        return check_in_fresh_process(path, [_numpy(tensor) for tensor in batch], expected,
-                                      atol=1e-4)
+                                        APP_FILE: json.dumps({"app": self.app.name}) + "\n"},
+                           check=None if sample is None else check)
+        return differences
 
     def _export_under_tensorflow(self, model: keras.Model, artifacts: dict[str, Any],
                                  path: Path, sample: list[Any] | None) -> dict[str, float]:
@@ -1017,7 +1025,7 @@ class Runner:
         """(Re)export a run's model as a SavedModel with the app's ``serve`` signature."""
         self._check_backend("export")
         run_dir = Path(run_dir)
-        model_file = self._model_file(run_dir)
+        model_file = self._model_file(run_dir, "export")
         destination = Path(output) if output else run_dir / SAVED_MODEL_DIR
         io.check_replaceable(destination, option="--output", kind="export")
         model = load_keras_model(model_file)
@@ -1102,14 +1110,14 @@ class Runner:
                 fix=f"give a model made by `rnnt {self.app.name} train` or `export` (one "
                 "exported by an earlier version: export its run again)") from None
 
-    def _check_app(self, path: Path) -> None:
+    def _check_app(self, path: Path, verb: str = "predict") -> None:
         """Refuse a model another app wrote (its ``app.json``, beside it or in it)."""
         written_by = _beside_model(path, APP_FILE).get("app")
         if written_by and written_by != self.app.name:
             raise UserInputError(
                 f"this model was made by the {written_by} app", where=str(path),
                 expected=f"a {self.app.name} model",
-                fix=f"use `rnnt {written_by} predict`, or give a {self.app.name} model")
+                fix=f"use `rnnt {written_by} {verb}`, or give a {self.app.name} model")
 
     def _load_serving(self, path: Path, endpoint: str = "serve") -> Callable[..., dict]:
         if path.is_dir() and (path / "saved_model.pb").is_file():

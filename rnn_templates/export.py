@@ -60,13 +60,16 @@ def export_saved_model(
     extra_tracked: list[Any] | None = None,
     extra_endpoints: dict[str, tuple[Callable[..., Any], list[Any]]] | None = None,
     extra_files: dict[str, str] | None = None,
+    check: Callable[[Path], Any] | None = None,
 ) -> Path:
     """Write a SavedModel whose ``serve`` signature is ``serve_fn``.
 
     The SavedModel is built in a temporary sibling directory and renamed into
     place, so ``path`` is either the complete old export or the complete new
     one, never half of each. An existing ``path`` is replaced only if this
-    project wrote it; a folder holding anything else is refused.
+    project wrote it; a folder holding anything else is refused. ``check``,
+    given, is called with the temporary directory once it is complete; if it
+    raises, the new export is removed and ``path`` keeps what it held.
 
     Args:
         model: The model whose variables ``serve_fn`` uses.
@@ -95,6 +98,8 @@ def export_saved_model(
         archive.write_out(str(temporary), verbose=False)
         for name, text in (extra_files or {}).items():
             (temporary / name).write_text(text, encoding="utf-8")
+        if check is not None:
+            check(temporary)
     return path
 
 
@@ -151,14 +156,19 @@ def check_in_fresh_process(
     expected: dict[str, np.ndarray],
     *,
     atol: float = 1e-5,
+    rtol: float = 0.0,
 ) -> dict[str, float]:
     """Compare a fresh process's answers with ``expected``, key by key.
+
+    A value matches within ``atol + rtol * |expected|`` (as ``numpy.isclose``):
+    ``rtol`` allows for float32's rounding of large values (one unit in the last
+    place of 400,000 is 0.03).
 
     Returns:
         For each key, the largest absolute difference (0 for matching strings).
 
     Raises:
-        RuntimeError: a key is missing or a value differs beyond ``atol``.
+        RuntimeError: a key is missing or a value differs beyond the tolerance.
     """
     actual = call_in_fresh_process(path, inputs)
     differences = {}
@@ -168,12 +178,15 @@ def check_in_fresh_process(
         got = actual[key]
         want = np.asarray(want)
         if want.dtype.kind in "USO":
-            mismatches = int(np.sum(got.astype(str) != want.astype(str)))
-            differences[key] = float(mismatches)
+            differences[key] = float(np.sum(got.astype(str) != want.astype(str)))
+            matches = differences[key] == 0
         else:
-            gap = np.abs(got.astype(np.float64) - want)
+            got, want = got.astype(np.float64), want.astype(np.float64)
+            both = np.isnan(got) & np.isnan(want)  # NaN against NaN matches; against a number, not
+            gap = np.nan_to_num(np.where(both, 0.0, np.abs(got - want)), nan=np.inf)
             differences[key] = float(gap.max()) if want.size else 0.0
-        if differences[key] > atol:
+            matches = bool(np.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True).all())
+        if not matches:
             raise RuntimeError(
                 f"exported output {key!r} differs from the in-memory model by {differences[key]:g}"
             )

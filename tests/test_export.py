@@ -81,6 +81,19 @@ def test_export_and_check_in_a_fresh_process(tmp_path, monkeypatch):
     assert check_in_fresh_process(path, inputs, wrong, atol=0.02)["probabilities"] == (
         pytest.approx(0.01, abs=1e-6)
     )
+    # Large values: one float32 rounding step of 400,000 (0.03) is within rtol, not atol.
+    large = {key: value * 4e5 if key == "probabilities" else value
+             for key, value in calls[0].items()}
+    monkeypatch.setattr(export, "call_in_fresh_process", lambda *args, **kwargs: large)
+    near = dict(expected, probabilities=large["probabilities"].astype(np.float64) + 0.03)
+    with pytest.raises(RuntimeError, match="'probabilities' differs"):
+        check_in_fresh_process(path, inputs, near, atol=1e-4)
+    assert check_in_fresh_process(path, inputs, near, atol=1e-4, rtol=1e-5)[
+        "probabilities"] == pytest.approx(0.03, rel=1e-3)
+    with pytest.raises(RuntimeError, match="'probabilities' differs"):
+        far = dict(near, probabilities=near["probabilities"] * 1.001)
+        check_in_fresh_process(path, inputs, far, atol=1e-4, rtol=1e-5)
+    monkeypatch.setattr(export, "call_in_fresh_process", lambda *args, **kwargs: calls[0])
     labels = expected["label"].copy()
     other = {CLASS_NAMES[0]: CLASS_NAMES[1], CLASS_NAMES[1]: CLASS_NAMES[0]}
     labels[:2] = [other[name] for name in labels[:2]]
@@ -112,6 +125,20 @@ def test_re_export_replaces_the_old_one_and_a_failed_export_leaves_it_intact(tmp
     io.seal(path)
     with pytest.raises(ValueError, match="cannot trace"):
         export_saved_model(model, path, broken_serve_fn, SIGNATURE)
+    assert (path / "marker.txt").read_text(encoding="utf-8") == "kept"
+    assert [p.name for p in tmp_path.iterdir()] == ["saved_model"]
+
+    # The check runs on the complete new export before it takes the old one's place:
+    # a failed check leaves the old export.
+    checked = []
+
+    def failing_check(temporary):
+        checked.append((temporary.name, (temporary / "saved_model.pb").is_file()))
+        raise RuntimeError("exported output 'label' differs")
+
+    with pytest.raises(RuntimeError, match="differs"):
+        export_saved_model(model, path, serve_fn, SIGNATURE, check=failing_check)
+    assert checked[0][0].startswith(".saved_model.") and checked[0][1]
     assert (path / "marker.txt").read_text(encoding="utf-8") == "kept"
     assert [p.name for p in tmp_path.iterdir()] == ["saved_model"]
 

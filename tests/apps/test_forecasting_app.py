@@ -155,6 +155,17 @@ def test_predict_reads_offsets_constant_recent_values_and_names_its_input(traine
     assert "check the path given to predict's input" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("verb", ["export", "evaluate"])
+def test_another_apps_export_or_evaluate_of_the_run_is_one_line(trained_run, workspace, verb,
+                                                                 capsys):
+    output = workspace / "not-music"
+    args = ["--output", str(output)] if verb == "export" else []
+    assert main(["music", verb, "--run-dir", str(trained_run), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "this model was made by the forecasting app" in err and len(err.splitlines()) == 1
+    assert f"use `rnnt forecasting {verb}`" in err and not output.exists()
+
+
 def test_evaluate_on_a_file_shorter_than_one_window_says_so(trained_run, workspace, small_csv,
                                                           capsys):
     short = workspace / "short.csv"
