@@ -191,9 +191,19 @@ class TranslationApp(App):
 
     def extra_endpoints(self, model: keras.Model, artifacts: dict[str, Any]):
         decode = self._decoder(model, artifacts)
+        widest = len(artifacts["target_vocabulary"])
+
+        def beam(texts, beam_width):
+            # A serving client's width is held to what predict allows: a wider beam
+            # adds only beams that cannot win, at the cost of time and memory.
+            check = tf.debugging.assert_less_equal(
+                beam_width, widest, message=f"expected a beam_width from 1 to {widest} (the "
+                "target vocabulary's size)")
+            with tf.control_dependencies([check]):
+                return decode(texts, tf.identity(beam_width))
+
         return {"greedy": (lambda texts: decode(texts), [TEXT]),
-                "beam": (lambda texts, beam_width: decode(texts, beam_width),
-                         [TEXT, tf.TensorSpec([], tf.int32, name="beam_width")])}
+                "beam": (beam, [TEXT, tf.TensorSpec([], tf.int32, name="beam_width")])}
 
     beam_width: int | None = None  # predict --beam-width
 

@@ -125,6 +125,14 @@ def test_saved_model_signatures_match_the_in_memory_model_in_a_fresh_process(lea
     fresh_beam = call_in_fresh_process(saved, [texts, np.array(2, dtype="int32")],
                                        endpoint="beam")
     assert list(fresh_beam["translation"]) == beam
+    # A serving client's beam is held to the target vocabulary, as predict's is.
+    widest = len(artifacts["target_vocabulary"])
+    signature = tf.saved_model.load(str(saved)).signatures["beam"]
+    assert signature(text=tf.constant(WORDS[:1]), beam_width=tf.constant(widest))[
+        "translation"].shape == (1,)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=f"expected a beam_width from 1 to {widest}"):
+        signature(text=tf.constant(WORDS[:1]), beam_width=tf.constant(widest + 1))
 
 
 def test_an_ensemble_decodes_with_the_mean_of_its_members(learnt_run):
