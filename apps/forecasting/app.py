@@ -196,6 +196,14 @@ class ForecastingApp(App):
 
         rows, columns = self._window_shape
         expected = f"a window of shape (batch, {rows}, {columns}) of finite values"
+        unread = None
+        lookback, future = artifacts["lookback"], artifacts.get("future", 0)
+        if rows is not None and columns is not None and rows > lookback:
+            # The horizon rows' targets and past covariates are not known yet, and not
+            # read: a client may send anything there (NaN, say).
+            mask = np.zeros((rows, columns), bool)
+            mask[lookback:, :columns - future] = True
+            unread = tf.constant(mask)
 
         def serve(window):
             # A serving client's window is checked here: TensorFlow Serving does not
@@ -203,12 +211,15 @@ class ForecastingApp(App):
             # otherwise be read from its oldest rows. (Exports are always built on the
             # TensorFlow backend; serve() called on another backend goes unchecked.)
             if keras.backend.backend() == "tensorflow":
-                checks = [tf.debugging.assert_all_finite(window, f"expected {expected}")]
-                for axis, size in ((1, rows), (2, columns)):
-                    if size is not None:
-                        checks.append(tf.debugging.assert_equal(
-                            tf.shape(window)[axis], size, message=f"expected {expected}"))
+                checks = [tf.debugging.assert_equal(tf.shape(window)[axis], size,
+                                                    message=f"expected {expected}")
+                          for axis, size in ((1, rows), (2, columns)) if size is not None]
                 with tf.control_dependencies(checks):
+                    window = tf.identity(window)
+                if unread is not None:
+                    window = tf.where(unread, tf.zeros_like(window), window)
+                with tf.control_dependencies([
+                        tf.debugging.assert_all_finite(window, f"expected {expected}")]):
                     window = tf.identity(window)
             outputs = model(window, training=False)
             return {name: outputs[..., i] for i, name in enumerate(OUTPUTS)}

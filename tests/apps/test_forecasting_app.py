@@ -92,6 +92,30 @@ def test_saved_model_takes_raw_windows_and_answers_in_original_units(trained_run
             signature(window=tf.constant(bad))
 
 
+def test_a_served_window_may_hold_anything_where_the_model_reads_nothing(workspace, small_csv):
+    # With known-future covariates the window runs over the horizon, whose target cells
+    # are not known yet: NaN there is answered as any other value is.
+    import tensorflow as tf
+
+    run_dir = workspace / "calendar"
+    assert main(["forecasting", "train", "--data", str(small_csv), "--run-dir", str(run_dir),
+                 *TINY, "--set", "epochs=1", "--set", "calendar=[month]"]) == 0
+    signature = tf.saved_model.load(str(run_dir / "saved_model")).signatures["serve"]
+    with np.load(run_dir / "test_windows.npz") as stored:
+        window = stored["inputs"][:2].copy()
+    assert window.shape == (2, 52 + 13, 3)  # co2, then the month's sine and cosine
+    answer = signature(window=tf.constant(window))["forecast"].numpy()
+    for unknown in (np.nan, 0.0, 1e6):
+        window[:, 52:, 0] = unknown
+        np.testing.assert_array_equal(signature(window=tf.constant(window))["forecast"],
+                                      answer)
+    for row, column in ((51, 0), (60, 2)):  # a cell the model reads: refused
+        holed = window.copy()
+        holed[0, row, column] = np.nan
+        with pytest.raises(tf.errors.InvalidArgumentError, match="of finite values"):
+            signature(window=tf.constant(holed))
+
+
 def test_evaluate_reproduces_the_test_metrics(trained_run, capsys):
     assert main(["forecasting", "evaluate", "--run-dir", str(trained_run)]) == 0
     evaluation = json.loads((trained_run / "evaluation-test.json").read_text())
