@@ -18,6 +18,7 @@ import contextlib
 import contextvars
 import csv
 import errno
+import glob
 import io
 import json
 import math
@@ -100,6 +101,7 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False,
         raise UserInputError("the output path is a folder", where=str(target),
                              expected="a file name", fix="give a file path, not a folder")
     make_folder(target.parent)
+    _remove_stale_temporaries(target)
     temporary = _temporary_name(target)
     if directory:
         temporary.mkdir()
@@ -163,6 +165,15 @@ def stale_temporary(path: Path) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporaries that writers of ``target`` killed mid-write left beside it
+    (named by :func:`_temporary_name`, their process gone)."""
+    prefix, suffix = f".{target.name}.", f".tmp{target.suffix}"
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*"):
+        if path.name.startswith(prefix) and path.name.endswith(suffix) and stale_temporary(path):
+            _remove(path)
 
 
 def _remove(path: Path) -> None:

@@ -167,6 +167,22 @@ def test_a_temporary_left_by_a_killed_writer_neither_blocks_nor_stays(tmp_path):
     assert not io.stale_temporary(run / f".saved_model.{os.getpid()}.0123abcd.tmp")
 
 
+def test_a_new_write_removes_what_killed_writers_of_the_same_path_left_beside_it(tmp_path):
+    dead = 2 ** 22 + 12345  # above the default pid_max: no such process
+    left = [tmp_path / f".export.{dead}.0123abcd.tmp",
+            tmp_path / f".report.md.{dead}.0a1b2c3d.tmp.md"]
+    kept = [tmp_path / f".export.{os.getpid()}.0123abcd.tmp",  # a live writer's
+            tmp_path / f".export-2.{dead}.0123abcd.tmp",  # another path's
+            tmp_path / ".export.notes"]  # the user's
+    for path in [*left, *kept]:
+        path.mkdir()
+    with io.atomic_path(tmp_path / "export", directory=True) as temporary:
+        (temporary / "saved_model.pb").write_text("complete")
+    io.write_text(tmp_path / "report.md", "# report\n")
+    assert not any(path.exists() for path in left)
+    assert all(path.is_dir() for path in kept)
+
+
 def test_a_path_without_a_name_of_its_own_is_one_line(tmp_path, monkeypatch):
     from rnn_templates.runs import run_directory
 
