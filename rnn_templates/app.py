@@ -954,9 +954,16 @@ class Runner:
             # the old export (or nothing) at the destination.
             batch = self.app.to_batch(sample)
             expected = {key: _numpy(value) for key, value in serve(*batch).items()}
-            differences.update(check_in_fresh_process(
-                temporary, [_numpy(tensor) for tensor in batch], expected, atol=1e-4,
-                rtol=1e-5))
+            try:
+                differences.update(check_in_fresh_process(
+                    temporary, [_numpy(tensor) for tensor in batch], expected, atol=1e-4,
+                    rtol=1e-5))
+            except RuntimeError as error:
+                raise UserInputError(
+                    "the export failed its check (nothing was replaced)", where=str(path),
+                    expected="a SavedModel that answers as the trained model does",
+                    received=str(error), fix="export with --no-check to write it unchecked, "
+                    "and report this as a bug") from None
 
         # The artifacts go inside the export (what predict needs to read inputs), written
         # with it and renamed into place with it: never an export without them.

@@ -190,6 +190,29 @@ def test_another_apps_export_or_evaluate_of_the_run_is_one_line(trained_run, wor
     assert f"use `rnnt forecasting {verb}`" in err and not output.exists()
 
 
+def test_an_export_that_fails_its_check_replaces_nothing_and_is_one_line(
+        trained_run, workspace, monkeypatch, capsys):
+    from rnn_templates import app as runner_module
+
+    output = workspace / "checked"
+    assert main(["forecasting", "export", "--run-dir", str(trained_run), "--output",
+                 str(output)]) == 0
+    before = (output / "saved_model.pb").stat().st_mtime_ns
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("exported output 'forecast' differs from the in-memory model by 3")
+
+    monkeypatch.setattr(runner_module, "check_in_fresh_process", failing)
+    capsys.readouterr()
+    assert main(["forecasting", "export", "--run-dir", str(trained_run), "--output",
+                 str(output)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the export failed its check (nothing was replaced)" \
+        in err and "differs from the in-memory model by 3" in err
+    assert (output / "saved_model.pb").stat().st_mtime_ns == before
+    assert sorted(p.name for p in output.parent.iterdir() if p.name.startswith(".checked")) == []
+
+
 def test_evaluate_on_a_file_shorter_than_one_window_says_so(trained_run, workspace, small_csv,
                                                           capsys):
     short = workspace / "short.csv"
