@@ -843,9 +843,12 @@ class Runner:
                                  where=str(tuning_dir / project), received=str(error)[:200],
                                  fix="add --restart to start this search afresh") from None
         if role != "worker":  # for workers on other hosts or in other folders: full paths
+            from rnn_templates.data.readers import resolve_path
+
+            # The files as this process found them (the shipped sample from any folder).
             io.write_yaml(tuning_dir / project / SEARCH_CONFIG, {
-                key: os.path.abspath(value) if key in ("data", "test_data") and value
-                and isinstance(value, str) and "://" not in value else value
+                key: os.path.abspath(resolve_path(value)) if key in ("data", "test_data")
+                and value and isinstance(value, str) and "://" not in value else value
                 for key, value in _config_dict(config).items()})
         started = time.perf_counter()
         if serve or role == "chief":

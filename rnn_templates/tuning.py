@@ -87,20 +87,22 @@ MAXIMIZED = ("bleu", "chrf")
 def parse_objective(spec: str | keras_tuner.Objective) -> keras_tuner.Objective:
     """A ``keras_tuner.Objective`` from ``"name"`` or ``"name:min"`` / ``"name:max"``.
 
-    Without a direction, BLEU and chrF are maximised, and keras-tuner's rule
-    decides for the rest (losses and errors minimised, accuracy and AUC
-    maximised).
+    Without a direction, BLEU, chrF and every accuracy (``pitch_accuracy``...) are
+    maximised, and keras-tuner's rule decides for the rest (losses and errors
+    minimised, AUC maximised).
 
     Example:
         >>> parse_objective("val_accuracy").direction, parse_objective("val_bleu").direction
         ('max', 'max')
+        >>> parse_objective("val_pitch_accuracy").direction
+        'max'
     """
     if isinstance(spec, keras_tuner.Objective):
         return spec
     name, _, direction = spec.partition(":")
     if not direction:
         direction = ("max" if name.removeprefix("val_") in MAXIMIZED
-                     else infer_metric_direction(name))
+                     or name.endswith("accuracy") else infer_metric_direction(name))
     if direction not in ("min", "max"):
         raise ValueError(
             f"`objective` needs a direction: write {name}:min or {name}:max; received {spec!r}")
@@ -597,6 +599,8 @@ def plot_search(tuner: keras_tuner.Tuner, path: str | os.PathLike) -> Path | Non
     oracle = tuner.oracle
     order = [t for t in oracle.start_order if t in oracle.trials] or sorted(oracle.trials)
     points = [(n, oracle.trials[t]) for n, t in enumerate(order, start=1)]
+    # Positions count trials as started (from 1); labels name them by id, as the
+    # leaderboard and the trial_<id> folders do.
     scored = [(n, float(t.score)) for n, t in points
               if t.score is not None and t.status == "COMPLETED"]
     if not scored:
@@ -614,7 +618,14 @@ def plot_search(tuner: keras_tuner.Tuner, path: str | os.PathLike) -> Path | Non
     if failed:
         axes.plot(failed, [scores.min() if goal.direction == "max" else scores.max()] *
                   len(failed), "x", color="grey", label="failed trial")
-    axes.set_xlabel("trial (in the order started)")
+    if len(order) <= 30:  # each trial named by its id, in the order started
+        axes.set_xticks(range(1, len(order) + 1), labels=order)
+        axes.set_xlabel("trial id, in the order started")
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlabel("trials started")
     axes.set_ylabel(f"{goal.name} ({goal.direction})")
     axes.set_title("Search progress")
     axes.legend(loc="best")

@@ -178,7 +178,7 @@ def test_an_interrupted_run_is_not_resumed_on_other_data(workspace, monkeypatch,
 
 
 @pytest.mark.slow
-def test_tuning_other_data_starts_another_search(workspace, small_csv, capsys):
+def test_tuning_other_data_starts_another_search(workspace, small_csv, capsys, monkeypatch):
     from apps.sentiment.app import SentimentApp
     from apps.sentiment.data import read_labelled_table
     from rnn_templates.config import load_config
@@ -206,6 +206,14 @@ def test_tuning_other_data_starts_another_search(workspace, small_csv, capsys):
     assert len(list(tuning_dir.glob("sentiment-*"))) == 2
     stored = [yaml.safe_load(p.read_text()) for p in tuning_dir.glob("sentiment-*/search.yaml")]
     assert os.path.abspath("reviews/other.csv") in [entry["data"] for entry in stored]
+    # The shipped sample, found in the project from another folder: named where it is.
+    monkeypatch.chdir(workspace)
+    shipped = dataclasses.replace(config, data="data/sentiment/reviews.tsv")
+    runner.search(shipped, other.texts, other.labels, tuning_dir)
+    stored = [yaml.safe_load(p.read_text()) for p in tuning_dir.glob("sentiment-*/search.yaml")]
+    assert str(REPO / "data/sentiment/reviews.tsv") in [entry["data"] for entry in stored]
+    monkeypatch.undo()
+    capsys.readouterr()
     # A search another command is running (it holds its lock) is refused, --restart too.
     import re
 
