@@ -63,9 +63,15 @@ class ForecastingConfig(TuningOptions, TrainingOptions, EnsembleOptions, Recurre
     epochs: int = new_default(TrainingOptions, "epochs", 40)
     patience: int = new_default(TrainingOptions, "patience", 6)
     learning_rate: float = new_default(TrainingOptions, "learning_rate", 2e-3)
+    # The validation split calibrates the intervals: no model may train on it.
+    refit: str = new_default(TuningOptions, "refit", "train")
 
     def check(self) -> None:
         super().check()
+        if self.refit != "train":
+            raise ValueError("`refit` must be train here: the validation split calibrates "
+                             "the prediction intervals, so no model may train on it; "
+                             f"received refit={self.refit}; leave refit unset")
         if self.model == "segrnn" and self.lookback % self.segment_length:
             raise ValueError(f"`segment_length` must divide `lookback` ({self.lookback}); "
                              f"received {self.segment_length}")

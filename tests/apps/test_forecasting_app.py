@@ -374,6 +374,19 @@ def test_quantile_intervals_with_the_autoregressive_model_are_refused(workspace,
     assert not run_dir.exists() and not Path(f"{run_dir}.partial").exists()
 
 
+def test_a_refit_on_the_validation_split_is_refused(workspace, small_csv, capsys):
+    # The validation split calibrates the intervals: the tuned model retrains on train.
+    from apps.forecasting.config import ForecastingConfig
+
+    assert ForecastingConfig().refit == "train"
+    run_dir, tuning_dir = workspace / "refit-refused", workspace / "refit-tuning"
+    assert main(["forecasting", "tune", "--data", str(small_csv), "--run-dir", str(run_dir),
+                 "--tuning-dir", str(tuning_dir), "--set", "refit=train+validation"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "`refit` must be train here" in err[0]
+    assert not run_dir.exists() and not tuning_dir.exists()
+
+
 def test_a_season_the_window_cannot_hold_is_refused_before_training(workspace, small_csv,
                                                                      capsys):
     # It was accepted, then MASE was nan for every model (with NumPy warnings) and the
