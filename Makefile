@@ -76,7 +76,7 @@ train-sentiment: $(STAMP) ## train the sentiment model (ARGS="--set key=value --
 	$(BIN)/rnnt sentiment train --run-dir $(RUNS)/sentiment/latest --overwrite $(ARGS)
 
 tune-sentiment: $(STAMP) ## hyperparameter search (resumable), then retrain and export the best
-	$(BIN)/rnnt sentiment tune --run-dir $(RUNS)/sentiment/tuned --overwrite $(ARGS)
+	$(BIN)/rnnt sentiment tune --run-dir $(RUNS)/sentiment/tuned --tuning-dir $(RUNS)/sentiment/tuning --overwrite $(ARGS)
 
 eval-sentiment: $(STAMP) ## metrics and plots of runs/sentiment/latest on its held-out split
 	$(BIN)/rnnt sentiment evaluate --run-dir $(RUNS)/sentiment/latest $(ARGS)
@@ -99,7 +99,7 @@ train-music: $(STAMP) ## train the music model (ARGS="--data FOLDER --set key=va
 	$(BIN)/rnnt music train --run-dir $(RUNS)/music/latest --overwrite $(ARGS)
 
 tune-music: $(STAMP) ## hyperparameter search (resumable), then retrain and export the best
-	$(BIN)/rnnt music tune --run-dir $(RUNS)/music/tuned --overwrite $(ARGS)
+	$(BIN)/rnnt music tune --run-dir $(RUNS)/music/tuned --tuning-dir $(RUNS)/music/tuning --overwrite $(ARGS)
 
 eval-music: $(STAMP) ## next-note accuracy and statistics of generated music on the held-out pieces
 	$(BIN)/rnnt music evaluate --run-dir $(RUNS)/music/latest $(ARGS)
@@ -125,7 +125,7 @@ train-forecasting: $(STAMP) ## train a forecaster (ARGS="--data FILE --set horiz
 	$(BIN)/rnnt forecasting train --run-dir $(RUNS)/forecasting/latest --overwrite $(ARGS)
 
 tune-forecasting: $(STAMP) ## hyperparameter search (resumable), then retrain and export the best
-	$(BIN)/rnnt forecasting tune --run-dir $(RUNS)/forecasting/tuned --overwrite $(ARGS)
+	$(BIN)/rnnt forecasting tune --run-dir $(RUNS)/forecasting/tuned --tuning-dir $(RUNS)/forecasting/tuning --overwrite $(ARGS)
 
 eval-forecasting: $(STAMP) ## backtest runs/forecasting/latest on its test split (or ARGS="--data FILE")
 	$(BIN)/rnnt forecasting evaluate --run-dir $(RUNS)/forecasting/latest $(ARGS)
@@ -153,7 +153,7 @@ train-translation: $(STAMP) ## train a translator (ARGS="--data pairs.tsv --set 
 	$(BIN)/rnnt translation train --run-dir $(RUNS)/translation/latest --overwrite $(ARGS)
 
 tune-translation: $(STAMP) ## hyperparameter search (resumable), then retrain and export the best
-	$(BIN)/rnnt translation tune --run-dir $(RUNS)/translation/tuned --overwrite $(ARGS)
+	$(BIN)/rnnt translation tune --run-dir $(RUNS)/translation/tuned --tuning-dir $(RUNS)/translation/tuning --overwrite $(ARGS)
 
 eval-translation: $(STAMP) ## BLEU, chrF, samples and attention maps of runs/translation/latest
 	$(BIN)/rnnt translation evaluate --run-dir $(RUNS)/translation/latest $(ARGS)

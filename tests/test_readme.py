@@ -34,6 +34,8 @@ def test_the_library_examples_run_as_written(tmp_path, monkeypatch):
     assert (tmp_path / "model.keras").is_file()
     assert scope["pieces"].shape == (4, 30)
     assert ((scope["pieces"] >= 0) & (scope["pieces"] < 40)).all()
+    assert scope["captions"].shape == (3, 12)
+    assert scope["o2m"].predict(scope["vectors"][:2], verbose=0).shape == (2, 10, 4)
     assert scope["stateful"].optimizer.clipnorm == 1.0
     # the prediction left a state behind, and the README's reset zeroes it
     assert any(np.any(state) for state in carried_states(scope["stateful"]))

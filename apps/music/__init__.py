@@ -4,7 +4,8 @@ from rnn_templates.cli import AppSpec
 
 APP = AppSpec(
     name="music",
-    help="Generate music from a folder of MIDI or chorale CSV files (one-to-many RNN).",
+    help="Generate music from a folder of MIDI or chorale CSV files (a many-to-many "
+         "note language model, sampled one-to-many).",
     config="apps.music.config:MusicConfig",
     app="apps.music.app:MusicApp",
     predict_help="seeds, one piece each: a .mid/.csv file, pitches such as "
