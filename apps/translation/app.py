@@ -270,10 +270,13 @@ class TranslationApp(App):
             result[key] = int(len(flags) - sum(flags))
         if result["outputs_cut"] or result["greedy_outputs_cut"]:
             first = texts[ended.index(False) if not all(ended) else greedy_ended.index(False)]
-            print(f"note: {result['outputs_cut']} of {len(texts)} translations "
-                  f"({result['greedy_outputs_cut']} greedy) stopped at the "
-                  f"{artifacts['max_output_length']} tokens the model writes at most, before "
-                  f"their end (the first: {_shortened(first)})", file=sys.stderr)
+            counts = (f"{result['outputs_cut']} of {len(texts)} beam-search translations and "
+                      f"{result['greedy_outputs_cut']} of {len(texts)} greedy ones"
+                      if width > 1 else f"{result['greedy_outputs_cut']} of {len(texts)} "
+                      "translations")
+            print(f"note: {counts} stopped at the {artifacts['max_output_length']} tokens the "
+                  f"model writes at most, before their end (the first: {_shortened(first)})",
+                  file=sys.stderr)
         result["attention"] = attention_maps(model, artifacts, texts[:HEAT_MAPS])
         result["sources"] = texts[:artifacts.get("samples", 10)]
         cut = cut_sources(texts, artifacts)

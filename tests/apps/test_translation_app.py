@@ -408,5 +408,6 @@ def test_evaluate_counts_the_translations_stopped_at_the_longest_output(learnt_r
     assert outputs["greedy_outputs_cut"] >= 1  # the trained model writes a word first
     assert metrics.get("outputs_cut", 0) == outputs["outputs_cut"]
     assert metrics["greedy_outputs_cut"] == outputs["greedy_outputs_cut"]
-    assert (f"of 2 translations ({outputs['greedy_outputs_cut']} greedy) stopped at the 1 "
-            "tokens the model writes at most" in capsys.readouterr().err)
+    assert (f"note: {outputs['outputs_cut']} of 2 beam-search translations and "
+            f"{outputs['greedy_outputs_cut']} of 2 greedy ones stopped at the 1 tokens the model "
+            "writes at most" in capsys.readouterr().err)
