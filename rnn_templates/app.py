@@ -43,7 +43,7 @@ import keras_tuner
 import numpy as np
 
 from rnn_templates import distribute, io, reporting
-from rnn_templates.config import AppConfig
+from rnn_templates.config import AppConfig, searched
 from rnn_templates.errors import UserInputError
 from rnn_templates.export import (
     FRESH_PROCESS_TIMEOUT,
@@ -791,8 +791,8 @@ class Runner:
         hypermodel = self.app.hypermodel(config, prepared)
         fit_data = self.app.fit_data(prepared)
         # The data's content is in the fingerprint, not how its path was spelt (nor the
-        # test file, which no trial reads).
-        settings = {k: v for k, v in _config_dict(config).items()
+        # test file, which no trial reads), nor the knobs no trial depends on (search=False).
+        settings = {k: v for k, v in searched(config).items()
                     if k not in ("max_trials", "epochs", "refit", "data", "test_data")}
         fingerprint = data_fingerprint(
             json.dumps(settings, sort_keys=True, default=str),

@@ -313,8 +313,9 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
 
     tune = add("tune", _tune, "hyperparameter search, then retrain the best",
                "keras-tuner search, then retrain the best hyperparameters (on train + "
-               "validation, or as --set refit says), test once and export. Killed, the same command resumes it: "
-               "finished trials are kept, the interrupted one resumes from its last epoch. "
+               "validation, or as --set refit says), test once and export. Killed, the "
+               "same command resumes it: finished trials are kept, the interrupted one "
+               "resumes from its last epoch. "
                "--workers N runs the trials in N local worker processes; workers on other "
                "hosts join with keras-tuner's KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and "
                "KERASTUNER_ORACLE_PORT (the chief prints the command).")

@@ -216,6 +216,7 @@ def knob(
     *,
     choices: tuple[Any, ...] | None = None,
     interval: str | None = None,
+    search: bool = True,
 ) -> Any:
     """A config field with its help text and allowed values.
 
@@ -225,6 +226,9 @@ def knob(
         choices: The allowed values, if it is a choice.
         interval: Allowed range in interval notation, e.g. ``"[0, 1)"`` or
             ``"[1, inf)"``.
+        search: False for a knob that changes only the report, the export or
+            generation, never what a trial trains or scores: a search ignores it,
+            so changing it reuses a finished search (see :func:`searched`).
 
     Example:
         >>> import dataclasses
@@ -238,11 +242,17 @@ def knob(
     """
     if interval is not None and not _INTERVAL.fullmatch(interval.strip()):
         raise ValueError(f"`interval` must look like '[0, 1)'; received {interval!r}")
-    metadata = {"help": help, "choices": choices, "interval": interval}
+    metadata = {"help": help, "choices": choices, "interval": interval, "search": search}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default),
                                  metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def searched(config: Any) -> dict[str, Any]:
+    """``config``'s knobs that a search depends on (``search=True``), by name."""
+    return {field.name: getattr(config, field.name) for field in dataclasses.fields(config)
+            if field.metadata.get("search", True)}
 
 
 def new_default(mixin: type, name: str, default: Any) -> Any:
@@ -485,6 +495,7 @@ class IntervalOptions(AppConfig):
                                "width per step)", choices=("window", "none"))
     recalibration_window: int = knob(
         720, "backtests also report the bands recalibrated as the truth arrives: on the "
-        "scores of the last N windows that had ended (0: off)", interval="[0, inf)")
+        "scores of the last N windows that had ended (0: off)", interval="[0, inf)",
+        search=False)
     recalibration_every: int = knob(24, "how many origins share one recalibration",
-                                    interval="[1, inf)")
+                                    interval="[1, inf)", search=False)

@@ -51,7 +51,7 @@ class ForecastingConfig(TuningOptions, TrainingOptions, EnsembleOptions, Recurre
                        "most lookback; 0: detected",
                        interval="[0, inf)")
     baseline: bool = knob(True, "report last value, repeat last window, seasonal naive and a "
-                          "linear model beside the network")
+                          "linear model beside the network", search=False)
 
     # --- shared knobs with other defaults here -------------------------------------------
     lookback: int = new_default(SeriesOptions, "lookback", 104)

@@ -57,13 +57,15 @@ class MusicConfig(TuningOptions, TrainingOptions, RecurrentOptions):
 
     # --- generation (train writes a few samples; predict's options override) ----------
     generate_steps: int = knob(64, "time steps a generated piece adds to its seed",
-                               interval="[1, 100000]")
+                               interval="[1, 100000]", search=False)
     temperature: float = knob(1.0, "sampling temperature; 0 = always the likeliest note",
-                              interval="[0, 100]")
-    top_k: int = knob(0, "sample among the k likeliest notes (0 = all)", interval="[0, inf)")
+                              interval="[0, 100]", search=False)
+    top_k: int = knob(0, "sample among the k likeliest notes (0 = all)", interval="[0, inf)",
+                      search=False)
     top_p: float = knob(1.0, "sample among the likeliest notes holding this much probability",
-                        interval="(0, 1]")
-    tempo: float = knob(100.0, "beats per minute of the MIDI files written", interval="(0, 1000]")
+                        interval="(0, 1]", search=False)
+    tempo: float = knob(100.0, "beats per minute of the MIDI files written", interval="(0, 1000]",
+                        search=False)
 
     # --- shared knobs with other defaults here -------------------------------------
     # One LSTM(128) reaches 0.89 next-note accuracy on the shipped pieces in 8 epochs.

@@ -91,7 +91,7 @@ class SentimentConfig(TuningOptions, TrainingOptions, EnsembleOptions, Recurrent
                               "linear path, this many pair buckets) to the output; 0 = off",
                               interval="[0, inf)")
     baseline: bool = knob(True, "fit TF-IDF + logistic regression on the training split and "
-                          "report it beside the model")
+                          "report it beside the model", search=False)
     num_buckets: int = knob(8, "length buckets for batching (1 = plain padding)",
                             interval="[1, inf)")
 

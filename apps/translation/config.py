@@ -89,13 +89,14 @@ class TranslationConfig(TuningOptions, TrainingOptions, RecurrentOptions):
 
     # --- decoding -------------------------------------------------------------------
     beam_width: int = knob(4, "beams for evaluation and `serve` (1 = greedy)",
-                           interval="[1, inf)")
+                           interval="[1, inf)", search=False)
     length_penalty: float = knob(0.6, "beam ranking: log-probability / ((5 + length) / 6) ** "
-                                 "this (GNMT); 0 = none", interval="[0, 5]")
+                                 "this (GNMT); 0 = none", interval="[0, 5]", search=False)
     max_output_ratio: float = knob(2.0, "stop after this times the longest training target "
                                    "(or at the end token, as soon as every sentence has one)",
                                    interval="[1, 10]")
-    samples: int = knob(10, "sample translations in the report", interval="[0, inf)")
+    samples: int = knob(10, "sample translations in the report", interval="[0, inf)",
+                        search=False)
 
     # --- shared knobs with other defaults here -------------------------------------
     cell: str = new_default(RecurrentOptions, "cell", "gru")

@@ -203,6 +203,10 @@ def test_tuning_other_data_starts_another_search(workspace, small_csv, capsys, m
     named = dataclasses.replace(config, data="reviews/other.csv")
     _, rows = runner.search(named, other.texts, other.labels, tuning_dir)
     assert len(rows) == 1 and "(resumed)" in capsys.readouterr().err
+    # A knob no trial depends on (the report's baseline) reuses the search too.
+    _, rows = runner.search(dataclasses.replace(named, baseline=False), other.texts,
+                            other.labels, tuning_dir)
+    assert len(rows) == 1 and "(resumed)" in capsys.readouterr().err
     assert len(list(tuning_dir.glob("sentiment-*"))) == 2
     stored = [yaml.safe_load(p.read_text()) for p in tuning_dir.glob("sentiment-*/search.yaml")]
     assert os.path.abspath("reviews/other.csv") in [entry["data"] for entry in stored]
