@@ -727,7 +727,7 @@ class Runner:
                 received=f"KERASTUNER_TUNER_ID={os.environ.get('KERASTUNER_TUNER_ID')}",
                 fix=f"unset the KERASTUNER_* variables, or drop {option}")
         if serve:
-            from rnn_templates.workers import parse_address
+            from rnn_templates.standby import parse_address
 
             oracle_address = oracle_address or "127.0.0.1:0"
             parse_address(oracle_address)  # a typo fails now, not after the data is read
@@ -852,7 +852,8 @@ class Runner:
                 for key, value in _config_dict(config).items()})
         started = time.perf_counter()
         if serve or role == "chief":
-            from rnn_templates.workers import Chief, parse_address
+            from rnn_templates.standby import parse_address
+            from rnn_templates.workers import Chief
 
             host, port = (parse_address(oracle_address) if serve else
                           (os.environ["KERASTUNER_ORACLE_IP"],

@@ -29,7 +29,7 @@ from rnn_templates.config import describe_config, load_config
 from rnn_templates.distribute import STRATEGIES, tuning_distribution
 from rnn_templates.errors import UserInputError
 from rnn_templates.io import json_line, one_line
-from rnn_templates.standby import StandbyWorkers, pin_to_share
+from rnn_templates.standby import StandbyWorkers, parse_address, pin_to_share
 
 APP_GROUP = "rnn_templates.apps"
 VERBS = ("train", "tune", "evaluate", "export", "predict")
@@ -139,6 +139,8 @@ def _tune(spec: AppSpec, args: argparse.Namespace) -> None:
             args.overrides.append(f"{key}={getattr(args, option)}")
     config = _config(spec, args)
     tuning_dir = args.tuning_dir or Path(args.runs_root) / spec.name / "tuning"
+    if args.oracle_address is not None:
+        parse_address(args.oracle_address)  # a typo is refused before any worker starts
     # Local workers start before this process imports TensorFlow: side by side.
     with StandbyWorkers(args.workers, (spec.app.partition(":")[0],)) as standby:
         runner = spec.runner()
@@ -381,8 +383,16 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
             extra(verb, sub)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse whose mistakes are one line (``rnnt sentiment tune: error: ...``, exit
+    status 2), with where to read the usage, rather than the usage block first."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="rnnt",
         description="Recurrent-network application templates: train, tune, evaluate, "
         "export and predict per app.",

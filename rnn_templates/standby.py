@@ -37,6 +37,24 @@ STARTUP_OUTPUT = "RNNT_STANDBY_OUTPUT"  # where a standby worker prints until it
 CHIEF_PID = "RNNT_CHIEF_PID"  # the process a standby worker lives and dies with
 
 
+def parse_address(text: str) -> tuple[str, int]:
+    """``"host:port"`` (port 0: any free port) as ``(host, port)``: where a chief serves
+    its search (checked here, before any worker starts or TensorFlow is imported).
+
+    Example:
+        >>> parse_address("0.0.0.0:8000"), parse_address("127.0.0.1:0")
+        (('0.0.0.0', 8000), ('127.0.0.1', 0))
+    """
+    from rnn_templates.errors import UserInputError
+
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise UserInputError("the oracle address is not host:port", where="--oracle-address",
+                             expected="host:port, e.g. 0.0.0.0:8000 (port 0 picks a free one)",
+                             received=text, fix="write the address as host:port")
+    return host, int(port)
+
+
 def cpu_shares(workers: int, cpus: list[int] | None = None) -> list[list[int]]:
     """The cores each of ``workers`` local workers is pinned to: equal contiguous shares.
 

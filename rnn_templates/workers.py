@@ -48,21 +48,6 @@ class Worker:
     log: Path
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    """``"host:port"`` (port 0: any free port) as ``(host, port)``.
-
-    Example:
-        >>> parse_address("0.0.0.0:8000"), parse_address("127.0.0.1:0")
-        (('0.0.0.0', 8000), ('127.0.0.1', 0))
-    """
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or int(port) > 65535:
-        raise UserInputError("the oracle address is not host:port", where="--oracle-address",
-                             expected="host:port, e.g. 0.0.0.0:8000 (port 0 picks a free one)",
-                             received=text, fix="write the address as host:port")
-    return host, int(port)
-
-
 def _describe_exit(code: int) -> str:
     if code < 0:
         try:

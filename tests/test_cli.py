@@ -55,6 +55,8 @@ def test_help_and_user_errors_do_not_import_tensorflow():
             assert exited.code == 0
         assert main(["sentiment", "train", "--set", "units=0"]) == 2
         assert main(["sentiment", "evaluate", "--run-dir", "nowhere", "--set", "colour=1"]) == 2
+        assert main(["sentiment", "tune", "--workers", "1", "--oracle-address", "nonsense",
+                     "--run-dir", "nowhere"]) == 2  # before any worker starts
         print(sorted(m for m in ("tensorflow", "keras", "keras_tuner") if m in sys.modules))
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -125,4 +127,6 @@ def test_tune_options_are_checked_in_one_line(capsys):
         with pytest.raises(SystemExit) as exit_status:
             main(["sentiment", "tune", *argument])
         assert exit_status.value.code == 2
-        assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("rnnt sentiment tune: error: ")
+        assert err[0].endswith(f"{message}; see rnnt sentiment tune --help")
