@@ -527,7 +527,7 @@ class Runner:
             "train_examples": int(len(prepared.splits["train"][1]))
             + (int(len(prepared.splits["validation"][1])) if epochs else 0),
             "seconds": round(time.perf_counter() - started, 2),
-            "hyperparameters": dict(hyperparameters.values),
+            "hyperparameters": _chosen(hyperparameters),
             "strategy": self.distribution.name, "replicas": self.distribution.replicas,
         }
         model = self.app.serving_model(prepared, core)
@@ -771,7 +771,7 @@ class Runner:
                 "trials": sum(row["status"] == "COMPLETED" for row in rows),
                 "failed": sum(row["status"] != "COMPLETED" for row in rows),
                 "best_trial": best_trial.trial_id, "best_score": float(best_trial.score),
-                "best": dict(best_trial.hyperparameters.values), "search": str(project),
+                "best": _chosen(best_trial.hyperparameters), "search": str(project),
                 "refit": "train+validation" if refit else "train",
                 "refit_epochs": epochs if refit else None,
             }
@@ -1266,6 +1266,12 @@ def backend_difference(model: keras.Model, inputs: Any, outputs: Any, backend: s
                            f"(relative difference {largest:g}): the export would not serve "
                            "the model trained here")
     return largest
+
+
+def _chosen(hyperparameters: keras_tuner.HyperParameters) -> dict[str, Any]:
+    """The hyperparameters' values, without Hyperband's bookkeeping (``tuner/...``)."""
+    return {name: value for name, value in hyperparameters.values.items()
+            if not name.startswith("tuner/")}
 
 
 def _numpy(value: Any) -> np.ndarray:

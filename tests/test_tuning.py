@@ -639,3 +639,12 @@ def test_a_search_with_a_trial_back_in_the_queue_is_not_over():
     oracle._retry_queue.clear()
     assert _finished(oracle, stop_triggered=True)
     assert not _finished(oracle, stop_triggered=False)
+
+
+def test_the_reported_hyperparameters_leave_out_hyperbands_bookkeeping():
+    from rnn_templates.app import _chosen
+
+    hp = keras_tuner.HyperParameters()
+    hp.Int("units", 8, 64, default=16)
+    hp.values.update({"tuner/epochs": 2, "tuner/initial_epoch": 0, "tuner/bracket": 1})
+    assert _chosen(hp) == {"units": 16}
