@@ -788,6 +788,9 @@ class Runner:
                 worker_timeout: float = 0.0, serve: bool = False,
                 standby: StandbyWorkers | None = None):
         """Run (or serve, or join) the search; the chief's tuner and project folder."""
+        from rnn_templates.workers import quiet_condition_messages
+
+        quiet_condition_messages()  # trials cross between chief and workers as messages
         hypermodel = self.app.hypermodel(config, prepared)
         fit_data = self.app.fit_data(prepared)
         # The data's content is in the fingerprint, not how its path was spelt (nor the

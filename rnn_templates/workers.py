@@ -40,6 +40,27 @@ from rnn_templates.standby import (
 )
 
 
+def quiet_condition_messages() -> None:
+    """Silence keras-tuner 1.4's stray print of a condition's first value (``True``,
+    ``segrnn``...) each time a trial with conditional hyperparameters is sent between
+    chief and worker (``Parent.to_proto``); what it returns is unchanged."""
+    import contextlib
+    import io
+
+    from keras_tuner.src.engine import conditions
+
+    original = conditions.Parent.to_proto
+    if getattr(original, "quiet", False):
+        return
+
+    def to_proto(self):
+        with contextlib.redirect_stdout(io.StringIO()):
+            return original(self)
+
+    to_proto.quiet = True
+    conditions.Parent.to_proto = to_proto
+
+
 @dataclass
 class Worker:
     name: str

@@ -648,3 +648,19 @@ def test_the_reported_hyperparameters_leave_out_hyperbands_bookkeeping():
     hp.Int("units", 8, 64, default=16)
     hp.values.update({"tuner/epochs": 2, "tuner/initial_epoch": 0, "tuner/bracket": 1})
     assert _chosen(hp) == {"units": 16}
+
+
+def test_a_conditional_hyperparameter_crosses_to_a_worker_without_a_stray_print(capsys):
+    from rnn_templates.workers import quiet_condition_messages
+
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("model", ["segrnn", "rnn"], default="segrnn")
+    with hp.conditional_scope("model", ["rnn"]):
+        hp.Choice("cell", ["gru", "lstm"], default="gru")
+    quiet_condition_messages()
+    quiet_condition_messages()  # once is enough; twice changes nothing
+    message = hp.to_proto()
+    assert capsys.readouterr().out == ""
+    again = keras_tuner.HyperParameters.from_proto(message)
+    assert [(h.name, [c.get_config() for c in h.conditions]) for h in again.space] == [
+        ("model", []), ("cell", [{"name": "model", "values": ["rnn"]}])]
