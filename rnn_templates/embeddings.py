@@ -96,7 +96,8 @@ def _from_file(path: Path, wanted: set[str] | None) -> WordVectors:
         raise UserInputError(
             "word-vector file not found", where=str(path),
             expected=f"a GloVe/word2vec/fastText text file, or one of {', '.join(PACKAGED)}",
-            fix="check the path given to --set embeddings",
+            fix="check the path given to --set embeddings (--set embeddings= with nothing "
+            "after it learns the word vectors from scratch)",
         )
     index: dict[str, int] = {}
     folded: dict[str, int] = {}  # lower-cased words of the vocabulary found only cased

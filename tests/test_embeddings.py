@@ -234,3 +234,9 @@ def test_vectors_that_cover_nothing_are_refused(tmp_path):
     with pytest.raises(UserInputError, match="the word vectors hold none of the vocabulary's "
                        "words; received 0 of 2 words found among 2 vectors"):
         pretrained_embedding(path, ["", "[UNK]", "dog", "cat"], np.array([2, 3]))
+
+
+def test_a_missing_vector_file_says_how_to_learn_the_vectors_instead(tmp_path):
+    with pytest.raises(UserInputError, match="glove-6b-50d.*embeddings= with nothing after it "
+                       "learns the word vectors from scratch"):
+        load_word_vectors(tmp_path / "none")
