@@ -73,11 +73,43 @@ def choice(hp: keras_tuner.HyperParameters, name: str, values, default, **kwargs
     return hp.Choice(name, values, default=default, **kwargs)
 
 
+# A grid search tries a float hyperparameter at its default and this factor either side
+# (log sampling without a step).
+GRID_FACTOR = 3.0
+
+
 def float_around(hp: keras_tuner.HyperParameters, name: str, low: float, high: float,
-                 default: float, **kwargs) -> float:
+                 default: float, *, grid: bool = False, **kwargs) -> float:
     """``hp.Float`` from ``low`` to ``high``, stretched to include ``default``, which a
-    trial without a search uses exactly (not rounded to the grid)."""
-    return hp.Float(name, min(low, default), max(high, default), default=default, **kwargs)
+    trial without a search uses exactly (not rounded to the grid).
+
+    With ``grid`` (a grid search), an ``hp.Choice`` of ``default`` and its neighbours
+    one step either side, kept within the range, instead: ``step`` (a factor with log
+    sampling), else a factor of :data:`GRID_FACTOR` with log sampling and a tenth of
+    the range without. keras-tuner's grid varies the last hyperparameter declared
+    first, and would try every value of the whole range (10 without a step) before
+    any other hyperparameter changes.
+
+    Example:
+        >>> hp = keras_tuner.HyperParameters()
+        >>> float_around(hp, "learning_rate", 3e-4, 1e-2, 2e-3, sampling="log", grid=True)
+        0.002
+        >>> hp.space[0].values
+        [0.000666667, 0.002, 0.006]
+    """
+    low, high = min(low, default), max(high, default)
+    if not grid:
+        return hp.Float(name, low, high, default=default, **kwargs)
+    step, log = kwargs.pop("step", None), kwargs.pop("sampling", "linear") == "log"
+    if log:
+        factor = step or GRID_FACTOR
+        neighbours = (default / factor, default * factor)
+    else:
+        step = step or (high - low) / 10
+        neighbours = (default - step, default + step)
+    values = {float(default)} | {float(f"{min(max(value, low), high):.6g}")
+                                 for value in neighbours}
+    return hp.Choice(name, sorted(values), default=float(default), **kwargs)
 
 
 # Scores a search maximises that keras-tuner does not know.

@@ -29,6 +29,8 @@ from rnn_templates.training import compile_model
 from rnn_templates.tuning import choice, float_around
 
 LOSSES = {"mae": "mae", "mse": "mse", "huber": keras.losses.Huber(delta=1.0)}
+# The model kinds built on a recurrent cell of the configured type (SegRNN always uses a GRU).
+CELL_MODELS = ("rnn", "autoregressive", "single_step")
 
 
 class ForecastingHyperModel(keras_tuner.HyperModel):
@@ -58,20 +60,27 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
                       std=self.std, window_norm=c.window_norm)
         if heads:
             common["quantiles"] = list(QUANTILES)
+        cell_condition = dict(parent_name="model", parent_values=list(CELL_MODELS))
         if kind == "segrnn":
             divisors = [d for d in (c.lookback // 8, c.lookback // 4, c.lookback // 2)
-                        if d >= 1 and c.lookback % d == 0]
-            segment = choice(hp, "segment_length", divisors, c.segment_length, parent_name="model",
-                                parent_values=["segrnn"])
+                        if d >= 1 and c.lookback % d == 0] or [c.lookback]
+            # The configured length need not divide the lookback when the configured model
+            # is not segrnn: the divisor nearest it stands in, so no trial draws a length
+            # that cannot work.
+            default = (c.segment_length if c.lookback % c.segment_length == 0
+                       else min(divisors, key=lambda d: abs(d - c.segment_length)))
+            segment = choice(hp, "segment_length", divisors, default, parent_name="model",
+                             parent_values=["segrnn"])
             if c.lookback % segment:
                 raise keras_tuner.errors.FailedTrialError(
                     f"segment_length {segment} does not divide lookback {c.lookback}")
             options = dict(segment_length=segment, units=units, dropout=c.dropout)
         elif kind == "autoregressive":
-            options = dict(cell=choice(hp, "cell", ["lstm", "gru"], c.cell), units=units)
+            options = dict(cell=choice(hp, "cell", ["lstm", "gru"], c.cell, **cell_condition),
+                           units=units)
         else:
             rnn = dict(
-                cell=choice(hp, "cell", ["lstm", "gru"], c.cell),
+                cell=choice(hp, "cell", ["lstm", "gru"], c.cell, **cell_condition),
                 units=units,
                 num_layers=hp.Int("num_layers", 1, max(2, c.num_layers), default=c.num_layers,
                                   parent_name="model", parent_values=["rnn", "single_step"]),
@@ -83,7 +92,7 @@ class ForecastingHyperModel(keras_tuner.HyperModel):
                                  name="forecasting_core", members=c.members, **common,
                                  **options)
         learning_rate = float_around(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
-                                     sampling="log")
+                                     sampling="log", grid=c.tuner == "grid")
         if heads:  # the pinball loss; mse and mae of the median, the point forecast
             loss, metrics = PinballLoss(QUANTILES), median_metrics(QUANTILES)
         else:

@@ -43,7 +43,7 @@ class MusicHyperModel(keras_tuner.HyperModel):
         )
         embedding_dim = choice(hp, "embedding_dim", [8, 16, 32], c.embedding_dim)
         learning_rate = float_around(hp, "learning_rate", 5e-4, 5e-3, c.learning_rate,
-                                     sampling="log")
+                                     sampling="log", grid=c.tuner == "grid")
         options = dict(learning_rate=learning_rate, clipnorm=c.clipnorm or None,
                        weight_decay=c.weight_decay)
         if c.representation == "events":

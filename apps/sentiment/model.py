@@ -58,12 +58,13 @@ class SentimentHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         c = self.config
+        grid = c.tuner == "grid"  # each float: its configured value and one step either side
         rnn = dict(
             cell=choice(hp, "cell", ["lstm", "gru"], c.cell),
             units=choice(hp, "units", [32, 64, 128], c.units),
             num_layers=hp.Int("num_layers", 1, max(2, c.num_layers), default=c.num_layers),
             bidirectional=hp.Boolean("bidirectional", default=c.bidirectional),
-            dropout=float_around(hp, "dropout", 0.0, 0.5, c.dropout, step=0.1),
+            dropout=float_around(hp, "dropout", 0.0, 0.5, c.dropout, step=0.1, grid=grid),
             recurrent_dropout=c.recurrent_dropout,
             activation=c.activation,
         )
@@ -74,9 +75,11 @@ class SentimentHyperModel(keras_tuner.HyperModel):
             rnn=rnn,
             pooling=choice(hp, "pooling", ["last", "max", "mean_max"], c.pooling),
             embedding_dropout=float_around(hp, "embedding_dropout", 0.0, 0.4, c.embedding_dropout,
-                                     step=0.1),
-            word_dropout=float_around(hp, "word_dropout", 0.0, 0.3, c.word_dropout, step=0.1),
-            head_dropout=float_around(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1),
+                                           step=0.1, grid=grid),
+            word_dropout=float_around(hp, "word_dropout", 0.0, 0.3, c.word_dropout, step=0.1,
+                                      grid=grid),
+            head_dropout=float_around(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1,
+                                      grid=grid),
             ngram_buckets=choice(hp, "ngram_buckets", [0, 2**17], c.ngram_buckets),
             output_activation="softmax",
             members=c.members,
@@ -92,7 +95,7 @@ class SentimentHyperModel(keras_tuner.HyperModel):
             loss=loss,
             metrics=metrics,
             learning_rate=float_around(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
-                                 sampling="log"),
+                                       sampling="log", grid=grid),
             clipnorm=c.clipnorm or None,
             weight_decay=choice(hp, "weight_decay", [0.0, 0.01, 0.1], c.weight_decay),
         )

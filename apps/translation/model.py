@@ -45,12 +45,13 @@ class TranslationHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         c = self.config
+        grid = c.tuner == "grid"  # each float: its configured value and one step either side
         rnn = dict(
             cell=choice(hp, "cell", ["lstm", "gru"], c.cell),
             units=choice(hp, "units", [128, 256, 512], c.units),
             num_layers=hp.Int("num_layers", 1, max(2, c.num_layers), default=c.num_layers),
             bidirectional=hp.Boolean("bidirectional", default=c.bidirectional),
-            dropout=float_around(hp, "dropout", 0.0, 0.4, c.dropout, step=0.1),
+            dropout=float_around(hp, "dropout", 0.0, 0.4, c.dropout, step=0.1, grid=grid),
             recurrent_dropout=c.recurrent_dropout,
             activation=c.activation,
         )
@@ -62,7 +63,8 @@ class TranslationHyperModel(keras_tuner.HyperModel):
             embedding_dim=choice(hp, "embedding_dim", [64, 128, 256], c.embedding_dim),
             rnn=rnn,
             attention=None if attention == "none" else attention,
-            dropout=float_around(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1),
+            dropout=float_around(hp, "head_dropout", 0.0, 0.5, c.head_dropout, step=0.1,
+                                 grid=grid),
             output_activation=None,  # logits: the search takes log_softmax itself
             name="translation_core",
         )
@@ -71,7 +73,7 @@ class TranslationHyperModel(keras_tuner.HyperModel):
             loss=SmoothedSparseCrossentropy(c.label_smoothing) if c.label_smoothing
             else keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             learning_rate=float_around(hp, "learning_rate", 3e-4, 1e-2, c.learning_rate,
-                                 sampling="log"),
+                                       sampling="log", grid=grid),
             clipnorm=c.clipnorm or None,
             weight_decay=c.weight_decay,
         )
