@@ -66,7 +66,8 @@ def sample_from_probabilities(
     if temperature == 0:
         return probabilities.argmax(axis=-1)
     rng = rng or np.random.default_rng()
-    logits = np.log(np.clip(probabilities, 1e-12, None)) / temperature
+    with np.errstate(divide="ignore"):  # a probability of 0 stays impossible at any heat
+        logits = np.log(probabilities) / temperature
     if top_k is not None and top_k < logits.shape[-1]:
         kth = np.sort(logits, axis=-1)[:, -top_k][:, None]
         logits = np.where(logits < kth, -np.inf, logits)

@@ -82,7 +82,8 @@ def fit_tbptt(model: keras.Model, series: Sequence[tuple[np.ndarray, np.ndarray]
     Raises:
         ValueError: ``model`` has no stateful recurrent layer (it would train on
             independent chunks, which is not truncated BPTT), its batch size is
-            not ``streams``, or ``series`` is not a list of ``(inputs, targets)``.
+            not ``streams``, ``series`` is not a list of ``(inputs, targets)``, or
+            the backend is JAX (whose compiled train step carries no state).
     """
     if not any(getattr(layer, "stateful", False) for layer in model._flatten_layers()):
         raise ValueError("`model` has no stateful recurrent layer, so no state would carry "
@@ -96,6 +97,11 @@ def fit_tbptt(model: keras.Model, series: Sequence[tuple[np.ndarray, np.ndarray]
     if isinstance(series, tuple) and len(series) == 2 and not isinstance(series[0], tuple):
         raise ValueError("`series` must be a list of (inputs, targets) pairs, one per series; "
                          "received one pair: wrap it in a list, [(inputs, targets)]")
+    if keras.backend.backend() == "jax":
+        raise ValueError("fit_tbptt needs the TensorFlow backend: on JAX, Keras's compiled "
+                         "train step does not carry a stateful layer's states from one "
+                         "train_on_batch to the next, so every chunk would start from zeros; "
+                         "run it with KERAS_BACKEND=tensorflow")
     losses = []
     with _state_copying_layers(model):
         for _ in range(epochs):

@@ -133,7 +133,7 @@ def compile_model(
         kwargs["global_clipnorm"] = global_clipnorm
     elif clipnorm is not None:
         kwargs["clipnorm"] = clipnorm
-    if weight_decay:
+    if weight_decay or optimizer == "adamw":  # AdamW decays by 0.004 unless told otherwise
         kwargs["weight_decay"] = weight_decay
     chosen = optimizers[optimizer](**kwargs)
     if weight_decay:

@@ -77,6 +77,13 @@ def test_top_p_works_row_by_row():
     assert set(np.unique(draws[2])) == {0, 1}
 
 
+def test_an_impossible_token_stays_impossible_at_any_temperature():
+    probabilities = np.array([[0.0, 0.5, 0.5, 0.0]])
+    for temperature, top_k in ((10.0, None), (100.0, 3)):
+        draws = _draws(probabilities, count=5000, temperature=temperature, top_k=top_k)
+        assert set(np.unique(draws)) <= {1, 2}
+
+
 def test_temperature_sharpens_and_flattens():
     cold = _frequencies(_draws(PROBABILITIES, temperature=0.1), 5)
     assert cold[1] > 0.99

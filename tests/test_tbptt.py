@@ -35,6 +35,19 @@ def test_state_carries_across_chunks_like_one_long_pass():
     np.testing.assert_allclose(to_numpy(stateful(chunks[0][0])), whole[:, :7], atol=1e-5)
 
 
+ON_JAX = pytest.mark.skipif(keras.backend.backend() == "jax",
+                            reason="fit_tbptt refuses JAX (test_jax_is_refused_in_one_line)")
+
+
+def test_jax_is_refused_in_one_line(monkeypatch):
+    x, y = _series()
+    model = _model(True, 2)
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(ValueError, match="fit_tbptt needs the TensorFlow backend: on JAX"):
+        fit_tbptt(model, [(x, y)], streams=2, chunk=10)
+
+
+@ON_JAX
 def test_tbptt_in_one_chunk_equals_full_bptt():
     x, y = _series()
     stateful, full = _model(True, 2), _model(False, 2)
@@ -46,6 +59,7 @@ def test_tbptt_in_one_chunk_equals_full_bptt():
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+@ON_JAX
 def test_shorter_chunks_truncate_the_gradient_and_still_learn():
     x, y = _series(200)
     stateful, full = _model(True, 4), _model(False, 4)

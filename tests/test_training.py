@@ -42,6 +42,13 @@ def test_compile_model_clips_gradients_by_default():
     assert joint.global_clipnorm == 2.0 and joint.clipnorm is None
 
 
+def test_adamw_decays_only_as_asked():
+    # Keras's AdamW decays by 0.004 by default: weight_decay=0 (the default) means none.
+    assert compile_model(_tiny_model(), loss="mse", optimizer="adamw").optimizer.weight_decay == 0
+    decaying = compile_model(_tiny_model(), loss="mse", optimizer="adamw", weight_decay=0.01)
+    assert decaying.optimizer.weight_decay == pytest.approx(0.01)
+
+
 def test_compile_model_refuses_unknown_optimizers():
     with pytest.raises(ValueError) as caught:
         compile_model(_tiny_model(), loss="mse", optimizer="adagrad")
