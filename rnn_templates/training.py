@@ -265,6 +265,10 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(str(Path(self.backup_dir) / state["weights"]))
         self.model._initial_epoch = state["epoch"]
+        # Said, so that a fit reusing a finished run's folder does not silently train on.
+        print(f"note: resuming from the backup in {self.backup_dir}: {state['epoch']} "
+              "epochs were trained already (delete that folder to train from scratch)",
+              file=sys.stderr)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

@@ -176,7 +176,8 @@ def callbacks_state(run_dir: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("kill_at", [1, pytest.param(3, marks=pytest.mark.slow)])
-def test_a_killed_fit_resumes_to_the_same_end_as_an_uninterrupted_one(tmp_path, kill_at):
+def test_a_killed_fit_resumes_to_the_same_end_as_an_uninterrupted_one(tmp_path, kill_at,
+                                                                        capsys):
     whole_model, whole_history, whole_rows = _fit(tmp_path / "whole")
     assert len(whole_rows) < 12  # early stopping ended it, so its state matters
 
@@ -191,6 +192,8 @@ def test_a_killed_fit_resumes_to_the_same_end_as_an_uninterrupted_one(tmp_path, 
     set_seed(99)
     model, history, rows = _fit(tmp_path / "killed")
     assert history.epoch[0] == kill_at
+    assert (f"note: resuming from the backup in {backup}: {kill_at} epochs were trained "
+            "already (delete that folder to train from scratch)") in capsys.readouterr().err
     assert [r["epoch"] for r in rows] == [r["epoch"] for r in whole_rows]
     for resumed, whole in zip(rows, whole_rows, strict=True):
         for key in whole:
