@@ -44,7 +44,8 @@ def stream_chunks(inputs: np.ndarray, targets: np.ndarray, streams: int, chunk: 
         >>> [x[:, :, 0].tolist() for x, _ in chunks], unused
         ([[[0.0, 1.0, 2.0], [5.0, 6.0, 7.0]], [[3.0, 4.0], [8.0, 9.0]]], 0)
     """
-    if streams < 1 or chunk < 1:
+    if not all(isinstance(n, int | np.integer) and not isinstance(n, bool)
+               for n in (streams, chunk)) or streams < 1 or chunk < 1:
         raise ValueError(f"`streams` and `chunk` must be positive integers; received {streams} "
                          f"and {chunk}")
     if len(inputs) != len(targets):

@@ -128,6 +128,13 @@ def compile_model(
         raise ValueError(
             f"`optimizer` must be one of {', '.join(map(repr, optimizers))}; received {optimizer!r}"
         )
+    for name, value in (("learning_rate", learning_rate), ("clipnorm", clipnorm),
+                        ("global_clipnorm", global_clipnorm)):
+        # 0 or less would never learn, or never clip (None turns clipping off).
+        if isinstance(value, int | float) and not value > 0:
+            raise ValueError(f"`{name}` must be above 0; received {value}")
+    if weight_decay < 0:
+        raise ValueError(f"`weight_decay` must be 0 or more; received {weight_decay}")
     kwargs = {"learning_rate": learning_rate}
     if global_clipnorm is not None:
         kwargs["global_clipnorm"] = global_clipnorm

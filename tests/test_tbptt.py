@@ -76,8 +76,9 @@ def test_shorter_chunks_truncate_the_gradient_and_still_learn():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="`streams` must be at most the series length"):
         stream_chunks(np.zeros((3, 1)), np.zeros((3, 1)), streams=5, chunk=2)
-    with pytest.raises(ValueError, match="`streams` and `chunk` must be positive integers"):
-        stream_chunks(np.zeros((3, 1)), np.zeros((3, 1)), streams=1, chunk=0)
+    for streams, chunk in ((1, 0), (1, 2.5), (True, 2)):
+        with pytest.raises(ValueError, match="`streams` and `chunk` must be positive integers"):
+            stream_chunks(np.zeros((3, 1)), np.zeros((3, 1)), streams=streams, chunk=chunk)
     with pytest.raises(ValueError, match="same number of steps; received 3 and 2"):
         stream_chunks(np.zeros((3, 1)), np.zeros((2, 1)), streams=1, chunk=2)
     x, y = _series()

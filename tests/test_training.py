@@ -49,6 +49,14 @@ def test_adamw_decays_only_as_asked():
     assert decaying.optimizer.weight_decay == pytest.approx(0.01)
 
 
+@pytest.mark.parametrize("argument, value", [
+    ("learning_rate", -0.01), ("clipnorm", 0.0), ("global_clipnorm", -1.0),
+    ("weight_decay", -0.1)])
+def test_compile_model_refuses_values_that_would_not_learn_or_clip(argument, value):
+    with pytest.raises(ValueError, match=f"`{argument}` must be"):
+        compile_model(_tiny_model(), loss="mse", **{argument: value})
+
+
 def test_compile_model_refuses_unknown_optimizers():
     with pytest.raises(ValueError) as caught:
         compile_model(_tiny_model(), loss="mse", optimizer="adagrad")
