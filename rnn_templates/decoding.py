@@ -119,7 +119,9 @@ def generate(
     Args:
         step_model: A token model built by ``build_many_to_many`` (layers
             ``embedding``, ``rnn_1``..., ``output_head``).
-        prompts: Int array (batch, prompt_length) of token ids, no padding.
+        prompts: Int array (batch, prompt_length) of token ids. Prompts of
+            different lengths are left-padded with 0 when the model masks id 0
+            (``mask_zero``): each is then read from its first token, as if alone.
         num_steps: Tokens to generate.
         temperature, top_k, top_p: See :func:`sample_from_probabilities`.
         seed: Seed for reproducible sampling. Each row has its own stream of
@@ -138,11 +140,23 @@ def generate(
         raise ValueError(
             f"`prompts` must be (batch, length >= 1) ids; received shape {prompts.shape}"
         )
+    starts = None
+    embedding = next((layer for layer in step_model.layers if layer.name == "embedding"), None)
+    if getattr(embedding, "mask_zero", False) and np.issubdtype(prompts.dtype, np.integer) \
+            and (prompts == 0).any():
+        starts = (prompts != 0).argmax(axis=1)
+        real = np.arange(prompts.shape[1])[None, :] >= starts[:, None]
+        wrong = np.flatnonzero(((prompts == 0) & real).any(axis=1) | (prompts == 0).all(axis=1))
+        if len(wrong):
+            raise ValueError(
+                f"`prompts` row {wrong[0]} holds the padding id 0 after its first token (or "
+                "only padding): the model masks id 0, so pad prompts of different lengths "
+                "on the left only, and give each at least one token")
     sampler = _SAMPLERS.get(step_model)
     if sampler is None:
         sampler = _SAMPLERS[step_model] = RecurrentSampler.from_model(step_model)
     return sampler.sample(prompts, num_steps, temperature=temperature, top_k=top_k, top_p=top_p,
-                          seed=seed, conditions=conditions)
+                          seed=seed, starts=starts, conditions=conditions)
 
 
 # One sampler (and so one compiled loop) per model.

@@ -184,6 +184,19 @@ def test_greedy_generation_equals_an_argmax_loop_over_the_growing_sequence(cell)
     np.testing.assert_array_equal(generate(stateful, prompts, 8, temperature=0), generated)
 
 
+def test_left_padded_prompts_continue_as_if_each_were_alone():
+    _, stateful = _language_models("gru")
+    padded = np.array([[0, 0, 5], [1, 2, 3], [0, 7, 8]], dtype="int32")
+    together = generate(stateful, padded, 6, temperature=0)
+    for row, prompt in enumerate(([5], [1, 2, 3], [7, 8])):
+        alone = generate(stateful, np.array([prompt] * 3, dtype="int32"), 6, temperature=0)
+        np.testing.assert_array_equal(together[row], alone[0])
+    for bad in ([[1, 0, 3], [1, 2, 3], [4, 5, 6]], [[0, 0, 0], [1, 2, 3], [4, 5, 6]]):
+        with pytest.raises(ValueError, match="row 0 holds the padding id 0 after its first "
+                           "token \\(or only padding\\)"):
+            generate(stateful, np.array(bad, dtype="int32"), 2)
+
+
 def test_sampled_generation_is_reproducible_with_a_seed():
     _, stateful = _language_models("gru")
     prompts = np.array([[1], [2], [3]], dtype="int32")
