@@ -31,6 +31,46 @@ class TrimPadding(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rnn_templates")
+class SourceMask(keras.layers.Layer):
+    """Which steps of a source are real, as a ``(batch, time)`` bool tensor.
+
+    ``kind="tokens"``: token ids other than 0 (padding); ``"value"``: steps
+    with some feature other than ``value`` (the ``Masking`` convention);
+    ``"all"``: every step. A named layer rather than a ``Lambda``, so a model
+    holding it reloads without ``safe_mode=False``.
+
+    Example:
+        >>> ops.convert_to_numpy(SourceMask()(ops.array([[3, 5, 0]]))).tolist()
+        [[True, True, False]]
+    """
+
+    KINDS = ("tokens", "value", "all")
+
+    def __init__(self, kind: str = "tokens", value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in self.KINDS:
+            raise ValueError(f"`kind` must be one of {', '.join(map(repr, self.KINDS))}; "
+                             f"received {kind!r}")
+        self.kind, self.value = kind, float(value)
+
+    def call(self, inputs):
+        if self.kind == "tokens":
+            return ops.not_equal(inputs, 0)
+        if self.kind == "value":
+            return ops.any(ops.not_equal(inputs, self.value), axis=-1)
+        return ops.ones_like(inputs[:, :, 0], dtype="bool")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:2])
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(tuple(inputs.shape[:2]), dtype="bool")
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "value": self.value}
+
+
+@keras.saving.register_keras_serializable(package="rnn_templates")
 class DropMask(keras.layers.Identity):
     """Its input unchanged, without the padding mask Keras attaches to it.
 

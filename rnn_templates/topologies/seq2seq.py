@@ -21,7 +21,7 @@ from typing import Any
 import keras
 
 from rnn_templates.cells import RecurrentConfig, make_recurrent_layer, warn_if_slow
-from rnn_templates.layers import DropMask
+from rnn_templates.layers import DropMask, SourceMask
 from rnn_templates.topologies._common import (
     output_head,
     positive_int,
@@ -238,17 +238,12 @@ def seq2seq_inference_models(
     # steps are padding where every feature equals `source_mask_value`, if given.
     masking = _layer_or_none(model, "encoder_masking")
     if len(encoder_inputs.shape) == 2:
-        source_mask = keras.layers.Lambda(lambda t: keras.ops.not_equal(t, 0),
-                                          name="source_mask")(encoder_inputs)
+        source_mask = SourceMask("tokens", name="source_mask")(encoder_inputs)
     elif masking is not None:
-        value = float(masking.mask_value)
-        source_mask = keras.layers.Lambda(
-            lambda t: keras.ops.any(keras.ops.not_equal(t, value), axis=-1),
-            name="source_mask")(encoder_inputs)
+        source_mask = SourceMask("value", float(masking.mask_value),
+                                 name="source_mask")(encoder_inputs)
     else:
-        source_mask = keras.layers.Lambda(
-            lambda t: keras.ops.ones_like(t[:, :, 0], dtype="bool"),
-            name="source_mask")(encoder_inputs)
+        source_mask = SourceMask("all", name="source_mask")(encoder_inputs)
     states = []
     for layer_index in range(1, num_layers + 1):
         concatenated = [

@@ -175,3 +175,22 @@ def test_keras_save_and_reload_gives_identical_predictions(cell, tmp_path):
     # The reloaded model still splits into working inference models.
     stepped, _ = _decode_step_by_step(reloaded, SOURCE, TARGET_IN)
     np.testing.assert_allclose(stepped, before, atol=1e-5)
+
+
+@pytest.mark.parametrize("source", ["tokens", "values with a mask value", "values"])
+def test_the_inference_encoder_saves_and_reloads_safely(source, tmp_path):
+    # Its source mask is a named layer, not a Lambda: keras.saving.load_model's safe
+    # mode reloads it as it does the decoder.
+    if source == "tokens":
+        model, inputs = _token_model("gru", "plain", "dot"), SOURCE
+    else:
+        options = {"source_mask_value": 0.0} if "mask" in source else {}
+        model = build_seq2seq(3, source_dim=2, target_input_dim=3, output_activation=None,
+                              attention="dot", rnn={"units": UNITS}, **options)
+        inputs = np.random.default_rng(0).normal(size=(2, 5, 2)).astype("float32")
+        inputs[0, 3:] = 0.0
+    encoder, _ = seq2seq_inference_models(model)
+    encoder.save(tmp_path / "encoder.keras")
+    again = keras.saving.load_model(tmp_path / "encoder.keras")
+    for a, b in zip(encoder(inputs), again(inputs), strict=True):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
