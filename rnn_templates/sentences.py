@@ -305,3 +305,24 @@ def pair_dataset(
     )
     dataset = dataset.map(lambda s, i, o: ((s, i), o, tf.cast(o != PAD_ID, tf.float32)))
     return prefetched(dataset)
+
+
+def fit_pair_vectorizers(sources, targets, *, level: str, lowercase_source: bool,
+                         lowercase_target: bool, source_tokens: int, target_tokens: int):
+    """The source and target vectorizers of a translator, fitted on its training pairs.
+
+    The source vectorizer reads up to twice the longest training source (at least
+    8 tokens) and drops the rest. Returns ``(source_vectorizer, target_vectorizer,
+    source_length, longest_target)``: the tokens the source vectorizer reads and
+    the longest training target in tokens.
+    """
+    target_vectorizer = sentence_vectorizer(targets, level=level, lowercase=lowercase_target,
+                                            max_tokens=target_tokens, name="target_vectorizer")
+    longest_target = sentence_ids(target_vectorizer, targets).shape[1]
+    sample = sentence_vectorizer(sources[:2000], level=level, lowercase=lowercase_source,
+                                 max_tokens=source_tokens)
+    source_length = 2 * max(sentence_ids(sample, sources).shape[1], 8)
+    source_vectorizer = sentence_vectorizer(sources, level=level, lowercase=lowercase_source,
+                                            max_tokens=source_tokens, max_length=source_length,
+                                            name="source_vectorizer")
+    return source_vectorizer, target_vectorizer, source_length, longest_target

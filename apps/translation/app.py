@@ -11,14 +11,14 @@
    translations and an attention heat-map.
 
 Everything else (run directories, resuming, tuning, export and its check,
-the CLI) is :mod:`rnn_templates.app`.
+the CLI) is :mod:`rnn_templates.app`; decoding is
+:mod:`rnn_templates.sentence_decoding`, scoring and the report
+:mod:`rnn_templates.translations`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,30 +28,22 @@ import tensorflow as tf
 
 from apps.translation.config import TranslationConfig
 from apps.translation.model import TranslationHyperModel
-from rnn_templates import io
+from rnn_templates import io, translations
 from rnn_templates.app import App, Prepared
 from rnn_templates.data import pairs as data_io
-from rnn_templates.data.readers import require_file, resolve_path
 from rnn_templates.data.splits import example_keys, random_split
 from rnn_templates.errors import UserInputError
 from rnn_templates.layers import TrimPadding
-from rnn_templates.reporting import plot_attention
 from rnn_templates.sentence_decoding import (  # noqa: F401  (translate, _COMPILED: the app's API)
     _COMPILED,
     TEXT,
-    attention_maps,
     text_decoder,
     translate,
 )
-from rnn_templates.sentences import (
-    sentence_ids,
-    sentence_vectorizer,
-    token_counts,
-)
+from rnn_templates.sentences import fit_pair_vectorizers, sentence_ids
+from rnn_templates.translations import check_beam, sample_table
 
 TEST_FILE = "test.tsv"
-# Sentences whose attention the report draws.
-HEAT_MAPS = 3
 
 
 class TranslationApp(App):
@@ -62,26 +54,7 @@ class TranslationApp(App):
     # --- 1. data -------------------------------------------------------------------
 
     def load_data(self, config: TranslationConfig) -> data_io.Pairs:
-        pairs = data_io.load(config)
-        if config.test_data:
-            require_file(resolve_path(config.test_data), "--test-data")
-            # max_pairs caps the training file; the test file is read whole.
-            test = data_io.load(dataclasses.replace(config, data=config.test_data,
-                                                    test_data="", format="auto", max_pairs=0))
-            seen = set(zip(pairs.sources.tolist(), pairs.targets.tolist(), strict=True))
-            known = np.array([pair in seen for pair in zip(test.sources.tolist(),
-                                                           test.targets.tolist(), strict=True)])
-            if known.all():
-                raise UserInputError("every test pair is also a training pair", where=test.source,
-                                     received=f"{len(test)} pairs",
-                                     fix="test on pairs the training file does not hold")
-            if known.any():
-                print(f"{test.source}: left out {int(known.sum())} test pair(s) that are also "
-                      f"training pairs (first at line {int(test.lines[known][0])})",
-                      file=sys.stderr)
-                test = test.subset(~known)
-            pairs.test = test
-        return pairs
+        return data_io.load_with_test(config)
 
     def from_arrays(self, config, inputs, targets) -> data_io.Pairs:
         sources, translations = (np.asarray(list(a), dtype=object) for a in (inputs, targets))
@@ -100,19 +73,14 @@ class TranslationApp(App):
                   for name in ("train", "validation")}
         splits["test"] = (held_out.sources, held_out.targets)
         sources, targets = splits["train"]
-        target_vectorizer = sentence_vectorizer(
-            targets, level=config.level, lowercase=config.lowercase_target,
-            max_tokens=config.target_tokens, name="target_vectorizer")
-        longest_target = sentence_ids(target_vectorizer, targets).shape[1]
-        longest_source = _longest(sentence_vectorizer(
-            sources[:2000], level=config.level, lowercase=config.lowercase_source,
-            max_tokens=config.source_tokens), sources)
-        source_vectorizer = sentence_vectorizer(
-            sources, level=config.level, lowercase=config.lowercase_source,
-            max_tokens=config.source_tokens, max_length=2 * longest_source,
-            name="source_vectorizer")
+        source_vectorizer, target_vectorizer, source_length, longest_target = \
+            fit_pair_vectorizers(sources, targets, level=config.level,
+                                 lowercase_source=config.lowercase_source,
+                                 lowercase_target=config.lowercase_target,
+                                 source_tokens=config.source_tokens,
+                                 target_tokens=config.target_tokens)
         vocabulary = target_vectorizer.get_vocabulary()
-        _check_beam(config.beam_width, len(vocabulary), "--set beam_width")
+        check_beam(config.beam_width, len(vocabulary), "--set beam_width")
         artifacts = {
             "target_vocabulary": [str(t) for t in vocabulary],
             "level": config.level,
@@ -120,7 +88,7 @@ class TranslationApp(App):
             "spaced_punctuation": config.spaced_punctuation,
             "max_output_length": math.ceil(config.max_output_ratio * (longest_target + 1)),
             # What the source vectorizer reads of each sentence (it drops the rest).
-            "source_length": 2 * longest_source, "lowercase_source": config.lowercase_source,
+            "source_length": source_length, "lowercase_source": config.lowercase_source,
             "beam_width": config.beam_width,
             "length_penalty": config.length_penalty,
             "samples": config.samples,
@@ -190,20 +158,7 @@ class TranslationApp(App):
                            input_signature=[TEXT], autograph=False)
 
     def extra_endpoints(self, model: keras.Model, artifacts: dict[str, Any]):
-        decode = self._decoder(model, artifacts)
-        widest = len(artifacts["target_vocabulary"])
-
-        def beam(texts, beam_width):
-            # A serving client's width is held to what predict allows: a wider beam
-            # adds only beams that cannot win, at the cost of time and memory.
-            check = tf.debugging.assert_less_equal(
-                beam_width, widest, message=f"expected a beam_width from 1 to {widest} (the "
-                "target vocabulary's size)")
-            with tf.control_dependencies([check]):
-                return decode(texts, tf.identity(beam_width))
-
-        return {"greedy": (lambda texts: decode(texts), [TEXT]),
-                "beam": (beam, [TEXT, tf.TensorSpec([], tf.int32, name="beam_width")])}
+        return translations.serving_endpoints(self._decoder(model, artifacts), artifacts)
 
     beam_width: int | None = None  # predict --beam-width
 
@@ -222,7 +177,7 @@ class TranslationApp(App):
     def use_artifacts(self, artifacts: dict[str, Any]) -> None:
         self.artifacts = artifacts
         if self.beam_width and "target_vocabulary" in artifacts:
-            _check_beam(self.beam_width, len(artifacts["target_vocabulary"]), "--beam-width")
+            check_beam(self.beam_width, len(artifacts["target_vocabulary"]), "--beam-width")
 
     def to_batch(self, items: list[Any], first: int = 0) -> list[tf.Tensor]:
         texts = tf.constant([str(item) for item in items], dtype=tf.string)
@@ -231,22 +186,8 @@ class TranslationApp(App):
         return [texts]
 
     def prediction_rows(self, outputs, items, parsed) -> list[dict[str, Any]]:
-        rows = [{"translation": str(t), "score": float(s), "source": str(item)}
-                for t, s, item in zip(outputs["translation"], outputs["score"], items,
-                                      strict=True)]
-        artifacts = getattr(self, "artifacts", {})  # use_artifacts: the model's
-        limit = artifacts.get("source_length")
-        for index in cut_sources([str(item) for item in items], artifacts):
-            rows[index]["source_cut_at"] = limit
-            print(f"note: a source longer than the {limit} tokens the model reads was "
-                  f"translated from its first {limit}: {_shortened(str(items[index]))}",
-                  file=sys.stderr)
-        most = artifacts.get("max_output_length")
-        for index in np.flatnonzero(~np.asarray(outputs.get("ended", []), bool)):
-            rows[index]["output_cut_at"] = most
-            print(f"note: the translation stopped at the {most} tokens the model writes at "
-                  f"most, before its end: {_shortened(str(items[index]))}", file=sys.stderr)
-        return rows
+        # use_artifacts gave the model's
+        return translations.prediction_rows(outputs, items, getattr(self, "artifacts", {}))
 
     def format_prediction(self, row: dict[str, Any]) -> str:
         return row["translation"]
@@ -258,110 +199,17 @@ class TranslationApp(App):
                          "apps.translation.app.translate(model, artifacts, texts)")
 
     def scored_outputs(self, model: keras.Model, inputs: Any, artifacts: dict[str, Any]) -> dict:
-        """Beam and greedy translations of ``inputs``, and the attention of the first few."""
-        texts = [str(t) for t in inputs]
-        width = artifacts["beam_width"]
-        result: dict[str, Any] = {}
-        result["greedy"], greedy_ended = translate(model, artifacts, texts, return_ended=True)
-        result["beam"], ended = (translate(model, artifacts, texts, beam_width=width,
-                                           return_ended=True) if width > 1
-                                 else (result["greedy"], greedy_ended))
-        for key, flags in (("outputs_cut", ended), ("greedy_outputs_cut", greedy_ended)):
-            result[key] = int(len(flags) - sum(flags))
-        if result["outputs_cut"] or result["greedy_outputs_cut"]:
-            first = texts[ended.index(False) if not all(ended) else greedy_ended.index(False)]
-            counts = (f"{result['outputs_cut']} of {len(texts)} beam-search translations and "
-                      f"{result['greedy_outputs_cut']} of {len(texts)} greedy ones"
-                      if width > 1 else f"{result['greedy_outputs_cut']} of {len(texts)} "
-                      "translations")
-            print(f"note: {counts} stopped at the {artifacts['max_output_length']} tokens the "
-                  f"model writes at most, before their end (the first: {_shortened(first)})",
-                  file=sys.stderr)
-        result["attention"] = attention_maps(model, artifacts, texts[:HEAT_MAPS])
-        result["sources"] = texts[:artifacts.get("samples", 10)]
-        cut = cut_sources(texts, artifacts)
-        if len(cut):
-            print(f"note: {len(cut)} of {len(texts)} sources are longer than the "
-                  f"{artifacts['source_length']} tokens the model reads, and were translated "
-                  f"from their first {artifacts['source_length']} (the first: "
-                  f"{_shortened(texts[cut[0]])})", file=sys.stderr)
-        result["sources_cut"] = len(cut)
-        return result
+        return translations.scored_outputs(model, inputs, artifacts)
 
     def metrics(self, targets, outputs, artifacts) -> dict:
-        import sacrebleu
-
-        references = [[str(t) for t in targets]]
-        lowercase = artifacts["lowercase_target"]
-        chrf = sacrebleu.metrics.CHRF(lowercase=lowercase)
-        scores: dict[str, Any] = {}
-        for name, key in (("", "beam"), ("greedy_", "greedy")):
-            scores[f"{name}bleu"] = round(sacrebleu.corpus_bleu(
-                outputs[key], references, lowercase=lowercase).score, 2)
-            scores[f"{name}chrf"] = round(chrf.corpus_score(outputs[key], references).score, 2)
-        scores["decoding"] = (f"beam width {artifacts['beam_width']}, length penalty "
-                              f"{artifacts['length_penalty']}" if artifacts["beam_width"] > 1
-                              else "greedy")
-        scores["examples"] = len(references[0])
-        sources = outputs.get("sources") or [""] * len(references[0])
-        scores["samples"] = [{"source": s, "reference": r, "translation": t}
-                             for s, r, t in zip(sources, references[0][:artifacts.get(
-                                 "samples", 10)], outputs["beam"], strict=False)]
-        scores["attention"] = outputs.get("attention", [])
-        for key in ("sources_cut", "outputs_cut", "greedy_outputs_cut"):
-            if outputs.get(key):
-                scores[key] = outputs[key]
-        return scores
+        return translations.translation_metrics(targets, outputs, artifacts)
 
     def plots(self, metrics, artifacts, directory: Path, name: str) -> None:
-        if name == "validation":
-            return
-        stem = "test" if name == "test" else name
-        if metrics.get("attention"):
-            plot_attention(metrics["attention"], directory / f"attention-{stem}.png",
-                           title="Attention of greedy decoding: output tokens (rows) over source "
-                           "tokens (columns)")
-        io.write_text(directory / f"translations-{stem}.md", sample_table(metrics))
+        if name != "validation":
+            translations.write_report(metrics, directory, "test" if name == "test" else name)
 
     def summary(self, name: str, metrics: dict) -> str:
-        return (f"{name:10s} BLEU {metrics['bleu']:.2f}  chrF {metrics['chrf']:.2f}  "
-                f"(greedy: BLEU {metrics['greedy_bleu']:.2f}, chrF {metrics['greedy_chrf']:.2f}; "
-                f"{metrics['examples']} pairs)")
+        return translations.summary_line(name, metrics)
 
     def details(self, metrics: dict) -> str:
         return sample_table(metrics)
-
-
-def cut_sources(texts: list[str], artifacts: dict[str, Any]) -> list[int]:
-    """Positions of the texts longer than the model's source vectorizer reads (it keeps
-    the first ``source_length`` tokens); none for a run that does not record the length."""
-    limit = artifacts.get("source_length")
-    if not limit or not texts:
-        return []
-    counts = token_counts(texts, level=artifacts["level"],
-                          lowercase=artifacts.get("lowercase_source", True))
-    return [int(i) for i in np.flatnonzero(counts > limit)]
-
-
-def _shortened(text: str, width: int = 60) -> str:
-    return repr(text if len(text) <= width else text[:width - 3] + "...")
-
-
-def _longest(vectorizer: keras.layers.TextVectorization, texts) -> int:
-    return max(sentence_ids(vectorizer, texts).shape[1], 8)
-
-
-def _check_beam(width: int, vocabulary: int, where: str) -> None:
-    if width > vocabulary:
-        raise UserInputError(
-            "the beam is wider than the target vocabulary", where=where,
-            expected=f"at most {vocabulary} (the vocabulary's size)", received=str(width),
-            fix="use a narrower beam")
-
-
-def sample_table(metrics: dict) -> str:
-    """The sample translations as a Markdown table."""
-    samples = metrics.get("samples", [])
-    columns = ["source", "reference", "translation"] if any(
-        row.get("source") for row in samples) else ["reference", "translation"]
-    return io.markdown_table(samples, columns)

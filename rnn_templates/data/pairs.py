@@ -322,3 +322,29 @@ def describe_dropped(pairs: Pairs) -> str:
         elif value:
             parts.append(f"left out {value} {what}")
     return f"{pairs.source}: " + "; ".join(parts) if parts else ""
+
+
+def load_with_test(config) -> Pairs:
+    """:func:`load` of ``config.data``, with ``config.test_data`` (when given) read whole
+    as ``.test``: its pairs that are also training pairs are left out and reported, and a
+    test file of training pairs only is refused."""
+    pairs = load(config)
+    if not config.test_data:
+        return pairs
+    require_file(resolve_path(config.test_data), "--test-data")
+    # max_pairs caps the training file; the test file is read whole.
+    test = load(dataclasses.replace(config, data=config.test_data, test_data="",
+                                    format="auto", max_pairs=0))
+    seen = set(zip(pairs.sources.tolist(), pairs.targets.tolist(), strict=True))
+    known = np.array([pair in seen for pair in zip(test.sources.tolist(),
+                                                   test.targets.tolist(), strict=True)])
+    if known.all():
+        raise UserInputError("every test pair is also a training pair", where=test.source,
+                             received=f"{len(test)} pairs",
+                             fix="test on pairs the training file does not hold")
+    if known.any():
+        print(f"{test.source}: left out {int(known.sum())} test pair(s) that are also "
+              f"training pairs (first at line {int(test.lines[known][0])})", file=sys.stderr)
+        test = test.subset(~known)
+    pairs.test = test
+    return pairs
