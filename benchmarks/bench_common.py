@@ -47,16 +47,23 @@ def read_uci(folder: Path, names: tuple[str, ...] = UCI_FILES) -> tuple[np.ndarr
 def machine_info() -> dict[str, Any]:
     """Date, hardware and library versions, and the load when the run started."""
     import keras
-    import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+    try:
+        import tensorflow as tf
+    except ImportError:  # a GPU machine with only JAX or PyTorch: the accelerator as Keras sees it
+        tf = None
+    if tf is not None and keras.backend.backend() == "tensorflow":
+        gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
+    else:
+        gpus = accelerators()
     info = {
         "date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
-        + (f"{len(gpus)} GPU(s)" if gpus else "no GPU"),
+        + (f"{len(gpus)} GPU(s): {', '.join(sorted(set(gpus)))}" if gpus else "no GPU"),
         "python": platform.python_version(),
-        "tensorflow": tf.__version__,
+        "tensorflow": tf.__version__ if tf is not None else None,
         "keras": keras.__version__,
+        "backend": keras.backend.backend(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     try:
@@ -68,6 +75,21 @@ def machine_info() -> dict[str, Any]:
     except ImportError:  # pragma: no cover - both are installed with the bench extra
         pass
     return info
+
+
+def accelerators() -> list[str]:
+    """The GPU names the JAX or PyTorch backend sees (empty on a CPU, or on TensorFlow)."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
 
 
 def write_text_atomic(path: Path, text: str) -> None:

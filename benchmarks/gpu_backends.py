@@ -38,7 +38,11 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a plain checkout
 
 
 def _sync(value):

@@ -11,7 +11,13 @@ Speed (``--part sampling``), in one run on the same trained weights:
 - notes per second of the app's compiled sampler (the recurrent state carried
   step to step, one compiled loop) against the TensorFlow music tutorial's
   loop (one ``model.predict`` per note on a sliding 25-note window), 500 notes;
-- 64 pieces in one batch against one piece (the time ratio).
+- 64 pieces in one batch against one piece (the time ratio);
+- on the PyTorch backend, beside both, a hand-written PyTorch sampling loop of
+  the same size (``nn.LSTM`` carrying its state, ``torch.multinomial``).
+
+Without an accuracy run in ``runs/benchmarks/music_jsb`` (on a GPU machine
+with JAX or PyTorch and no TensorFlow, say), the sampler times a model of the
+accuracy run's size with random weights: the time does not depend on them.
 
 Piano roll (``--part pianoroll``): the same chorales as 88-key piano rolls
 sampled at quarter notes (every fourth 16th-note row, as in the
@@ -26,8 +32,10 @@ Usage::
 
     python benchmarks/music_jsb.py --data ../shared/datasets/music/jsb_chorales
     python benchmarks/music_jsb.py --part sampling --data ...   (after accuracy)
+    KERAS_BACKEND=jax python benchmarks/music_jsb.py --part sampling \
+        --results music_jsb_gpu-jax                              (on a GPU)
 
-Writes ``benchmarks/results/music_jsb.{json,md}``.
+Writes ``benchmarks/results/music_jsb.{json,md}`` (or ``<--results>.{json,md}``).
 """
 
 from __future__ import annotations
@@ -81,28 +89,52 @@ def accuracy(data: Path, settings: list[str]) -> dict:
                                if k != "pitch_class_histogram"}}
 
 
+# The accuracy run's model (the music app's defaults on the JSB chorales: pitches 36-81,
+# so 46 pitches and silence): used untrained where no accuracy run is at hand, for the
+# sampler's speed does not depend on the weights.
+LM_SIZE = {"vocab": 47, "embedding_dim": 16, "cell": "lstm", "units": 128}
+
+
+def sampling_model():
+    """The trained accuracy run's language model, else one of its size with random weights."""
+    path = RUN_DIR / "model.keras"
+    if path.is_file():
+        from apps.music.model import LM_NAME
+        from rnn_templates.app import load_keras_model
+
+        return load_keras_model(path).get_layer(LM_NAME), "trained"
+    from rnn_templates import build_many_to_many
+
+    size = LM_SIZE
+    model = build_many_to_many(size["vocab"], vocab_size=size["vocab"], mask_zero=False,
+                               embedding_dim=size["embedding_dim"],
+                               rnn={"cell": size["cell"], "units": size["units"]},
+                               output_activation="softmax")
+    return model, "untrained, same size"
+
+
 def sampling(notes: int = 500, window: int = 25, repeats: int = 3) -> dict:
     import keras
 
-    from apps.music.model import LM_NAME
-    from rnn_templates.app import load_keras_model
     from rnn_templates.sampling import RecurrentSampler
 
-    model = load_keras_model(RUN_DIR / "model.keras")
-    lm = model.get_layer(LM_NAME)
+    lm, weights = sampling_model()
     sampler = RecurrentSampler.from_model(lm)
     rng = np.random.default_rng(0)
     prompt = rng.integers(1, sampler.vocab_size, size=(1, window))
 
-    def ours(batch: int) -> float:
-        prompts = np.repeat(prompt, batch, axis=0)
-        sampler.sample(prompts, notes, seed=0)  # compile once
+    def fastest(run) -> float:
+        run()  # compiles for these shapes
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
-            sampler.sample(prompts, notes, seed=1)
+            run()
             times.append(time.perf_counter() - started)
         return min(times)
+
+    def ours(batch: int) -> float:
+        prompts = np.repeat(prompt, batch, axis=0)
+        return fastest(lambda: sampler.sample(prompts, notes, seed=1))
 
     def tutorial(count: int) -> float:
         # One model.predict per note on the last `window` notes, as the TF tutorial does.
@@ -120,14 +152,50 @@ def sampling(notes: int = 500, window: int = 25, repeats: int = 3) -> dict:
     # The tutorial loop is timed on 100 notes and scaled: it is linear in notes.
     peer_notes = 100
     peer = tutorial(peer_notes) * notes / peer_notes
-    return {"backend": keras.backend.backend(), "notes": notes, "window": window,
-            "ours_seconds_one_piece": round(one, 4),
-            "ours_notes_per_second": round(notes / one, 1),
-            "tutorial_notes_per_second": round(notes / peer, 1),
-            "speedup_vs_tutorial": round(peer / one, 1),
-            "ours_seconds_64_pieces": round(batch64, 4),
-            "batch64_over_one_time_ratio": round(batch64 / one, 2),
-            "tutorial_notes_timed": peer_notes}
+    result = {"backend": keras.backend.backend(), "weights": weights, "notes": notes,
+              "window": window, "ours_seconds_one_piece": round(one, 4),
+              "ours_notes_per_second": round(notes / one, 1),
+              "tutorial_notes_per_second": round(notes / peer, 1),
+              "speedup_vs_tutorial": round(peer / one, 1),
+              "ours_seconds_64_pieces": round(batch64, 4),
+              "batch64_over_one_time_ratio": round(batch64 / one, 2),
+              "tutorial_notes_timed": peer_notes}
+    if keras.backend.backend() == "torch":
+        loop_one = fastest(torch_loop(prompt, notes))
+        loop_64 = fastest(torch_loop(np.repeat(prompt, 64, axis=0), notes))
+        result.update(torch_loop_seconds_one_piece=round(loop_one, 4),
+                      torch_loop_seconds_64_pieces=round(loop_64, 4),
+                      ours_over_torch_loop_time_one=round(one / loop_one, 2),
+                      ours_over_torch_loop_time_64=round(batch64 / loop_64, 2))
+    return result
+
+
+def torch_loop(prompts: np.ndarray, notes: int):
+    """A hand-written PyTorch sampler of the same size: nn.Embedding -> nn.LSTM -> nn.Linear
+    under no_grad, carrying (h, c), one ``torch.multinomial`` draw per note."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    size = LM_SIZE
+    torch.manual_seed(0)
+    embedding = torch.nn.Embedding(size["vocab"], size["embedding_dim"]).to(device)
+    lstm = torch.nn.LSTM(size["embedding_dim"], size["units"], batch_first=True).to(device)
+    head = torch.nn.Linear(size["units"], size["vocab"]).to(device)
+    start = torch.as_tensor(prompts, device=device)
+
+    def run():
+        with torch.no_grad():
+            output, state = lstm(embedding(start))
+            logits = head(output[:, -1])
+            out = []
+            for _ in range(notes):
+                note = torch.multinomial(torch.softmax(logits, -1), 1)
+                out.append(note)
+                output, state = lstm(embedding(note), state)
+                logits = head(output[:, -1])
+            return torch.cat(out, 1).cpu().numpy()
+
+    return run
 
 
 def piano_rolls(folder: Path) -> list[np.ndarray]:
@@ -195,8 +263,11 @@ def main() -> None:
                         default="both", help="both = accuracy then sampling")
     parser.add_argument("--set", action="append", default=[], dest="settings",
                         help="music config overrides for the accuracy run")
+    parser.add_argument("--results", default="music_jsb",
+                        help="name of the results files in benchmarks/results (a GPU run: "
+                        "music_jsb_gpu-<backend>)")
     args = parser.parse_args()
-    path = RESULTS / "music_jsb.json"
+    path = RESULTS / f"{args.results}.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
     results["machine"] = machine_info()
     results["published"] = PUBLISHED
@@ -209,14 +280,16 @@ def main() -> None:
     if args.part == "pianoroll":
         results["pianoroll"] = pianoroll(args.data)
     write_text_atomic(path, json.dumps(results, indent=2) + "\n")
-    write_text_atomic(RESULTS / "music_jsb.md", report(results))
+    write_text_atomic(RESULTS / f"{args.results}.md", report(results))
     print(report(results))
 
 
 def report(results: dict) -> str:
-    lines = ["# Music: JSB chorales", "", f"Machine: {results['machine']['machine']}, "
-             f"{results['machine']['date']}, TensorFlow {results['machine']['tensorflow']}, "
-             f"Keras {results['machine']['keras']}.", ""]
+    machine = results["machine"]
+    versions = (f"TensorFlow {machine['tensorflow']}, " if machine.get("tensorflow") else "") \
+        + f"Keras {machine['keras']}"
+    lines = ["# Music: JSB chorales", "", f"Machine: {machine['machine']}, "
+             f"{machine['date']}, {versions}.", ""]
     if "accuracy" in results:
         a = results["accuracy"]
         c = a["config"]
@@ -270,7 +343,16 @@ def report(results: dict) -> str:
             f"64 pieces in one batch take {s['batch64_over_one_time_ratio']}x the time of one "
             f"({s['ours_seconds_64_pieces']} s against {s['ours_seconds_one_piece']} s): "
             f"{64 * s['notes'] / s['ours_seconds_64_pieces']:.0f} notes per second in the "
-            "batch.", ""]
+            f"batch. Weights: {s.get('weights', 'trained')}.", ""]
+        if "torch_loop_seconds_one_piece" in s:
+            lines += [
+                "Beside it, a hand-written PyTorch loop of the same size (nn.Embedding, "
+                "nn.LSTM carrying (h, c), nn.Linear, torch.multinomial per note):", "",
+                "| pieces | ours, s | PyTorch loop, s | ours / loop (time) |", "|---|---|---|---|",
+                f"| 1 | {s['ours_seconds_one_piece']} | {s['torch_loop_seconds_one_piece']} | "
+                f"{s['ours_over_torch_loop_time_one']} |",
+                f"| 64 | {s['ours_seconds_64_pieces']} | {s['torch_loop_seconds_64_pieces']} | "
+                f"{s['ours_over_torch_loop_time_64']} |", ""]
     return "\n".join(lines)
 
 

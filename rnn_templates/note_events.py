@@ -95,18 +95,22 @@ class EventSampler(RecurrentSampler):
                  self.initial_states(batch))
         logits, predicted, states = self.fori_loop(0, length, read, carry)
 
-        def write(t, carry):
-            logits, predicted, states, out_tokens, out_timing = carry
-            chosen = choose_tokens(logits, ops.take(uniforms, t, axis=0), temperature, top_k,
-                                   top_p)
-            out_tokens = ops.slice_update(out_tokens, (0, t), ops.expand_dims(chosen, 1))
-            out_timing = ops.slice_update(out_timing, (0, t, 0), ops.expand_dims(predicted, 1))
-            logits, predicted, states = self.event_step(chosen, predicted, states)
-            return logits, predicted, states, out_tokens, out_timing
+        def writes(filtering):
+            def write(t, carry):
+                logits, predicted, states, out_tokens, out_timing = carry
+                chosen = choose_tokens(logits, ops.take(uniforms, t, axis=0), temperature,
+                                       top_k, top_p, filtering)
+                out_tokens = ops.slice_update(out_tokens, (0, t), ops.expand_dims(chosen, 1))
+                out_timing = ops.slice_update(out_timing, (0, t, 0),
+                                              ops.expand_dims(predicted, 1))
+                logits, predicted, states = self.event_step(chosen, predicted, states)
+                return logits, predicted, states, out_tokens, out_timing
 
-        carry = (logits, predicted, states, ops.zeros((batch, steps), "int32"),
-                 ops.zeros((batch, steps, 2)))
-        _, _, _, out_tokens, out_timing = self.fori_loop(0, steps, write, carry)
+            carry = (logits, predicted, states, ops.zeros((batch, steps), "int32"),
+                     ops.zeros((batch, steps, 2)))
+            return self.fori_loop(0, steps, write, carry)[3:]
+
+        out_tokens, out_timing = self.filtered_loop(writes, top_k, top_p)
         return out_tokens, out_timing
 
 

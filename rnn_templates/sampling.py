@@ -52,7 +52,8 @@ def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -
         raise ValueError(f"`top_p` must be in (0, 1]; received {top_p}")
 
 
-def choose_tokens(logits: Any, uniforms: Any, temperature: Any, top_k: Any, top_p: Any) -> Any:
+def choose_tokens(logits: Any, uniforms: Any, temperature: Any, top_k: Any, top_p: Any,
+                  filtering: bool | None = None) -> Any:
     """One token per row of ``logits`` (batch, vocab), in ``keras.ops``.
 
     Args:
@@ -61,6 +62,9 @@ def choose_tokens(logits: Any, uniforms: Any, temperature: Any, top_k: Any, top_
         temperature: Scalar; 0 picks the most likely token.
         top_k: Scalar; keep the k most likely tokens (0 keeps all).
         top_p: Scalar; keep the smallest set whose probability reaches p (1 keeps all).
+        filtering: Whether ``top_k`` or ``top_p`` removes any token, when the
+            caller knows it (see :func:`filters_tokens`): a loop decides it
+            once, outside its steps. ``None``: decided here, by a branch.
 
     Returns:
         Int32 tokens (batch,).
@@ -73,14 +77,17 @@ def choose_tokens(logits: Any, uniforms: Any, temperature: Any, top_k: Any, top_
     scaled = logits / ops.maximum(temperature, 1e-6)
     k = ops.cast(top_k, "int32")
     p = ops.cast(top_p, "float32")
-    filtered = ops.logical_or(ops.logical_and(k > 0, k < vocab), p < 1)
     # Without top-k or top-p the sort and the masks are skipped (the default settings).
-    if keras.backend.backend() == "torch":  # a branch torch.compile keeps in its graph
+    if filtering is not None:
+        masked = _top_k_top_p(scaled, k, p) if filtering else scaled
+    elif keras.backend.backend() == "torch":  # a branch torch.compile keeps in its graph
         import torch
 
-        masked = torch.cond(filtered, lambda x: _top_k_top_p(x, k, p), torch.clone, (scaled,))
+        masked = torch.cond(filters_tokens(k, p, vocab), lambda x: _top_k_top_p(x, k, p),
+                            torch.clone, (scaled,))
     else:
-        masked = ops.cond(filtered, lambda: _top_k_top_p(scaled, k, p), lambda: scaled)
+        masked = ops.cond(filters_tokens(k, p, vocab), lambda: _top_k_top_p(scaled, k, p),
+                          lambda: scaled)
     cumulative = ops.cumsum(ops.softmax(masked, axis=-1), axis=-1)
     # Counting below the last entry caps the draw at the last token (a uniform above
     # the total, which rounding leaves a little under 1, takes that token).
@@ -90,6 +97,13 @@ def choose_tokens(logits: Any, uniforms: Any, temperature: Any, top_k: Any, top_
     landed = ops.expand_dims(drawn, -1) == ops.arange(vocab, dtype="int32")
     drawn = ops.where(ops.any(ops.logical_and(landed, masked > -1e29), axis=-1), drawn, greedy)
     return ops.where(temperature <= 0, greedy, drawn)
+
+
+def filters_tokens(top_k: Any, top_p: Any, vocab: Any) -> Any:
+    """A boolean tensor: whether ``top_k`` or ``top_p`` removes any of ``vocab`` tokens."""
+    ops = keras.ops
+    k = ops.cast(top_k, "int32")
+    return ops.logical_or(ops.logical_and(k > 0, k < vocab), ops.cast(top_p, "float32") < 1)
 
 
 def _width(logits: Any) -> Any:
@@ -142,9 +156,14 @@ class RecurrentSampler:
             two-layer LSTM(128) take 0.09 s against 0.87 s eagerly on one
             core. Set it to ``False`` for one-off calls of ever-changing
             shapes. Exports trace :meth:`loop` themselves and are not affected.
+        unroll: On JAX, the steps each iteration of the compiled loop runs
+            (default 8): on a GPU every iteration waits for the loop's
+            condition to reach the host, which costs more than a small
+            model's step.
     """
 
     jit_compile: bool = True
+    unroll: int = 8
 
     def __init__(self, embedding: keras.layers.Layer, recurrent: list[keras.layers.Layer],
                  head: keras.layers.Layer,
@@ -292,25 +311,50 @@ class RecurrentSampler:
         if padding:  # the model masks id 0 as padding: never a token to sample
             is_padding = ops.expand_dims(ops.arange(self.vocab_size) == 0, 0)
 
-        def write(t, carry):
-            logits, states, out = carry
-            if padding:  # below choose_tokens' -1e29 floor at any temperature up to 100
-                logits = ops.where(is_padding, -1e38, logits)
-            tokens = choose_tokens(logits, ops.take(uniforms, t, axis=0), temperature, top_k,
-                                   top_p)
-            out = ops.slice_update(out, (0, t), ops.expand_dims(tokens, 1))
-            logits, states = self.step(tokens, states)
-            return logits, states, out
+        def writes(filtering):
+            def write(t, carry):
+                logits, states, out = carry
+                if padding:  # below choose_tokens' -1e29 floor at any temperature up to 100
+                    logits = ops.where(is_padding, -1e38, logits)
+                tokens = choose_tokens(logits, ops.take(uniforms, t, axis=0), temperature,
+                                       top_k, top_p, filtering)
+                out = ops.slice_update(out, (0, t), ops.expand_dims(tokens, 1))
+                logits, states = self.step(tokens, states)
+                return logits, states, out
 
-        out = ops.zeros((batch, steps), "int32")
-        return self.fori_loop(0, steps, write, (logits, states, out))[2]
+            out = ops.zeros((batch, steps), "int32")
+            return self.fori_loop(0, steps, write, (logits, states, out))[2]
+
+        return self.filtered_loop(writes, top_k, top_p)
+
+    def filtered_loop(self, writes: Any, top_k: Any, top_p: Any) -> Any:
+        """``writes(filtering)``, the sampling loop, with top-k/top-p decided once.
+
+        In a compiled loop (TensorFlow, JAX) the choice is one branch around
+        two versions of the loop rather than one in every step: on a GPU a
+        branch waits for its predicate to reach the host, at every step. On
+        PyTorch, where a Python loop calls a compiled step, the step keeps it.
+        """
+        if keras.backend.backend() == "torch":
+            return writes(None)
+        return keras.ops.cond(filters_tokens(top_k, top_p, self.vocab_size),
+                              lambda: writes(True), lambda: writes(False))
 
     def fori_loop(self, lower: int, upper: Any, body: Any, carry: Any) -> Any:
-        """``keras.ops.fori_loop``; on PyTorch (with :attr:`jit_compile`), a loop over
+        """``keras.ops.fori_loop``; on JAX, with :attr:`unroll` steps per iteration
+        where the step count is known when the loop compiles (it is, under
+        ``jax.jit``). On PyTorch (with :attr:`jit_compile`), a loop over
         ``body`` compiled by ``torch.compile``: one compiled call per step. The step
         index goes in as a tensor and the shapes are dynamic, so one graph serves
         every step, prompt length and step count."""
-        if keras.backend.backend() != "torch" or not self.jit_compile:
+        backend = keras.backend.backend()
+        if backend == "jax" and isinstance(lower, int) and isinstance(upper, int) \
+                and self.unroll > 1:
+            import jax
+
+            return jax.lax.fori_loop(lower, upper, body, carry,
+                                     unroll=max(1, min(self.unroll, upper - lower)))
+        if backend != "torch" or not self.jit_compile:
             return keras.ops.fori_loop(lower, upper, body, carry)
         import torch
 

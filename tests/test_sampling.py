@@ -50,7 +50,10 @@ def test_log_probabilities_match_the_fused_model():
     full = np.concatenate([prompts, tokens], axis=1)
     probabilities = keras.ops.convert_to_numpy(model(full[:, :-1]))[:, 1:]
     expected = np.log(np.take_along_axis(probabilities, tokens[..., None], -1)[..., 0])
-    np.testing.assert_allclose(sampler.log_probabilities(prompts, tokens), expected, atol=1e-4)
+    # rtol: on a GPU float32 matrix products may run as TF32 (seen on an H100 with JAX:
+    # 1.3e-4 apart), and the fused and the cell-by-cell paths round differently.
+    np.testing.assert_allclose(sampler.log_probabilities(prompts, tokens), expected,
+                               atol=1e-4, rtol=1e-3)
 
 
 def test_left_padded_prompts_sample_as_if_alone():
