@@ -92,6 +92,38 @@ def accelerators() -> list[str]:
     return []
 
 
+def torch_sampling_loop(vocab: int, embedding_dim: int, units: int, prompts: np.ndarray,
+                        tokens: int, seed: int = 0):
+    """The hand-written PyTorch peer of the compiled sampler: ``nn.Embedding`` ->
+    ``nn.LSTM`` -> ``nn.Linear`` under ``no_grad``, carrying ``(h, c)``, one
+    ``torch.multinomial`` draw per token, on the GPU when there is one.
+
+    Returns a function that reads ``prompts`` (batch, length) and samples ``tokens``
+    tokens after them (a NumPy array, copied back from the device)."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(seed)
+    embedding = torch.nn.Embedding(vocab, embedding_dim).to(device)
+    lstm = torch.nn.LSTM(embedding_dim, units, batch_first=True).to(device)
+    head = torch.nn.Linear(units, vocab).to(device)
+    start = torch.as_tensor(prompts, device=device)
+
+    def run() -> np.ndarray:
+        with torch.no_grad():
+            output, state = lstm(embedding(start))
+            logits = head(output[:, -1])
+            out = []
+            for _ in range(tokens):
+                token = torch.multinomial(torch.softmax(logits, -1), 1)
+                out.append(token)
+                output, state = lstm(embedding(token), state)
+                logits = head(output[:, -1])
+            return torch.cat(out, 1).cpu().numpy()
+
+    return run
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write through a temporary file renamed into place, so a killed run leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a plain checkout
+# Runs from a plain checkout: the repository and this folder (bench_common) on the path.
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 
 def _sync(value):
@@ -119,29 +120,14 @@ def _fastest(run, repeats: int = 5) -> float:
 
 def torch_peer_generation_speed(batch: int, tokens: int, seed: int) -> float:
     """The hand-written PyTorch sampling loop (see the module docstring)."""
-    import torch
+    import numpy as np
+    from bench_common import torch_sampling_loop
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.manual_seed(seed)
-    embedding = torch.nn.Embedding(GENERATION_VOCAB, GENERATION_EMBEDDING).to(device)
-    lstm = torch.nn.LSTM(GENERATION_EMBEDDING, GENERATION_UNITS, batch_first=True).to(device)
-    head = torch.nn.Linear(GENERATION_UNITS, GENERATION_VOCAB).to(device)
-    prompts = torch.randint(1, GENERATION_VOCAB, (batch, PROMPT), device=device)
-
-    def run(count: int):
-        with torch.no_grad():
-            output, state = lstm(embedding(prompts))
-            logits = head(output[:, -1])
-            out = []
-            for _ in range(count):
-                token = torch.multinomial(torch.softmax(logits, -1), 1)
-                out.append(token)
-                output, state = lstm(embedding(token), state)
-                logits = head(output[:, -1])
-            return torch.cat(out, 1).cpu()
-
-    run(tokens)  # warm-up
-    return batch * tokens / _fastest(lambda: run(tokens))
+    prompts = np.random.default_rng(seed).integers(1, GENERATION_VOCAB, size=(batch, PROMPT))
+    run = torch_sampling_loop(GENERATION_VOCAB, GENERATION_EMBEDDING, GENERATION_UNITS,
+                              prompts, tokens, seed)
+    run()  # warm-up
+    return batch * tokens / _fastest(run)
 
 
 def main() -> None:

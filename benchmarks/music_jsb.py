@@ -54,7 +54,7 @@ import numpy as np  # noqa: E402
 import rnn_templates  # noqa: E402,F401  (TensorFlow set up as in the apps: quiet, oneDNN off)
 
 # isort: split
-from bench_common import RESULTS, machine_info, write_text_atomic  # noqa: E402
+from bench_common import RESULTS, machine_info, torch_sampling_loop, write_text_atomic  # noqa: E402
 
 PUBLISHED = {"geron_conv_lstm_test": 0.816, "geron_conv_lstm_validation_about": 0.825,
              "chung_2014_pianoroll_test_nll_gru": 8.54, "chung_2014_pianoroll_test_nll_lstm": 8.67}
@@ -161,41 +161,14 @@ def sampling(notes: int = 500, window: int = 25, repeats: int = 3) -> dict:
               "batch64_over_one_time_ratio": round(batch64 / one, 2),
               "tutorial_notes_timed": peer_notes}
     if keras.backend.backend() == "torch":
-        loop_one = fastest(torch_loop(prompt, notes))
-        loop_64 = fastest(torch_loop(np.repeat(prompt, 64, axis=0), notes))
+        size = (LM_SIZE["vocab"], LM_SIZE["embedding_dim"], LM_SIZE["units"])
+        loop_one = fastest(torch_sampling_loop(*size, prompt, notes))
+        loop_64 = fastest(torch_sampling_loop(*size, np.repeat(prompt, 64, axis=0), notes))
         result.update(torch_loop_seconds_one_piece=round(loop_one, 4),
                       torch_loop_seconds_64_pieces=round(loop_64, 4),
                       ours_over_torch_loop_time_one=round(one / loop_one, 2),
                       ours_over_torch_loop_time_64=round(batch64 / loop_64, 2))
     return result
-
-
-def torch_loop(prompts: np.ndarray, notes: int):
-    """A hand-written PyTorch sampler of the same size: nn.Embedding -> nn.LSTM -> nn.Linear
-    under no_grad, carrying (h, c), one ``torch.multinomial`` draw per note."""
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    size = LM_SIZE
-    torch.manual_seed(0)
-    embedding = torch.nn.Embedding(size["vocab"], size["embedding_dim"]).to(device)
-    lstm = torch.nn.LSTM(size["embedding_dim"], size["units"], batch_first=True).to(device)
-    head = torch.nn.Linear(size["units"], size["vocab"]).to(device)
-    start = torch.as_tensor(prompts, device=device)
-
-    def run():
-        with torch.no_grad():
-            output, state = lstm(embedding(start))
-            logits = head(output[:, -1])
-            out = []
-            for _ in range(notes):
-                note = torch.multinomial(torch.softmax(logits, -1), 1)
-                out.append(note)
-                output, state = lstm(embedding(note), state)
-                logits = head(output[:, -1])
-            return torch.cat(out, 1).cpu().numpy()
-
-    return run
 
 
 def piano_rolls(folder: Path) -> list[np.ndarray]:
