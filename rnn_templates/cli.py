@@ -232,12 +232,29 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
 
 
 def _check_output(args: argparse.Namespace) -> None:
-    """``predict --output``: never the input file, and an existing file only when asked."""
+    """``predict --output``: never a file it reads, and an existing file only when asked.
+
+    The files read are ``--input`` and, for an app whose inputs are files (forecasting),
+    each input argument and each line of ``--input`` that names an existing file.
+    """
     output = Path(args.output)
-    if args.input and args.input != "-" and output.exists() and Path(args.input).exists() \
-            and os.path.samefile(output, args.input):
-        raise UserInputError("--output is the --input file", where=args.output,
-                             fix="write the predictions to another file")
+    if output.exists():
+        if args.input and args.input != "-" and _same_file(output, args.input):
+            raise UserInputError("--output is the --input file", where=args.output,
+                                 fix="write the predictions to another file")
+        from rnn_templates.data.readers import iter_lines
+
+        named = [(f"input argument {number}", item)
+                 for number, item in enumerate(args.inputs, start=1)]
+        if args.input and args.input != "-":
+            named += [(f"line {number} of {args.input}", line)
+                      for number, line in enumerate(iter_lines(args.input), start=1)]
+        for where, item in named:
+            if _same_file(output, item):
+                raise UserInputError(f"--output is an input file ({where})",
+                                     where=args.output, expected="a file that is not read",
+                                     fix="write the predictions to another file (--overwrite "
+                                     "never replaces an input)")
     model = Path(args.model)
     if model.exists() and ((output.exists() and os.path.samefile(output, model))
                            or (model.is_dir() and model.resolve() in output.resolve().parents)):
@@ -248,6 +265,14 @@ def _check_output(args: argparse.Namespace) -> None:
     if output.is_file() and not args.overwrite:
         raise UserInputError("file exists", where=args.output,
                              fix="choose another --output, or add --overwrite to replace it")
+
+
+def _same_file(path: Path, other: str) -> bool:
+    """Whether ``other`` (a path, or any text a user gave) names the file ``path``."""
+    try:
+        return bool(other.strip()) and os.path.exists(other) and os.path.samefile(path, other)
+    except (OSError, ValueError):  # a long text, or one with a NUL, is no file name
+        return False
 
 
 def _positive(text: str) -> int:
@@ -314,8 +339,10 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
     training_options(train)
 
     tune = add("tune", _tune, "hyperparameter search, then retrain the best",
-               "keras-tuner search, then retrain the best hyperparameters (on train + "
-               "validation, or as --set refit says), test once and export. Killed, the "
+               "keras-tuner search, then retrain the best hyperparameters (on the data "
+               "--set refit names: train + validation by default; the training split alone "
+               "where the validation split calibrates something, as in forecasting), test "
+               "once and export. Killed, the "
                "same command resumes it: finished trials are kept, the interrupted one "
                "resumes from its last epoch. "
                "--workers N runs the trials in N local worker processes; workers on other "

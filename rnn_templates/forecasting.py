@@ -21,6 +21,7 @@ from with the file's latest windows whose truth is known, and
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,64 @@ def calibrated_model(core, inputs: np.ndarray, truth: np.ndarray, *, method: str
                             input_std=std, name="original_units")
     model = keras.Model(core.input, layer(core.output, core.input), name=name)
     return model, {"interval_half_widths": widths.mean(axis=(1, 2)).round(6).tolist()}
+
+
+def calibration_counts(truth: np.ndarray, horizon: int) -> np.ndarray:
+    """Per horizon step and target, how many windows over ``truth (rows, targets)``
+    (NaN where a value was filled in; one window per row, stride 1) see an observed
+    value there: the ``n`` each interval is calibrated on. Shape ``(horizon, targets)``.
+
+    Example:
+        >>> calibration_counts(np.array([[1.0], [np.nan], [3.0], [4.0]]), 2)[:, 0].tolist()
+        [2, 2]
+    """
+    finite = np.isfinite(np.asarray(truth, dtype=np.float64))
+    count = max(len(finite) - horizon + 1, 0)
+    totals = np.concatenate([np.zeros((1, finite.shape[1]), int), np.cumsum(finite, axis=0)])
+    return np.stack([totals[step + count] - totals[step] for step in range(horizon)]) \
+        if count else np.zeros((horizon, finite.shape[1]), int)
+
+
+def check_calibration(truth: np.ndarray, horizon: int, names: list[str], *,
+                      calibrated: bool = True, levels=LEVELS) -> list[str]:
+    """Before any training: refuse validation windows without one observed value (the
+    validation loss that early stopping watches would score only filled-in values),
+    or, when the intervals are ``calibrated`` on them (conformal, CQR), without one at
+    some horizon step. Return a note for each level whose coverage guarantee needs
+    more observed values than some step has: below ``ceil(level / (1 - level))``
+    values (4 for 80%, 19 for 95%) the band is just the largest error seen.
+
+    Args:
+        truth: The validation rows' targets ``(rows, targets)``, NaN where filled in.
+        horizon: Steps forecast.
+        names: The targets' names.
+    """
+    counts = calibration_counts(truth, horizon)
+    step, target = np.unravel_index(np.argmin(counts), counts.shape)
+    fewest = int(counts[step, target])
+    where = f"target {names[target]} at horizon step {step + 1}"
+    fix = ("give a longer validation split (--set validation_fraction=...) or fill the gap "
+           "in the file")
+    if not np.isfinite(truth).all(axis=1).any():  # the rows the validation loss scores
+        raise UserInputError(
+            "no observed value in the validation split", where="the validation split",
+            expected="rows whose target values were all observed (not filled in), for the "
+            "validation loss", received="only rows with values filled in", fix=fix)
+    if not calibrated:
+        return []
+    if fewest == 0:
+        raise UserInputError(
+            "no observed value to calibrate the intervals on", where="the validation split",
+            expected="observed (not filled-in) target values at every horizon step",
+            received=f"only filled-in values for {where}", fix=fix)
+    notes = []
+    for level in levels:
+        needed = math.ceil(level / (1 - level) - 1e-9)
+        if fewest < needed:
+            notes.append(f"the {level:.0%} intervals are calibrated on {fewest} observed "
+                         f"validation values for {where}; their coverage guarantee needs "
+                         f"{needed}, so there the band is the largest error seen ({fix})")
+    return notes
 
 
 def _refuse_unobserved(calibration: np.ndarray) -> None:

@@ -20,6 +20,7 @@ the CLI) is :mod:`rnn_templates.app`.
 
 from __future__ import annotations
 
+import sys
 import types
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,11 @@ class ForecastingApp(App):
         lookback = config.lookback
         # Training reads filled-in values; scores and intervals count observed ones only.
         truth = observed_targets(series)
+        notes = fc.check_calibration(truth[validation:test], config.horizon, series.targets,
+                                     calibrated=config.intervals != "quantile")
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        artifacts["data_notes"] = [*series.notes, *notes]
         splits = {"train": self._windows(values, artifacts, 0, validation),
                   "validation": self._windows(values, artifacts, validation - lookback, test,
                                               truth),

@@ -146,6 +146,22 @@ def test_export_and_predict_write_a_csv_of_forecasts(trained_run, workspace, sma
         assert row["calibration"] == "last 60 windows"  # the file's most recent windows
 
 
+def test_predict_never_writes_over_a_file_it_reads(trained_run, workspace, small_csv, capsys):
+    # `--output` naming the history being forecast replaced it, even with --overwrite.
+    history = workspace / "history.csv"
+    history.write_bytes(small_csv.read_bytes())
+    listing = workspace / "inputs.txt"
+    listing.write_text(f"{history}\n")
+    model = str(trained_run / "saved_model")
+    for inputs, where in (([str(history)], "input argument 1"),
+                          (["--input", str(listing)], f"line 1 of {listing}")):
+        assert main(["forecasting", "predict", "--model", model, *inputs, "--output",
+                     str(history), "--overwrite"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--output is an input file ({where})" in err[0], err
+        assert history.read_bytes() == small_csv.read_bytes()
+
+
 def test_predict_reads_offsets_constant_recent_values_and_names_its_input(trained_run, workspace,
                                                                           small_csv, capsys):
     model = str(trained_run / "saved_model")

@@ -352,6 +352,36 @@ def test_filled_in_values_are_trained_on_but_neither_scored_nor_calibrated_on():
     assert len(prepared.state.fit["validation"]) == 2
 
 
+def test_validation_without_enough_observed_values_is_refused_or_noted_before_training(capsys):
+    app = ForecastingApp()
+
+    def prepare(empty, **options):  # validation rows 700-799, test rows 800-999
+        config = ForecastingConfig(lookback=24, horizon=6, segment_length=12, targets=["load"],
+                                   validation_fraction=0.1, test_fraction=0.2, **options)
+        frame = _frame(1000)
+        frame.loc[empty, "load"] = np.nan
+        return app.prepare(config, app.from_arrays(config, frame, None))
+
+    # Every validation value filled in: the validation loss would score made-up values.
+    with pytest.raises(UserInputError, match="no observed value in the validation split"):
+        prepare(range(700, 800), intervals="quantile")
+    # Rows 700-702 observed: horizon steps 4-6 (from row 703 on) have nothing to calibrate on.
+    with pytest.raises(UserInputError, match="no observed value to calibrate the intervals "
+                       "on.*target load at horizon step 4"):
+        prepare(range(703, 800))
+    capsys.readouterr()
+    assert prepare(range(703, 800), intervals="quantile")  # its bands need no calibration
+    assert capsys.readouterr().err == ""
+    # Rows 700-709 observed: 5 values at step 6, enough for 80% (4) but not for 95% (19).
+    prepared = prepare(range(710, 800))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["note: the 95% intervals are calibrated on 5 observed validation values "
+                   "for target load at horizon step 6; their coverage guarantee needs 19, so "
+                   "there the band is the largest error seen (give a longer validation split "
+                   "(--set validation_fraction=...) or fill the gap in the file)"]
+    assert err[0][len("note: "):] in prepared.artifacts["data_notes"]
+
+
 def test_a_column_constant_over_the_training_rows_is_refused():
     # A sensor stuck for the first 300 rows: its training scale would be zero.
     config = ForecastingConfig(lookback=24, horizon=6, segment_length=12,
