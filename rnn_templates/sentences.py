@@ -234,14 +234,40 @@ def detokenize(
         return tf.strings.strip(tf.strings.regex_replace(text, SPACE, " "))
     text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
     text = tf.strings.strip(tf.strings.regex_replace(text, r"\s+", " "))
-    text = tf.strings.regex_replace(text, f"({_LETTER})' ", r"\1'")
+    for pattern, replacement in _REJOINED:
+        text = tf.strings.regex_replace(text, pattern, replacement)
     attached = "".join(c for c in ".,!?;:)]}%" if c not in spaced_punctuation)
     if attached:
         text = tf.strings.regex_replace(text, f" ([{_escape(attached)}])", r"\1")
     text = tf.strings.regex_replace(text, r"([(\[{¿¡]) ", r"\1")
+    for pattern, replacement in _NUMBERS_AND_ABBREVIATIONS:
+        text = tf.strings.regex_replace(text, pattern, replacement)
     # Straight quotes, in pairs from the left: the opening one before its first word,
     # the closing one after its last.
     return tf.strings.regex_replace(text, r'" ([^"]*?) "', r'"\1"')
+
+
+_NOT_WORD = r"(^|[^\p{L}\p{N}])"
+# What standardize split at an apostrophe, joined again: an elision (French l', qu',
+# aujourd'hui) or a contraction (don't, it's, I'm); a possessive ("doctors' advice") or
+# a closing quote keeps the space before the next word, and an opening quote loses the
+# one after it.
+_REJOINED = [
+    (_NOT_WORD + r"(\p{L}{1,2}|[Qq]u|[Jj]usqu|[Ll]orsqu|[Pp]uisqu|[Qq]uoiqu|[Pp]resqu|"
+     r"[Qq]uelqu|[Aa]ujourd)' ", r"\1\2'"),
+    (r"(\p{L})' ([SsTtDdMm]|re|ll|ve)([^\p{L}\p{N}]|$)", r"\1'\2\3"),
+    (r"(^| )' ", r"\1'"),
+]
+# Punctuation inside a number (11:30, 3.5, 10,000), a currency sign before one ($5),
+# a slash between words (and/or) and initials (U.S., a.m.) take no spaces. Applied twice,
+# since a match cannot overlap the one before it (1,000,000; U.S.A.).
+_NUMBERS_AND_ABBREVIATIONS = 2 * [
+    (r"(\p{N}) ?([:.]) (\p{N})", r"\1\2\3"),
+    (_NOT_WORD + r"(\p{N}{1,3}), (\p{N}{3})([^\p{N}]|$)", r"\1\2,\3\4"),
+    (r"([$€£]) (\p{N})", r"\1\2"),
+    (r"(\S) / (\S)", r"\1/\2"),
+    (r"(^|[^\p{L}])(\p{L})\. (\p{L})\.", r"\1\2.\3."),
+]
 
 
 def _escape(characters: str) -> str:

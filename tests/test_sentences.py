@@ -51,6 +51,19 @@ def test_english_punctuation_attaches_when_no_mark_is_spaced():
     assert _strings(back) == texts
 
 
+def test_numbers_initials_possessives_and_quotes_come_back_as_written():
+    # Each was changed on the way back: "11: 30", "$ 5", "U. S.", "doctors'advice".
+    texts = ["Meet me at 11:30.", "It costs $5.", "It's 3.5 km.", "1,000,000 people came.",
+             "The U.S. is big.", "We open at 9 a.m.", "Take the doctors' advice.",
+             "Is it 'yes' or 'no'?", "James' car can't stay.", "and/or", "In 2010, 500 came."]
+    vectorizer = sentence_vectorizer(texts, max_tokens=200)
+    back = detokenize(tf.constant(sentence_ids(vectorizer, texts)), vectorizer.get_vocabulary(),
+                      spaced_punctuation="")
+    assert _strings(back) == texts
+    french = ["Quelqu'un est venu aujourd'hui, jusqu'à midi.", "Il est 11:30 ; c'est l'heure."]
+    assert _round_trip(french) == french
+
+
 def test_straight_quotes_attach_to_the_words_they_enclose():
     texts = ['He said "yes".', 'Il a dit "oui" et "non".', 'One " stray quote.']
     assert _round_trip(texts) == texts
