@@ -20,6 +20,7 @@ import importlib
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -166,7 +167,7 @@ def _export(spec: AppSpec, args: argparse.Namespace) -> None:
 def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
     from rnn_templates.data.readers import iter_lines
 
-    blank = []
+    blank = []  # where each blank input is
 
     def items():
         for number, item in enumerate(args.inputs, start=1):
@@ -177,11 +178,13 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
                                      where=f"input argument {number}",
                                      received=f"byte 0x{ord(item[error.start]) & 0xFF:02x}",
                                      fix="pass UTF-8 text, or use --input FILE") from None
+            if _blank(item):
+                blank.append(f"input argument {number}")
             yield item
         if args.input:
             for number, line in enumerate(iter_lines(args.input), start=1):
-                if not line.strip():
-                    blank.append(number)
+                if _blank(line):
+                    blank.append(f"line {number} of {source}")
                 yield line
 
     source = "standard input" if args.input == "-" else args.input
@@ -226,9 +229,9 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
                     f"{'s' if printed != 1 else ''} printed before this error are for the "
                     f"first {printed} inputs only") from None
     if blank:
-        print(f"note: {len(blank)} blank input line(s) predicted as empty inputs, one output "
-              f"each (line {', '.join(map(str, blank[:5]))}{', ...' if len(blank) > 5 else ''} "
-              f"of {source})", file=sys.stderr)
+        print(f"note: {len(blank)} blank input(s) (empty, or only spaces and invisible "
+              f"characters) predicted as empty inputs, one output each ({', '.join(blank[:5])}"
+              f"{', ...' if len(blank) > 5 else ''})", file=sys.stderr)
 
 
 def _check_output(args: argparse.Namespace) -> None:
@@ -265,6 +268,13 @@ def _check_output(args: argparse.Namespace) -> None:
     if output.is_file() and not args.overwrite:
         raise UserInputError("file exists", where=args.output,
                              fix="choose another --output, or add --overwrite to replace it")
+
+
+def _blank(text: str) -> bool:
+    """Whether ``text`` holds nothing but spaces, controls and invisible format characters
+    (a zero-width space, say): what the text apps' standardization leaves empty."""
+    return all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+               for c in text)
 
 
 def _same_file(path: Path, other: str) -> bool:

@@ -73,14 +73,16 @@ def test_one_input_line_is_one_prediction(odd_run, tmp_path, capsys):
     assert capsys.readouterr().out == f"{len(with_return)} predictions written to {output}\n"
 
     # blank lines are inputs too (reported), so the outputs still line up
-    source.write_text("Great value.\n\n   \nAwful.\n", encoding="utf-8")
+    source.write_text("Great value.\n\n   \nAwful.\n\u200b\n", encoding="utf-8")
     assert main(["sentiment", "predict", "--model", str(odd_run / "saved_model"), "--json",
-                 "--input", str(source)]) == 0
+                 "--input", str(source), "Fine.", " "]) == 0
     out, err = capsys.readouterr()
     assert [json.loads(line)["text"] for line in out.splitlines()] == [
-        "Great value.", "", "   ", "Awful."]
-    assert err == (f"note: 2 blank input line(s) predicted as empty inputs, one output each "
-                   f"(line 2, 3 of {source})\n")
+        "Fine.", " ", "Great value.", "", "   ", "Awful.", "\u200b"]
+    # a zero-width space is as blank as a space: standardization leaves nothing of it
+    assert err == ("note: 4 blank input(s) (empty, or only spaces and invisible characters) "
+                   "predicted as empty inputs, one output each (input argument 2, "
+                   f"line 2 of {source}, line 3 of {source}, line 5 of {source})\n")
 
 
 def test_predict_reads_standard_input_as_utf8_and_refuses_other_bytes(odd_run, monkeypatch,
