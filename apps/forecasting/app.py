@@ -91,7 +91,7 @@ class ForecastingApp(App):
             "targets": targets, "target_names": series.targets, "input_columns": series.columns,
             "past": len(series.past), "future": len(series.future),
             "future_rows": bool(series.future), "lookback": config.lookback,
-            "horizon": config.horizon, "freq": series.freq, **statistics,
+            "horizon": config.horizon, "freq": series.freq, "utc": series.utc, **statistics,
             "reader": {**config.reader(), "freq": series.freq},
             "split": {"train_end": str(series.index[validation - 1]),
                       "validation_end": str(series.index[test - 1]),

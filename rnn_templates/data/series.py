@@ -7,16 +7,20 @@ column, and is either fixed by the ``missing`` policy and reported in
 :attr:`Series.notes`, or refused with a :class:`~rnn_templates.errors.UserInputError`:
 
 - the header: a name given twice (refused), a column with no name (left out
-  of the default targets, reported); lines counted as an editor shows them;
+  of the default targets, reported); rows with more fields than the header
+  (refused, unless every extra field is empty: a trailing separator, read
+  without it, reported); lines counted as an editor shows them;
 - the time column: given, or the first column whose every value reads as a
   date (``date_format`` for unusual formats, ``unix``/``unix_ms`` for epoch
-  numbers); unreadable or empty timestamps; numeric dates that read as well
-  day first as month first (refused);
+  numbers, read in UTC); unreadable or empty timestamps; timestamps with and
+  without a UTC offset in one column (refused); numeric dates read day first
+  when a cell proves the order (reported), or that read as well day first as
+  month first (refused);
 - duplicate timestamps (refused) and rows out of time order (sorted, reported);
 - the frequency: declared (a pandas alias such as ``h``, ``D``, ``W-SAT``) or
   inferred; timestamps off that grid are refused; missing steps (gaps) are
-  inserted and filled, or refused with ``missing=error``, or when they would
-  make up more than ``max_inserted`` of the series;
+  inserted and filled (reported gap by gap), or refused with ``missing=error``,
+  or when they would make up more than ``max_inserted`` of the series;
 - cells that are not numbers (refused), empty, NaN or infinite cells (filled
   by ``missing=interpolate`` (linear in time) or ``ffill``, or refused);
 - constant columns (nothing to learn, and a zero scale): refused.
@@ -31,19 +35,25 @@ config: what a forecasting app reads for training and for ``predict``.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 
 from rnn_templates.data.readers import require_file, resolve_path
 from rnn_templates.errors import UserInputError
 
 MISSING_POLICIES = ("interpolate", "ffill", "error")
+# Up to this many gaps are reported one note each; more in one note.
+GAP_NOTES = 5
 # date_format values for numbers of seconds or milliseconds since 1970-01-01 (UTC).
 EPOCH_UNITS = {"unix": "s", "unix_ms": "ms"}
 # Cells read as "no value" (compared lower-case, stripped).
@@ -80,8 +90,9 @@ class Series:
         lines: Each row's line (CSV) or row number (Parquet) in the table, 0 for
             rows inserted for a gap; None when unknown.
         unit: ``"line"`` or ``"row"``: what :attr:`lines` counts.
-        utc: The table's timestamps carried UTC offsets and :attr:`index` holds
-            them in UTC (naive); False for naive timestamps, and for dates.
+        utc: The table's timestamps carried UTC offsets (or were seconds or
+            milliseconds since 1970) and :attr:`index` holds them in UTC (naive);
+            False for naive timestamps, and for dates.
         generated: How many of the last columns are calendar features made here
             (not read from the table).
     """
@@ -145,19 +156,22 @@ def read_series(path: str | os.PathLike, *, option: str = "--data", **options) -
                              expected="the path of a CSV or Parquet file",
                              fix="name a file on every input line")
     path = require_file(path, option)
+    notes = []
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
             first_line, unit = 1, "row"
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
-                                skipinitialspace=True)
+            frame, notes = _read_csv(path)
             first_line, unit = 2, "line"  # the header is line 1
     except UnicodeDecodeError as error:
         raise UserInputError("file is not valid UTF-8", where=str(path),
                              received=f"byte 0x{error.object[error.start]:02x}",
                              fix="re-save the file as UTF-8") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as error:
+    except UserInputError:
+        raise
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError,
+            csv.Error) as error:
         raise UserInputError("cannot read the table", where=str(path),
                              received=str(error).splitlines()[0][:160] if str(error) else
                              type(error).__name__,
@@ -166,33 +180,97 @@ def read_series(path: str | os.PathLike, *, option: str = "--data", **options) -
     if unit == "line":
         header, options["lines"] = _csv_layout(path, len(frame))
         _check_header(header, path)
-    return series_from_frame(frame, source=str(path), first_line=first_line, unit=unit, **options)
+    series = series_from_frame(frame, source=str(path), first_line=first_line, unit=unit,
+                               **options)
+    series.notes[:0] = notes
+    return series
+
+
+def _read_csv(path) -> tuple[pd.DataFrame, list[str]]:
+    """pandas' reading of a CSV file as text cells, and a note when rows end with an
+    empty field after the header's columns (a trailing separator), read without it.
+
+    pandas takes the first field of rows with one more field than the header as
+    their label (and refuses such rows after the first): rows longer than a
+    header of several columns are refused here, unless every extra field is empty.
+    """
+    options = dict(dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=True)
+    try:
+        frame = pd.read_csv(path, **options)
+        if isinstance(frame.index, pd.RangeIndex):
+            return frame, []
+        failure = None
+    except pd.errors.ParserError as error:
+        failure = error
+    header_line, header, longer = _longer_rows(path)
+    if not longer or len(header) < 2:  # one column: another separator, lines above the header
+        if failure is not None:
+            raise failure
+        return frame, []
+    filled = [(line, record) for line, record in longer
+              if any(field.strip() for field in record[len(header):])]
+    if filled:
+        line, record = filled[0]
+        extra = next(field for field in record[len(header):] if field.strip())
+        raise UserInputError(
+            f"the header has {len(header)} fields and this row {len(record)}",
+            where=f"{path}:{line}",
+            expected=f"{len(header)} fields in every row, as in the header (line {header_line})",
+            received=f"the extra field {extra!r} ({len(longer)} rows with more fields than "
+            "the header)",
+            fix="remove the extra field (a trailing separator?), or name the extra column in "
+            "the header")
+    frame = pd.read_csv(path, **options, usecols=range(len(header)))
+    count = len(longer)
+    return frame, [f"{path}:{longer[0][0]}: {count} row{'s' if count > 1 else ''} end"
+                   f"{'' if count > 1 else 's'} with an empty field after the header's "
+                   f"{len(header)} columns (a trailing separator): read without it"]
+
+
+def _records(text: str):
+    """``(line, record)`` for each CSV record that is not blank, in order: the line
+    where it starts, as an editor counts lines. Blank lines and lines of spaces or
+    tabs hold no record (pandas skips them)."""
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    previous = 0
+    for record in reader:
+        if len(record) > 1 or (record and record[0].strip(" \t")):
+            yield previous + 1, record
+        previous = reader.line_num
+
+
+def _read_text(path) -> str:
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        return stream.read()
+
+
+def _longer_rows(path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
+    """The header's line and cells, and the rows with more fields than the header."""
+    records = _records(_read_text(path))
+    header_line, header = next(records, (1, []))
+    return header_line, header, [(line, record) for line, record in records
+                                 if len(record) > len(header)]
 
 
 def _csv_layout(path, count: int) -> tuple[list[str], np.ndarray]:
     """The CSV's header cells and the line where each of its ``count`` rows starts.
 
-    pandas skips blank lines and reads quoted line breaks inside a row, so
-    the rows' lines in the file are not simply 2, 3, 4...: they are counted
-    here, as an editor shows them. When the count disagrees with pandas'
-    rows the plain numbering is kept.
+    pandas skips blank lines (and lines of spaces or tabs) and reads quoted line
+    breaks inside a row, so the rows' lines in the file are not simply 2, 3,
+    4...: they are counted here, as an editor shows them. When the count
+    disagrees with pandas' rows the plain numbering is kept.
     """
-    import csv
-    import io
-
-    with open(path, encoding="utf-8-sig", newline="") as stream:
-        text = stream.read()
-    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
-    header = next(reader, [])
+    text = _read_text(path)
+    body = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
     plain = np.arange(count) + 2
-    if '"' not in text and "\n\n" not in text.replace("\r\n", "\n").rstrip("\n"):
-        return header, plain
-    starts, previous = [], reader.line_num
-    for record in reader:
-        if record:  # a blank line is an empty record
-            starts.append(previous + 1)
-        previous = reader.line_num
-    return header, (np.asarray(starts) if len(starts) == count else plain)
+    if '"' not in text and not re.search(r"(?m)^[ \t]*$", body):
+        return next(_records(text), (1, []))[1], plain
+    records = _records(text)
+    header_line, header = next(records, (1, []))
+    starts = [line for line, _ in records]
+    if len(starts) != count:
+        return header, plain + header_line - 1
+    return header, np.asarray(starts)
 
 
 def _check_header(header: list[str], path) -> None:
@@ -213,7 +291,13 @@ def _where(source: str, unit: str, line: int) -> str:
 
 
 def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
-    """``pd.to_datetime(..., errors="coerce")`` without pandas' format-inference warning.
+    """The cells read as timestamps (NaT where they do not read); see :func:`_parse_dates`."""
+    return _parse_dates(text, date_format)[0]
+
+
+def _parse_dates(text: pd.Series, date_format: str | None) -> tuple[pd.Series, str | None]:
+    """``pd.to_datetime(..., errors="coerce")`` without pandas' format-inference warning,
+    and the format when numeric dates were read day first without ``date_format``.
 
     Without a format pandas warns ("Could not infer format...") before parsing
     each cell on its own; the cells it cannot read become NaT, which the
@@ -225,13 +309,15 @@ def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
     change) are read as UTC. Without ``date_format`` pandas takes the format
     from the first cell; an ISO 8601 cell written another way (with seconds
     where the first has none, say) is read as ISO 8601 rather than refused.
-    Nothing is guessed beyond that: ``01/02/2024`` stays read one way only.
+    Numeric dates whose first cell reads month first (``01/07/2016``) are read
+    day first when that reads more cells (``13/07/2016`` proves the order);
+    nothing is guessed beyond that: ``01/02/2024`` stays read one way only.
     ``date_format`` ``unix`` or ``unix_ms`` reads seconds or milliseconds since
     1970-01-01 UTC.
     """
     if date_format in EPOCH_UNITS:
         numbers = pd.to_numeric(text, errors="coerce")
-        return pd.to_datetime(numbers, unit=EPOCH_UNITS[date_format], errors="coerce")
+        return pd.to_datetime(numbers, unit=EPOCH_UNITS[date_format], errors="coerce"), None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
         # A day-first first cell (13/01/2024) sets the format; the ambiguous case is
@@ -243,21 +329,102 @@ def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
             if "timezone" not in str(error).lower() and "tz" not in str(error):
                 raise
             parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
-        retry = parsed.isna() & text.astype(str).str.strip().ne("")
+        filled = text.astype(str).str.strip().ne("")
+        retry = parsed.isna() & filled
         if date_format is None and retry.any() and not retry.all():
             aware = parsed.dt.tz is not None
             try:
                 again = pd.to_datetime(text[retry], format="ISO8601", errors="coerce",
                                        utc=aware)
             except (ValueError, TypeError):
-                return parsed  # the other cells mix offsets and none: they stay unread
+                return parsed, None  # the other cells mix offsets and none: they stay unread
             if (again.dt.tz is not None) == aware:  # never naive and zoned cells together
                 parsed = parsed.where(~retry, again)
-        return parsed
+        if date_format is not None or not filled.any():
+            return parsed, None
+        first = str(text[filled].iloc[0]).strip()
+        if not re.match(r"\d{1,2}([/.-])\d{1,2}\1\d{2,4}\b", first):
+            return parsed, None
+        inferred = guess_datetime_format(first)
+        if inferred and inferred.startswith("%d"):  # the first cell shows the order
+            return parsed, inferred
+        day_first = guess_datetime_format(first, dayfirst=True)
+        if parsed.isna()[filled].any() and day_first and day_first.startswith("%d"):
+            other = pd.to_datetime(text, format=day_first, errors="coerce")
+            if other.notna().sum() > parsed.notna().sum():
+                return other, day_first
+        return parsed, None
+
+
+# A UTC offset or zone after a time of day: 10:00Z, 10:00:00+01:00, 10:00 +0100, 10:00 UTC.
+_TIME, _OFFSET = r":\d\d(?:[.,]\d+)?", r"\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?)$"
+
+
+def _with_offset(text: pd.Series) -> np.ndarray:
+    """Which cells end with a UTC offset or zone after the time."""
+    return text.str.contains(_TIME + _OFFSET, case=False, regex=True).fillna(False).to_numpy(
+        bool)
+
+
+def _without_offset(text: pd.Series) -> pd.Series:
+    return text.str.replace(f"({_TIME}){_OFFSET}", r"\1", case=False, regex=True)
+
+
+def _refuse_mixed_offsets(text: pd.Series, date_format, name, source, lines, unit) -> None:
+    """Refuse a column where some timestamps carry a UTC offset and others do not:
+    read in UTC, the others would move by the offset (and gaps or duplicates appear)."""
+    offset = _with_offset(text)
+    if not offset.any() or offset.all():
+        return
+    wall_format = date_format and re.sub(r"\s*%[zZ]", "", date_format) or None
+    naive = ~offset & _to_datetime(_without_offset(text), wall_format).notna().to_numpy()
+    if not naive.any():
+        return
+    row = int(np.flatnonzero(naive)[0])
+    before = np.flatnonzero(offset[:row])
+    zoned = int(before[-1]) if len(before) else int(np.flatnonzero(offset)[0])
+    raise UserInputError(
+        f"timestamps with and without a UTC offset in column '{name}'",
+        where=_where(source, unit, int(lines[row])),
+        expected="every timestamp with a UTC offset, or none",
+        received=f"{text.iloc[row]!r} without one ({int(naive.sum())} of {len(text)}), "
+        f"{text.iloc[zoned]!r} with one at {unit} {int(lines[zoned])}",
+        fix="add the offset to the timestamps without one, or convert the column to one "
+        "time zone without offsets")
+
+
+def _reads_as_epochs(column: pd.Series, date_format: str) -> bool:
+    """Whether at least 90% of the cells read as times from 1971 to 2199 in seconds or
+    milliseconds since 1970 (``date_format`` ``unix`` or ``unix_ms``)."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return True
+    if not pd.api.types.is_numeric_dtype(column):
+        column = pd.to_numeric(column.astype(str).str.strip(), errors="coerce")
+    times = pd.to_datetime(column.astype(np.float64), unit=EPOCH_UNITS[date_format],
+                           errors="coerce")
+    return bool(times.between(pd.Timestamp("1971-01-01"), pd.Timestamp("2200-01-01"),
+                              inclusive="left").mean() >= 0.9)
+
+
+def _detect_epoch_column(frame: pd.DataFrame, date_format: str, column_fix: str | None,
+                         source: str) -> str:
+    found = [name for name in frame.columns if _reads_as_epochs(frame[name], date_format)]
+    if len(found) == 1:
+        return found[0]
+    numbers = {"unix": "seconds", "unix_ms": "milliseconds"}[date_format]
+    what = f"{len(found)} columns read" if found else "no column read"
+    raise UserInputError(
+        f"{what} as {numbers} since 1970 (date_format={date_format})", where=source or None,
+        expected="one column of numbers that read as times from 1971 to 2199",
+        received=f"columns {', '.join(map(str, found or frame.columns))}",
+        fix=column_fix or "name the time column with --set time_column=NAME"
+        + ("" if found else ", or check date_format (unix: seconds, unix_ms: milliseconds)"))
 
 
 def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
                         column_fix: str | None = None, source: str = "") -> str:
+    if date_format in EPOCH_UNITS:
+        return _detect_epoch_column(frame, date_format, column_fix, source)
     for name in frame.columns:
         column = frame[name]
         if pd.api.types.is_datetime64_any_dtype(column):
@@ -267,6 +434,9 @@ def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
         text = column.astype(str).str.strip()
         if text.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?").all():
             continue  # numbers are not dates
+        offset = _with_offset(text)
+        if offset.any() and not offset.all():  # refused by _timestamps, named there
+            text = _without_offset(text)
         parsed = _to_datetime(text, date_format)
         if parsed.notna().mean() >= 0.9:
             return name
@@ -286,20 +456,26 @@ def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
         "unusual)")
 
 
-def _timestamps(frame, name, date_format, source, lines, unit) -> tuple[pd.DatetimeIndex, bool]:
-    """The time column's timestamps, and whether they were converted to UTC.
+def _timestamps(frame, name, date_format, source, lines, unit
+                ) -> tuple[pd.DatetimeIndex, bool, str | None]:
+    """The time column's timestamps, whether they are in UTC, and a note on how they
+    were read when the loader chose it (day-first dates).
 
     Timestamps with a zone or UTC offset become naive: in UTC (True), or, for
-    dates (local midnights), as the dates they name (False).
+    dates (local midnights), as the dates they name (False). Seconds or
+    milliseconds since 1970 are in UTC.
     """
     column = frame[name]
+    note = None
     if pd.api.types.is_datetime64_any_dtype(column):
         parsed = pd.to_datetime(column)
         bad = parsed.isna().to_numpy()
     else:
         text = column.astype(str).str.strip()
+        if date_format not in EPOCH_UNITS:
+            _refuse_mixed_offsets(text, date_format, name, source, lines, unit)
         try:
-            parsed = _to_datetime(text, date_format)
+            parsed, day_first = _parse_dates(text, date_format)
         except ValueError as error:  # a format pandas cannot use at all
             raise UserInputError("date_format not understood", where="date_format",
                                  received=f"{date_format!r} ({error})",
@@ -307,6 +483,11 @@ def _timestamps(frame, name, date_format, source, lines, unit) -> tuple[pd.Datet
         bad = parsed.isna().to_numpy()
         if date_format is None and not bad.any():
             _refuse_ambiguous_order(text, parsed, name, source, lines, unit)
+        if day_first:
+            days = pd.to_numeric(text.str.extract(r"^(\d{1,2})[/.-]")[0], errors="coerce")
+            row = int(np.argmax((days > 12).to_numpy()))
+            note = (f"{source}: dates in column '{name}' read day first ({day_first}), as "
+                    f"{text.iloc[row]!r} at {unit} {int(lines[row])} shows")
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         cell = str(column.iloc[row]).strip()
@@ -319,7 +500,8 @@ def _timestamps(frame, name, date_format, source, lines, unit) -> tuple[pd.Datet
             "fix the cell, or give the format with --set date_format=...")
     index = pd.DatetimeIndex(parsed)
     if index.tz is None:
-        return index, False
+        epochs = date_format in EPOCH_UNITS and not pd.api.types.is_datetime64_any_dtype(column)
+        return index, epochs, note
     utc = index.tz_convert("UTC").tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(column):
         wall = index.tz_localize(None)  # the clock time where the data was recorded
@@ -331,8 +513,8 @@ def _timestamps(frame, name, date_format, source, lines, unit) -> tuple[pd.Datet
     # finer is read in UTC, where clock changes neither repeat nor skip an hour.
     if not wall.hasnans and (wall == wall.normalize()).all() \
             and not (utc == utc.normalize()).all():
-        return wall, False
-    return utc, True
+        return wall, False, note
+    return utc, True, note
 
 
 def _refuse_ambiguous_order(text: pd.Series, parsed: pd.Series, name, source, lines,
@@ -441,6 +623,38 @@ def _resolve_freq(index: pd.DatetimeIndex, freq: str | None, source: str) -> str
                          where=source, fix="declare it with --set freq=h (or D, W-SAT, ...)")
 
 
+def _gap_notes(grid: pd.DatetimeIndex, positions: np.ndarray, lines: np.ndarray, source: str,
+               unit: str, freq: str, missing: str) -> list[str]:
+    """A note for each gap (the row it follows, its missing steps, the first of them),
+    or, past :data:`GAP_NOTES` gaps, one note: their count, the first few and the longest.
+
+    ``positions``: each row's position in ``grid``; ``lines``: each row's line.
+    """
+    dates = bool((grid == grid.normalize()).all())
+    after = np.flatnonzero(np.diff(positions) > 1)
+    sizes = np.diff(positions)[after] - 1
+    filled = f"inserted, values filled by {missing}"
+
+    def first(gap) -> str:
+        moment = grid[positions[gap] + 1]
+        return str(moment.date() if dates else moment)
+
+    if len(after) <= GAP_NOTES:
+        return [f"{_where(source, unit, int(lines[gap]))}: {size} missing step"
+                f"{'s' if size > 1 else ''} at frequency {freq} after this row (first "
+                f"{first(gap)}): {filled}" for gap, size in zip(after, sizes, strict=True)]
+
+    def located(gap, size) -> str:
+        return f"{int(lines[gap])} ({size} step{'s' if size > 1 else ''}, first {first(gap)})"
+
+    listed = ", ".join(located(gap, size) for gap, size in zip(after[:3], sizes[:3],
+                                                                 strict=True))
+    longest = int(np.argmax(sizes))
+    return [f"{source}: {len(after)} gaps, {int(sizes.sum())} missing steps at frequency {freq} "
+            f"in all: {filled}; the first after {unit}s {listed}; the longest after {unit} "
+            f"{located(after[longest], sizes[longest])}"]
+
+
 def series_from_frame(
     frame: pd.DataFrame,
     *,
@@ -545,12 +759,15 @@ def series_from_frame(
     if not targets:
         raise UserInputError("no target column", where=source, received=f"columns {found}",
                              fix=column_fix or "name them with --set targets=[...]")
-    index, utc = _timestamps(frame, time_column, date_format, source, lines, unit)
+    index, utc, note = _timestamps(frame, time_column, date_format, source, lines, unit)
     columns = [*targets, *past, *future]
     values = _numbers(frame, columns, source, lines, unit)
+    if note:
+        notes.append(note)
     if utc:
-        notes.append(f"{source}: timestamps with UTC offsets read in UTC (forecasts are "
-                     "labelled in UTC too)")
+        read = (f"read as {'seconds' if date_format == 'unix' else 'milliseconds'} since "
+                "1970-01-01" if date_format in EPOCH_UNITS else "with UTC offsets read")
+        notes.append(f"{source}: timestamps {read} in UTC (forecasts are labelled in UTC too)")
 
     # Order and duplicates.
     order = np.argsort(index.asi8, kind="stable")
@@ -586,7 +803,6 @@ def series_from_frame(
         gap_rows = len(grid) - len(index)
         first = int(lines[after[0]])
         first_missing = grid[positions[after[0]] + 1]
-        is_date = first_missing == first_missing.normalize()
         if gap_rows > max_inserted * len(grid):
             longest = int(np.argmax(np.diff(positions)))
             raise UserInputError(
@@ -613,11 +829,8 @@ def series_from_frame(
         inserted[positions] = False
         full_lines = np.zeros(len(grid), dtype=lines.dtype)
         full_lines[positions] = lines
+        notes += _gap_notes(grid, positions, lines, source, unit, freq, missing)
         lines = full_lines
-        notes.append(f"{_where(source, unit, first)}: {gap_rows} missing step"
-                     f"{'s' if gap_rows > 1 else ''} at frequency {freq} after this row (first "
-                     f"{first_missing.date() if is_date else first_missing}): "
-                     f"inserted, values filled by {missing}")
         index = grid
     # Empty, NaN and infinite cells (rows inserted for gaps were reported above).
     empty = np.isnan(values)
@@ -868,6 +1081,20 @@ def _expected_columns(options, input_columns: list[str]) -> str:
     return f"a date column and the columns {', '.join(columns)}"
 
 
+def _unread_columns(path: str, options, columns: list[str]) -> list[str]:
+    """The header names of ``path`` that are neither its time column nor among the model's
+    ``columns`` (empty when the header cannot be read here: the reader then says why)."""
+    if not str(path).lower().endswith(".csv"):
+        return []
+    try:
+        head = pd.read_csv(resolve_path(path), nrows=200)
+        time = options.time_column or _detect_time_column(head, options.date_format or None)
+    except (OSError, ValueError, UserInputError, pd.errors.ParserError):
+        return []
+    return [name for name in head.columns if name not in columns and name != time
+            and not str(name).startswith("Unnamed:") and str(name).strip()]
+
+
 def in_model_order(series: Series, artifacts: dict) -> Series:
     """The series with its columns in the order a trained model reads them, when it holds
     the same columns in another order (matched by name); else unchanged."""
@@ -896,6 +1123,13 @@ def prediction_history(path: str, options, artifacts: dict
     columns = artifacts["input_columns"]
     # predict takes no --set: a missing column is fixed in the file, not in the config.
     fix = f"give a file with {_expected_columns(options, columns)}, as in training"
+    if not options.targets and "target_names" in artifacts:
+        # The model's own targets, so a column it never read (a comment, say) is
+        # left out, and said so, rather than read as one more target.
+        options = dataclasses.replace(options, targets=list(artifacts["target_names"]))
+        unread = _unread_columns(path, options, columns)
+    else:
+        unread = []
     # With known-future inputs the last horizon rows carry no targets: not missing values.
     series = load_series(options, path, report=False, column_fix=fix, option="predict's input",
                          open_targets=artifacts["horizon"] if artifacts["future_rows"] else 0)
@@ -904,6 +1138,20 @@ def prediction_history(path: str, options, artifacts: dict
         raise UserInputError("the file's columns differ from the model's", where=path,
                              expected=", ".join(columns), received=", ".join(series.columns),
                              fix=fix)
+    # Calendar features are computed from the timestamps: in UTC for a model trained on
+    # offsets, in local time for one trained without (without them only the labels move).
+    if options.calendar and "utc" in artifacts and bool(artifacts["utc"]) != series.utc:
+        trained = "with UTC offsets (read in UTC)" if artifacts["utc"] else "without UTC offsets"
+        raise UserInputError(
+            "the file's timestamps " + ("carry" if series.utc else "lack") + " UTC offsets",
+            where=path, expected=f"timestamps {trained}, as the training file's were: the "
+            "calendar features and the forecast times follow them",
+            received="timestamps with offsets" if series.utc else "timestamps without offsets",
+            fix="write them with their offsets (+00:00 for UTC)" if artifacts["utc"]
+            else "write them in the training file's local time, without offsets")
+    if unread:
+        series.notes.append(f"{path}: column(s) {', '.join(unread)} not read (the model "
+                            "reads " + ", ".join(columns) + ")")
     window, timestamps, known, truth = forecast_history(
         series, artifacts["lookback"], artifacts["horizon"],
         future_given=bool(options.future_covariates), future_rows=artifacts["future_rows"],

@@ -262,7 +262,7 @@ def test_predict_on_a_file_with_other_columns_is_one_clear_line(trained_run, wor
                  str(other)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith("rnnt forecasting: error: ") and "columns differ" in err[0]
+    assert err[0].startswith("rnnt forecasting: error: ") and "column 'co2' not found" in err[0]
     # predict takes no --set: the fix names the columns the model reads.
     assert err[0].endswith("give a file with a date column and the columns co2, as in "
                            "training")

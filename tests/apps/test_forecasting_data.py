@@ -1,5 +1,6 @@
 """Forecasting data: every loader problem with its exact message, the split, no leakage."""
 
+import dataclasses
 import warnings
 from pathlib import Path
 
@@ -186,13 +187,14 @@ def test_a_timestamp_written_another_way_is_read_not_refused(tmp_path):
     path = _csv(tmp_path, "date,v\n2023-01-03 00:00,1\n2023-01-03 01:00:00,2\n"
                 "2023-01-03 02:00,3\n")
     assert len(read_series(path)) == 3
-    # Nothing is guessed beyond ISO 8601: day-first dates are not read two ways, and
-    # timestamps with and without offsets are not mixed.
-    for text in ("date,v\n01/02/2024,1\n13/02/2024,2\n14/02/2024,3\n",
-                 "date,v\n2024-03-31 00:00,1\n2024-03-31 01:00,2\n2024-03-31T03:00+02:00,3\n"
-                 "2024-03-31T04:00+02:00,4\n2024-03-31T05:00+02:00,5\n"):
-        path = _csv(tmp_path, text)
-        assert _error(path).startswith(f"{path}: no datetime column found")
+    # Day first where a cell proves it (13/02), so 01/02 is the 1st of February: then a
+    # gap of 11 days in 13 is refused, not read as January the 2nd.
+    path = _csv(tmp_path, "date,v\n01/02/2024,1\n13/02/2024,2\n14/02/2024,3\n")
+    assert "missing time steps at frequency" in _error(path)
+    # Timestamps with and without offsets are never mixed.
+    path = _csv(tmp_path, "date,v\n2024-03-31 00:00,1\n2024-03-31 01:00,2\n"
+                "2024-03-31T03:00+02:00,3\n2024-03-31T04:00+02:00,4\n2024-03-31T05:00+02:00,5\n")
+    assert _error(path).startswith(f"{path}:2: timestamps with and without a UTC offset")
     # A time index named like a column leaves the column as it is.
     frame = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=5).strftime("%Y-%m-%d"),
                           "v": [1.0, 2, 3, 4, 5]},
@@ -520,6 +522,35 @@ def test_predict_and_evaluate_match_columns_by_name(tmp_path):
     app = ForecastingApp()
     inputs, targets = app.labelled(read_series(swapped), artifacts)
     np.testing.assert_array_equal(inputs, app.labelled(read_series(path), artifacts)[0])
+
+
+def test_predict_reads_only_the_models_columns_in_the_models_clock(tmp_path, capsys):
+    config = ForecastingConfig(lookback=28, horizon=7, segment_length=7, calendar=["dayofweek"])
+    artifacts = {"input_columns": ["load", "temp", "dayofweek_sin", "dayofweek_cos"],
+                 "target_names": ["load", "temp"], "targets": 2, "past": 0, "future": 2,
+                 "lookback": 28, "horizon": 7, "future_rows": False, "freq": "D", "utc": False}
+    path = _prediction_csv(tmp_path, observed=40, future=0)
+    window = prediction_history(str(path), config, artifacts)[0]
+    # A text column the model never read was refused as a non-numeric target.
+    extra = tmp_path / "extra.csv"
+    pd.read_csv(path).assign(comment="checked, fine").to_csv(extra, index=False)
+    capsys.readouterr()
+    np.testing.assert_array_equal(prediction_history(str(extra), config, artifacts)[0], window)
+    assert f"{extra}: column(s) comment not read" in capsys.readouterr().err
+    # Offsets where training had none, or none where it had them: other calendar
+    # features, so refused (without calendar features only the labels follow the file).
+    zoned = tmp_path / "zoned.csv"
+    frame = pd.read_csv(path)
+    frame.assign(date=frame["date"] + "T00:00+00:00").to_csv(zoned, index=False)
+    with pytest.raises(UserInputError, match="the file's timestamps carry UTC offsets"):
+        prediction_history(str(zoned), config, artifacts)
+    with pytest.raises(UserInputError, match="the file's timestamps lack UTC offsets.*"
+                       r"write them with their offsets \(\+00:00 for UTC\)"):
+        prediction_history(str(path), config, {**artifacts, "utc": True})
+    assert prediction_history(str(zoned), config, {**artifacts, "utc": True})[1][0].tz
+    plain = dataclasses.replace(config, calendar=[])
+    plain_artifacts = {**artifacts, "input_columns": ["load", "temp"], "future": 0}
+    assert prediction_history(str(zoned), plain, plain_artifacts)[1][0].tz
 
 
 def test_predict_expects_empty_past_covariates_in_the_future_rows(tmp_path, capsys):
