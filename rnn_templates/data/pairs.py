@@ -3,7 +3,7 @@
 Every loader returns :class:`Pairs` and reports what it leaves out, so no
 line disappears silently:
 
-- a malformed line (no tab, an empty side, bytes that are not UTF-8) is
+- a malformed line (no tab, an empty side, bytes the encoding cannot read) is
   skipped and reported with its line number (``malformed=skip``), or refused
   with one line that names it (``malformed=refuse``);
 - pairs with a side longer than ``max_words`` words and repeated pairs
@@ -13,11 +13,12 @@ line disappears silently:
 
 from __future__ import annotations
 
-import codecs
 import collections
 import dataclasses
 import io
+import json
 import os
+import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -29,10 +30,14 @@ from rnn_templates.data.readers import (
     decode_text,
     fetch_archive,
     read_table,
+    refuse_utf8_misread,
     require_file,
     resolve_format,
     resolve_path,
+    split_lines,
+    undecodable,
 )
+from rnn_templates.data.splits import example_keys
 from rnn_templates.errors import UserInputError
 
 PAIR_SUFFIXES = {".tsv": "tsv", ".txt": "tsv", ".tab": "tsv"}
@@ -50,6 +55,10 @@ class Pairs:
         dropped: What was left out and why: ``{"malformed": [(line, reason)...],
             "too_long": [line...], "duplicates": [line...], "beyond_max_pairs": n}``.
         test: A separate test set (``--test-data``), or None.
+        notes: Lines for standard error about pairs read as they are (a header-like
+            first line).
+        stray_bytes: The lines skipped for undecodable bytes are stray bytes in a
+            file otherwise UTF-8 (to fix line by line, not with another encoding).
     """
 
     sources: np.ndarray
@@ -58,6 +67,8 @@ class Pairs:
     source: str
     dropped: dict = dataclasses.field(default_factory=dict)
     test: Pairs | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+    stray_bytes: bool = False
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -68,37 +79,42 @@ class Pairs:
 
 
 def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
-                    encoding: str = "utf-8") -> Pairs:
+                    encoding: str = "utf-8",
+                    columns: tuple[str, str] = ("source", "target")) -> Pairs:
     """Read ``source<TAB>target[<TAB>attribution...]`` lines (the Tatoeba/Anki layout).
 
     Blank lines are ignored; a line of only spaces and tabs is a pair with
     empty sides, so malformed. A third field (the attribution) is not read; a
     line with more tabs than most of the file's lines (a tab inside a
-    sentence, a doubled tab) is malformed. A UTF-8 byte-order mark is
-    dropped. Each line is decoded on its own, so one bad byte costs one line.
+    sentence, a doubled tab) is malformed. The file is decoded whole (so
+    UTF-16 and UTF-32 work when ``encoding`` names them) and a byte the encoding
+    cannot read costs its line only. A first line that looks like a header
+    (``columns``, language codes) is read as a pair, with a note in
+    ``Pairs.notes``; a file whose lines all start with a number (an index
+    column) is refused.
 
     Args:
         path: The file.
         malformed: ``"skip"`` (report) or ``"refuse"`` (raise) a bad line.
         encoding: The file's encoding.
+        columns: The CSV/JSONL column names of the app (a header like them is noted).
 
     Raises:
-        UserInputError: a missing or empty file, a malformed line under
-            ``refuse``, or no usable line at all.
+        UserInputError: a missing or empty file, a file in UTF-16/32 or valid
+            UTF-8 read as another encoding, an index column, a malformed line
+            under ``refuse``, or no usable line at all.
     """
     path = Path(path)
-    stream = io.BytesIO(_pair_bytes(path, encoding))
+    lines_read = split_lines(_pair_text(path, encoding))
+    undecoded = _undecodable_lines(lines_read, encoding)
+    stray = _stray_bytes(lines_read, undecoded, encoding)
+    byte_fix = _byte_fix(stray)
     sources, targets, lines, bad = [], [], [], []
     read: list[tuple[int, list[str]]] = []
-    for number, raw in enumerate(stream, start=1):
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError as error:
-            _malformed(bad, malformed, path, number, f"byte 0x{raw[error.start]:02x} is not "
-                       f"{encoding} (column {error.start + 1})",
-                       "re-save the file as UTF-8 or set --set encoding=<name>")
+    for number, text in enumerate(lines_read, start=1):
+        if number in undecoded:
+            _malformed(bad, malformed, path, number, undecoded[number], byte_fix)
             continue
-        text = text.rstrip("\r\n")
         if not text.strip() and "\t" not in text:
             continue  # a blank line; one with a tab is a pair with two empty sides
         read.append((number, text.split("\t")))
@@ -106,6 +122,8 @@ def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
     # fields than most has a tab inside a sentence (or a doubled tab).
     counts = collections.Counter(len(fields) for _, fields in read if len(fields) >= 2)
     usual = max(counts.items(), key=lambda item: (item[1], item[0]))[0] if counts else 2
+    if usual >= 3:
+        _refuse_index_column(read, path)
     for number, fields in read:
         if len(fields) < 2:
             _malformed(bad, malformed, path, number, "no tab between source and target",
@@ -124,34 +142,89 @@ def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
         sources.append(source)
         targets.append(target)
         lines.append(number)
-    return _pairs(sources, targets, lines, str(path), bad)
+    pairs = _pairs(sources, targets, lines, str(path), bad, "lines of source<TAB>target")
+    pairs.stray_bytes = stray
+    if read and lines[0] == read[0][0] and _header_like(sources[0], targets[0], columns):
+        pairs.notes.append(
+            f"{path}:{lines[0]}: note: line {lines[0]} looks like a header ({sources[0]!r} / "
+            f"{targets[0]!r}); it is read as a pair: delete it if it is a header (a pairs "
+            "file has none)")
+    return pairs
 
 
-def _pair_bytes(path: Path, encoding: str) -> bytes:
-    """The file's bytes without a UTF-8 byte-order mark, refusing what cannot be a pairs file.
+def _pair_text(path: Path, encoding: str) -> str:
+    """The file decoded whole, bytes the encoding cannot read kept as lone surrogates.
 
     A missing path, a folder or an empty file is one clear line. The
     byte-order mark follows :func:`~rnn_templates.data.readers.decode_text`:
-    UTF-8 and single-byte encodings drop it, but a single-byte encoding
-    (``--set encoding=cp1252``) over a UTF-8 file is refused rather than
-    misread; ``utf-8-sig`` and the UTF-16/32 codecs handle it themselves.
+    a UTF-16/32 file is refused unless ``encoding`` names it, UTF-8 and
+    single-byte encodings drop a UTF-8 mark, and a single-byte encoding
+    (``--set encoding=cp1252``) over a UTF-8 file is refused rather than misread,
+    with or without the mark.
     """
-    name = check_encoding(encoding)
     raw = require_file(path).read_bytes()
-    if raw.startswith(codecs.BOM_UTF8) and (name == "utf-8" or not name.startswith("utf")):
-        body = raw[len(codecs.BOM_UTF8):]
-        if name != "utf-8" and not body.isascii():
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError:
-                pass  # not UTF-8 after all: the mark's bytes are dropped, the rest read as set
-            else:
-                decode_text(raw, str(path), encoding)  # raises its one line: UTF-8, not <name>
-        raw = body
-    if not raw.decode("latin-1").strip():
+    text = decode_text(raw, str(path), encoding, errors="surrogateescape")
+    refuse_utf8_misread(raw, str(path), encoding)
+    if not text.strip():
         raise UserInputError("data file is empty", where=str(path),
                              fix="point --data at a file with examples")
-    return raw
+    return text
+
+
+def _undecodable_lines(lines: list[str], encoding: str) -> dict[int, str]:
+    """Line number to the reason, for each line holding a byte the encoding could not read."""
+    found = {}
+    for number, line in enumerate(lines, start=1):
+        spot = undecodable(line)
+        if spot:
+            found[number] = f"byte 0x{spot[1]:02x} is not {encoding} (column {spot[0] + 1})"
+    return found
+
+
+def _stray_bytes(lines: list[str], undecoded: dict[int, str], encoding: str) -> bool:
+    """Whether the undecodable lines are stray bytes in a UTF-8 file: its other lines
+    hold UTF-8 accents, which a new encoding for the whole file would garble."""
+    return bool(undecoded) and check_encoding(encoding).startswith("utf-8") and any(
+        not line.isascii() for number, line in enumerate(lines, start=1)
+        if number not in undecoded)
+
+
+def _byte_fix(stray: bool) -> str:
+    """How to fix a line with undecodable bytes: that line, or the file's encoding."""
+    if stray:
+        return ("the rest of the file is UTF-8: write this line in UTF-8 (re-encoding the "
+                "whole file would garble its other lines)")
+    return "re-save the file as UTF-8 or set --set encoding=<name>"
+
+
+_HEADER_NAMES = {"source", "target", "src", "tgt", "text", "sentence", "translation",
+                 "input", "output", "english", "french", "german", "spanish", "original"}
+
+
+def _header_like(source: str, target: str, columns: tuple[str, str]) -> bool:
+    """Both sides look like column names: the app's, a language code, a word like source."""
+    def column_like(name: str) -> bool:
+        return (name in columns or name.lower() in _HEADER_NAMES
+                or re.fullmatch(r"[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?", name) is not None
+                or re.fullmatch(r"[A-Za-z]+(?:_[A-Za-z0-9]+)+", name) is not None)
+    return column_like(source) and column_like(target)
+
+
+def _refuse_index_column(read: list[tuple[int, list[str]]], path: Path) -> None:
+    """Refuse a file whose lines start with a number (all but perhaps a header line)."""
+    firsts = [(number, fields[0].strip()) for number, fields in read if len(fields) >= 2]
+    numbered = [(number, first) for number, first in firsts
+                if re.fullmatch(r"[0-9]+", first)]
+    if len(numbered) >= 2 and len(numbered) >= len(firsts) - 1:
+        number, first = numbered[0]
+        raise UserInputError(
+            "the lines start with a number, an index column (pandas to_csv writes one), "
+            "not a source sentence", where=f"{path}:{number}",
+            expected="source<TAB>target[<TAB>attribution] lines",
+            received=f"{len(numbered)} of {len(firsts)} lines starting with a number, "
+            f"the first {first!r}",
+            fix="save the file without the index (pandas: df.to_csv(path, sep=\"\\t\", "
+            "index=False, header=False))")
 
 
 def _blank(text: str) -> bool:
@@ -172,11 +245,13 @@ def _malformed(bad: list, policy: str, path: Path, number: int, reason: str, fix
     bad.append((number, reason))
 
 
-def _pairs(sources, targets, lines, where: str, bad: list) -> Pairs:
+def _pairs(sources, targets, lines, where: str, bad: list, expected: str) -> Pairs:
     if not sources:
+        first = min(bad) if bad else None
         raise UserInputError("no sentence pairs found", where=where,
-                             received=f"{len(bad)} malformed line(s)" if bad else "no lines",
-                             expected="lines of source<TAB>target",
+                             received=f"{len(bad)} malformed line(s), the first line "
+                             f"{first[0]} ({first[1]})" if bad else "no lines",
+                             expected=expected,
                              fix="check the file and its format (--set format=...)")
     return Pairs(np.array(sources, dtype=object), np.array(targets, dtype=object),
                  np.array(lines, dtype=int), where, {"malformed": sorted(bad)})
@@ -188,21 +263,42 @@ def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, targe
     """Pairs from the named columns of a CSV (with a header) or JSONL file.
 
     Under ``malformed="skip"`` a row with too few fields, a line that is not a
-    JSON object or one without the two keys is reported and left out like any
-    other malformed line; ``multiline`` lets quoted CSV sentences hold line
-    breaks.
+    JSON object or one without the two keys, and a line with a byte the
+    encoding cannot read is reported and left out like any other malformed
+    line; ``multiline`` lets quoted CSV sentences hold line breaks. Sentences
+    are read as written, only the spaces around them stripped (as for TSV). A
+    ``.json`` file holding one JSON array is refused, naming the fix.
     """
+    path = Path(path)
+    text = _pair_text(path, encoding)
+    if fmt == "jsonl":
+        _refuse_json_array(text, path)
+    physical = split_lines(text) if fmt == "jsonl" else io.StringIO(text, newline="").readlines()
+    undecoded = _undecodable_lines(physical, encoding)
+    stray = _stray_bytes(physical, undecoded, encoding)
+    byte_fix = _byte_fix(stray)
+    if undecoded and malformed == "refuse":
+        number = min(undecoded)
+        _malformed([], malformed, path, number, undecoded[number], byte_fix)
     bad: list[tuple[int, str]] = []
     table = read_table(path, fmt, {source_column: "source_column",
                                    target_column: "target_column"}, encoding=encoding,
                        multiline=multiline,
                        missing_fix="name the columns with --set source_column=<name> --set "
                        "target_column=<name>, or add a header row naming them",
-                       skipped=bad if malformed == "skip" else None)
+                       skipped=bad if malformed == "skip" else None,
+                       errors="surrogateescape", header_example=(source_column, target_column))
+    bad = [(line, undecoded.get(line, reason)) for line, reason in bad]
     sources, targets, lines = [], [], []
     for row, line in enumerate(table.lines):
         source = table.columns[source_column][row]
         target = table.columns[target_column][row]
+        spot = next((undecodable(side) for side in (source, target)
+                     if isinstance(side, str) and undecodable(side)), None)
+        if line in undecoded or spot:
+            bad.append((int(line), undecoded.get(line) or
+                        f"byte 0x{spot[1]:02x} is not {encoding} (in a sentence of the row)"))
+            continue
         if not isinstance(source, str) or not isinstance(target, str):
             _malformed(bad, malformed, Path(path), int(line), "a sentence that is not text",
                        "write both sentences as strings")
@@ -212,10 +308,33 @@ def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, targe
                        f"empty {_empty_sides(source, target)}",
                        "write both sentences, or delete the row")
             continue
-        sources.append(" ".join(source.split()))
-        targets.append(" ".join(target.split()))
+        sources.append(source.strip())
+        targets.append(target.strip())
         lines.append(int(line))
-    return _pairs(sources, targets, lines, str(path), bad)
+    expected = (f"a header naming the columns '{source_column}' and '{target_column}', then "
+                "one row per pair" if fmt == "csv" else
+                f'one JSON object per line with the keys "{source_column}" and '
+                f'"{target_column}"')
+    pairs = _pairs(sources, targets, lines, str(path), bad, expected)
+    pairs.stray_bytes = stray
+    return pairs
+
+
+def _refuse_json_array(text: str, path: Path) -> None:
+    """Refuse a file holding one JSON array (of objects) instead of one object per line."""
+    if not text.lstrip().startswith("["):
+        return
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        whole = None
+    first = text.lstrip().split("\n", 1)[0].strip()
+    if first in ("[", "[{") or (isinstance(whole, list)
+                                and any(isinstance(item, dict) for item in whole)):
+        raise UserInputError(
+            "file is a JSON array, not JSON Lines (one object per line)", where=str(path),
+            expected="one JSON object per line",
+            fix=f"convert it, e.g. jq -c '.[]' {path} > {path.with_suffix('.jsonl')}")
 
 
 def download_anki(cache_dir: str | os.PathLike, url: str) -> Path:
@@ -249,7 +368,8 @@ def load(config, *, report: bool = True) -> Pairs:
         if fmt == "auto":
             fmt = PAIR_SUFFIXES.get(suffix) or resolve_format(path, "auto")
     if fmt == "tsv":
-        pairs = read_pair_lines(path, malformed=config.malformed, encoding=config.encoding)
+        pairs = read_pair_lines(path, malformed=config.malformed, encoding=config.encoding,
+                                columns=(config.source_column, config.target_column))
     elif fmt in ("csv", "jsonl"):
         pairs = read_pair_table(path, fmt, config.source_column, config.target_column,
                                 malformed=config.malformed, encoding=config.encoding,
@@ -260,6 +380,8 @@ def load(config, *, report: bool = True) -> Pairs:
     pairs = cap(pairs, max_pairs=config.max_pairs, max_words=config.max_words,
                 duplicates=config.duplicates)
     if report:
+        for note in pairs.notes:
+            print(note, file=sys.stderr)
         line = describe_dropped(pairs)
         if line:
             print(line, file=sys.stderr)
@@ -306,7 +428,11 @@ def describe_dropped(pairs: Pairs) -> str:
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         parts.append(f"skipped {len(bad)} malformed line(s): {shown}{more}")
         undecoded = [reason for _, reason in bad if reason.startswith("byte 0x")]
-        if undecoded:
+        if undecoded and pairs.stray_bytes:
+            parts.append(f"{len(undecoded)} of them not utf-8 in a file otherwise UTF-8: "
+                         "write those lines in UTF-8 (another --set encoding, or re-encoding "
+                         "the whole file, would garble its other lines)")
+        elif undecoded:
             encoding = undecoded[0].split(" is not ", 1)[1].split(" (", 1)[0]
             parts.append(f"{len(undecoded)} of them not {encoding}: if the file is in another "
                          "encoding, give it with --set encoding=<name> (latin-1, cp1252...) to "
@@ -335,9 +461,9 @@ def load_with_test(config) -> Pairs:
     # max_pairs caps the training file; the test file is read whole.
     test = load(dataclasses.replace(config, data=config.test_data, test_data="",
                                     format="auto", max_pairs=0))
-    seen = set(zip(pairs.sources.tolist(), pairs.targets.tolist(), strict=True))
-    known = np.array([pair in seen for pair in zip(test.sources.tolist(),
-                                                   test.targets.tolist(), strict=True)])
+    # Compared as evaluate --data counts seen_in_training: white space does not count.
+    known = np.isin(example_keys(test.sources, test.targets),
+                    example_keys(pairs.sources, pairs.targets))
     if known.all():
         raise UserInputError("every test pair is also a training pair", where=test.source,
                              received=f"{len(test)} pairs",

@@ -17,6 +17,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -120,13 +121,16 @@ def wide_bom(raw: bytes) -> tuple[str, str] | None:
     return next(((name, codec) for bom, name, codec in _WIDE_BOMS if raw.startswith(bom)), None)
 
 
-def decode_text(raw: bytes, where: str, encoding: str = "utf-8") -> str:
+def decode_text(raw: bytes, where: str, encoding: str = "utf-8", *,
+                errors: str = "strict") -> str:
     """Decode a file's bytes, naming line and column of a byte the encoding cannot read.
 
     UTF-8 drops a byte-order mark; so does a single-byte encoding such as
     cp1252, unless the rest is UTF-8 too (refused rather than misread). For
     UTF-8 the advice fits the bytes found: 0x80-0x9f are printable only in
-    Windows-1252, the others most likely Latin-1.
+    Windows-1252, the others most likely Latin-1. With ``errors="surrogateescape"``
+    a byte the encoding cannot read is kept as a lone surrogate (U+DC80-U+DCFF, see
+    :func:`undecodable`) for the caller to report with its line, instead of refused.
 
     Example:
         >>> decode_text(b"\\xef\\xbb\\xbfok", "f.txt")
@@ -152,7 +156,7 @@ def decode_text(raw: bytes, where: str, encoding: str = "utf-8") -> str:
                 where=where, fix="drop --set encoding (UTF-8 is the default)",
             )
     try:
-        text = body.decode(name)
+        text = body.decode(name, errors)
         return text[1:] if wide and text.startswith("\ufeff") else text  # utf-16-le keeps it
     except UnicodeDecodeError as error:
         byte = body[error.start]
@@ -173,6 +177,48 @@ def decode_text(raw: bytes, where: str, encoding: str = "utf-8") -> str:
         fix="check what the file was written in and pick it with --set encoding=<name> "
         "(latin-1 reads every byte), or re-save the file as UTF-8 and drop the option",
     )
+
+
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def undecodable(text: str) -> tuple[int, int] | None:
+    """``(index, byte)`` of the first byte :func:`decode_text` kept undecoded in ``text``.
+
+    Example:
+        >>> undecodable(b"caf\\xe9".decode("utf-8", "surrogateescape"))
+        (3, 233)
+    """
+    found = _UNDECODABLE.search(text)
+    return (found.start(), ord(found.group()) - 0xDC00) if found else None
+
+
+def refuse_utf8_misread(raw: bytes, where: str, encoding: str) -> None:
+    """Refuse an ``encoding`` other than UTF-8 for a file in UTF-8: one whose lines
+    with non-ASCII bytes are valid UTF-8, all or most of them. Read as cp1252 or
+    latin-1, every accent would be garbled, silently.
+
+    A file with a byte-order mark is left to :func:`decode_text`.
+    """
+    name = check_encoding(encoding)
+    if (name.startswith("utf-8") or raw.isascii() or wide_bom(raw)
+            or raw.startswith(codecs.BOM_UTF8)):
+        return
+    utf8, other = [], []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.isascii():
+            (utf8 if _is_utf8(line) else other).append((number, line))
+    if len(utf8) <= len(other):
+        return
+    number, line = utf8[0]
+    sample = line.decode("utf-8").strip()[:60]
+    found = (f"file is UTF-8 but for {len(other)} line(s) (the first line {other[0][0]})"
+             if other else "file is valid UTF-8")
+    raise UserInputError(
+        f"{found}, not {encoding}: read as {encoding}, every accented letter would be "
+        "garbled", where=where, received=f"UTF-8 text such as {sample!r} (line {number})",
+        fix="leave encoding unset (UTF-8 is the default)"
+        + (" and write those lines in UTF-8" if other else ""))
 
 
 def split_lines(text: str) -> list[str]:
@@ -206,10 +252,11 @@ def require_file(path: str | os.PathLike, option: str = "--data", *,
 
 
 def read_text_file(path: str | os.PathLike, *, option: str = "--data",
-                   encoding: str = "utf-8") -> str:
-    """The whole file as text, refusing a missing, folder, empty or undecodable file."""
+                   encoding: str = "utf-8", errors: str = "strict") -> str:
+    """The whole file as text, refusing a missing, folder, empty or (with ``errors``
+    strict, as for :func:`decode_text`) undecodable file."""
     path = require_file(path, option)
-    text = decode_text(path.read_bytes(), str(path), encoding)
+    text = decode_text(path.read_bytes(), str(path), encoding, errors=errors)
     if not text.strip():
         raise UserInputError("data file is empty", where=str(path),
                              fix=f"point {option} at a file with examples")
@@ -299,8 +346,10 @@ def _check_one_row_per_line(rows: list[tuple[int, int, list[str]]], source: str,
         )
 
 
-def _other_separator(path: Path, fmt: str, names: list[str]) -> UserInputError | None:
-    """The error for a header that is one column holding another separator, else None."""
+def _other_separator(path: Path, fmt: str, names: list[str],
+                     example: tuple[str, ...] = ("text", "label")) -> UserInputError | None:
+    """The error for a header that is one column holding another separator, else None;
+    ``example`` is the header the message shows."""
     if len(names) != 1:
         return None
     found = [(mark, name) for mark, name in (("\t", "tab"), (";", "semicolon"), (",", "comma"))
@@ -314,7 +363,7 @@ def _other_separator(path: Path, fmt: str, names: list[str]) -> UserInputError |
     return UserInputError(
         f"the columns are separated by {name}s, not {'tabs' if fmt == 'tsv' else 'commas'}",
         where=f"{path}:1", expected=f"a {fmt.upper()} header such as "
-        + ("text<TAB>label" if fmt == "tsv" else "text,label"),
+        + ("<TAB>" if fmt == "tsv" else ",").join(example),
         received=f"one column {names[0][:60]!r}", fix=fix)
 
 
@@ -391,7 +440,8 @@ def _refuse_quoted_break(physical: list[str], line: int, width: int, path: Path)
 def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
                    header: bool = True, encoding: str = "utf-8",
                    multiline: bool = False, missing_fix: str | None = None,
-                   skipped: list[tuple[int, str]] | None = None) -> Table:
+                   skipped: list[tuple[int, str]] | None = None, errors: str = "strict",
+                   header_example: tuple[str, ...] = ("text", "label")) -> Table:
     """Read a CSV (``fmt="csv"``) or TSV file whose first row names its columns.
 
     A CSV row must fit on one line unless ``multiline``: a double quote that
@@ -418,6 +468,9 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
             fields for the wanted columns, or more non-empty fields than the header
             (a separator inside an unquoted text), which is then left out; None (the
             default) refuses such a row.
+        errors: ``"surrogateescape"`` keeps the bytes the encoding cannot read
+            in the values (see :func:`decode_text`) instead of refusing the file.
+        header_example: The column names a message about the separator shows.
 
     Returns:
         A :class:`Table` of the wanted columns; blank lines are skipped (a row of
@@ -431,7 +484,7 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
         array([2, 4])
     """
     path = Path(path)
-    content = read_text_file(path, encoding=encoding)
+    content = read_text_file(path, encoding=encoding, errors=errors)
     # Split as csv does with newline="" (at \n, \r\n and \r) so line numbers agree.
     physical = io.StringIO(content, newline="").readlines()
     if fmt == "tsv":
@@ -448,7 +501,7 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
         names = [name.strip() for name in rows.pop(0)[2]] if rows else []
         for wanted, option in columns.items():
             if wanted not in names:
-                raise (_other_separator(path, fmt, names)
+                raise (_other_separator(path, fmt, names, header_example)
                        or _missing(path, "1", wanted, option, names, missing_fix))
         index = {name: names.index(name) for name in columns}
     else:
@@ -508,7 +561,8 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
 
 
 def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
-               encoding: str = "utf-8", skipped: list[tuple[int, str]] | None = None) -> Table:
+               encoding: str = "utf-8", skipped: list[tuple[int, str]] | None = None,
+               errors: str = "strict") -> Table:
     """Read one JSON object per line, keeping the keys named in ``columns``.
 
     ``skipped``: a list to append ``(line, reason)`` to for each line that is not
@@ -521,7 +575,8 @@ def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
     lines: list[int] = []
     wanted_keys = " and ".join(f'"{name}"' for name in columns)
     first_missing: UserInputError | None = None
-    for number, line in enumerate(split_lines(read_text_file(path, encoding=encoding)), start=1):
+    text = read_text_file(path, encoding=encoding, errors=errors)
+    for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -563,18 +618,21 @@ def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
 def read_table(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
                header: bool = True, encoding: str = "utf-8", multiline: bool = False,
                missing_fix: str | None = None,
-               skipped: list[tuple[int, str]] | None = None) -> Table:
+               skipped: list[tuple[int, str]] | None = None, errors: str = "strict",
+               header_example: tuple[str, ...] = ("text", "label")) -> Table:
     """Read CSV, TSV or JSONL (``fmt`` as from :func:`resolve_format`).
 
     ``encoding`` is the files' text encoding; ``multiline`` lets CSV rows span
-    lines, ``missing_fix`` replaces the fix a missing column's message gives and
-    ``skipped`` collects the rows left out instead of refusing them (see
-    :func:`read_delimited` and :func:`read_jsonl`).
+    lines, ``missing_fix`` replaces the fix a missing column's message gives,
+    ``skipped`` collects the rows left out instead of refusing them, ``errors``
+    keeps undecodable bytes for the caller to report and ``header_example`` names
+    the expected header (see :func:`read_delimited` and :func:`read_jsonl`).
     """
     if fmt == "jsonl":
-        return read_jsonl(path, columns, encoding=encoding, skipped=skipped)
+        return read_jsonl(path, columns, encoding=encoding, skipped=skipped, errors=errors)
     return read_delimited(path, fmt, columns, header=header, encoding=encoding,
-                          multiline=multiline, missing_fix=missing_fix, skipped=skipped)
+                          multiline=multiline, missing_fix=missing_fix, skipped=skipped,
+                          errors=errors, header_example=header_example)
 
 
 def iter_lines(path: str, *, option: str = "--input") -> Iterator[str]:

@@ -61,7 +61,8 @@ def test_a_file_without_any_pair_is_refused(tmp_path):
         data.read_pair_lines(path)
     assert str(error.value) == (
         f"{path}: no sentence pairs found; expected lines of source<TAB>target; received 2 "
-        "malformed line(s); check the file and its format (--set format=...)")
+        "malformed line(s), the first line 1 (no tab between source and target); check the "
+        "file and its format (--set format=...)")
 
 
 def test_a_tab_inside_a_sentence_is_malformed_not_an_attribution(tmp_path):
@@ -145,7 +146,7 @@ def test_csv_sentences_with_line_breaks_need_multiline(tmp_path, capsys):
     with pytest.raises(UserInputError, match="--set multiline=true if the texts"):
         data.load(TranslationConfig(data=str(path)))
     pairs = data.load(TranslationConfig(data=str(path), multiline=True))
-    assert list(pairs.sources) == ["Hi, Tom.", "Go."] and list(pairs.lines) == [2, 4]
+    assert list(pairs.sources) == ["Hi,\nTom.", "Go."] and list(pairs.lines) == [2, 4]
 
 
 
@@ -195,6 +196,174 @@ def test_a_csv_without_the_named_columns_points_at_this_apps_options(tmp_path):
         "received columns ['en', 'fr']; name the columns with --set source_column=<name> "
         "--set target_column=<name>, or add a header row naming them")
     assert "header" not in TranslationConfig.__dataclass_fields__
+
+
+_FRENCH = "Tom était allongé sur le canapé.\tTom lay on the sofa.\r\nGo.\tVa !\r\n"
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_utf16_or_utf32_pairs_file_is_read_with_its_encoding_or_refused(tmp_path, codec):
+    bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}.get(codec, b"")
+    path = _write(tmp_path / "wide.txt", bom + ("Hi.\tSalut !\r\n\n" + _FRENCH).encode(codec))
+    pairs = data.read_pair_lines(path, encoding=codec)
+    assert list(pairs.sources) == ["Hi.", "Tom était allongé sur le canapé.", "Go."]
+    assert list(pairs.targets) == ["Salut !", "Tom lay on the sofa.", "Va !"]
+    assert list(pairs.lines) == [1, 3, 4] and pairs.dropped["malformed"] == []
+    name = codec[:6].upper()
+    with pytest.raises(UserInputError) as error:
+        data.load(TranslationConfig(data=str(path)))
+    assert str(error.value) == (
+        f"{path}: file is {name} (it starts with a {name} byte-order mark), not utf-8; read "
+        f"it with --set encoding={codec[:6]}, or re-save it as UTF-8 (e.g. iconv -f "
+        f"{codec[:6]} -t utf-8)")
+
+
+def test_a_test_pair_that_is_a_training_pair_is_found_whatever_the_formats(tmp_path, capsys):
+    from apps.translation.app import TranslationApp
+
+    nbsp = ["Quoi\u202f?\tWhat?", "Tu\u00a0viens\u202f!\tYou come!", "Va.\tGo."]
+    train = _write(tmp_path / "train.tsv", "\n".join(nbsp + [f"S{i}.\tT{i}." for i in range(9)]))
+    test = _write(tmp_path / "test.jsonl", "".join(
+        json.dumps({"source": s, "target": t}) + "\n"
+        for s, t in (line.split("\t") for line in nbsp[:2] + ["Neu.\tNew."])))
+    pairs = TranslationApp().load_data(TranslationConfig(data=str(train), test_data=str(test)))
+    assert list(pairs.test.sources) == ["Neu."]
+    assert f"{test}: left out 2 test pair(s) that are also training pairs (first at line 1)" \
+        in capsys.readouterr().err
+    # CSV and JSONL keep the sentences' spaces as TSV does: only the ends are stripped.
+    table = data.read_pair_table(test, "jsonl", "source", "target")
+    assert list(table.sources) == ["Quoi\u202f?", "Tu\u00a0viens\u202f!", "Neu."]
+    only_known = _write(tmp_path / "known.csv", 'source,target\n" Quoi\u202f? ",What?\n')
+    with pytest.raises(UserInputError, match="every test pair is also a training pair"):
+        TranslationApp().load_data(TranslationConfig(data=str(train),
+                                                     test_data=str(only_known)))
+
+
+def test_a_single_byte_encoding_over_a_utf8_file_is_refused(tmp_path):
+    path = _write(tmp_path / "pairs.tsv", "Hi.\tSalut !\n" + _FRENCH)
+    with pytest.raises(UserInputError) as error:
+        data.load(TranslationConfig(data=str(path), encoding="latin-1"))
+    assert str(error.value) == (
+        f"{path}: file is valid UTF-8, not latin-1: read as latin-1, every accented letter "
+        "would be garbled; received UTF-8 text such as 'Tom était allongé sur le canapé.\\tTom "
+        "lay on the sofa.' (line 2); leave encoding unset (UTF-8 is the default)")
+    # Mostly UTF-8, with one Latin-1 line: refused too, for CSV as for TSV.
+    body = "source,target\n" + "".join(f"Café {i}.,Café {i} !\n" for i in range(3))
+    mixed = _write(tmp_path / "mixed.csv", body.encode() + "Thé.,Thé !\n".encode("latin-1"))
+    with pytest.raises(UserInputError) as error:
+        data.load(TranslationConfig(data=str(mixed), encoding="cp1252"))
+    assert str(error.value).startswith(
+        f"{mixed}: file is UTF-8 but for 1 line(s) (the first line 5), not cp1252: ")
+    assert str(error.value).endswith("leave encoding unset (UTF-8 is the default) and write "
+                                     "those lines in UTF-8")
+    # A real Latin-1 file is read as such.
+    latin = _write(tmp_path / "latin.tsv", "Thé.\tThé !\nCafé.\tCafé !\n".encode("latin-1"))
+    assert list(data.read_pair_lines(latin, encoding="latin-1").sources) == ["Thé.", "Café."]
+
+
+@pytest.mark.parametrize("name, body", [
+    ("pairs.tsv", "Café.\tCafé !\n{bad}\tThé !\nGo.\tVa !\n"),
+    ("pairs.csv", "source,target\nCafé.,Café !\n{bad},Thé !\nGo.,Va !\n"),
+    ("pairs.jsonl", '{{"source": "Café.", "target": "Café !"}}\n'
+                    '{{"source": "{bad}", "target": "Thé !"}}\n'
+                    '{{"source": "Go.", "target": "Va !"}}\n')], ids=["tsv", "csv", "jsonl"])
+def test_a_stray_byte_in_a_utf8_file_costs_its_line_with_advice_for_that_line(tmp_path, name,
+                                                                                body):
+    first, rest = body.split("{bad}")
+    raw = first.format().encode() + "Thé.".encode("latin-1") + rest.format().encode()
+    path = _write(tmp_path / name, raw)
+    line = 3 if name.endswith(".csv") else 2
+    column = len(first.format().splitlines()[-1]) + 3 if first.format()[-1:] != "\n" else 3
+    pairs = data.load(TranslationConfig(data=str(path)))
+    assert list(pairs.targets) == ["Café !", "Va !"]
+    assert pairs.dropped["malformed"] == [(line, f"byte 0xe9 is not utf-8 (column {column})")]
+    assert data.describe_dropped(pairs).endswith(
+        "1 of them not utf-8 in a file otherwise UTF-8: write those lines in UTF-8 (another "
+        "--set encoding, or re-encoding the whole file, would garble its other lines)")
+    with pytest.raises(UserInputError) as error:
+        data.load(TranslationConfig(data=str(path), malformed="refuse"))
+    assert str(error.value) == (
+        f"{path}:{line}: malformed line: byte 0xe9 is not utf-8 (column {column}); the rest of "
+        "the file is UTF-8: write this line in UTF-8 (re-encoding the whole file would garble "
+        "its other lines), or --set malformed=skip to leave such lines out")
+
+
+def test_a_csv_sentence_over_lines_with_a_stray_byte_is_skipped_whole(tmp_path):
+    path = _write(tmp_path / "pairs.csv", b'source,target\n"Caf\xc3\xa9\nau lait.",Coffee.\n'
+                  b'"Th\xe9\nnoir.",Tea.\nGo.,Va.\n')
+    pairs = data.read_pair_table(path, "csv", "source", "target", multiline=True)
+    assert list(pairs.sources) == ["Café\nau lait.", "Go."] and list(pairs.lines) == [2, 6]
+    assert pairs.dropped["malformed"] == [(4, "byte 0xe9 is not utf-8 (column 4)")]
+
+
+def test_a_json_array_is_named_and_no_pairs_is_worded_per_format(tmp_path):
+    records = [{"en": "Hi.", "fr": "Salut."}, {"en": "Go.", "fr": "Va."}]
+    for text in (json.dumps(records, indent=1), json.dumps(records)):
+        path = _write(tmp_path / "pairs.json", text + "\n")
+        with pytest.raises(UserInputError) as error:
+            data.load(TranslationConfig(data=str(path), source_column="en", target_column="fr"))
+        assert str(error.value) == (
+            f"{path}: file is a JSON array, not JSON Lines (one object per line); expected one "
+            f"JSON object per line; convert it, e.g. jq -c '.[]' {path} > "
+            f"{tmp_path / 'pairs.jsonl'}")
+    jsonl = _write(tmp_path / "lists.jsonl", '["Hi.", "Salut."]\n')
+    with pytest.raises(UserInputError) as error:
+        data.read_pair_table(jsonl, "jsonl", "en", "fr")
+    assert str(error.value) == (
+        f'{jsonl}: no sentence pairs found; expected one JSON object per line with the keys "en" '
+        'and "fr"; received 1 malformed line(s), the first line 1 (a JSON list, not an object); '
+        "check the file and its format (--set format=...)")
+    csv_path = _write(tmp_path / "pairs.csv", "en,fr\nHi.,\n")
+    with pytest.raises(UserInputError, match="expected a header naming the columns 'en' and "
+                       "'fr', then one row per pair; received 1 malformed line"):
+        data.read_pair_table(csv_path, "csv", "en", "fr")
+
+
+def test_a_header_line_in_a_pairs_file_is_noted_and_an_index_column_refused(tmp_path, capsys):
+    for header in ("en\tfr", "source\ttarget", "english\tfrench\tattribution", "src_text\tfr-CA"):
+        path = _write(tmp_path / "pairs.tsv", f"{header}\nHi.\tSalut.\tx\nGo.\tVa.\tx\n")
+        pairs = data.load(TranslationConfig(data=str(path)))
+        assert len(pairs) == 3  # read as a pair, never dropped unseen
+        first = header.split("\t")
+        assert capsys.readouterr().err == (
+            f"{path}:1: note: line 1 looks like a header ({first[0]!r} / {first[1]!r}); it is "
+            "read as a pair: delete it if it is a header (a pairs file has none)\n")
+    path = _write(tmp_path / "named.tsv", "english\tfrançais\nHi.\tSalut.\n")
+    data.load(TranslationConfig(data=str(path), source_column="english",
+                                target_column="français"))
+    assert "looks like a header" in capsys.readouterr().err
+    for ordinary in ("Go.\tVa !", "Hi\tSalut", "Tom\tTom"):
+        path = _write(tmp_path / "pairs.tsv", f"{ordinary}\nRun!\tCours !\n")
+        data.load(TranslationConfig(data=str(path)))
+        assert capsys.readouterr().err == ""
+    # pandas to_csv(sep="\t") with its index: the index is no source sentence.
+    path = _write(tmp_path / "index.tsv",
+                  "\ten\tfr\n0\tHi.\tSalut.\n1\tGo.\tVa.\n7\tRun!\tCours !\n")
+    with pytest.raises(UserInputError) as error:
+        data.load(TranslationConfig(data=str(path)))
+    assert str(error.value) == (
+        f"{path}:2: the lines start with a number, an index column (pandas to_csv writes "
+        "one), not a source sentence; expected source<TAB>target[<TAB>attribution] lines; "
+        "received 3 of 4 lines starting with a number, the first '0'; save the file without "
+        'the index (pandas: df.to_csv(path, sep="\\t", index=False, header=False))')
+    numbers = _write(tmp_path / "numbers.tsv", "1\tun\n2\tdeux\n")  # two fields: sentences
+    assert list(data.read_pair_lines(numbers).targets) == ["un", "deux"]
+
+
+def test_a_semicolon_csv_names_the_translation_columns(tmp_path):
+    path = _write(tmp_path / "pairs.csv", "en;fr\nHi.;Salut.\n")
+    with pytest.raises(UserInputError) as error:
+        data.load(TranslationConfig(data=str(path), source_column="en", target_column="fr"))
+    assert str(error.value) == (
+        f"{path}:1: the columns are separated by semicolons, not commas; expected a CSV header "
+        "such as en,fr; received one column 'en;fr'; save it with comma separators, or as "
+        "tab-separated text (.tsv)")
+
+
+def test_the_column_of_a_bad_byte_counts_characters(tmp_path):
+    path = _write(tmp_path / "pairs.tsv", "Café café.\tCafé caf".encode() + b"\xe9.\nGo.\tVa.\n")
+    pairs = data.read_pair_lines(path)
+    assert pairs.dropped["malformed"] == [(1, "byte 0xe9 is not utf-8 (column 20)")]
 
 @pytest.fixture()
 def server(tmp_path):
