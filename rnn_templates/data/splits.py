@@ -30,8 +30,9 @@ def random_split(count: int, fractions: dict[str, float], seed: int, *, source: 
     if count - sum(sizes.values()) < 1:
         raise UserInputError(
             f"too few {unit} to split", where=source, received=f"{count} {unit}",
-            expected=f"at least {sum(sizes.values()) + 1}: one for training and "
-            + ", ".join(f"{size} for {name}" for name, size in sizes.items()),
+            expected=f"at least {sum(sizes.values()) + 1}: "
+            + ", ".join(["1 for training", *(f"{size} for {name}"
+                                               for name, size in sizes.items() if size)]),
             fix=fix or f"add {unit}, or lower "
             + " and ".join(f"--set {name}_fraction" for name in sizes))
     parts, start = {}, 0
