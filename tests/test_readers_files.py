@@ -60,6 +60,22 @@ def test_a_cp1252_file_is_read_with_the_encoding_option(tmp_path):
     assert "--set encoding=cp1252" in message
 
 
+def test_a_single_byte_encoding_over_a_utf8_file_is_refused_not_misread(tmp_path):
+    # Read as latin-1, every accent of a UTF-8 file came out garbled ("cafÃ©"), silently.
+    table = tmp_path / "reviews.csv"
+    table.write_text("text,label\nCaf\u00e9 cr\u00e8me,pos\nNa\u00efve plot,neg\n",
+                     encoding="utf-8")
+    folder = tmp_path / "corpus"
+    (folder / "pos").mkdir(parents=True)
+    (folder / "pos" / "a.txt").write_text("D\u00e9j\u00e0 vu, great", encoding="utf-8")
+    (folder / "neg").mkdir()
+    (folder / "neg" / "b.txt").write_text("plain", encoding="utf-8")
+    for path in (table, folder):
+        message = refusal(load, path, encoding="latin-1")
+        assert "file is valid UTF-8, not latin-1" in message
+        assert message.endswith("leave encoding unset (UTF-8 is the default)")
+
+
 def test_class_folders_are_read_with_the_encoding_too(tmp_path):
     for label, text in (("pos", "caf\u00e9 \u201cgreat\u201d"), ("neg", "na\u00efve plot")):
         (tmp_path / "corpus" / label).mkdir(parents=True)

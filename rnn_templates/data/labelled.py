@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn_templates.data.labels import label_from, shared_texts, unique_rows
-from rnn_templates.data.readers import decode_text, read_table
+from rnn_templates.data.readers import decode_text, read_table, refuse_utf8_misread
 from rnn_templates.errors import UserInputError
 
 
@@ -130,7 +130,9 @@ def _read_class_folders(root: Path, encoding: str) -> LabelledTexts:
                 continue
             if entry.suffix.lower() != ".txt":
                 continue
-            text = decode_text(entry.read_bytes(), str(entry), encoding)
+            raw = entry.read_bytes()
+            text = decode_text(raw, str(entry), encoding)
+            refuse_utf8_misread(raw, str(entry), encoding)
             if not text.strip():
                 raise UserInputError("empty text file", where=str(entry),
                                      expected="the text of one example",

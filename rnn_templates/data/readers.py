@@ -254,9 +254,12 @@ def require_file(path: str | os.PathLike, option: str = "--data", *,
 def read_text_file(path: str | os.PathLike, *, option: str = "--data",
                    encoding: str = "utf-8", errors: str = "strict") -> str:
     """The whole file as text, refusing a missing, folder, empty or (with ``errors``
-    strict, as for :func:`decode_text`) undecodable file."""
+    strict, as for :func:`decode_text`) undecodable file, and a single-byte
+    ``encoding`` over a UTF-8 file (:func:`refuse_utf8_misread`)."""
     path = require_file(path, option)
-    text = decode_text(path.read_bytes(), str(path), encoding, errors=errors)
+    raw = path.read_bytes()
+    text = decode_text(raw, str(path), encoding, errors=errors)
+    refuse_utf8_misread(raw, str(path), encoding)
     if not text.strip():
         raise UserInputError("data file is empty", where=str(path),
                              fix=f"point {option} at a file with examples")
