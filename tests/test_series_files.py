@@ -1,29 +1,13 @@
 """Forecasting data files as exports write them: mixed offsets, trailing separators, epochs,
 day-first dates, many gaps, whitespace-only lines."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from apps.forecasting.config import ForecastingConfig
 from rnn_templates.data.series import prediction_history, read_series
-from rnn_templates.errors import UserInputError
-
-
-def _csv(tmp_path: Path, text: str, name: str = "series.csv") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def _error(path, **options) -> str:
-    with pytest.raises(UserInputError) as caught:
-        read_series(path, **options)
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
+from tests.apps.test_forecasting_data import _csv, _error
 
 
 def _rows(times, columns: int = 2) -> str:
