@@ -252,9 +252,10 @@ _NOT_WORD = r"(^|[^\p{L}\p{N}])"
 # aujourd'hui) or a contraction (don't, it's, I'm); a possessive ("doctors' advice") or
 # a closing quote keeps the space before the next word, and an opening quote loses the
 # one after it.
+_ELIDED = (_NOT_WORD + r"([CcDdJjLlMmNnSsTtOo]|[Qq]u|[Jj]usqu|[Ll]orsqu|[Pp]uisqu|[Qq]uoiqu|"
+           r"[Pp]resqu|[Qq]uelqu|[Aa]ujourd|[Pp]rud|[Ee]ntr)' ", r"\1\2'")
 _REJOINED = [
-    (_NOT_WORD + r"(\p{L}{1,2}|[Qq]u|[Jj]usqu|[Ll]orsqu|[Pp]uisqu|[Qq]uoiqu|[Pp]resqu|"
-     r"[Qq]uelqu|[Aa]ujourd)' ", r"\1\2'"),
+    _ELIDED, _ELIDED,  # twice: d'aujourd'hui
     (r"(\p{L})' ([SsTtDdMm]|re|ll|ve)([^\p{L}\p{N}]|$)", r"\1'\2\3"),
     (r"(^| )' ", r"\1'"),
 ]
@@ -262,7 +263,8 @@ _REJOINED = [
 # a slash between words (and/or) and initials (U.S., a.m.) take no spaces. Applied twice,
 # since a match cannot overlap the one before it (1,000,000; U.S.A.).
 _NUMBERS_AND_ABBREVIATIONS = 2 * [
-    (r"(\p{N}) ?([:.]) (\p{N})", r"\1\2\3"),
+    (r"(\p{N}) ?: (\p{N}{2})([^\p{N}]|$)", r"\1:\2\3"),  # a time: 11:30, not 3 : 2
+    (r"(\p{N})\. (\p{N})", r"\1.\2"),
     (_NOT_WORD + r"(\p{N}{1,3}), (\p{N}{3})([^\p{N}]|$)", r"\1\2,\3\4"),
     (r"([$€£]) (\p{N})", r"\1\2"),
     (r"(\S) / (\S)", r"\1/\2"),

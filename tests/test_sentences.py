@@ -60,7 +60,9 @@ def test_numbers_initials_possessives_and_quotes_come_back_as_written():
     back = detokenize(tf.constant(sentence_ids(vectorizer, texts)), vectorizer.get_vocabulary(),
                       spaced_punctuation="")
     assert _strings(back) == texts
-    french = ["Quelqu'un est venu aujourd'hui, jusqu'à midi.", "Il est 11:30 ; c'est l'heure."]
+    french = ["Quelqu'un est venu aujourd'hui, jusqu'à midi.", "Il est 11:30 ; c'est l'heure.",
+              "Le journal d'aujourd'hui, entr'ouvert.", "Le score est de 3 : 2.",
+              "Il a dit 'non' et 'oui'."]
     assert _round_trip(french) == french
 
 

@@ -39,9 +39,9 @@ class TranslationConfig(TuningOptions, TrainingOptions, RecurrentOptions):
     source_column: str = knob("source", "CSV/JSONL: the column (key) of the source sentences")
     target_column: str = knob("target", "CSV/JSONL: the column (key) of the translations")
     malformed: str = knob("skip", "lines with no tab, an empty side, bytes the encoding "
-                          "cannot read (any format), a CSV row with too few or too many fields, a JSONL line "
-                          "without the two keys: skip (each reported with its line number) "
-                          "or refuse",
+                          "cannot read (any format), a CSV row with too few or too many "
+                          "fields, a JSONL line without the two keys: skip (each reported "
+                          "with its line number) or refuse",
                           choices=("skip", "refuse"))
     encoding: str = knob("utf-8", "text encoding of the data files (utf-16 or utf-32 for "
                          "such files; a single-byte encoding such as latin-1 over a UTF-8 "

@@ -201,11 +201,18 @@ _HEADER_NAMES = {"source", "target", "src", "tgt", "text", "sentence", "translat
                  "input", "output", "english", "french", "german", "spanish", "original"}
 
 
+# Language codes a pairs file's header names its columns by (ISO 639-1, the common ones).
+_LANGUAGE_CODES = frozenset(
+    "ar bg ca cs da de el en eo es et fa fi fr he hi hr hu id it ja ko lt lv nl no pl pt ro "
+    "ru sk sl sr sv th tr uk vi zh".split())
+
+
 def _header_like(source: str, target: str, columns: tuple[str, str]) -> bool:
     """Both sides look like column names: the app's, a language code, a word like source."""
     def column_like(name: str) -> bool:
         return (name in columns or name.lower() in _HEADER_NAMES
-                or re.fullmatch(r"[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?", name) is not None
+                or re.fullmatch(r"[a-z]{2}", name) is not None and name in _LANGUAGE_CODES
+                or re.fullmatch(r"[a-z]{2}[-_][A-Za-z]{2,4}", name) is not None
                 or re.fullmatch(r"[A-Za-z]+(?:_[A-Za-z0-9]+)+", name) is not None)
     return column_like(source) and column_like(target)
 

@@ -1081,6 +1081,15 @@ def _expected_columns(options, input_columns: list[str]) -> str:
     return f"a date column and the columns {', '.join(columns)}"
 
 
+def _within_a_day(freq: str) -> bool:
+    """Whether steps at ``freq`` are shorter than a day (their hour matters)."""
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq)
+    except ValueError:
+        return True
+    return isinstance(offset, pd.tseries.offsets.Tick) and offset.nanos < 86_400 * 10**9
+
+
 def _unread_columns(path: str, options, columns: list[str]) -> list[str]:
     """The header names of ``path`` that are neither its time column nor among the model's
     ``columns`` (empty when the header cannot be read here: the reader then says why)."""
@@ -1091,8 +1100,9 @@ def _unread_columns(path: str, options, columns: list[str]) -> list[str]:
         time = options.time_column or _detect_time_column(head, options.date_format or None)
     except (OSError, ValueError, UserInputError, pd.errors.ParserError):
         return []
-    return [name for name in head.columns if name not in columns and name != time
-            and not str(name).startswith("Unnamed:") and str(name).strip()]
+    names = [str(name).strip() for name in head.columns]
+    return [name for name in names if name not in columns and name != str(time).strip()
+            and not name.startswith("Unnamed:") and name]
 
 
 def in_model_order(series: Series, artifacts: dict) -> Series:
@@ -1140,7 +1150,9 @@ def prediction_history(path: str, options, artifacts: dict
                              fix=fix)
     # Calendar features are computed from the timestamps: in UTC for a model trained on
     # offsets, in local time for one trained without (without them only the labels move).
-    if options.calendar and "utc" in artifacts and bool(artifacts["utc"]) != series.utc:
+    # Dates (a step of a day or more) keep the dates they name either way.
+    if options.calendar and "utc" in artifacts and bool(artifacts["utc"]) != series.utc \
+            and _within_a_day(artifacts.get("freq") or series.freq):
         trained = "with UTC offsets (read in UTC)" if artifacts["utc"] else "without UTC offsets"
         raise UserInputError(
             "the file's timestamps " + ("carry" if series.utc else "lack") + " UTC offsets",

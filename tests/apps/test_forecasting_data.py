@@ -543,11 +543,19 @@ def test_predict_reads_only_the_models_columns_in_the_models_clock(tmp_path, cap
     frame = pd.read_csv(path)
     frame.assign(date=frame["date"] + "T00:00+00:00").to_csv(zoned, index=False)
     with pytest.raises(UserInputError, match="the file's timestamps carry UTC offsets"):
-        prediction_history(str(zoned), config, artifacts)
+        prediction_history(str(zoned), config, {**artifacts, "freq": "h"})
     with pytest.raises(UserInputError, match="the file's timestamps lack UTC offsets.*"
                        r"write them with their offsets \(\+00:00 for UTC\)"):
-        prediction_history(str(path), config, {**artifacts, "utc": True})
+        prediction_history(str(path), config, {**artifacts, "utc": True, "freq": "h"})
     assert prediction_history(str(zoned), config, {**artifacts, "utc": True})[1][0].tz
+    # Dates keep the dates they name, offsets or not: only a clock within a day matters.
+    daily = {**artifacts, "utc": True}
+    assert prediction_history(str(path), config, daily)[0].shape == window.shape
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text(path.read_text().replace("date,load,temp", "date, load , temp", 1))
+    capsys.readouterr()
+    np.testing.assert_array_equal(prediction_history(str(spaced), config, artifacts)[0], window)
+    assert "not read" not in capsys.readouterr().err
     plain = dataclasses.replace(config, calendar=[])
     plain_artifacts = {**artifacts, "input_columns": ["load", "temp"], "future": 0}
     assert prediction_history(str(zoned), plain, plain_artifacts)[1][0].tz

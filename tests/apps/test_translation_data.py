@@ -332,7 +332,7 @@ def test_a_header_line_in_a_pairs_file_is_noted_and_an_index_column_refused(tmp_
     data.load(TranslationConfig(data=str(path), source_column="english",
                                 target_column="français"))
     assert "looks like a header" in capsys.readouterr().err
-    for ordinary in ("Go.\tVa !", "Hi\tSalut", "Tom\tTom"):
+    for ordinary in ("Go.\tVa !", "Hi\tSalut", "Tom\tTom", "go\tva", "no\tnon", "yes\toui"):
         path = _write(tmp_path / "pairs.tsv", f"{ordinary}\nRun!\tCours !\n")
         data.load(TranslationConfig(data=str(path)))
         assert capsys.readouterr().err == ""
