@@ -95,6 +95,8 @@ class Series:
             False for naive timestamps, and for dates.
         generated: How many of the last columns are calendar features made here
             (not read from the table).
+        unread: The table's named columns left out: neither the time column nor a
+            target or covariate (targets and covariates given by name).
     """
 
     index: pd.DatetimeIndex
@@ -110,6 +112,7 @@ class Series:
     unit: str = "line"
     utc: bool = False
     generated: int = 0
+    unread: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
@@ -868,7 +871,9 @@ def series_from_frame(
                     targets=list(targets), past=list(past),
                     future=[*future, *calendar_columns], freq=freq, source=source, notes=notes,
                     empty=empty, lines=np.asarray(lines), unit=unit, utc=utc,
-                    generated=len(calendar_columns))
+                    generated=len(calendar_columns),
+                    unread=[n for n in found if n not in named and n not in unnamed
+                            and n not in targets])
     if refuse_constant:
         refuse_constant_columns(series)
     return series
@@ -1090,21 +1095,6 @@ def _within_a_day(freq: str) -> bool:
     return isinstance(offset, pd.tseries.offsets.Tick) and offset.nanos < 86_400 * 10**9
 
 
-def _unread_columns(path: str, options, columns: list[str]) -> list[str]:
-    """The header names of ``path`` that are neither its time column nor among the model's
-    ``columns`` (empty when the header cannot be read here: the reader then says why)."""
-    if not str(path).lower().endswith(".csv"):
-        return []
-    try:
-        head = pd.read_csv(resolve_path(path), nrows=200)
-        time = options.time_column or _detect_time_column(head, options.date_format or None)
-    except (OSError, ValueError, UserInputError, pd.errors.ParserError):
-        return []
-    names = [str(name).strip() for name in head.columns]
-    return [name for name in names if name not in columns and name != str(time).strip()
-            and not name.startswith("Unnamed:") and name]
-
-
 def in_model_order(series: Series, artifacts: dict) -> Series:
     """The series with its columns in the order a trained model reads them, when it holds
     the same columns in another order (matched by name); else unchanged."""
@@ -1133,13 +1123,11 @@ def prediction_history(path: str, options, artifacts: dict
     columns = artifacts["input_columns"]
     # predict takes no --set: a missing column is fixed in the file, not in the config.
     fix = f"give a file with {_expected_columns(options, columns)}, as in training"
-    if not options.targets and "target_names" in artifacts:
+    named_here = not options.targets and "target_names" in artifacts
+    if named_here:
         # The model's own targets, so a column it never read (a comment, say) is
         # left out, and said so, rather than read as one more target.
         options = dataclasses.replace(options, targets=list(artifacts["target_names"]))
-        unread = _unread_columns(path, options, columns)
-    else:
-        unread = []
     # With known-future inputs the last horizon rows carry no targets: not missing values.
     series = load_series(options, path, report=False, column_fix=fix, option="predict's input",
                          open_targets=artifacts["horizon"] if artifacts["future_rows"] else 0)
@@ -1161,9 +1149,9 @@ def prediction_history(path: str, options, artifacts: dict
             received="timestamps with offsets" if series.utc else "timestamps without offsets",
             fix="write them with their offsets (+00:00 for UTC)" if artifacts["utc"]
             else "write them in the training file's local time, without offsets")
-    if unread:
-        series.notes.append(f"{path}: column(s) {', '.join(unread)} not read (the model "
-                            "reads " + ", ".join(columns) + ")")
+    if named_here and series.unread:
+        series.notes.append(f"{path}: column(s) {', '.join(series.unread)} not read (the "
+                            "model reads " + ", ".join(columns) + ")")
     window, timestamps, known, truth = forecast_history(
         series, artifacts["lookback"], artifacts["horizon"],
         future_given=bool(options.future_covariates), future_rows=artifacts["future_rows"],
