@@ -20,7 +20,6 @@ import importlib
 import json
 import os
 import sys
-import unicodedata
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -165,9 +164,9 @@ def _export(spec: AppSpec, args: argparse.Namespace) -> None:
 
 
 def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
-    from rnn_templates.data.readers import iter_lines
+    from rnn_templates.data.readers import blank, iter_lines
 
-    blank = []  # where each blank input is
+    blanks = []  # where each blank input is
 
     def items():
         for number, item in enumerate(args.inputs, start=1):
@@ -178,13 +177,13 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
                                      where=f"input argument {number}",
                                      received=f"byte 0x{ord(item[error.start]) & 0xFF:02x}",
                                      fix="pass UTF-8 text, or use --input FILE") from None
-            if _blank(item):
-                blank.append(f"input argument {number}")
+            if blank(item):
+                blanks.append(f"input argument {number}")
             yield item
         if args.input:
             for number, line in enumerate(iter_lines(args.input), start=1):
-                if _blank(line):
-                    blank.append(f"line {number} of {source}")
+                if blank(line):
+                    blanks.append(f"line {number} of {source}")
                 yield line
 
     source = "standard input" if args.input == "-" else args.input
@@ -197,8 +196,11 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
     if args.output:
         _check_output(args)
     if args.input and args.input != "-":
-        for _ in iter_lines(args.input):  # a bad line is refused before any prediction
-            pass
+        output = Path(args.output) if args.output and Path(args.output).exists() else None
+        # A bad line is refused before any prediction, and so is a line naming --output.
+        for number, line in enumerate(iter_lines(args.input), start=1):
+            if output is not None and _same_file(output, line):
+                _refuse_input_output(f"line {number} of {args.input}", args.output)
     runner = spec.runner()
     runner.app.use_options(vars(args))  # the options the app added (AppSpec.arguments) too
     progress = bool(args.input) and sys.stderr.isatty()
@@ -228,36 +230,27 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
                     fix=f"{error.fix + '; ' if error.fix else ''}the {printed} prediction"
                     f"{'s' if printed != 1 else ''} printed before this error are for the "
                     f"first {printed} inputs only") from None
-    if blank:
-        print(f"note: {len(blank)} blank input(s) (empty, or only spaces and invisible "
-              f"characters) predicted as empty inputs, one output each ({', '.join(blank[:5])}"
-              f"{', ...' if len(blank) > 5 else ''})", file=sys.stderr)
+    if blanks:
+        print(f"note: {len(blanks)} blank input(s) (empty, or only spaces and invisible "
+              f"characters) predicted as empty inputs, one output each ({', '.join(blanks[:5])}"
+              f"{', ...' if len(blanks) > 5 else ''})", file=sys.stderr)
 
 
 def _check_output(args: argparse.Namespace) -> None:
     """``predict --output``: never a file it reads, and an existing file only when asked.
 
     The files read are ``--input`` and, for an app whose inputs are files (forecasting),
-    each input argument and each line of ``--input`` that names an existing file.
+    each input argument that names an existing file (the lines of ``--input`` are
+    checked as they are read through before predicting).
     """
     output = Path(args.output)
     if output.exists():
         if args.input and args.input != "-" and _same_file(output, args.input):
             raise UserInputError("--output is the --input file", where=args.output,
                                  fix="write the predictions to another file")
-        from rnn_templates.data.readers import iter_lines
-
-        named = [(f"input argument {number}", item)
-                 for number, item in enumerate(args.inputs, start=1)]
-        if args.input and args.input != "-":
-            named += [(f"line {number} of {args.input}", line)
-                      for number, line in enumerate(iter_lines(args.input), start=1)]
-        for where, item in named:
+        for number, item in enumerate(args.inputs, start=1):
             if _same_file(output, item):
-                raise UserInputError(f"--output is an input file ({where})",
-                                     where=args.output, expected="a file that is not read",
-                                     fix="write the predictions to another file (--overwrite "
-                                     "never replaces an input)")
+                _refuse_input_output(f"input argument {number}", args.output)
     model = Path(args.model)
     if model.exists() and ((output.exists() and os.path.samefile(output, model))
                            or (model.is_dir() and model.resolve() in output.resolve().parents)):
@@ -270,11 +263,11 @@ def _check_output(args: argparse.Namespace) -> None:
                              fix="choose another --output, or add --overwrite to replace it")
 
 
-def _blank(text: str) -> bool:
-    """Whether ``text`` holds nothing but spaces, controls and invisible format characters
-    (a zero-width space, say): what the text apps' standardization leaves empty."""
-    return all(c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zs", "Zl", "Zp")
-               for c in text)
+def _refuse_input_output(where: str, output: str) -> None:
+    raise UserInputError(f"--output is an input file ({where})", where=output,
+                         expected="a file that is not read",
+                         fix="write the predictions to another file (--overwrite never "
+                         "replaces an input)")
 
 
 def _same_file(path: Path, other: str) -> bool:

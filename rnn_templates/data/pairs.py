@@ -20,12 +20,12 @@ import json
 import os
 import re
 import sys
-import unicodedata
 from pathlib import Path
 
 import numpy as np
 
 from rnn_templates.data.readers import (
+    blank,
     check_encoding,
     decode_text,
     fetch_archive,
@@ -135,7 +135,7 @@ def read_pair_lines(path: str | os.PathLike, *, malformed: str = "skip",
                        "remove the tab inside a sentence (or the doubled tab)")
             continue
         source, target = fields[0].strip(), fields[1].strip()
-        if _blank(source) or _blank(target):
+        if blank(source) or blank(target):
             _malformed(bad, malformed, path, number, f"empty {_empty_sides(source, target)}",
                        "write both sentences, or delete the line")
             continue
@@ -234,15 +234,10 @@ def _refuse_index_column(read: list[tuple[int, list[str]]], path: Path) -> None:
             "index=False, header=False))")
 
 
-def _blank(text: str) -> bool:
-    """Nothing but spaces, control and format characters: no sentence to read."""
-    return all(unicodedata.category(c)[0] in "CZ" for c in text)
-
-
 def _empty_sides(source: str, target: str) -> str:
-    if _blank(source) and _blank(target):
+    if blank(source) and blank(target):
         return "source and target sentences"
-    return "source sentence" if _blank(source) else "target sentence"
+    return "source sentence" if blank(source) else "target sentence"
 
 
 def _malformed(bad: list, policy: str, path: Path, number: int, reason: str, fix: str) -> None:
@@ -294,7 +289,7 @@ def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, targe
                        missing_fix="name the columns with --set source_column=<name> --set "
                        "target_column=<name>, or add a header row naming them",
                        skipped=bad if malformed == "skip" else None,
-                       errors="surrogateescape", header_example=(source_column, target_column))
+                       text=text, header_example=(source_column, target_column))
     bad = [(line, undecoded.get(line, reason)) for line, reason in bad]
     sources, targets, lines = [], [], []
     for row, line in enumerate(table.lines):
@@ -310,7 +305,7 @@ def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, targe
             _malformed(bad, malformed, Path(path), int(line), "a sentence that is not text",
                        "write both sentences as strings")
             continue
-        if _blank(source) or _blank(target):
+        if blank(source) or blank(target):
             _malformed(bad, malformed, Path(path), int(line),
                        f"empty {_empty_sides(source, target)}",
                        "write both sentences, or delete the row")

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,6 +222,18 @@ def refuse_utf8_misread(raw: bytes, where: str, encoding: str) -> None:
         + (" and write those lines in UTF-8" if other else ""))
 
 
+def blank(text: str) -> bool:
+    """Whether ``text`` holds nothing but spaces, controls and invisible format
+    characters (a zero-width space, say): what the text apps' standardization
+    leaves empty.
+
+    Example:
+        >>> blank(" \u200b\t"), blank(" a ")
+        (True, False)
+    """
+    return all(unicodedata.category(c)[0] in "CZ" for c in text)
+
+
 def split_lines(text: str) -> list[str]:
     """Lines ended by ``\\n`` (or ``\\r\\n``) only, never by U+0085, U+2028 or U+2029.
 
@@ -252,13 +265,12 @@ def require_file(path: str | os.PathLike, option: str = "--data", *,
 
 
 def read_text_file(path: str | os.PathLike, *, option: str = "--data",
-                   encoding: str = "utf-8", errors: str = "strict") -> str:
-    """The whole file as text, refusing a missing, folder, empty or (with ``errors``
-    strict, as for :func:`decode_text`) undecodable file, and a single-byte
-    ``encoding`` over a UTF-8 file (:func:`refuse_utf8_misread`)."""
+                   encoding: str = "utf-8") -> str:
+    """The whole file as text, refusing a missing, folder, empty or undecodable file,
+    and a single-byte ``encoding`` over a UTF-8 file (:func:`refuse_utf8_misread`)."""
     path = require_file(path, option)
     raw = path.read_bytes()
-    text = decode_text(raw, str(path), encoding, errors=errors)
+    text = decode_text(raw, str(path), encoding)
     refuse_utf8_misread(raw, str(path), encoding)
     if not text.strip():
         raise UserInputError("data file is empty", where=str(path),
@@ -443,7 +455,7 @@ def _refuse_quoted_break(physical: list[str], line: int, width: int, path: Path)
 def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
                    header: bool = True, encoding: str = "utf-8",
                    multiline: bool = False, missing_fix: str | None = None,
-                   skipped: list[tuple[int, str]] | None = None, errors: str = "strict",
+                   skipped: list[tuple[int, str]] | None = None, text: str | None = None,
                    header_example: tuple[str, ...] = ("text", "label")) -> Table:
     """Read a CSV (``fmt="csv"``) or TSV file whose first row names its columns.
 
@@ -471,8 +483,8 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
             fields for the wanted columns, or more non-empty fields than the header
             (a separator inside an unquoted text), which is then left out; None (the
             default) refuses such a row.
-        errors: ``"surrogateescape"`` keeps the bytes the encoding cannot read
-            in the values (see :func:`decode_text`) instead of refusing the file.
+        text: The file's text, when the caller has decoded it already (keeping
+            the bytes the encoding cannot read, say); else read from ``path``.
         header_example: The column names a message about the separator shows.
 
     Returns:
@@ -487,7 +499,7 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
         array([2, 4])
     """
     path = Path(path)
-    content = read_text_file(path, encoding=encoding, errors=errors)
+    content = read_text_file(path, encoding=encoding) if text is None else text
     # Split as csv does with newline="" (at \n, \r\n and \r) so line numbers agree.
     physical = io.StringIO(content, newline="").readlines()
     if fmt == "tsv":
@@ -565,12 +577,13 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
 
 def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
                encoding: str = "utf-8", skipped: list[tuple[int, str]] | None = None,
-               errors: str = "strict") -> Table:
+               text: str | None = None) -> Table:
     """Read one JSON object per line, keeping the keys named in ``columns``.
 
     ``skipped``: a list to append ``(line, reason)`` to for each line that is not
     a JSON object or lacks a wanted key, which is then left out; None (the
-    default) refuses such a line. A key that no line has is refused either way
+    default) refuses such a line. ``text``: the file's text, when the caller has
+    decoded it already. A key that no line has is refused either way
     (a misspelt ``--set`` option, not a bad line).
     """
     path = Path(path)
@@ -578,7 +591,8 @@ def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
     lines: list[int] = []
     wanted_keys = " and ".join(f'"{name}"' for name in columns)
     first_missing: UserInputError | None = None
-    text = read_text_file(path, encoding=encoding, errors=errors)
+    if text is None:
+        text = read_text_file(path, encoding=encoding)
     for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
@@ -621,21 +635,21 @@ def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
 def read_table(path: str | os.PathLike, fmt: str, columns: dict[str, str], *,
                header: bool = True, encoding: str = "utf-8", multiline: bool = False,
                missing_fix: str | None = None,
-               skipped: list[tuple[int, str]] | None = None, errors: str = "strict",
+               skipped: list[tuple[int, str]] | None = None, text: str | None = None,
                header_example: tuple[str, ...] = ("text", "label")) -> Table:
     """Read CSV, TSV or JSONL (``fmt`` as from :func:`resolve_format`).
 
     ``encoding`` is the files' text encoding; ``multiline`` lets CSV rows span
     lines, ``missing_fix`` replaces the fix a missing column's message gives,
-    ``skipped`` collects the rows left out instead of refusing them, ``errors``
-    keeps undecodable bytes for the caller to report and ``header_example`` names
+    ``skipped`` collects the rows left out instead of refusing them, ``text`` is
+    the file's text when the caller has decoded it, and ``header_example`` names
     the expected header (see :func:`read_delimited` and :func:`read_jsonl`).
     """
     if fmt == "jsonl":
-        return read_jsonl(path, columns, encoding=encoding, skipped=skipped, errors=errors)
+        return read_jsonl(path, columns, encoding=encoding, skipped=skipped, text=text)
     return read_delimited(path, fmt, columns, header=header, encoding=encoding,
                           multiline=multiline, missing_fix=missing_fix, skipped=skipped,
-                          errors=errors, header_example=header_example)
+                          text=text, header_example=header_example)
 
 
 def iter_lines(path: str, *, option: str = "--input") -> Iterator[str]:
