@@ -228,27 +228,23 @@ def check_calibration(truth: np.ndarray, horizon: int, names: list[str], *,
     step, target = np.unravel_index(np.argmin(counts), counts.shape)
     fewest = int(counts[step, target])
     where = f"target {names[target]} at horizon step {step + 1}"
-    fix = ("give a longer validation split (--set validation_fraction=...) or fill the gap "
-           "in the file")
     if not np.isfinite(truth).all(axis=1).any():  # the rows the validation loss scores
         raise UserInputError(
             "no observed value in the validation split", where="the validation split",
             expected="rows whose target values were all observed (not filled in), for the "
-            "validation loss", received="only rows with values filled in", fix=fix)
+            "validation loss", received="only rows with values filled in", fix=_LONGER)
     if not calibrated:
         return []
     if fewest == 0:
-        raise UserInputError(
-            "no observed value to calibrate the intervals on", where="the validation split",
-            expected="observed (not filled-in) target values at every horizon step",
-            received=f"only filled-in values for {where}", fix=fix)
+        raise _unobserved(where)
     notes = []
     for level in levels:
         needed = math.ceil(level / (1 - level) - 1e-9)
         if fewest < needed:
             notes.append(f"the {level:.0%} intervals are calibrated on {fewest} observed "
                          f"validation values for {where}; their coverage guarantee needs "
-                         f"{needed}, so there the band is the largest error seen ({fix})")
+                         f"{needed}, so there the band is the largest error seen "
+                         f"({_LONGER})")
     return notes
 
 
@@ -258,12 +254,18 @@ def _refuse_unobserved(calibration: np.ndarray) -> None:
     missing = np.argwhere(np.isnan(calibration))
     if len(missing):
         _, step, target = map(int, missing[0])
-        raise UserInputError(
-            "no observed value to calibrate the intervals on", where="the validation split",
-            expected="observed (not filled-in) target values at every horizon step",
-            received=f"only filled-in values for target {target + 1} at horizon step "
-            f"{step + 1}", fix="give a longer validation split (--set validation_fraction=...) "
-            "or fill the gap in the file")
+        raise _unobserved(f"target {target + 1} at horizon step {step + 1}")
+
+
+_LONGER = "give a longer validation split (--set validation_fraction=...) or fill the gap in " \
+    "the file"
+
+
+def _unobserved(where: str) -> UserInputError:
+    return UserInputError(
+        "no observed value to calibrate the intervals on", where="the validation split",
+        expected="observed (not filled-in) target values at every horizon step",
+        received=f"only filled-in values for {where}", fix=_LONGER)
 
 
 def band_scores(truth: np.ndarray, outputs: np.ndarray) -> np.ndarray:
