@@ -66,13 +66,18 @@ def _coerce(field: dataclasses.Field, value: Any, where: str, hints: dict[str, A
             return value.isoformat()
         if origin in (list, tuple) and isinstance(value, (list, tuple)):
             return list(value)
+        if (origin is list and typing.get_args(kind) in ((), (str,))
+                and isinstance(value, str) and value.strip()):
+            return [value]  # --set targets=OT: a list of one name
     names = " or ".join(getattr(k, "__name__", str(k)) for k in allowed)
+    listed = any((typing.get_origin(k) or k) in (list, tuple) for k in allowed)
+    example = f"'{field.name}=[a, b]'" if listed else f"{field.name}=<{names}>"
     raise UserInputError(
         f"wrong type for config key '{field.name}'",
         where=where,
         expected=names,
         received=f"{value!r} ({type(value).__name__})",
-        fix=f"set it like --set {field.name}=<{names}>",
+        fix=f"set it like --set {example}",
     )
 
 

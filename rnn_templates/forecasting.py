@@ -503,6 +503,35 @@ def training_statistics(train_rows: np.ndarray, targets: int, season: int,
             "naive_scale": np.maximum(np.abs(lagged).mean(axis=0), 1e-12).tolist()}
 
 
+def season_beyond_lookback(train_targets: np.ndarray, season: int, lookback: int,
+                           freq: str = "") -> str | None:
+    """A note when the training rows' strongest cycle is longer than the lookback, so the
+    detected ``season`` (searched up to ``lookback``) misses it, or None.
+
+    Example: 10-minute data repeat every 144 steps (a day), which a lookback of 104
+    cannot hold; the note names the cycle and the lookback that would.
+    """
+    longer = detect_season(train_targets, min(len(train_targets) // 2 - 1, 10 * lookback))
+    if longer <= lookback or (season > 1 and longer % season == 0):
+        return None  # within reach, or a multiple of the season found
+    span = ""
+    try:
+        import pandas as pd
+
+        seconds = int(pd.Timedelta(pd.tseries.frequencies.to_offset(freq)).total_seconds())
+    except (ValueError, TypeError):
+        seconds = 0  # calendar frequencies (months, business days) have no fixed length
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds and seconds * longer % size == 0:
+            count = seconds * longer // size
+            span = f" ({count} {unit}{'s' * (count != 1)})"
+            break
+    found = f"season {season}" if season > 1 else "no season"
+    return (f"the training rows repeat every {longer} steps{span}, more than the lookback "
+            f"({lookback}) holds, so the baselines and MASE use {found}; a lookback of at "
+            f"least {longer} lets the model and the seasonal-naive baseline see whole cycles")
+
+
 def naive_baselines(lookback: int, horizon: int, targets: int, season: int,
                     train: tuple, validation: tuple) -> list:
     """Last value, repeat the window, seasonal naive, and the linear model fitted on the

@@ -273,9 +273,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.model.load_weights(str(Path(self.backup_dir) / state["weights"]))
         self.model._initial_epoch = state["epoch"]
         # Said, so that a fit reusing a finished run's folder does not silently train on.
-        print(f"note: resuming from the backup in {self.backup_dir}: {state['epoch']} "
-              "epochs were trained already (delete that folder to train from scratch)",
-              file=sys.stderr)
+        done = "1 epoch was" if state["epoch"] == 1 else f"{state['epoch']} epochs were"
+        print(f"note: resuming from the backup in {self.backup_dir}: {done} trained already "
+              "(delete that folder to train from scratch)", file=sys.stderr)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

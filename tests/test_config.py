@@ -60,6 +60,17 @@ def test_overrides_beat_the_yaml_file_and_the_last_one_wins(tmp_path):
     assert load_config(Demo, overrides=["sizes=[5, 6, 7]"]).sizes == [5, 6, 7]
 
 
+def test_one_name_is_a_list_of_one():
+    @dataclasses.dataclass
+    class Columns:
+        targets: list = dataclasses.field(default_factory=list)
+        names: list[str] = dataclasses.field(default_factory=list)
+
+    config = load_config(Columns, overrides=["targets=T (degC)", "names=[a, b]"])
+    assert config.targets == ["T (degC)"] and config.names == ["a", "b"]
+    assert load_config(Columns, overrides=["names=OT"]).names == ["OT"]
+
+
 def test_type_coercion():
     config = load_config(Demo, overrides=["learning_rate=1"])
     assert config.learning_rate == 1.0 and isinstance(config.learning_rate, float)
@@ -81,7 +92,9 @@ WRONG_TYPES = [
     (["bidirectional=1"], "--set: wrong type for config key 'bidirectional'; expected bool; "
                           "received 1 (int); set it like --set bidirectional=<bool>"),
     (["sizes=3"], "--set: wrong type for config key 'sizes'; expected list; received 3 "
-                  "(int); set it like --set sizes=<list>"),
+                  "(int); set it like --set 'sizes=[a, b]'"),
+    (["sizes=abc"], "--set: wrong type for config key 'sizes'; expected list; received 'abc' "
+                    "(str); set it like --set 'sizes=[a, b]'"),
     (["cell=null"], "--set: wrong type for config key 'cell'; expected str; received None "
                     "(NoneType); set it like --set cell=<str>"),
     (["limit=x"], "--set: wrong type for config key 'limit'; expected int or NoneType; "

@@ -179,6 +179,20 @@ def test_season_is_detected(period):
     assert fc.detect_season(np.random.default_rng(1).normal(size=(500, 1)), 50) == 1
 
 
+def test_a_cycle_longer_than_the_lookback_is_noted_with_its_length():
+    steps = np.arange(3000)
+    noise = 0.1 * np.random.default_rng(0).normal(size=(3000, 1))
+    daily = np.sin(2 * np.pi * steps / 144)[:, None] + noise  # 10-minute steps
+    note = fc.season_beyond_lookback(daily, 1, 104, "10min")
+    assert note.startswith("the training rows repeat every 144 steps (1 day), more than the "
+                           "lookback (104) holds, so the baselines and MASE use no season")
+    assert "every 144 steps, more" in fc.season_beyond_lookback(daily, 1, 104, "MS")
+    assert fc.season_beyond_lookback(daily, 144, 200, "10min") is None  # within reach
+    assert fc.season_beyond_lookback(daily[:, :] * 0 + noise, 1, 104, "10min") is None
+    weekly = np.sin(2 * np.pi * steps / 52)[:, None] + noise
+    assert fc.season_beyond_lookback(weekly, 52, 60, "W") is None  # its multiples are no news
+
+
 def test_windows_without_python_loops_agree_with_tf_data():
     values = np.arange(40, dtype="float32").reshape(20, 2)
     targets = values[:, :1] * 10

@@ -106,6 +106,10 @@ class ForecastingApp(App):
         truth = observed_targets(series)
         notes = fc.check_calibration(truth[validation:test], config.horizon, series.targets,
                                      calibrated=config.intervals != "quantile")
+        if not config.season:
+            cycle = fc.season_beyond_lookback(train_rows[:, :targets], statistics["season"],
+                                              lookback, series.freq)
+            notes += [cycle] if cycle else []
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
         artifacts["data_notes"] = [*series.notes, *notes]

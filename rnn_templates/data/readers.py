@@ -290,12 +290,19 @@ def resolve_format(path: str | os.PathLike, fmt: str = "auto") -> str:
         return SUFFIXES[suffix]
     if not path.exists():
         return "csv"  # the reader reports the missing file
+    fix = "rename the file or choose with --set format=csv|tsv|jsonl|folder"
+    if path.is_file():
+        with path.open("rb") as file:
+            first = file.readline(65536)
+        if b"\t" in first:  # the UCI sentence<TAB>label files are .txt
+            fix = ("its first line holds a tab: read it with --set format=tsv, plus --set "
+                   "header=false if that line is already data (sentence<TAB>label)")
     raise UserInputError(
         "cannot tell the file format from its extension",
         where=str(path),
         expected=f"one of {', '.join(sorted(SUFFIXES))} or a folder",
         received=repr(suffix or "no extension"),
-        fix="rename the file or choose with --set format=csv|tsv|jsonl|folder",
+        fix=fix,
     )
 
 

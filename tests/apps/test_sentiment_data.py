@@ -193,7 +193,13 @@ def test_stratified_split_keeps_class_balance_and_is_deterministic():
             '{"text": "a", "label": [1, 2]}\n',
             "list.jsonl:1 key 'label': label is not a class",
         ),
-        ("notes.txt", "hello\n", "notes.txt: cannot tell the file format from its extension"),
+        ("notes.txt", "hello\n", "notes.txt: cannot tell the file format from its extension; "
+         "expected one of .csv, .json, .jsonl, .tab, .tsv or a folder; received '.txt'; rename "
+         "the file or choose with --set format=csv|tsv|jsonl|folder"),
+        ("uci.txt", "Wow... Loved this place.\t1\n", "uci.txt: cannot tell the file format "
+         "from its extension; expected one of .csv, .json, .jsonl, .tab, .tsv or a folder; "
+         "received '.txt'; its first line holds a tab: read it with --set format=tsv, plus "
+         "--set header=false if that line is already data (sentence<TAB>label)"),
     ],
 )
 def test_bad_input_is_refused_with_one_clear_line(tmp_path, name, content, message):
