@@ -200,7 +200,8 @@ def test_a_killed_fit_resumes_to_the_same_end_as_an_uninterrupted_one(tmp_path, 
     set_seed(99)
     model, history, rows = _fit(tmp_path / "killed")
     assert history.epoch[0] == kill_at
-    assert (f"note: resuming from the backup in {backup}: {kill_at} epochs were trained "
+    done = "1 epoch was" if kill_at == 1 else f"{kill_at} epochs were"
+    assert (f"note: resuming from the backup in {backup}: {done} trained "
             "already (delete that folder to train from scratch)") in capsys.readouterr().err
     assert [r["epoch"] for r in rows] == [r["epoch"] for r in whole_rows]
     for resumed, whole in zip(rows, whole_rows, strict=True):
