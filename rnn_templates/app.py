@@ -50,7 +50,7 @@ from rnn_templates.export import (
     check_in_fresh_process,
     export_saved_model,
 )
-from rnn_templates.runs import DirectoryLock, read_config, run_directory
+from rnn_templates.runs import DirectoryLock, read_config, run_directory, served_model
 from rnn_templates.standby import StandbyWorkers
 from rnn_templates.text import batches
 from rnn_templates.training import (
@@ -1075,9 +1075,10 @@ class Runner:
         ``describe(i)`` names the ``i``-th input (from 0) where the user gave it, e.g.
         ``"line 3 of inputs.txt"``; an input the app refuses is named so.
         """
-        self._check_app(Path(model_path))
-        serve = self._load_serving(Path(model_path), self.app.endpoint())
-        self.app.use_artifacts(_beside_model(Path(model_path), ARTIFACTS_FILE))
+        model_path = served_model(Path(model_path))
+        self._check_app(model_path)
+        serve = self._load_serving(model_path, self.app.endpoint())
+        self.app.use_artifacts(_beside_model(model_path, ARTIFACTS_FILE))
         describe = describe or (lambda index: f"input {index + 1}")
         done = 0
         empty = True

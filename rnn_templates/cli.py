@@ -251,7 +251,9 @@ def _check_output(args: argparse.Namespace) -> None:
         for number, item in enumerate(args.inputs, start=1):
             if _same_file(output, item):
                 _refuse_input_output(f"input argument {number}", args.output)
-    model = Path(args.model)
+    from rnn_templates.runs import served_model
+
+    model = served_model(Path(args.model))
     if model.exists() and ((output.exists() and os.path.samefile(output, model))
                            or (model.is_dir() and model.resolve() in output.resolve().parents)):
         raise UserInputError("--output is inside the --model it predicts with",
@@ -397,7 +399,8 @@ def register(apps: argparse._SubParsersAction, spec: AppSpec) -> None:
                   "Print one prediction per input, in input order.")
     predict.add_argument("inputs", nargs="*", help=spec.predict_help)
     predict.add_argument("--model", required=True,
-                         help="SavedModel folder (or a run's model.keras)")
+                         help="SavedModel folder, a run's model.keras, or a run directory "
+                         "(its saved_model, else its model.keras)")
     predict.add_argument("--input", help="file with one input per line ('-' for stdin)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
     predict.add_argument("--output", metavar="FILE",

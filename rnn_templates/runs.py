@@ -204,3 +204,13 @@ def run_directory(
 
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C during a run; ``str()`` says where the kept work is and how to resume."""
+
+
+def served_model(path: Path) -> Path:
+    """``path``, or for a run directory its exported ``saved_model`` (else its
+    ``model.keras``), so ``predict --model runs/sentiment/demo`` serves that run."""
+    if path.is_dir() and not (path / "saved_model.pb").is_file():
+        for inside in (path / "saved_model" / "saved_model.pb", path / "model.keras"):
+            if inside.is_file():
+                return inside.parent if inside.name == "saved_model.pb" else inside
+    return path

@@ -11,7 +11,8 @@ import pytest
 from apps.sentiment import data as data_io
 from apps.sentiment.config import SentimentConfig
 from rnn_templates.config import data_overrides
-from rnn_templates.data.readers import iter_lines, read_delimited, read_table
+from rnn_templates.data.readers import iter_lines, read_delimited, read_table, wide_without_bom
+from rnn_templates.data.series import read_series
 from rnn_templates.errors import UserInputError
 
 COLUMNS = {"text": "text_column", "label": "label_column"}
@@ -158,6 +159,36 @@ def test_a_utf16_file_is_named_as_utf16_with_advice_that_works(tmp_path, codec):
     assert message.startswith(f"{inputs}: file is UTF-16 (it starts with a UTF-16 byte-order "
                               "mark), not UTF-8; ")
     assert "iconv -f utf-16 -t utf-8" in message
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_wide_text_without_a_byte_order_mark_is_named_not_read_as_garbage(tmp_path, codec):
+    # Valid UTF-8 (every zero byte is a character), so only its zeros give it away.
+    body = "text\tlabel\ncaf\u00e9 au lait\tpos\nflat beer\tneg\n"
+    path = tmp_path / "unicode.tsv"
+    path.write_bytes(body.encode(codec))
+    name = codec.upper().replace("-LE", "LE").replace("-BE", "BE")
+    zeros = "every other byte is 0" if "16" in codec else "three bytes of four are 0"
+    assert refusal(load, path) == (
+        f"{path}: file looks like {name} without a byte-order mark ({zeros}), not utf-8; "
+        f"read it with --set encoding={codec}, or re-save it as UTF-8 (e.g. iconv -f {codec} "
+        "-t utf-8)")
+    assert load(path, encoding=codec).texts.tolist() == ["caf\u00e9 au lait", "flat beer"]
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_bytes("Great movie\nawful\n".encode(codec))
+    assert refusal(lambda: list(iter_lines(str(inputs)))) == (
+        f"{inputs}: file looks like {name} without a byte-order mark ({zeros}), not utf-8; "
+        f"re-save it as UTF-8 (e.g. iconv -f {codec} -t utf-8)")
+    series = tmp_path / "series.csv"
+    series.write_bytes("date,load\n2024-01-01,1.5\n2024-01-02,2.5\n".encode(codec))
+    assert refusal(read_series, series).startswith(f"{series}: file looks like {name} without")
+
+
+def test_text_with_a_few_zero_bytes_is_not_taken_for_utf16(tmp_path):
+    path = tmp_path / "nul.tsv"
+    path.write_bytes(b"text\tlabel\ngood\x00 film\tpos\nbad film\tneg\n")
+    assert wide_without_bom(path.read_bytes()) is None
+    assert wide_without_bom("\u4e2d\u6587\u6587\u672c".encode("utf-16-le")) is None  # no zeros
 
 
 def test_evaluate_may_set_encoding_and_multiline():

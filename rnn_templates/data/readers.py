@@ -122,6 +122,48 @@ def wide_bom(raw: bytes) -> tuple[str, str] | None:
     return next(((name, codec) for bom, name, codec in _WIDE_BOMS if raw.startswith(bom)), None)
 
 
+def wide_without_bom(raw: bytes) -> str | None:
+    """The codec of UTF-16 or UTF-32 text written without a byte-order mark, or None:
+    its Latin characters have zero bytes at fixed places (every other byte in UTF-16).
+
+    Example:
+        >>> wide_without_bom("date,co2".encode("utf-16-le")), wide_without_bom(b"date,co2")
+        ('utf-16-le', None)
+    """
+    sample = raw[:4096]
+    if len(sample) < 8 or b"\0" not in sample or wide_bom(sample):
+        return None
+
+    def zero(start: int, step: int) -> float:
+        part = sample[start::step]
+        return part.count(0) / max(1, len(part))
+
+    for codec, zeros, others in (("utf-32-le", (1, 2, 3), (0,)), ("utf-32-be", (0, 1, 2), (3,)),
+                                 ("utf-16-le", (1,), (0,)), ("utf-16-be", (0,), (1,))):
+        step = 4 if codec.startswith("utf-32") else 2
+        if (all(zero(i, step) >= 0.9 for i in zeros)
+                and all(zero(i, step) < 0.5 for i in others)):
+            return codec
+    return None
+
+
+def refuse_wide_without_bom(raw: bytes, where: str, encoding: str = "utf-8", *,
+                            choice: bool = True) -> None:
+    """Refuse UTF-16/32 text without a byte-order mark read as ``encoding``: valid
+    UTF-8 with a zero byte after every letter, it would be read as garbage.
+    ``choice``: the reader takes ``--set encoding`` (else the fix is to re-save)."""
+    codec = wide_without_bom(raw)
+    if codec and not codecs.lookup(encoding).name.startswith(codec[:6]):
+        name = codec.upper().replace("-LE", "LE").replace("-BE", "BE")
+        hint = ("every other byte is 0" if codec.startswith("utf-16")
+                else "three bytes of four are 0")
+        resave = f"re-save it as UTF-8 (e.g. iconv -f {codec} -t utf-8)"
+        raise UserInputError(
+            f"file looks like {name} without a byte-order mark ({hint}), not "
+            f"{encoding}", where=where,
+            fix=f"read it with --set encoding={codec}, or {resave}" if choice else resave)
+
+
 def decode_text(raw: bytes, where: str, encoding: str = "utf-8", *,
                 errors: str = "strict") -> str:
     """Decode a file's bytes, naming line and column of a byte the encoding cannot read.
@@ -140,6 +182,7 @@ def decode_text(raw: bytes, where: str, encoding: str = "utf-8", *,
         '\u201ccafé\u201d'
     """
     name = check_encoding(encoding)
+    refuse_wide_without_bom(raw, where, encoding)
     wide = wide_bom(raw)
     if wide and not name.startswith(wide[1]):
         # Excel's "Unicode text": read as UTF-8 or a single-byte encoding it is garbage.
@@ -691,6 +734,8 @@ def _utf8_lines(stream: BinaryIO, name: str) -> Iterator[str]:
     stdin = name == "standard input"
     for number, raw in enumerate(stream, start=1):
         wide = wide_bom(raw) if number == 1 else None
+        if number == 1 and not stdin:
+            refuse_wide_without_bom(raw + stream.peek(4096)[:4096], name, choice=False)
         if wide:
             raise UserInputError(
                 f"{'standard input' if stdin else 'file'} is {wide[0]} (it starts with a "

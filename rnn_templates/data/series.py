@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from rnn_templates.data.readers import require_file, resolve_path
+from rnn_templates.data.readers import refuse_wide_without_bom, require_file, resolve_path
 from rnn_templates.errors import UserInputError
 
 MISSING_POLICIES = ("interpolate", "ffill", "error")
@@ -160,6 +160,9 @@ def read_series(path: str | os.PathLike, *, option: str = "--data", **options) -
                              fix="name a file on every input line")
     path = require_file(path, option)
     notes = []
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        with path.open("rb") as file:
+            refuse_wide_without_bom(file.read(4096), str(path), choice=False)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)

@@ -228,6 +228,23 @@ def test_an_ensemble_trains_exports_and_evaluates_as_one_model(workspace, small_
     assert "val_accuracy" in history[0]
 
 
+def test_predict_with_a_run_directory_serves_its_export(trained_run, workspace, capsys):
+    outputs = {}
+    for model in (trained_run, trained_run / "saved_model"):
+        assert main(["sentiment", "predict", "--model", str(model), "--json",
+                     "Not bad at all.", "Terrible support."]) == 0
+        outputs[model] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert outputs[trained_run] == outputs[trained_run / "saved_model"]
+    # Predictions written into the run directory (not into its export) are allowed.
+    target = trained_run / "predictions.tsv"
+    try:
+        assert main(["sentiment", "predict", "--model", str(trained_run), "--output",
+                     str(target), "Fine."]) == 0
+        assert target.read_text().endswith("\tFine.\n")
+    finally:
+        target.unlink(missing_ok=True)
+
+
 def test_predict_without_a_model_is_one_clear_line(workspace, capsys):
     assert main(["sentiment", "predict", "--model", str(workspace / "nope"), "hi"]) == 2
     err = capsys.readouterr().err.strip()
