@@ -1082,16 +1082,20 @@ class Runner:
         describe = describe or (lambda index: f"input {index + 1}")
         done = 0
         empty = True
-        for chunk in batches(iter(items), batch_size):
-            if empty:  # a model of another kind fails here, on its inputs or its outputs
-                rows = self._first_rows(model_path, serve, chunk, describe)
-            else:
-                rows = self._rows(serve, chunk, done, describe)
-            empty = False
-            yield from rows
-            done += len(chunk)
-            if progress:
-                print(f"\r{done} predicted", end="", file=sys.stderr, flush=True)
+        try:
+            for chunk in batches(iter(items), batch_size):
+                if empty:  # a model of another kind fails here, on its inputs or its outputs
+                    rows = self._first_rows(model_path, serve, chunk, describe)
+                else:
+                    rows = self._rows(serve, chunk, done, describe)
+                empty = False
+                yield from rows
+                done += len(chunk)
+                if progress:
+                    print(f"\r{done} predicted", end="", file=sys.stderr, flush=True)
+        except UserInputError as error:
+            error.inputs_done = done  # whose predictions were yielded before it
+            raise
         if progress and done:
             print(file=sys.stderr)
         if empty:
@@ -1134,6 +1138,14 @@ class Runner:
                 expected=f"a {self.app.name} model",
                 fix=f"use `rnnt {written_by} {verb}`, or give a {self.app.name} model")
 
+    def _export_command(self, path: Path) -> str:
+        """The ``rnnt <app> export`` that writes the SavedModel folder ``path`` again:
+        from the run it sits in (a run's ``saved_model``), else from a run to name."""
+        run = path.parent
+        if path.name == "saved_model" and (run / "model.keras").is_file():
+            return f"rnnt {self.app.name} export --run-dir {run}"
+        return f"rnnt {self.app.name} export --run-dir RUN_DIR --output {path}"
+
     def _load_serving(self, path: Path, endpoint: str = "serve") -> Callable[..., dict]:
         if path.is_dir() and (path / "saved_model.pb").is_file():
             import tensorflow as tf
@@ -1141,14 +1153,19 @@ class Runner:
             try:
                 loaded = tf.saved_model.load(str(path))
             except Exception as error:
+                lines = str(error).strip().splitlines()
+                detail = lines[0].strip()[:160] if lines else ""
                 raise UserInputError(
                     "cannot load the SavedModel (corrupt or incomplete)", where=str(path),
-                    received=type(error).__name__, fix="export it again with rnnt ... export",
+                    received=f"{type(error).__name__}: {detail}" if detail
+                    else type(error).__name__,
+                    fix=f"export it again with {self._export_command(path)}",
                 ) from None
             serve = getattr(loaded, endpoint, None)
             if serve is None:
                 raise UserInputError(f"the SavedModel has no `{endpoint}` function",
-                                     where=str(path), fix="export it with rnnt ... export")
+                                     where=str(path),
+                                     fix=f"export it with {self._export_command(path)}")
             serve._keep_alive = loaded  # the function needs the object that owns the variables
             return serve
         if path.suffix == ".keras" and path.is_file():

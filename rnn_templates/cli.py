@@ -103,11 +103,31 @@ def add_config_options(parser: argparse.ArgumentParser, config_class: type) -> N
 
 def _config(spec: AppSpec, args: argparse.Namespace) -> Any:
     overrides = list(args.overrides)
-    if getattr(args, "data", None):
-        overrides.append(f"data={args.data}")
-    if getattr(args, "test_data", None):
-        overrides.append(f"test_data={args.test_data}")
-    return load_config(spec.config_class(), args.config, overrides)
+    options = dict(getattr(args, "option_keys", {}))
+    for option in ("data", "test_data"):
+        value = getattr(args, option, None)
+        flag = "--" + option.replace("_", "-")
+        _refuse_empty(value, flag, "use the shipped sample" if option == "data"
+                      else "test on a split of --data")
+        if value is not None:
+            overrides.append(f"{option}={value}")
+            options[option] = flag
+    config = load_config(spec.config_class(), args.config, overrides, app=spec.name,
+                         options=options)
+    if isinstance(getattr(config, "data", None), str) and not config.data.strip():
+        raise UserInputError("empty path", where="config key 'data'",
+                             expected="a file or folder",
+                             fix="give the path of your data, or leave data unset for the "
+                             "shipped sample")
+    return config
+
+
+def _refuse_empty(value: str | None, flag: str, instead: str,
+                  expected: str = "a file or folder") -> None:
+    """An option given as an empty path (an unset shell variable) is refused, not dropped."""
+    if value is not None and not value.strip():
+        raise UserInputError("empty path", where=flag, expected=expected,
+                             fix=f"give a path (omit {flag} to {instead})")
 
 
 def _run_dir(spec: AppSpec, args: argparse.Namespace) -> Path:
@@ -132,11 +152,13 @@ def _objective(text: str) -> str:
 def _tune(spec: AppSpec, args: argparse.Namespace) -> None:
     if args.objective is not None:  # quoted: "val_loss: min" is no YAML mapping
         args.objective = json.dumps(_objective(args.objective))
+    args.option_keys = {}  # config key -> the option that set it, for messages
     for option, key in (("tuner", "tuner"), ("max_trials", "max_trials"),
                         ("executions_per_trial", "executions_per_trial"),
                         ("objective", "tuning_objective")):
         if getattr(args, option) is not None:
             args.overrides.append(f"{key}={getattr(args, option)}")
+            args.option_keys[key] = "--" + option.replace("_", "-")
     config = _config(spec, args)
     tuning_dir = args.tuning_dir or Path(args.runs_root) / spec.name / "tuning"
     if args.oracle_address is not None:
@@ -154,8 +176,10 @@ def _tune(spec: AppSpec, args: argparse.Namespace) -> None:
 def _evaluate(spec: AppSpec, args: argparse.Namespace) -> None:
     from rnn_templates.config import data_overrides
 
+    _refuse_empty(args.data, "--data", "score the run's own held-out test split")
     # Checked before the app (and TensorFlow) is imported, and again by the runner.
-    data_overrides(spec.config_class(), args.config, args.overrides, has_data=bool(args.data))
+    data_overrides(spec.config_class(), args.config, args.overrides, has_data=bool(args.data),
+                   app=spec.name)
     spec.runner().evaluate(args.run_dir, args.data, args.overrides, args.config)
 
 
@@ -166,6 +190,8 @@ def _export(spec: AppSpec, args: argparse.Namespace) -> None:
 def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
     from rnn_templates.data.readers import blank, iter_lines
 
+    _refuse_empty(args.input, "--input", "predict only the inputs given as arguments",
+                  "a file with one input per line, or - for standard input")
     blanks = []  # where each blank input is
 
     def items():
@@ -216,20 +242,19 @@ def _predict(spec: AppSpec, args: argparse.Namespace) -> None:
             write_text(args.output, "\n".join(body) + "\n")
             print(f"{len(body) - bool(header)} predictions written to {args.output}")
         else:
-            printed = 0
             try:
                 for line in lines:
                     print(line, flush=progress)
-                    printed += 1
             except UserInputError as error:
-                if not printed:
+                done = getattr(error, "inputs_done", 0)  # an input may print several lines
+                if not done:
                     raise
+                first = "the first input" if done == 1 else f"the first {done} inputs"
                 raise UserInputError(
                     error.what, where=error.where, expected=error.expected,
                     received=error.received,
-                    fix=f"{error.fix + '; ' if error.fix else ''}the {printed} prediction"
-                    f"{'s' if printed != 1 else ''} printed before this error are for the "
-                    f"first {printed} inputs only") from None
+                    fix=f"{error.fix + '; ' if error.fix else ''}what was printed before "
+                    f"this error is the predictions for {first} only") from None
     if blanks:
         print(f"note: {len(blanks)} blank input(s) (empty, or only spaces and invisible "
               f"characters) predicted as empty inputs, one output each ({', '.join(blanks[:5])}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import difflib
 import math
 import os
 import re
@@ -101,10 +102,171 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def _app_name(config_class: type) -> str | None:
+    """The ``rnnt`` app whose config is ``config_class``, from the installed apps (None if
+    none is): only for messages, so a broken app or entry point counts as none."""
+    from importlib.metadata import entry_points
+
+    target = f"{config_class.__module__}:{config_class.__qualname__}"
+    try:
+        found = list(entry_points(group="rnn_templates.apps"))
+    except Exception:
+        return None
+    for entry_point in found:
+        try:
+            spec = entry_point.load()
+        except Exception:
+            continue
+        if getattr(spec, "config", None) == target:
+            return getattr(spec, "name", None)
+    return None
+
+
+def _help_config(app: str | None) -> str:
+    """Where to read the keys and their allowed values."""
+    command = f"rnnt {app} train --help-config" if app else "--help-config"
+    return f"`{command}` lists each key's allowed values"
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """The mapping of a ``--config`` file, and the line each of its keys is on."""
+    if not path.is_file():
+        raise UserInputError(
+            "config file not found", where=str(path), fix="check the path given to --config"
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = raw[:error.start].decode("utf-8", errors="replace")
+        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+        raise UserInputError(
+            "config file is not valid UTF-8", where=f"{path}:{line}:{column}",
+            received=f"byte 0x{raw[error.start]:02x}", fix="save the file as UTF-8",
+        ) from None
+    text = text.removeprefix("\ufeff")
+    try:
+        loaded = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        raise UserInputError(
+            "config file is not valid YAML", where=where,
+            received=problem or str(error).splitlines()[0],
+            fix="write one key: value per line, indented with spaces (no tabs)",
+        ) from None
+    loaded = {} if loaded is None else loaded
+    if not isinstance(loaded, dict):
+        raise UserInputError(
+            "config file must hold a mapping of keys to values",
+            where=str(path),
+            received=type(loaded).__name__,
+        )
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            lines[str(key_node.value)] = key_node.start_mark.line + 1
+    return loaded, lines
+
+
+@dataclasses.dataclass(frozen=True)
+class _Source:
+    """Where a config key's value came from: ``--set``, a named option, or a file."""
+
+    kind: str  # "set", "option" or "file"
+    name: str  # "--set", the option ("--objective"), or the file's path
+    line: int | None = None
+
+    def where(self, key: str) -> str:
+        """The place of ``key`` in a message: ``--set units``, ``--objective``,
+        ``small.yaml:3``."""
+        if self.kind == "set":
+            return f"--set {key}"
+        if self.kind == "option":
+            return self.name
+        return f"{self.name}:{self.line}" if self.line else f"{self.name}, key {key}"
+
+    def place(self) -> str:
+        """The source as a whole, for a mistake not tied to one key of it."""
+        return self.name if self.line is None else f"{self.name}:{self.line}"
+
+
+def _yaml_text(value: Any) -> str:
+    """``value`` as it would be written after ``key=`` or ``key:``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_yaml_text(v) for v in value) + "]"
+    return str(value)
+
+
+def _example(field: dataclasses.Field, source: _Source) -> str | None:
+    """How to give ``field`` its default from ``source`` (``--set units=64``), or None."""
+    default = field.default
+    if default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
+        default = field.default_factory()
+    if default is dataclasses.MISSING or default in ("", [], ()):
+        return None  # no example to give: the message or --help-config lists the values
+    value = _yaml_text(default)
+    if source.kind == "option":
+        return f"set it like {source.name} {value}"
+    if source.kind == "file":
+        return f"change it in {source.name}, e.g. {field.name}: {value}"
+    pair = f"{field.name}={value}"
+    return f"set it like --set {pair if ' ' not in pair and '[' not in pair else repr(pair)}"
+
+
+_NAMED_KEY = re.compile(r"`(\w+)`|\b(\w+)(?=<=|>=|=)")
+# A check's message that already says what to do after the value it received.
+_ADVISED = re.compile(r"received [^;]*;|\(use ")
+
+
+def _check_error(error: ValueError, fields: dict[str, dataclasses.Field],
+                 origins: dict[str, _Source], app: str | None) -> UserInputError:
+    """A config check's ``ValueError`` placed at the ``--set``, option or file that gave
+    the keys it names, with a fix."""
+    text = str(error)
+    named: list[str] = []
+    for match in _NAMED_KEY.finditer(text):
+        key = match.group(1) or match.group(2)
+        if key in fields and key not in named:
+            named.append(key)
+    given = [key for key in named if key in origins]
+    places: list[str] = []
+    set_keys = [key for key in given if origins[key].kind == "set"]
+    for key in given:
+        source = origins[key]
+        if source.kind == "set":
+            place = "--set " + ", ".join(set_keys)
+        else:
+            place = source.where(key)
+        if place not in places:
+            places.append(place)
+    where = ", ".join(places) or "config"
+    pointer = _help_config(app)
+    if _ADVISED.search(text):
+        fix = None  # the check says what to do
+    elif len(given) == 1:
+        example = _example(fields[given[0]], origins[given[0]])
+        fix = f"{example}; {pointer}" if example else f"set another value; {pointer}"
+    elif given:
+        fix = f"change {' or '.join(given)}; {pointer}"
+    else:
+        fix = pointer
+    return UserInputError(text, where=where, fix=fix)
+
+
 def load_config(
     config_class: type[C],
     yaml_path: str | os.PathLike | None = None,
     overrides: list[str] | dict[str, Any] | None = None,
+    *,
+    app: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> C:
     """Build a config from defaults, an optional YAML file and overrides.
 
@@ -112,6 +274,12 @@ def load_config(
         config_class: The app's config dataclass.
         yaml_path: A YAML mapping of keys to values, or None.
         overrides: ``key=value`` strings (from ``--set``) or a dict.
+        app: The app's name on the command line, for the fixes messages give
+            (``rnnt <app> train --help-config``); by default the installed app
+            whose config is ``config_class``, if any.
+        options: Keys of ``overrides`` that a command-line option of their own
+            gave, with the option (``{"tuning_objective": "--objective"}``), so a
+            message names the option the user typed rather than ``--set``.
 
     Returns:
         An instance of ``config_class``.
@@ -119,74 +287,84 @@ def load_config(
     Raises:
         UserInputError: unreadable YAML, an unknown key (the message lists the
             valid keys), a value of the wrong type, or a value the config's own
-            checks refuse.
+            checks refuse (placed at the ``--set``, option or file line that gave it).
     """
     fields = {f.name: f for f in dataclasses.fields(config_class)}
     hints = typing.get_type_hints(config_class)
     values: dict[str, Any] = {}
-    sources: list[tuple[str, dict[str, Any]]] = []
+    origins: dict[str, _Source] = {}
+    sources: list[tuple[_Source, dict[str, Any]]] = []
     if yaml_path is not None:
         path = Path(yaml_path)
-        if not path.is_file():
-            raise UserInputError(
-                "config file not found", where=str(path), fix="check the path given to --config"
-            )
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
-            first_line = str(error).splitlines()[0]
-            raise UserInputError(
-                "config file is not valid YAML", where=str(path), received=first_line
-            ) from None
-        if not isinstance(loaded, dict):
-            raise UserInputError(
-                "config file must hold a mapping of keys to values",
-                where=str(path),
-                received=type(loaded).__name__,
-            )
-        sources.append((str(path), loaded))
+        loaded, lines = _read_yaml(path)
+        for key, value in loaded.items():
+            sources.append((_Source("file", str(path), lines.get(str(key))), {key: value}))
     if overrides:
         parsed = parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides)
-        sources.append(("--set", parsed))
-    for where, mapping in sources:
+        for key, value in parsed.items():
+            option = (options or {}).get(key)
+            source = _Source("option", option) if option else _Source("set", "--set")
+            sources.append((source, {key: value}))
+    for source, mapping in sources:
         for key, value in mapping.items():
+            where = source.place()
             if key not in fields:
+                if app is None:
+                    app = _app_name(config_class)
+                close = difflib.get_close_matches(str(key), list(fields), n=1)
+                hint = f"did you mean '{close[0]}'?" if close else "check the spelling;"
+                command = f"rnnt {app} train --help-config" if app else "--help-config"
                 raise UserInputError(
                     f"unknown config key '{key}'",
                     where=where,
                     expected=f"one of {', '.join(sorted(fields))}",
                     received=repr(key),
-                    fix="check the spelling; `rnnt <app> train --help-config` lists each key",
+                    fix=f"{hint} `{command}` lists each key",
                 )
             values[key] = _coerce(fields[key], value, where, hints)
+            origins[key] = source
     try:
         return config_class(**values)
     except ValueError as error:
-        raise UserInputError(str(error), where="config") from None
+        if app is None:
+            app = _app_name(config_class)
+        raise _check_error(error, fields, origins, app) from None
 
 
-def data_overrides(config_class: type, yaml_path: str | None, overrides: list[str],
-                   *, has_data: bool) -> dict[str, Any]:
-    """The ``--set`` values a command that reads other data (``evaluate --data``) may take.
+def data_overrides(config_class: type, yaml_path: str | os.PathLike | None,
+                   overrides: list[str], *, has_data: bool,
+                   app: str | None = None) -> dict[str, Any]:
+    """The ``--config`` and ``--set`` values a command that reads other data
+    (``evaluate --data``) may take, ``--set`` winning.
 
     Only ``config_class.DATA_KEYS`` (how to read a file) apply; anything else
-    would be silently ignored, so it is refused, as is an unknown key.
+    would be silently ignored, so it is refused (naming the file or ``--set``
+    and the key), as is an unknown key.
     """
     requested = parse_overrides(overrides)
-    load_config(config_class, yaml_path, requested)  # unknown keys and bad values first
+    load_config(config_class, yaml_path, requested, app=app)  # unknown keys, bad values first
+    from_file, lines = _read_yaml(Path(yaml_path)) if yaml_path is not None else ({}, {})
     allowed = tuple(getattr(config_class, "DATA_KEYS", ()))
+    expected = f"only keys that say how to read --data: {', '.join(allowed)}"
+    for key in from_file:
+        if key not in allowed:
+            line = lines.get(str(key))
+            raise UserInputError(
+                f"config key '{key}' does not apply to evaluate",
+                where=f"{yaml_path}:{line}" if line else str(yaml_path), expected=expected,
+                fix="evaluate uses the run's own config; remove the key from the file",
+            )
     unused = sorted(set(requested) - set(allowed))
-    if unused or yaml_path:
+    if unused:
         raise UserInputError(
-            f"config key '{unused[0] if unused else yaml_path}' does not apply to evaluate",
-            where="--set" if unused else "--config",
-            expected=f"only keys that say how to read --data: {', '.join(allowed)}",
-            fix="evaluate uses the run's own config; drop the option",
+            f"config key '{unused[0]}' does not apply to evaluate", where="--set",
+            expected=expected, fix="evaluate uses the run's own config; drop the option",
         )
-    if requested and not has_data:
-        raise UserInputError("--set needs --data with evaluate", where="--set",
-                             fix="add --data FILE, or drop --set")
-    return requested
+    for option, given in (("--config", from_file), ("--set", requested)):
+        if given and not has_data:
+            raise UserInputError(f"{option} needs --data with evaluate", where=option,
+                                 fix=f"add --data FILE, or drop {option}")
+    return {**from_file, **requested}
 
 
 def describe_config(config_class: type) -> str:

@@ -7,6 +7,18 @@ exits with status 2. Everything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``count`` and ``noun``, plural unless one: ``counted(1, "pair")`` is ``"1 pair"``.
+
+    Example:
+        >>> counted(2, "entry", "entries"), counted(1, "pairs")
+        ('2 entries', '1 pair')
+    """
+    singular = noun.removesuffix("s") if plural is None and noun.endswith("s") else noun
+    plural = plural or (noun if noun.endswith("s") else noun + "s")
+    return f"{count} {singular if count == 1 else plural}"
+
+
 class UserInputError(ValueError):
     """A problem with the user's files, options or configuration.
 

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rnn_templates.errors import UserInputError
+from rnn_templates.errors import UserInputError, counted
 
 # A file this project leaves in every folder it creates as a whole (run
 # directories, exports): replacing a folder without it is refused. Its first
@@ -347,16 +347,18 @@ def check_replaceable(target: str | os.PathLike, *, option: str = "--output",
                 where=str(target), fix=f"choose another {option}")
         foreign = _foreign_of(target, marker_found)
         problem, expected = "files added after rnnt wrote it", "only what rnnt wrote there"
-        kind, fix = "added entries", f"move them out first, or choose another {option}"
+        kind, plural = "added entry", "added entries"
+        fix = f"move them out first, or choose another {option}"
     else:
         foreign = sorted(p.name for p in target.iterdir() if not stale_temporary(p))
         problem, expected = ("files this tool did not write",
                              "a new or empty folder, or one written by rnnt")
-        kind, fix = "entries", f"choose another {option}"
+        kind, plural, fix = "entry", "entries", f"choose another {option}"
     if foreign:
         raise UserInputError(
             f"destination folder holds {problem}; nothing was replaced", where=str(target),
-            expected=expected, received=f"{len(foreign)} {kind} such as {foreign[:3]}",
+            expected=expected,
+            received=f"{counted(len(foreign), kind, plural)} such as {foreign[:3]}",
             fix=fix)
 
 

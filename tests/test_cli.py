@@ -118,8 +118,8 @@ def test_tune_options_are_checked_in_one_line(capsys):
         # (no such data file: an objective wrongly accepted fails there, before any training)
         assert main(["sentiment", "tune", "--objective", bad, "--data", "no/such.tsv"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith(
-            "rnnt sentiment: error: config: `tuning_objective` must be one of 'val_accuracy', ")
+        assert len(err) == 1 and err[0].startswith("rnnt sentiment: error: --objective: ")
+        assert "`tuning_objective` must be one of 'val_accuracy', " in err[0]
         assert "(dict)" not in err[0]  # read as text, never as a YAML mapping
     for argument, message in ((["--max-trials", "abc"], "invalid positive integer value: "
                                "'abc'"), (["--worker-timeout", "-5"], "must be 0 or more "
@@ -130,3 +130,79 @@ def test_tune_options_are_checked_in_one_line(capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("rnnt sentiment tune: error: ")
         assert err[0].endswith(f"{message}; see rnnt sentiment tune --help")
+
+
+def test_a_refused_value_names_its_set_key_and_how_to_fix_it(tmp_path, capsys):
+    from rnn_templates.cli import main
+
+    assert main(["sentiment", "train", "--set", "units=0", "--run-dir", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == (
+        "rnnt sentiment: error: --set units: `units` must be a positive integer; received 0; "
+        "set it like --set units=64; `rnnt sentiment train --help-config` lists each key's "
+        "allowed values\n")
+    small = tmp_path / "small.yaml"
+    small.write_text("cell: gru\nunits: 0\n", encoding="utf-8")
+    assert main(["sentiment", "train", "--config", str(small)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"rnnt sentiment: error: {small}:2: `units` must be a positive integer; received 0; "
+        f"change it in {small}, e.g. units: 64; ")
+
+
+def test_evaluate_takes_a_config_file_that_only_says_how_to_read_data(tmp_path, monkeypatch,
+                                                                       capsys):
+    from rnn_templates import app as runner_module
+    from rnn_templates.cli import main
+
+    calls = []
+    monkeypatch.setattr(runner_module.Runner, "evaluate",
+                        lambda self, *args: calls.append(args))
+    only = tmp_path / "only.yaml"
+    only.write_text("encoding: cp1252\n", encoding="utf-8")
+    assert main(["sentiment", "evaluate", "--run-dir", "r", "--data", "x.csv",
+                 "--config", str(only)]) == 0
+    assert calls == [("r", "x.csv", [], str(only))]
+    mixed = tmp_path / "mixed.yaml"
+    mixed.write_text("encoding: cp1252\nunits: 8\n", encoding="utf-8")
+    assert main(["sentiment", "evaluate", "--run-dir", "r", "--data", "x.csv",
+                 "--config", str(mixed)]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"rnnt sentiment: error: {mixed}:2: config key 'units' does not apply to evaluate; ")
+
+
+def test_an_unloadable_saved_model_names_the_error_and_the_export_command(tmp_path,
+                                                                          monkeypatch):
+    import types
+
+    from rnn_templates.app import App, Runner
+    from rnn_templates.errors import UserInputError
+
+    def refuse(path):
+        raise OSError("SavedModel file does not exist at: x\nsecond line")
+
+    fake = types.SimpleNamespace(saved_model=types.SimpleNamespace(load=refuse))
+    monkeypatch.setitem(sys.modules, "tensorflow", fake)
+
+    class Toy(App):
+        name = "toy"
+
+    runner = Runner(Toy())
+    exported = tmp_path / "fakesm"
+    exported.mkdir()
+    (exported / "saved_model.pb").write_bytes(b"\x00")
+    with pytest.raises(UserInputError) as caught:
+        runner._load_serving(exported)
+    assert str(caught.value) == (
+        f"{exported}: cannot load the SavedModel (corrupt or incomplete); received OSError: "
+        f"SavedModel file does not exist at: x; export it again with rnnt toy export "
+        f"--run-dir RUN_DIR --output {exported}")
+    run = tmp_path / "run"
+    (run / "saved_model").mkdir(parents=True)
+    (run / "saved_model" / "saved_model.pb").write_bytes(b"\x00")
+    (run / "model.keras").write_bytes(b"")
+    with pytest.raises(UserInputError) as caught:
+        runner._load_serving(run / "saved_model")
+    assert caught.value.fix == f"export it again with rnnt toy export --run-dir {run}"
+    fake.saved_model.load = lambda path: object()  # loads, but has no serve function
+    with pytest.raises(UserInputError) as caught:
+        runner._load_serving(run / "saved_model")
+    assert caught.value.fix == f"export it with rnnt toy export --run-dir {run}"

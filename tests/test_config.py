@@ -114,7 +114,7 @@ def test_wrong_type_in_the_yaml_file_names_the_file(tmp_path):
     with pytest.raises(UserInputError) as caught:
         load_config(Demo, path)
     assert str(caught.value) == (
-        f"{path}: wrong type for config key 'units'; expected int; received 'many' (str); "
+        f"{path}:1: wrong type for config key 'units'; expected int; received 'many' (str); "
         "set it like --set units=<int>"
     )
 
@@ -124,12 +124,14 @@ def test_unknown_key_lists_the_valid_keys(tmp_path):
         load_config(Demo, overrides=["unit=3"])
     assert str(caught.value) == (
         f"--set: unknown config key 'unit'; expected one of {VALID_KEYS}; received 'unit'; "
-        "check the spelling; `rnnt <app> train --help-config` lists each key"
+        "did you mean 'units'? `--help-config` lists each key"
     )
     path = _yaml(tmp_path, "units: 3\nlayers: 2\n")
     with pytest.raises(UserInputError) as caught:
         load_config(Demo, path)
-    assert str(caught.value).startswith(f"{path}: unknown config key 'layers'; expected one of ")
+    assert str(caught.value).startswith(f"{path}:2: unknown config key 'layers'; expected one of ")
+    assert str(caught.value).endswith("received 'layers'; check the spelling; `--help-config` "
+                                      "lists each key")
 
 
 def test_malformed_overrides():
@@ -169,9 +171,12 @@ def test_missing_invalid_and_non_mapping_yaml(tmp_path):
     with pytest.raises(UserInputError) as caught:
         load_config(Demo, invalid)
     message = str(caught.value)
-    assert message.startswith(f"{invalid}: config file is not valid YAML; received ")
+    mark = _yaml_error(invalid).problem_mark
+    assert message.startswith(f"{invalid}:{mark.line + 1}:{mark.column + 1}: config file is "
+                              "not valid YAML; received ")
+    assert message.endswith("; write one key: value per line, indented with spaces (no tabs)")
     assert "\n" not in message
-    assert caught.value.received == str(_yaml_error(invalid)).splitlines()[0]
+    assert caught.value.received == _yaml_error(invalid).problem
 
     for text, kind in (("- 1\n- 2\n", "list"), ("just text\n", "str"), ("3\n", "int")):
         path = _yaml(tmp_path, text, f"{kind}.yaml")
@@ -183,8 +188,10 @@ def test_missing_invalid_and_non_mapping_yaml(tmp_path):
 
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(b"\xff\xfe\x00units")
-    with pytest.raises(UserInputError, match="config file is not valid YAML"):
+    with pytest.raises(UserInputError) as caught:
         load_config(Demo, binary)
+    assert str(caught.value) == (f"{binary}:1:1: config file is not valid UTF-8; received byte "
+                                 "0xff; save the file as UTF-8")
 
 
 def _yaml_error(path: Path) -> yaml.YAMLError:
@@ -198,7 +205,9 @@ def _yaml_error(path: Path) -> yaml.YAMLError:
 def test_the_config_class_own_checks_become_user_input_errors():
     with pytest.raises(UserInputError) as caught:
         load_config(Demo, overrides=["units=2000"])
-    assert str(caught.value) == "config: `units` must be at most 1000; received 2000"
+    assert str(caught.value) == (
+        "--set units: `units` must be at most 1000; received 2000; set it like --set units=64; "
+        "`--help-config` lists each key's allowed values")
 
 
 def test_describe_config_lists_every_key_with_type_and_default():
@@ -266,25 +275,35 @@ def test_shared_knobs_are_checked_once_with_their_names():
     class App(TuningOptions, TrainingOptions, RecurrentOptions):
         TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = ("val_loss", "val_mae")
 
+    help_config = "`--help-config` lists each key's allowed values"
     for overrides, message in [
-        (["units=0"], "config: `units` must be a positive integer; received 0"),
-        (["dropout=1.5"], "config: `dropout` must be in [0, 1); received 1.5"),
-        (["learning_rate=0"], "config: `learning_rate` must be in (0, 1]; received 0.0"),
-        (["clipnorm=-1"], "config: `clipnorm` must be in [0, inf); received -1.0"),
-        (["cell=rnn"], "config: `cell` must be one of 'simple', 'lstm', 'gru'; received 'rnn'"),
-        (["tuner=evolution"], "config: `tuner` must be one of 'random', 'hyperband', "
-                              "'bayesian', 'grid'; received 'evolution'"),
-        (["tuning_objective=foo"], "config: `tuning_objective` must be one of 'val_loss', "
-                                   "'val_mae', optionally followed by :min or :max; "
-                                   "received 'foo'"),
-        (["tuning_objective=val_mae:up"], "config: `tuning_objective` must be one of "
-                                          "'val_loss', 'val_mae', optionally followed by "
-                                          ":min or :max; received 'val_mae:up'"),
-        (["learning_rate=.nan"], "config: `learning_rate` must be in (0, 1]; received nan"),
+        (["units=0"], "--set units: `units` must be a positive integer; received 0; "
+                      "set it like --set units=64"),
+        (["dropout=1.5"], "--set dropout: `dropout` must be in [0, 1); received 1.5; "
+                          "set it like --set dropout=0.2"),
+        (["learning_rate=0"], "--set learning_rate: `learning_rate` must be in (0, 1]; "
+                              "received 0.0; set it like --set learning_rate=0.001"),
+        (["clipnorm=-1"], "--set clipnorm: `clipnorm` must be in [0, inf); received -1.0; "
+                          "set it like --set clipnorm=1.0"),
+        (["cell=rnn"], "--set cell: `cell` must be one of 'simple', 'lstm', 'gru'; received "
+                       "'rnn'; set it like --set cell=lstm"),
+        (["tuner=evolution"], "--set tuner: `tuner` must be one of 'random', 'hyperband', "
+                              "'bayesian', 'grid'; received 'evolution'; set it like "
+                              "--set tuner=random"),
+        (["tuning_objective=foo"], "--set tuning_objective: `tuning_objective` must be one of "
+                                   "'val_loss', 'val_mae', optionally followed by :min or "
+                                   ":max; received 'foo'; set it like "
+                                   "--set tuning_objective=val_loss"),
+        (["tuning_objective=val_mae:up"], "--set tuning_objective: `tuning_objective` must be "
+                                          "one of 'val_loss', 'val_mae', optionally followed "
+                                          "by :min or :max; received 'val_mae:up'; set it like "
+                                          "--set tuning_objective=val_loss"),
+        (["learning_rate=.nan"], "--set learning_rate: `learning_rate` must be in (0, 1]; "
+                                 "received nan; set it like --set learning_rate=0.001"),
     ]:
         with pytest.raises(UserInputError) as caught:
             load_config(App, overrides=overrides)
-        assert str(caught.value) == message
+        assert str(caught.value) == f"{message}; {help_config}"
     assert load_config(App, overrides=["units=8", "tuning_objective=val_mae"]).units == 8
     config = load_config(App, overrides=["tuning_objective=val_mae:min", "tuner=grid"])
     assert (config.tuner, config.tuning_objective) == ("grid", "val_mae:min")
@@ -351,3 +370,111 @@ def test_split_seed_keeps_the_split_of_that_seed_whatever_the_seed(app_name):
     assert app.config_class(seed=7).splitting_seed == 7
     assert app.config_class(seed=7, split_seed=42).splitting_seed == 42
     assert validation(seed=1, split_seed=42) == validation(seed=42) != validation(seed=1)
+
+
+# --- where a refused value came from, and how to fix it --------------------------------
+
+
+def test_a_refused_value_names_the_set_key_or_the_file_line_that_gave_it(tmp_path):
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, overrides=["cell=gru", "units=2000"])
+    assert caught.value.where == "--set units"
+    assert caught.value.fix == ("set it like --set units=64; `--help-config` lists each key's "
+                                "allowed values")
+    path = _yaml(tmp_path, "cell: gru\nunits: 2000\n", "small.yaml")
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, path)
+    assert str(caught.value) == (
+        f"{path}:2: `units` must be at most 1000; received 2000; change it in {path}, e.g. "
+        "units: 64; `--help-config` lists each key's allowed values")
+    # --set wins over the file, and the message follows the value that was used.
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, _yaml(tmp_path, "units: 8\n"), ["units=5000"])
+    assert caught.value.where == "--set units"
+
+
+def test_a_key_given_by_an_option_of_its_own_is_named_by_that_option():
+    from apps.sentiment.config import SentimentConfig
+
+    with pytest.raises(UserInputError) as caught:
+        load_config(SentimentConfig, None, ['tuning_objective="val_acc"'],
+                    options={"tuning_objective": "--objective"})
+    assert str(caught.value).startswith("--objective: `tuning_objective` must be one of ")
+    assert caught.value.fix == ("set it like --objective val_accuracy; `rnnt sentiment train "
+                                "--help-config` lists each key's allowed values")
+
+
+def test_checks_across_keys_name_the_keys_given_and_keep_their_own_advice(tmp_path):
+    from apps.forecasting.config import ForecastingConfig
+
+    with pytest.raises(UserInputError) as caught:
+        load_config(ForecastingConfig, overrides=["lookback=100"])
+    assert str(caught.value) == (
+        "--set lookback: `segment_length` must divide `lookback` (100); received 13; set it "
+        "like --set lookback=104; `rnnt forecasting train --help-config` lists each key's "
+        "allowed values")
+    path = _yaml(tmp_path, "segment_length: 7\n")
+    with pytest.raises(UserInputError) as caught:
+        load_config(ForecastingConfig, path, ["lookback=100"])
+    assert caught.value.where == f"{path}:1, --set lookback"
+    assert caught.value.fix == ("change segment_length or lookback; `rnnt forecasting train "
+                                "--help-config` lists each key's allowed values")
+    # A check that already says what to do gets no second fix.
+    with pytest.raises(UserInputError) as caught:
+        load_config(ForecastingConfig, overrides=["season=1000"])
+    assert caught.value.where == "--set season" and caught.value.fix is None
+    assert str(caught.value).endswith("; use season<=104 or a longer lookback")
+
+
+def test_an_unknown_key_suggests_the_nearest_one_and_the_app_command():
+    from apps.sentiment.config import SentimentConfig
+
+    with pytest.raises(UserInputError) as caught:
+        load_config(SentimentConfig, overrides=["unitz=3"])
+    assert caught.value.fix == ("did you mean 'units'? `rnnt sentiment train --help-config` "
+                                "lists each key")
+    assert "\n" not in str(caught.value)
+    with pytest.raises(UserInputError) as caught:
+        load_config(SentimentConfig, overrides=["colour=3"], app="mine")
+    assert caught.value.fix == "check the spelling; `rnnt mine train --help-config` lists each key"
+
+
+def test_invalid_yaml_is_placed_at_its_line_and_column(tmp_path):
+    tab = _yaml(tmp_path, "\tunits: 8\n", "tab.yaml")
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, tab)
+    assert str(caught.value) == (
+        f"{tab}:1:1: config file is not valid YAML; received found character '\\t' that "
+        "cannot start any token; write one key: value per line, indented with spaces (no tabs)")
+    indented = _yaml(tmp_path, "units: 8\n  cell: gru\n", "indented.yaml")
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, indented)
+    assert str(caught.value).startswith(f"{indented}:2:7: config file is not valid YAML; "
+                                        "received mapping values are not allowed here; ")
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("cell: lstm\nnote: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(UserInputError) as caught:
+        load_config(Demo, latin)
+    assert str(caught.value) == (f"{latin}:2:10: config file is not valid UTF-8; received "
+                                 "byte 0xe9; save the file as UTF-8")
+
+
+def test_evaluate_takes_a_config_file_of_reading_keys_only(tmp_path):
+    from apps.sentiment.config import SentimentConfig
+    from rnn_templates.config import data_overrides
+
+    only = _yaml(tmp_path, "encoding: cp1252\nheader: false\n", "only.yaml")
+    assert data_overrides(SentimentConfig, only, ["header=true"], has_data=True) == {
+        "encoding": "cp1252", "header": True}  # --set wins over the file
+    mixed = _yaml(tmp_path, "encoding: cp1252\nunits: 8\n", "mixed.yaml")
+    with pytest.raises(UserInputError) as caught:
+        data_overrides(SentimentConfig, mixed, [], has_data=True)
+    assert str(caught.value).startswith(
+        f"{mixed}:2: config key 'units' does not apply to evaluate; expected only keys that "
+        "say how to read --data: format, header, ")
+    assert str(caught.value).endswith("; evaluate uses the run's own config; remove the key "
+                                      "from the file")
+    with pytest.raises(UserInputError) as caught:
+        data_overrides(SentimentConfig, only, [], has_data=False)
+    assert str(caught.value) == ("--config: --config needs --data with evaluate; add --data "
+                                 "FILE, or drop --config")

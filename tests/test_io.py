@@ -55,7 +55,7 @@ def test_folders_replace_only_what_this_project_wrote(tmp_path):
         pass
     assert str(caught.value) == (
         f"{mine}: destination folder holds files this tool did not write; nothing was replaced; "
-        "expected a new or empty folder, or one written by rnnt; received 1 entries such as "
+        "expected a new or empty folder, or one written by rnnt; received 1 entry such as "
         "['thesis.tex']; choose another --output")
     assert (mine / "thesis.tex").read_text(encoding="utf-8") == "years of work"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "mine"]
@@ -78,7 +78,7 @@ def test_a_finished_folder_is_not_replaced_over_files_added_to_it(tmp_path):
         pass
     assert str(caught.value) == (
         f"{run}: destination folder holds files added after rnnt wrote it; nothing was "
-        "replaced; expected only what rnnt wrote there; received 1 added entries such as "
+        "replaced; expected only what rnnt wrote there; received 1 added entry such as "
         "['notes.txt']; move them out first, or choose another --output")
     assert (run / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert (run / "model.keras").read_text(encoding="utf-8") == "v2"

@@ -43,3 +43,24 @@ def test_a_class_absent_from_a_split_is_noted(capsys):
     assert capsys.readouterr().err == (
         "imb.tsv: note: no example of class 'negative' in the validation split (3 examples): "
         "its scores say nothing about it; add examples, or raise --set validation_fraction\n")
+
+
+def test_too_few_to_split_names_only_the_fractions_that_would_help():
+    from rnn_templates.data.splits import random_split
+
+    with pytest.raises(UserInputError) as caught:  # validation keeps one whatever its fraction
+        random_split(1, {"test": 0.0, "validation": 0.1}, seed=0, source="one.tsv", unit="pairs")
+    assert str(caught.value) == ("one.tsv: too few pairs to split; expected at least 2: 1 for "
+                                 "training, 1 for validation; received 1 pair; add pairs")
+    with pytest.raises(UserInputError) as caught:
+        random_split(4, {"test": 0.4, "validation": 0.4}, seed=0, source="f", unit="pieces")
+    assert str(caught.value).endswith("received 4 pieces; add pieces, or lower --set "
+                                      "test_fraction and --set validation_fraction")
+
+
+def test_one_class_and_class_caps_count_in_the_singular():
+    with pytest.raises(UserInputError, match="received 1 row all labelled 'pos'"):
+        check_classes(np.array(["pos"], object), "one.csv", 50)
+    labels = np.array(["a", "b", "c"] * 4, object)
+    with pytest.raises(UserInputError, match=r"expected at most 2 classes \(--set max_classes"):
+        check_classes(labels, "three.csv", 2)

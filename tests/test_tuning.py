@@ -387,7 +387,8 @@ def test_write_leaderboard_with_different_hyperparameters_per_trial(tmp_path):
     (["--oracle-address", "8000"], {},
      "rnnt sentiment: error: --oracle-address: the oracle address is not host:port; expected "),
     (["--objective", "val_accuracy:up"], {},
-     "rnnt sentiment: error: config: `tuning_objective` must be one of 'val_accuracy', "),
+     "rnnt sentiment: error: --objective: `tuning_objective` must be one of "
+     "'val_accuracy', "),
 ])
 def test_tune_options_refuse_mistakes_before_anything_runs(tmp_path, monkeypatch, capsys, args,
                                                             env, message):

@@ -36,6 +36,7 @@ from rnn_templates import io
 from rnn_templates.app import App, Prepared
 from rnn_templates.config import SeriesOptions
 from rnn_templates.data.series import (
+    Fixes,
     Series,
     in_model_order,
     load_series,
@@ -62,6 +63,13 @@ class ForecastingApp(App):
 
     def load_data(self, config: ForecastingConfig) -> Series:
         return load_series(config, config.data)  # constant columns: refused in prepare
+
+    def load_evaluation_data(self, config: ForecastingConfig) -> Series:
+        """The ``evaluate --data`` file, read with the run's config: its fixes name only
+        the ``--set`` keys evaluate takes (``DATA_KEYS``), else a change to the file."""
+        return load_series(config, config.data, fixes=Fixes(
+            settable=frozenset(config.DATA_KEYS),
+            reading="evaluate reads the file as the run's training data was read"))
 
     def from_arrays(self, config, inputs, targets) -> Series:
         """``inputs``: a DataFrame with a time column (``targets`` unused: name them in config)."""

@@ -29,8 +29,10 @@ MODELS = ("segrnn", "rnn", "autoregressive", "single_step")
 class ForecastingConfig(TuningOptions, TrainingOptions, EnsembleOptions, RecurrentOptions,
                         IntervalOptions, SeriesOptions):
     TUNING_OBJECTIVES: typing.ClassVar[tuple[str, ...]] = ("val_loss", "val_mse", "val_mae")
-    # What `evaluate --data` may change: how the other file is read.
-    DATA_KEYS: typing.ClassVar[tuple[str, ...]] = ("time_column", "date_format", "missing")
+    # What `evaluate --data` may change: how the other file is read (freq: a file at the
+    # model's frequency with missing steps, whose inferred frequency may differ).
+    DATA_KEYS: typing.ClassVar[tuple[str, ...]] = ("time_column", "date_format", "missing",
+                                                   "freq")
 
     data: str = knob("data/forecasting/co2_weekly.csv",
                      "CSV or Parquet file, one row per timestamp; relative paths are also "

@@ -37,7 +37,7 @@ from rnn_templates.data.labels import (
 from rnn_templates.data.readers import require_file, resolve_path
 from rnn_templates.data.splits import example_keys
 from rnn_templates.embeddings import pretrained_embedding
-from rnn_templates.errors import UserInputError
+from rnn_templates.errors import UserInputError, counted
 from rnn_templates.text import TextState, make_vectorizer, string_model, token_ids
 
 TEST_FILE = "test.tsv"
@@ -60,7 +60,7 @@ class SentimentApp(App):
             if not len(data.test):
                 raise UserInputError(
                     "nothing left to test on: every text of the test data is also in the "
-                    "training data", where=test.source, received=f"{len(test)} texts",
+                    "training data", where=test.source, received=counted(len(test), "text"),
                     fix="give test texts the model does not train on, or leave out "
                     "--test-data to hold out part of --data")
         return data
@@ -83,7 +83,7 @@ class SentimentApp(App):
         train, validation, *test = stratified_split(labels, fractions, config.splitting_seed)
         if not len(validation):
             raise UserInputError("too few examples for a validation split", where=data.source,
-                                 received=f"{len(data)} examples",
+                                 received=counted(len(data), "example"),
                                  fix="add data or raise --set validation_fraction")
         if data.test is not None:
             held_out = (data.test.texts, class_indices(data.test.labels, class_names,

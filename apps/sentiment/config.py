@@ -59,7 +59,7 @@ class SentimentConfig(TuningOptions, TrainingOptions, EnsembleOptions, Recurrent
     test_data: str = knob("", "a separate labelled file (or folder) to test on, read like "
                           "--data; replaces the test split (also --test-data FILE)")
     max_classes: int = knob(50, "refuse label columns with more classes (the wrong column?)",
-                            interval="[1, inf)")
+                            interval="[2, inf)")
 
     # --- text vectorization (inside the model, so the export takes raw strings) ---
     max_tokens: int = knob(20000, "vocabulary size, padding and unknown ids included",

@@ -56,6 +56,10 @@ class TranslationApp(App):
     def load_data(self, config: TranslationConfig) -> data_io.Pairs:
         return data_io.load_with_test(config)
 
+    def load_evaluation_data(self, config: TranslationConfig) -> data_io.Pairs:
+        """The ``evaluate --data`` file, capped as the run's training data was."""
+        return data_io.load(config, evaluating=True)
+
     def from_arrays(self, config, inputs, targets) -> data_io.Pairs:
         sources, translations = (np.asarray(list(a), dtype=object) for a in (inputs, targets))
         if len(sources) != len(translations):

@@ -13,7 +13,7 @@ from collections import Counter
 
 import numpy as np
 
-from rnn_templates.errors import UserInputError
+from rnn_templates.errors import UserInputError, counted
 
 # What spreadsheets, pandas and R write for a value that is missing ("none" is left
 # out: it names a class in many label sets).
@@ -94,7 +94,7 @@ def check_classes(labels: np.ndarray, source: str, max_classes: int, *,
             "only one class in the labels",
             where=source,
             expected="at least two classes",
-            received=f"{len(labels)} rows all labelled {only!r}",
+            received=f"{counted(len(labels), 'row')} all labelled {only!r}",
             fix=f"add examples of the other classes, or check {label_hint}",
         )
     folded: dict[str, list[str]] = {}
@@ -112,7 +112,8 @@ def check_classes(labels: np.ndarray, source: str, max_classes: int, *,
         raise UserInputError(
             "too many distinct labels for a classification column",
             where=source,
-            expected=f"at most {max_classes} classes (--set max_classes=N to allow more)",
+            expected=f"at most {counted(max_classes, 'class', 'classes')} (--set max_classes=N to "
+            "allow more)",
             received=f"{len(counts)} distinct values such as {sample}",
             fix=f"check {label_hint}: it should name the labels, not the texts",
         )

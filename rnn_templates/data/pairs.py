@@ -16,7 +16,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import io
-import json
 import os
 import re
 import sys
@@ -30,6 +29,7 @@ from rnn_templates.data.readers import (
     decode_text,
     fetch_archive,
     read_table,
+    refuse_json_array,
     refuse_utf8_misread,
     require_file,
     resolve_format,
@@ -274,7 +274,7 @@ def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, targe
     path = Path(path)
     text = _pair_text(path, encoding)
     if fmt == "jsonl":
-        _refuse_json_array(text, path)
+        refuse_json_array(text, path)
     physical = split_lines(text) if fmt == "jsonl" else io.StringIO(text, newline="").readlines()
     undecoded = _undecodable_lines(physical, encoding)
     stray = _stray_bytes(physical, undecoded, encoding)
@@ -322,23 +322,6 @@ def read_pair_table(path: str | os.PathLike, fmt: str, source_column: str, targe
     return pairs
 
 
-def _refuse_json_array(text: str, path: Path) -> None:
-    """Refuse a file holding one JSON array (of objects) instead of one object per line."""
-    if not text.lstrip().startswith("["):
-        return
-    try:
-        whole = json.loads(text)
-    except ValueError:
-        whole = None
-    first = text.lstrip().split("\n", 1)[0].strip()
-    if first in ("[", "[{") or (isinstance(whole, list)
-                                and any(isinstance(item, dict) for item in whole)):
-        raise UserInputError(
-            "file is a JSON array, not JSON Lines (one object per line)", where=str(path),
-            expected="one JSON object per line",
-            fix=f"convert it, e.g. jq -c '.[]' {path} > {path.with_suffix('.jsonl')}")
-
-
 def download_anki(cache_dir: str | os.PathLike, url: str) -> Path:
     """An Anki archive of manythings.org (``<lang>-eng.zip``), downloaded once into ``cache_dir``.
 
@@ -358,8 +341,10 @@ def download_anki(cache_dir: str | os.PathLike, url: str) -> Path:
     return found[0]
 
 
-def load(config, *, report: bool = True) -> Pairs:
-    """Read, cap and deduplicate the pairs a :class:`TranslationConfig` points at."""
+def load(config, *, report: bool = True, evaluating: bool = False) -> Pairs:
+    """Read, cap and deduplicate the pairs a :class:`TranslationConfig` points at.
+    ``evaluating``: the file of ``evaluate --data``, capped as the run's training data
+    was (evaluate takes no ``--set max_words``)."""
     check_encoding(config.encoding)
     if config.format == "anki":
         path, fmt = download_anki(config.data, config.anki_url), "tsv"
@@ -380,7 +365,7 @@ def load(config, *, report: bool = True) -> Pairs:
         raise UserInputError("a folder is not a file of pairs", where=str(path),
                              fix="pass a .tsv, .csv or .jsonl file")
     pairs = cap(pairs, max_pairs=config.max_pairs, max_words=config.max_words,
-                duplicates=config.duplicates)
+                duplicates=config.duplicates, evaluating=evaluating)
     if report:
         for note in pairs.notes:
             print(note, file=sys.stderr)
@@ -391,8 +376,9 @@ def load(config, *, report: bool = True) -> Pairs:
 
 
 def cap(pairs: Pairs, *, max_pairs: int = 0, max_words: int = 0,
-        duplicates: str = "drop") -> Pairs:
-    """The first ``max_pairs`` pairs, without too-long pairs or (``drop``) repeated ones."""
+        duplicates: str = "drop", evaluating: bool = False) -> Pairs:
+    """The first ``max_pairs`` pairs, without too-long pairs or (``drop``) repeated ones.
+    ``evaluating``: the caps are a trained run's, which the command cannot change."""
     dropped = dict(pairs.dropped)
     if max_pairs and len(pairs) > max_pairs:
         dropped["beyond_max_pairs"] = len(pairs) - max_pairs
@@ -414,15 +400,24 @@ def cap(pairs: Pairs, *, max_pairs: int = 0, max_words: int = 0,
         dropped["duplicates"] = [int(line) for line in pairs.lines[repeated]]
         pairs = pairs.subset(np.array(keep, dtype=int))
     if not len(pairs):
-        raise UserInputError("no pairs left after the caps", where=pairs.source,
-                             received=describe_dropped(dataclasses.replace(pairs,
-                                                                           dropped=dropped)),
-                             fix="raise --set max_words or check the file")
+        left_out = _dropped_parts(dataclasses.replace(pairs, dropped=dropped))
+        raise UserInputError(
+            "no pairs left after the caps", where=pairs.source,
+            received="; ".join(left_out),  # where names the file already
+            fix=f"evaluate on shorter pairs, or train a run with a larger --set max_words "
+            f"(this run's is {max_words})" if evaluating else
+            "raise --set max_words or check the file")
     return dataclasses.replace(pairs, dropped=dropped)
 
 
 def describe_dropped(pairs: Pairs) -> str:
     """One line saying what was left out of ``pairs`` and why ('' when nothing)."""
+    parts = _dropped_parts(pairs)
+    return f"{pairs.source}: " + "; ".join(parts) if parts else ""
+
+
+def _dropped_parts(pairs: Pairs) -> list[str]:
+    """What was left out of ``pairs`` and why, one part per reason."""
     parts = []
     bad = pairs.dropped.get("malformed", [])
     if bad:
@@ -449,7 +444,7 @@ def describe_dropped(pairs: Pairs) -> str:
                          f"{', '.join(map(str, value[:5]))}{more})")
         elif value:
             parts.append(f"left out {value} {what}")
-    return f"{pairs.source}: " + "; ".join(parts) if parts else ""
+    return parts
 
 
 def load_with_test(config) -> Pairs:
@@ -468,7 +463,7 @@ def load_with_test(config) -> Pairs:
                     example_keys(pairs.sources, pairs.targets))
     if known.all():
         raise UserInputError("every test pair is also a training pair", where=test.source,
-                             received=f"{len(test)} pairs",
+                             received=f"{len(test)} pair{'' if len(test) == 1 else 's'}",
                              fix="test on pairs the training file does not hold")
     if known.any():
         print(f"{test.source}: left out {int(known.sum())} test pair(s) that are also "

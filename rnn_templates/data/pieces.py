@@ -20,7 +20,7 @@ import pandas as pd
 from rnn_templates.data import midi
 from rnn_templates.data.readers import resolve_path
 from rnn_templates.data.splits import random_split
-from rnn_templates.errors import UserInputError
+from rnn_templates.errors import UserInputError, counted
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".rmi")
 SPLIT_FOLDERS = {"train": "train", "valid": "validation", "validation": "validation",
@@ -128,7 +128,7 @@ def window_splits(pieces: Pieces, split: dict[str, list[int]], kind, length: int
                 received=f"{len(lengths)} {name} piece(s), the longest {max(lengths)} {unit}",
                 fix=f"lower --set window to at most {max(lengths) - 1}, or add longer pieces")
         raise UserInputError(f"no {name} piece", where=pieces.source,
-                             received=f"{len(pieces)} pieces",
+                             received=counted(len(pieces), "piece"),
                              fix="add pieces, or change --set validation_fraction")
     return splits
 
@@ -238,7 +238,7 @@ def load(data: str, voices: int, steps_per_quarter: int,
         raise UserInputError(
             "no readable piece", where=str(path),
             expected=".mid/.midi files or chorale .csv files (one column per voice)",
-            received=f"{len(files)} candidate files, {len(pieces.skipped)} unreadable"
+            received=f"{counted(len(files), 'candidate file')}, {len(pieces.skipped)} unreadable"
             + (f" (first: {pieces.skipped[0]})" if pieces.skipped else ""),
             fix="check --data and --set voices=...")
     return pieces

@@ -197,7 +197,7 @@ def decode_text(raw: bytes, where: str, encoding: str = "utf-8", *,
         if name != "utf-8" and not body.isascii() and _is_utf8(body):
             raise UserInputError(
                 f"file is UTF-8 (it starts with a byte-order mark), not {encoding}",
-                where=where, fix="drop --set encoding (UTF-8 is the default)",
+                where=where, fix="read it with --set encoding=utf-8",
             )
     try:
         text = body.decode(name, errors)
@@ -261,7 +261,7 @@ def refuse_utf8_misread(raw: bytes, where: str, encoding: str) -> None:
     raise UserInputError(
         f"{found}, not {encoding}: read as {encoding}, every accented letter would be "
         "garbled", where=where, received=f"UTF-8 text such as {sample!r} (line {number})",
-        fix="leave encoding unset (UTF-8 is the default)"
+        fix="read it with --set encoding=utf-8"
         + (" and write those lines in UTF-8" if other else ""))
 
 
@@ -625,6 +625,26 @@ def read_delimited(path: str | os.PathLike, fmt: str, columns: dict[str, str], *
                  np.array(lines, dtype=int), str(path))
 
 
+def refuse_json_array(text: str, path: Path) -> None:
+    """Refuse a file holding one JSON array (of objects) instead of one object per line."""
+    if not text.lstrip().startswith("["):
+        return
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        whole = None
+    first = text.lstrip().split("\n", 1)[0].strip()
+    if first in ("[", "[{") or (isinstance(whole, list)
+                                and any(isinstance(item, dict) for item in whole)):
+        target = path.with_suffix(".jsonl")
+        if target == path:  # never `jq ... f.jsonl > f.jsonl`, which empties the file first
+            target = path.with_name(f"{path.stem}-lines.jsonl")
+        raise UserInputError(
+            "file is a JSON array, not JSON Lines (one object per line)", where=str(path),
+            expected="one JSON object per line",
+            fix=f"convert it, e.g. jq -c '.[]' {path} > {target}")
+
+
 def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
                encoding: str = "utf-8", skipped: list[tuple[int, str]] | None = None,
                text: str | None = None) -> Table:
@@ -643,6 +663,7 @@ def read_jsonl(path: str | os.PathLike, columns: dict[str, str], *,
     first_missing: UserInputError | None = None
     if text is None:
         text = read_text_file(path, encoding=encoding)
+    refuse_json_array(text, path)
     for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue

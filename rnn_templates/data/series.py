@@ -48,7 +48,13 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from rnn_templates.data.readers import refuse_wide_without_bom, require_file, resolve_path
+from rnn_templates.data.readers import (
+    _advice,
+    refuse_wide_without_bom,
+    require_file,
+    resolve_path,
+)
+from rnn_templates.data.readers import _position as _text_position  # line:column of a byte
 from rnn_templates.errors import UserInputError
 
 MISSING_POLICIES = ("interpolate", "ffill", "error")
@@ -122,6 +128,40 @@ class Series:
         return len(self.index)
 
 
+@dataclasses.dataclass(frozen=True)
+class Fixes:
+    """What the fix of a reading error may ask for, when the command that reads the
+    file cannot change every reading setting: ``predict`` takes no ``--set`` (it reads
+    as the model's training data was read), ``evaluate --data`` only its config's
+    ``DATA_KEYS``. Without one (training) a fix may name any ``--set`` key.
+
+    Attributes:
+        settable: The reading keys the command takes with ``--set``; a fix names no
+            other, and says how to change the file instead.
+        reading: How the command reads the file, said beside such a fix, e.g.
+            ``"predict reads the file as the model's training data was read"``.
+        columns: The fix for a missing or unreadable column (the columns a model
+            reads), instead of naming the ``--set`` keys; None: by key, as above.
+    """
+
+    settable: frozenset[str] = frozenset()
+    reading: str = ""
+    columns: str | None = None
+
+
+def _can_set(fixes: Fixes | None, key: str) -> bool:
+    """Whether a fix may tell the user to change ``key`` with ``--set``."""
+    return fixes is None or key in fixes.settable
+
+
+def _as_read(fixes: Fixes, key: str, value) -> str:
+    """How the command reads the file, with the setting a fix cannot change, e.g.
+    ``predict reads the file as the model's training data was read: date_format '%Y'``."""
+    if value:
+        return f"{fixes.reading}: {key} {value!r}" if fixes.reading else f"{key} {value!r}"
+    return f"{fixes.reading}, with no {key}" if fixes.reading else f"no {key}"
+
+
 def calendar_features(index: pd.DatetimeIndex,
                       names: Sequence[str]) -> tuple[list[str], np.ndarray]:
     """Sine and cosine of each calendar position, ``(columns, (steps, 2 * len(names)))``.
@@ -170,10 +210,8 @@ def read_series(path: str | os.PathLike, *, option: str = "--data", **options) -
         else:
             frame, notes = _read_csv(path)
             first_line, unit = 2, "line"  # the header is line 1
-    except UnicodeDecodeError as error:
-        raise UserInputError("file is not valid UTF-8", where=str(path),
-                             received=f"byte 0x{error.object[error.start]:02x}",
-                             fix="re-save the file as UTF-8") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     except UserInputError:
         raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError,
@@ -190,6 +228,25 @@ def read_series(path: str | os.PathLike, *, option: str = "--data", **options) -
                                **options)
     series.notes[:0] = notes
     return series
+
+
+def _not_utf8(path) -> UserInputError:
+    """The error for a file that is not UTF-8 (forecasting reads no other encoding):
+    ``file:line:column`` of the first byte that does not read, and an ``iconv`` line."""
+    raw = path.read_bytes()
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        byte, start = body[error.start], error.start
+    else:  # pandas read another part than the file's bytes: no position to give
+        return UserInputError("file is not valid UTF-8", where=str(path),
+                              fix="re-save the file as UTF-8")
+    codec = _advice(byte)[0].replace("-", "")
+    return UserInputError("file is not valid UTF-8",
+                          where=f"{path}:{_text_position(body, start, 'utf-8')}",
+                          received=f"byte 0x{byte:02x}",
+                          fix=f"re-save the file as UTF-8 (e.g. iconv -f {codec} -t utf-8)")
 
 
 def _read_csv(path) -> tuple[pd.DataFrame, list[str]]:
@@ -412,7 +469,7 @@ def _reads_as_epochs(column: pd.Series, date_format: str) -> bool:
                               inclusive="left").mean() >= 0.9)
 
 
-def _detect_epoch_column(frame: pd.DataFrame, date_format: str, column_fix: str | None,
+def _detect_epoch_column(frame: pd.DataFrame, date_format: str, fixes: Fixes | None,
                          source: str) -> str:
     found = [name for name in frame.columns if _reads_as_epochs(frame[name], date_format)]
     if len(found) == 1:
@@ -423,14 +480,14 @@ def _detect_epoch_column(frame: pd.DataFrame, date_format: str, column_fix: str 
         f"{what} as {numbers} since 1970 (date_format={date_format})", where=source or None,
         expected="one column of numbers that read as times from 1971 to 2199",
         received=f"columns {', '.join(map(str, found or frame.columns))}",
-        fix=column_fix or "name the time column with --set time_column=NAME"
+        fix=fixes and fixes.columns or "name the time column with --set time_column=NAME"
         + ("" if found else ", or check date_format (unix: seconds, unix_ms: milliseconds)"))
 
 
 def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
-                        column_fix: str | None = None, source: str = "") -> str:
+                        fixes: Fixes | None = None, source: str = "") -> str:
     if date_format in EPOCH_UNITS:
-        return _detect_epoch_column(frame, date_format, column_fix, source)
+        return _detect_epoch_column(frame, date_format, fixes, source)
     for name in frame.columns:
         column = frame[name]
         if pd.api.types.is_datetime64_any_dtype(column):
@@ -458,11 +515,11 @@ def _detect_time_column(frame: pd.DataFrame, date_format: str | None,
     raise UserInputError(
         "no datetime column found", where=source or None, expected="a column of dates or times",
         received=f"columns {', '.join(map(str, frame.columns))}",
-        fix=column_fix or "name it with --set time_column=NAME (and --set date_format=... if "
-        "unusual)")
+        fix=fixes and fixes.columns or "name it with --set time_column=NAME (and --set "
+        "date_format=... if unusual)")
 
 
-def _timestamps(frame, name, date_format, source, lines, unit
+def _timestamps(frame, name, date_format, source, lines, unit, fixes: Fixes | None = None
                 ) -> tuple[pd.DatetimeIndex, bool, str | None]:
     """The time column's timestamps, whether they are in UTC, and a note on how they
     were read when the loader chose it (day-first dates).
@@ -488,7 +545,7 @@ def _timestamps(frame, name, date_format, source, lines, unit
                                  fix="use strftime codes, e.g. %d.%m.%Y %H:%M:%S") from None
         bad = parsed.isna().to_numpy()
         if date_format is None and not bad.any():
-            _refuse_ambiguous_order(text, parsed, name, source, lines, unit)
+            _refuse_ambiguous_order(text, parsed, name, source, lines, unit, fixes)
         if day_first:
             days = pd.to_numeric(text.str.extract(r"^(\d{1,2})[/.-]")[0], errors="coerce")
             row = int(np.argmax((days > 12).to_numpy()))
@@ -497,13 +554,17 @@ def _timestamps(frame, name, date_format, source, lines, unit
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         cell = str(column.iloc[row]).strip()
+        if not _can_set(fixes, "date_format"):  # the format is the model's (predict)
+            fix = f"fix the cell ({_as_read(fixes, 'date_format', date_format)})"
+        elif cell.isdigit() and not date_format:
+            fix = "for seconds since 1970 give --set date_format=unix (milliseconds: unix_ms)"
+        else:
+            fix = "fix the cell, or give the format with --set date_format=..."
         raise UserInputError(
             f"timestamp not understood in column '{name}'",
             where=_where(source, unit, int(lines[row])), received=repr(str(column.iloc[row])),
             expected="a date or time" + (f" in the format {date_format}" if date_format else ""),
-            fix="for seconds since 1970 give --set date_format=unix (milliseconds: unix_ms)"
-            if cell.isdigit() and not date_format else
-            "fix the cell, or give the format with --set date_format=...")
+            fix=fix)
     index = pd.DatetimeIndex(parsed)
     if index.tz is None:
         epochs = date_format in EPOCH_UNITS and not pd.api.types.is_datetime64_any_dtype(column)
@@ -524,7 +585,7 @@ def _timestamps(frame, name, date_format, source, lines, unit
 
 
 def _refuse_ambiguous_order(text: pd.Series, parsed: pd.Series, name, source, lines,
-                            unit) -> None:
+                            unit, fixes: Fixes | None = None) -> None:
     """Refuse numeric dates that read as well day-first as month-first.
 
     pandas reads ``01/02/2024`` month first. When no cell shows the order (no
@@ -543,13 +604,17 @@ def _refuse_ambiguous_order(text: pd.Series, parsed: pd.Series, name, source, li
         return  # month first is the regular reading
     separator, year = match.iloc[0, 0], "%Y" if len(match.iloc[0, 1]) == 4 else "%y"
     row = int(np.flatnonzero((other != parsed).to_numpy())[0])
+    if _can_set(fixes, "date_format"):
+        fix = (f"give the order with --set date_format=%d{separator}%m{separator}{year} (day "
+               f"first) or %m{separator}%d{separator}{year} (month first), adding the time's "
+               "codes if the cells have one")
+    else:  # predict: the format is the model's, and it gives no order
+        fix = (f"write the dates year first, as YYYY-MM-DD ({_as_read(fixes, 'date_format', '')}"
+               " to tell the day from the month)")
     raise UserInputError(
         f"dates in column '{name}' read two ways", where=_where(source, unit, int(lines[row])),
         received=f"{text.iloc[row]!r}: {parsed.iloc[row].date()} month first, "
-        f"{other.iloc[row].date()} day first, and no cell tells which",
-        fix=f"give the order with --set date_format=%d{separator}%m{separator}{year} (day "
-        f"first) or %m{separator}%d{separator}{year} (month first), adding the time's codes "
-        "if the cells have one")
+        f"{other.iloc[row].date()} day first, and no cell tells which", fix=fix)
 
 
 def _inserted(values: pd.Series, source: str) -> float:
@@ -565,8 +630,9 @@ def _inserted(values: pd.Series, source: str) -> float:
     return float(len(grid) - len(index)) if index.isin(grid).all() else float("inf")
 
 
-def _numbers(frame, names, source, lines, unit) -> np.ndarray:
-    """Numeric columns; refuse non-numeric cells, keep NaN for empty ones, inf as NaN."""
+def _numbers(frame, names, source, lines, unit, choose: bool = True) -> np.ndarray:
+    """Numeric columns; refuse non-numeric cells, keep NaN for empty ones, inf as NaN.
+    ``choose``: the command may leave a column out (training), else the fix is the cell's."""
     arrays = []
     for name in names:
         column = frame[name]
@@ -587,12 +653,14 @@ def _numbers(frame, names, source, lines, unit) -> np.ndarray:
                     where=_where(source, unit, int(lines[row])),
                     received=f"{text.iloc[row]!r} ({int(bad.sum())} such cells in the column)",
                     expected="a number, or an empty cell for a missing value",
-                    fix="fix the cell, or leave the column out of targets and covariates")
+                    fix="fix the cell, or leave the column out of targets and covariates"
+                    if choose else "fix the cell")
         arrays.append(np.where(np.isinf(values), np.nan, values))
     return np.stack(arrays, axis=1)
 
 
-def _resolve_freq(index: pd.DatetimeIndex, freq: str | None, source: str) -> str:
+def _resolve_freq(index: pd.DatetimeIndex, freq: str | None, source: str,
+                  fixes: Fixes | None = None) -> str:
     if freq:
         try:
             return pd.tseries.frequencies.to_offset(freq).freqstr
@@ -610,8 +678,11 @@ def _resolve_freq(index: pd.DatetimeIndex, freq: str | None, source: str) -> str
         # calendar frequency (business days, months, quarters, years) whose grid holds
         # every timestamp with the fewest steps to insert.
         step = steps.mode().iloc[0]
-        if step == pd.Timedelta(days=7):
-            common = f"W-{index[0].day_name()[:3].upper()}"
+        if step == pd.Timedelta(days=7):  # the weekday most rows fall on (the first's on a tie)
+            weekdays = pd.Series(index.dayofweek).value_counts()
+            day = index[0].dayofweek if weekdays[index[0].dayofweek] == weekdays.max() \
+                else int(weekdays.idxmax())
+            common = f"W-{('MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN')[day]}"
         elif step % pd.Timedelta(days=1) == pd.Timedelta(0):
             common = f"{step.days}D" if step.days > 1 else "D"
         else:
@@ -626,7 +697,34 @@ def _resolve_freq(index: pd.DatetimeIndex, freq: str | None, source: str) -> str
                 best, size = candidate, len(grid)
         return pd.tseries.frequencies.to_offset(best if best is not None else common).freqstr
     raise UserInputError("cannot infer the frequency of fewer than two timestamps",
-                         where=source, fix="declare it with --set freq=h (or D, W-SAT, ...)")
+                         where=source, fix="declare it with --set freq=h (or D, W-SAT, ...)"
+                         if _can_set(fixes, "freq") else "give a file with more rows")
+
+
+def _grid_anchor(index: pd.DatetimeIndex, freq: str) -> int:
+    """The first row on the grid that most rows follow (their phase at ``freq``), when
+    the first row is off it; else 0, the grid starting at the first row.
+
+    The phase of a row is its time modulo the step for a fixed step (``h``, ``15min``,
+    ``2D``), and its time of day for a calendar frequency (``W-SUN``, ``MS``, ``B``...)
+    on whose dates it falls (rows on other dates have none). A first row stamped
+    06:00 among midnights is then the one off the grid, not the next row.
+    """
+    offset = pd.tseries.frequencies.to_offset(freq)
+    try:
+        step = pd.Timedelta(offset)
+    except ValueError:  # a calendar frequency
+        step = None
+    if step is not None:
+        phases = pd.Series((index - pd.Timestamp(0)) % step)
+    else:
+        on_dates = np.fromiter((offset.is_on_offset(moment) for moment in index), bool,
+                               len(index))
+        phases = pd.Series(index - index.normalize()).where(on_dates)
+    counts = phases.value_counts()
+    if counts.empty or (pd.notna(phases.iloc[0]) and counts.get(phases.iloc[0]) == counts.max()):
+        return 0
+    return int(np.flatnonzero(phases.isin(counts.index[counts == counts.max()]).to_numpy())[0])
 
 
 def _gap_notes(grid: pd.DatetimeIndex, positions: np.ndarray, lines: np.ndarray, source: str,
@@ -675,7 +773,7 @@ def series_from_frame(
     missing: str = "interpolate",
     first_line: int = 2,
     unit: str = "line",
-    column_fix: str | None = None,
+    fixes: Fixes | None = None,
     open_targets: int = 0,
     refuse_constant: bool = True,
     max_inserted: float = 0.5,
@@ -696,8 +794,9 @@ def series_from_frame(
         missing: ``interpolate``, ``ffill`` or ``error`` for gaps and empty cells.
         first_line: Line number of the first row (2 under a CSV header).
         unit: ``"line"`` (CSV) or ``"row"`` (Parquet) in messages.
-        column_fix: The fix a missing column's message gives instead of naming the
-            ``--set`` keys (for commands that take no ``--set``, such as predict).
+        fixes: What the fixes of errors may ask for, when the command reading the
+            file cannot change every setting (:class:`Fixes`: predict takes no
+            ``--set``, evaluate only some keys); None: any ``--set`` key (training).
         open_targets: The last rows whose target and past-covariate cells are left
             empty on purpose (the horizon of a forecast from a file with known-future
             covariates): those cells are filled like others but neither reported nor
@@ -739,7 +838,7 @@ def series_from_frame(
     date_format = date_format or None
     lines = np.asarray(lines) if lines is not None else np.arange(len(frame)) + first_line
     found = list(frame.columns)
-    time_column = time_column or _detect_time_column(frame, date_format, column_fix, source)
+    time_column = time_column or _detect_time_column(frame, date_format, fixes, source)
     named = [time_column, *targets, *past, *future]
     for name, role in zip(named, ["time_column"] + ["targets"] * len(targets)
                           + ["past_covariates"] * len(past)
@@ -747,7 +846,10 @@ def series_from_frame(
         if name not in found:
             raise UserInputError(f"column '{name}' not found", where=source,
                                  expected=f"one of {', '.join(found)}", received=repr(name),
-                                 fix=column_fix or f"fix --set {role}=...")
+                                 fix=fixes and fixes.columns or (
+                                     f"fix --set {role}=..." if _can_set(fixes, role) else
+                                     f"rename the file's column that holds {name} to "
+                                     f"'{name}', as in the training data"))
     repeated = sorted({n for n in named if named.count(n) > 1})
     if repeated:
         raise UserInputError(f"column '{repeated[0]}' is given two roles", where=source,
@@ -764,10 +866,13 @@ def series_from_frame(
     targets = list(targets) or [n for n in found if n not in named and n not in unnamed]
     if not targets:
         raise UserInputError("no target column", where=source, received=f"columns {found}",
-                             fix=column_fix or "name them with --set targets=[...]")
-    index, utc, note = _timestamps(frame, time_column, date_format, source, lines, unit)
+                             fix=fixes and fixes.columns or (
+                                 "name them with --set targets=[...]"
+                                 if _can_set(fixes, "targets") else
+                                 "give a file with the training data's target columns"))
+    index, utc, note = _timestamps(frame, time_column, date_format, source, lines, unit, fixes)
     columns = [*targets, *past, *future]
-    values = _numbers(frame, columns, source, lines, unit)
+    values = _numbers(frame, columns, source, lines, unit, _can_set(fixes, "targets"))
     if note:
         notes.append(note)
     if utc:
@@ -792,8 +897,14 @@ def series_from_frame(
             "repeat when clocks go back, write each timestamp with its UTC offset)")
 
     # Frequency, off-grid timestamps and gaps.
-    freq = _resolve_freq(index, freq, source)
+    freq = _resolve_freq(index, freq, source, fixes)
     inserted = None
+    anchor = _grid_anchor(index, freq)
+    if anchor:  # the first rows are off the grid that most rows follow: the first is named
+        raise UserInputError(
+            f"timestamp {index[0]} is off the {freq} grid that most rows follow (from "
+            f"{index[anchor]} on)", where=_where(source, unit, int(lines[0])),
+            fix="fix or remove this row")
     grid = pd.date_range(index[0], index[-1], freq=freq)
     off_grid = ~index.isin(grid)
     if off_grid.any():
@@ -802,7 +913,9 @@ def series_from_frame(
             f"timestamp {index[row]} is off the {freq} grid that starts at {index[0]}",
             where=_where(source, unit, int(lines[row])),
             fix="resample the data to one frequency, or declare the right one with --set freq= "
-            "(a pandas alias: h, D, B, W-SUN, MS, QS...)")
+            "(a pandas alias: h, D, B, W-SUN, MS, QS...)" if _can_set(fixes, "freq") else
+            f"fix or remove this row, or resample the file to frequency {freq} "
+            f"({_as_read(fixes, 'freq', freq)})")
     if len(grid) > len(index):
         positions = grid.get_indexer(index)
         after = np.flatnonzero(np.diff(positions) > 1)
@@ -821,13 +934,16 @@ def series_from_frame(
                 f"missing between {index[longest]} and {index[longest + 1]} ("
                 f"{_where(source, unit, int(lines[longest + 1]))})",
                 fix=f"check those timestamps (a mistyped year? day and month swapped? a file "
-                f"at another frequency than {freq}?), fill or cut the gap in the file, or "
-                "raise --set max_inserted")
+                f"at another frequency than {freq}?), " + (
+                    "fill or cut the gap in the file, or raise --set max_inserted"
+                    if _can_set(fixes, "max_inserted") else "or fill or cut the gap in the file"))
         if missing == "error":
             raise UserInputError(
                 f"{gap_rows} missing time steps at frequency {freq} (first {first_missing})",
                 where=_where(source, unit, first) + " (after this row)",
-                fix="fill them with --set missing=interpolate or missing=ffill")
+                fix="fill them with --set missing=interpolate or missing=ffill"
+                if _can_set(fixes, "missing") else
+                f"add the missing rows to the file ({_as_read(fixes, 'missing', missing)})")
         full = np.full((len(grid), values.shape[1]), np.nan)
         full[positions] = values
         values = full
@@ -852,7 +968,9 @@ def series_from_frame(
                 f"missing or non-finite value in column '{columns[column]}'",
                 where=f"{source}: {index[row]}",
                 received=f"{int(unexpected.sum())} empty, NaN or infinite cells",
-                fix="fill them with --set missing=interpolate or missing=ffill")
+                fix="fill them with --set missing=interpolate or missing=ffill"
+                if _can_set(fixes, "missing") else
+                f"fill the cells in the file ({_as_read(fixes, 'missing', missing)})")
         table = pd.DataFrame(values, index=index)
         if missing == "interpolate":
             table = table.interpolate(method="time", limit_direction="both")
@@ -868,7 +986,8 @@ def series_from_frame(
     if np.isnan(values).any():
         column = int(np.argwhere(np.isnan(values))[0][1])
         raise UserInputError(f"column '{columns[column]}' has no value at all", where=source,
-                             fix="leave it out of the targets and covariates")
+                             fix="leave it out of the targets and covariates"
+                             if _can_set(fixes, "targets") else "fill the column in the file")
     calendar_columns, calendar_values = calendar_features(index, calendar)
     series = Series(index=index, values=np.concatenate([values, calendar_values], axis=1),
                     targets=list(targets), past=list(past),
@@ -1051,16 +1170,16 @@ def reader_keywords(options) -> dict:
     return {names.get(key, key): value for key, value in options.reader().items()}
 
 
-def load_series(options, path: str, *, report: bool = True, column_fix: str | None = None,
+def load_series(options, path: str, *, report: bool = True, fixes: Fixes | None = None,
                 open_targets: int = 0, option: str = "--data") -> Series:
     """Read ``path`` (also looked up in the project) as ``options`` say; the fixes made
     (rows sorted, gaps filled...) are printed to stderr unless ``report`` is false.
-    ``column_fix``, ``open_targets``: see :func:`series_from_frame`; ``option``: what
+    ``fixes``, ``open_targets``: see :func:`series_from_frame`; ``option``: what
     gave the path, for messages. A constant column is not refused here: a file to
     forecast from or evaluate on may hold one (training refuses it,
     :func:`refuse_constant_columns`)."""
     series = read_series(resolve_path(path), **reader_keywords(options), option=option,
-                         column_fix=column_fix, open_targets=open_targets,
+                         fixes=fixes, open_targets=open_targets,
                          refuse_constant=False)
     if report:
         _report(series)
@@ -1124,15 +1243,17 @@ def prediction_history(path: str, options, artifacts: dict
     ``future_rows``; ``options`` read the file as training read the series.
     """
     columns = artifacts["input_columns"]
-    # predict takes no --set: a missing column is fixed in the file, not in the config.
+    # predict takes no --set: every fix is made in the file, not in the config.
     fix = f"give a file with {_expected_columns(options, columns)}, as in training"
+    fixes = Fixes(reading="predict reads the file as the model's training data was read",
+                  columns=fix)
     named_here = not options.targets and "target_names" in artifacts
     if named_here:
         # The model's own targets, so a column it never read (a comment, say) is
         # left out, and said so, rather than read as one more target.
         options = dataclasses.replace(options, targets=list(artifacts["target_names"]))
     # With known-future inputs the last horizon rows carry no targets: not missing values.
-    series = load_series(options, path, report=False, column_fix=fix, option="predict's input",
+    series = load_series(options, path, report=False, fixes=fixes, option="predict's input",
                          open_targets=artifacts["horizon"] if artifacts["future_rows"] else 0)
     series = in_model_order(series, artifacts)
     if series.columns != columns:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnn_templates.errors import UserInputError
+from rnn_templates.errors import UserInputError, counted
 
 
 def random_split(count: int, fractions: dict[str, float], seed: int, *, source: str,
@@ -28,13 +28,15 @@ def random_split(count: int, fractions: dict[str, float], seed: int, *, source: 
     if "validation" in sizes:
         sizes["validation"] = max(1, sizes["validation"])
     if count - sum(sizes.values()) < 1:
+        # Validation keeps at least one example, so lowering its fraction to 1 changes nothing.
+        lower = [f"--set {name}_fraction" for name, size in sizes.items()
+                 if size > (name == "validation")]
         raise UserInputError(
-            f"too few {unit} to split", where=source, received=f"{count} {unit}",
+            f"too few {unit} to split", where=source, received=counted(count, unit),
             expected=f"at least {sum(sizes.values()) + 1}: "
             + ", ".join(["1 for training", *(f"{size} for {name}"
                                                for name, size in sizes.items() if size)]),
-            fix=fix or f"add {unit}, or lower "
-            + " and ".join(f"--set {name}_fraction" for name in sizes))
+            fix=fix or f"add {unit}" + (f", or lower {' and '.join(lower)}" if lower else ""))
     parts, start = {}, 0
     for name, size in sizes.items():
         parts[name] = order[start:start + size]

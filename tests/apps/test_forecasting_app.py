@@ -254,6 +254,49 @@ def test_evaluate_on_a_file_at_another_frequency_is_refused(trained_run, workspa
                    "are missing"]
 
 
+def test_evaluate_reads_a_file_at_the_models_frequency_with_set_freq(trained_run, workspace,
+                                                                     small_csv, capsys):
+    # Every other week missing: inferred, the file's frequency is 2W-SAT, and the fix
+    # names --set freq=W-SAT, which evaluate takes (it once refused it).
+    sparse = workspace / "fortnightly.csv"
+    pd.read_csv(small_csv).iloc[::2].to_csv(sparse, index=False)
+    command = ["forecasting", "evaluate", "--run-dir", str(trained_run), "--data", str(sparse)]
+    assert main(command) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "received frequency 2W-SAT; evaluate on a file at frequency W-SAT (resample it), or "
+        "--set freq=W-SAT if only some steps are missing")
+    assert main([*command, "--set", "freq=W-SAT"]) == 0
+    out, err = capsys.readouterr()
+    assert "missing steps at frequency W-SAT in all: inserted" in err
+    evaluation = json.loads((trained_run / "evaluation-fortnightly.json").read_text())
+    assert evaluation["windows"] == 700 - 1 - 65 + 1  # the 699 weeks of the file, read weekly
+
+
+def test_predict_advises_a_change_to_the_file_not_a_set_option(trained_run, workspace,
+                                                              small_csv, capsys):
+    bad = workspace / "badts.csv"
+    frame = pd.read_csv(small_csv)
+    frame.loc[30, "date"] = "2001-13-45"
+    frame.to_csv(bad, index=False)
+    assert main(["forecasting", "predict", "--model", str(trained_run / "saved_model"),
+                 str(bad)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"rnnt forecasting: error: input argument 1, {bad}:32: timestamp not understood in "
+        "column 'date'; expected a date or time; received '2001-13-45'; fix the cell (predict "
+        "reads the file as the model's training data was read, with no date_format)"]
+
+
+def test_a_latin1_file_to_train_on_is_named_with_line_and_column(workspace, capsys):
+    latin = workspace / "latin.csv"
+    latin.write_bytes("date,ventes_été\n2001-01-06,370\n2001-01-13,371\n".encode("latin-1"))
+    run_dir = workspace / "never-latin"
+    assert main(["forecasting", "train", "--data", str(latin), "--run-dir", str(run_dir)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"rnnt forecasting: error: {latin}:1:13: file is not valid UTF-8; received byte 0xe9; "
+        "re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+    assert not run_dir.exists()
+
+
 def test_predict_on_a_file_with_other_columns_is_one_clear_line(trained_run, workspace, capsys):
     other = workspace / "other.csv"
     pd.DataFrame({"date": pd.date_range("2001-01-06", periods=100, freq="W-SAT"),
@@ -384,8 +427,8 @@ def test_quantile_intervals_with_the_autoregressive_model_are_refused(workspace,
     assert main(["forecasting", "train", "--data", str(small_csv), "--run-dir", str(run_dir),
                  "--set", "model=autoregressive", "--set", "intervals=cqr"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("rnnt forecasting: error: config: `intervals` "
-                                               "cqr needs quantile heads")
+    assert len(err) == 1 and err[0].startswith("rnnt forecasting: error: --set intervals, "
+                                               "model: `intervals` cqr needs quantile heads")
     assert "use intervals=conformal" in err[0]
     assert not run_dir.exists() and not Path(f"{run_dir}.partial").exists()
 
@@ -411,10 +454,10 @@ def test_a_season_the_window_cannot_hold_is_refused_before_training(workspace, s
     assert main(["forecasting", "train", "--data", str(small_csv), "--run-dir", str(run_dir),
                  *TINY, "--set", "season=1000"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["rnnt forecasting: error: config: `season` 1000 is longer than the window "
-                   "the seasonal-naive baseline reads (lookback 52); expected 0 (detected) to "
-                   "52, the largest usable; received season=1000; use season<=52 or a longer "
-                   "lookback"]
+    assert err == ["rnnt forecasting: error: --set season: `season` 1000 is longer than the "
+                   "window the seasonal-naive baseline reads (lookback 52); expected 0 "
+                   "(detected) to 52, the largest usable; received season=1000; use season<=52 "
+                   "or a longer lookback"]
     assert not run_dir.exists() and not Path(f"{run_dir}.partial").exists()
 
 

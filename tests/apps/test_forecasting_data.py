@@ -584,3 +584,146 @@ def test_a_season_longer_than_the_window_is_refused_with_the_largest_usable():
         "28); expected 0 (detected) to 28, the largest usable; received season=1000; use "
         "season<=28 or a longer lookback")
     assert ForecastingConfig(lookback=28, horizon=7, segment_length=7, season=28).season == 28
+
+
+# --- fixes that fit the command, an off-grid first row, the file's encoding ----------------
+
+
+def _daily(tmp_path: Path, name: str, dates: list[str], cells: dict | None = None) -> Path:
+    """A ``date,load`` file of ``dates``, ``cells`` replacing some loads by row."""
+    cells = cells or {}
+    return _csv(tmp_path, "date,load\n" + "".join(
+        f"{date},{cells.get(i, i % 7)}\n" for i, date in enumerate(dates)), name)
+
+
+DAYS = pd.date_range("2020-09-01", periods=40, freq="D").strftime("%Y-%m-%d").tolist()
+PREDICT_READS = "predict reads the file as the model's training data was read"
+
+
+def _predict_error(path, **options) -> str:
+    config = ForecastingConfig(lookback=28, horizon=7, segment_length=7, **options)
+    artifacts = {"input_columns": ["load"], "targets": 1, "past": 0, "future": 0,
+                 "lookback": 28, "horizon": 7, "future_rows": False, "freq": "D"}
+    with pytest.raises(UserInputError) as caught:
+        prediction_history(str(path), config, artifacts)
+    message = str(caught.value)
+    assert "--set" not in message and "\n" not in message  # predict takes no --set
+    return message
+
+
+def test_predict_advises_changes_to_the_file_not_set(tmp_path):
+    bad = list(DAYS)
+    bad[30] = "2020-13-45"
+    path = _daily(tmp_path, "badts.csv", bad)
+    assert _predict_error(path, freq="D") == (
+        f"{path}:32: timestamp not understood in column 'date'; expected a date or time; "
+        f"received '2020-13-45'; fix the cell ({PREDICT_READS}, with no date_format)")
+    assert _predict_error(path, freq="D", date_format="%Y-%m-%d") == (
+        f"{path}:32: timestamp not understood in column 'date'; expected a date or time in the "
+        f"format %Y-%m-%d; received '2020-13-45'; fix the cell ({PREDICT_READS}: date_format "
+        "'%Y-%m-%d')")
+    seconds = _daily(tmp_path, "seconds.csv", [str(1598918400 + 86400 * i) for i in range(40)])
+    assert _predict_error(seconds, freq="D", time_column="date").endswith(
+        f"received '1598918400'; fix the cell ({PREDICT_READS}, with no date_format)")
+    months = pd.date_range("2000-01-01", periods=40, freq="MS").strftime("%d/%m/%Y").tolist()
+    path = _daily(tmp_path, "months.csv", months)
+    assert _predict_error(path) == (
+        f"{path}:3: dates in column 'date' read two ways; received '01/02/2000': 2000-01-02 "
+        "month first, 2000-02-01 day first, and no cell tells which; write the dates year "
+        f"first, as YYYY-MM-DD ({PREDICT_READS}, with no date_format to tell the day from the "
+        "month)")
+    off = list(DAYS)
+    off[20] += " 06:00"
+    path = _daily(tmp_path, "offgrid.csv", off)
+    assert _predict_error(path, freq="D") == (
+        f"{path}:22: timestamp 2020-09-21 06:00:00 is off the D grid that starts at 2020-09-01 "
+        "00:00:00; fix or remove this row, or resample the file to frequency D "
+        f"({PREDICT_READS}: freq 'D')")
+    path = _daily(tmp_path, "gap.csv", DAYS[:10] + DAYS[12:])
+    assert _predict_error(path, freq="D", missing="error") == (
+        f"{path}:11 (after this row): 2 missing time steps at frequency D (first 2020-09-11 "
+        f"00:00:00); add the missing rows to the file ({PREDICT_READS}: missing 'error')")
+    path = _daily(tmp_path, "empty.csv", DAYS, {5: ""})
+    assert _predict_error(path, freq="D", missing="error") == (
+        f"{path}: 2020-09-06 00:00:00: missing or non-finite value in column 'load'; received 1 "
+        f"empty, NaN or infinite cells; fill the cells in the file ({PREDICT_READS}: missing "
+        "'error')")
+    path = _daily(tmp_path, "text.csv", DAYS, {5: "x"})
+    assert _predict_error(path, freq="D").endswith("received 'x' (1 such cells in the column); "
+                                                   "fix the cell")
+    later = DAYS[:5] + pd.date_range("2021-09-01", periods=35).strftime("%Y-%m-%d").tolist()
+    assert _predict_error(_daily(tmp_path, "year.csv", later), freq="D").endswith(
+        "a file at another frequency than D?), or fill or cut the gap in the file")
+    assert _predict_error(_daily(tmp_path, "one.csv", DAYS[:1])).endswith(
+        "cannot infer the frequency of fewer than two timestamps; give a file with more rows")
+
+
+def test_evaluate_advises_only_the_keys_evaluate_takes(tmp_path):
+    app = ForecastingApp()
+
+    def error(path, **options) -> str:
+        config = ForecastingConfig(data=str(path), lookback=28, horizon=7, segment_length=7,
+                                   **options)
+        with pytest.raises(UserInputError) as caught:
+            app.load_evaluation_data(config)
+        return str(caught.value)
+
+    renamed = _csv(tmp_path, "date,units_sold\n" + "".join(f"{d},{i % 7}\n"
+                                                           for i, d in enumerate(DAYS)))
+    assert error(renamed, targets=["sales"]) == (
+        f"{renamed}: column 'sales' not found; expected one of date, units_sold; received "
+        "'sales'; rename the file's column that holds sales to 'sales', as in the training data")
+    assert error(renamed, time_column="day").endswith("fix --set time_column=...")  # a DATA_KEY
+    dates_only = _csv(tmp_path, "date\n" + "\n".join(DAYS) + "\n", "dates.csv")
+    assert error(dates_only) == (f"{dates_only}: no target column; received columns ['date']; "
+                                 "give a file with the training data's target columns")
+    later = DAYS[:5] + pd.date_range("2021-09-01", periods=35).strftime("%Y-%m-%d").tolist()
+    message = error(_daily(tmp_path, "year.csv", later))
+    assert message.endswith("or fill or cut the gap in the file") and "max_inserted" not in message
+    # The keys evaluate takes are still named: date_format, missing, freq.
+    bad = list(DAYS)
+    bad[30] = "2020-13-45"
+    assert error(_daily(tmp_path, "badts.csv", bad)).endswith(
+        "fix the cell, or give the format with --set date_format=...")
+    assert error(_daily(tmp_path, "gap.csv", DAYS[:10] + DAYS[12:]), missing="error").endswith(
+        "fill them with --set missing=interpolate or missing=ffill")
+    off = list(DAYS)
+    off[20] += " 06:00"
+    assert error(_daily(tmp_path, "offgrid.csv", off)).endswith("declare the right one with "
+                                                                "--set freq= (a pandas alias: "
+                                                                "h, D, B, W-SUN, MS, QS...)")
+    assert "freq" in ForecastingConfig.DATA_KEYS
+
+
+def test_an_off_grid_first_timestamp_is_the_one_named(tmp_path):
+    # The grid was anchored at the first row: every correct row after it was off.
+    path = _daily(tmp_path, "first.csv", ["2020-08-31 06:00", *DAYS])
+    assert _error(path) == (
+        f"{path}:2: timestamp 2020-08-31 06:00:00 is off the D grid that most rows follow (from "
+        "2020-09-01 00:00:00 on); fix or remove this row")
+    assert _error(path, freq="D") == _error(path)
+    # A calendar frequency: a Wednesday before Sundays, declared or inferred.
+    sundays = pd.date_range("2020-01-05", periods=30, freq="W-SUN").strftime("%Y-%m-%d").tolist()
+    path = _daily(tmp_path, "weeks.csv", ["2020-01-01", *sundays])
+    expected = (f"{path}:2: timestamp 2020-01-01 00:00:00 is off the W-SUN grid that most rows "
+                "follow (from 2020-01-05 00:00:00 on); fix or remove this row")
+    assert _error(path) == _error(path, freq="W-SUN") == expected
+    assert _predict_error(path, freq="W-SUN") == expected  # predict names the row too
+    # An odd row later on is named as before, the grid starting at the first row.
+    off = list(DAYS)
+    off[20] += " 06:00"
+    assert _error(_daily(tmp_path, "later.csv", off)).startswith(
+        f"{tmp_path / 'later.csv'}:22: timestamp 2020-09-21 06:00:00 is off the D grid that "
+        "starts at 2020-09-01 00:00:00; resample the data")
+
+
+def test_a_file_not_in_utf8_is_named_with_line_and_column(tmp_path):
+    latin = tmp_path / "lat.csv"
+    latin.write_bytes("date,ventes_été\n2024-01-01,1\n2024-01-02,2\n".encode("latin-1"))
+    assert _error(latin) == (f"{latin}:1:13: file is not valid UTF-8; received byte 0xe9; "
+                             "re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+    windows = tmp_path / "cp.csv"
+    windows.write_bytes("\ufeffdate,v\n2024-01-01,1\n2024-01-02,\u201c2\u201d\n".encode(
+        "utf-8")[:-8] + "\u201c2\u201d\n".encode("cp1252"))
+    assert _error(windows) == (f"{windows}:3:12: file is not valid UTF-8; received byte 0x93; "
+                               "re-save the file as UTF-8 (e.g. iconv -f cp1252 -t utf-8)")

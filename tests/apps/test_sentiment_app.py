@@ -245,6 +245,18 @@ def test_predict_with_a_run_directory_serves_its_export(trained_run, workspace, 
         target.unlink(missing_ok=True)
 
 
+def test_a_predict_that_fails_part_way_says_which_inputs_were_printed(trained_run, capsys):
+    undecodable = b"caf\xe9".decode("utf-8", "surrogateescape")  # argv of a Latin-1 shell
+    assert main(["sentiment", "predict", "--model", str(trained_run), "--batch-size", "1",
+                 "Great value.", "Awful.", undecodable]) == 2
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2
+    assert captured.err.strip().endswith(
+        "input argument 3: argument is not valid UTF-8; received byte 0xe9; pass UTF-8 text, "
+        "or use --input FILE; what was printed before this error is the predictions for the "
+        "first 2 inputs only")
+
+
 def test_predict_without_a_model_is_one_clear_line(workspace, capsys):
     assert main(["sentiment", "predict", "--model", str(workspace / "nope"), "hi"]) == 2
     err = capsys.readouterr().err.strip()
@@ -345,12 +357,12 @@ def test_console_script_user_errors_exit_2_with_one_line_and_write_nothing(tmp_p
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--set", "cell=transformer"], "config: `cell` must be one of 'simple', 'lstm', "
+        (["--set", "cell=transformer"], "--set cell: `cell` must be one of 'simple', 'lstm', "
                                         "'gru'; received 'transformer'"),
         (["--set", "units=many"], "--set: wrong type for config key 'units'; expected int; "
                                   "received 'many' (str)"),
-        (["--set", "test_fraction=0.7"], "config: `test_fraction` must be in [0, 0.5); "
-                                         "received 0.7"),
+        (["--set", "test_fraction=0.7"], "--set test_fraction: `test_fraction` must be in "
+                                         "[0, 0.5); received 0.7"),
         (["--config", "nope.yaml"], "nope.yaml: config file not found"),
     ],
 )

@@ -193,6 +193,14 @@ def test_stratified_split_keeps_class_balance_and_is_deterministic():
             '{"text": "a", "label": [1, 2]}\n',
             "list.jsonl:1 key 'label': label is not a class",
         ),
+        ("array.jsonl", '[{"text": "a", "label": "pos"},\n {"text": "b", "label": "neg"}]\n',
+         "array.jsonl: file is a JSON array, not JSON Lines (one object per line); expected "
+         "one JSON object per line; convert it, e.g. jq -c '.[]' {dir}/array.jsonl > "
+         "{dir}/array-lines.jsonl"),
+        ("array.json", '[{"text": "a", "label": "pos"}]',
+         "array.json: file is a JSON array, not JSON Lines (one object per line); expected "
+         "one JSON object per line; convert it, e.g. jq -c '.[]' {dir}/array.json > "
+         "{dir}/array.jsonl"),
         ("notes.txt", "hello\n", "notes.txt: cannot tell the file format from its extension; "
          "expected one of .csv, .json, .jsonl, .tab, .tsv or a folder; received '.txt'; rename "
          "the file or choose with --set format=csv|tsv|jsonl|folder"),
@@ -211,7 +219,7 @@ def test_bad_input_is_refused_with_one_clear_line(tmp_path, name, content, messa
     text = str(caught.value)
     assert "\n" not in text
     assert text.startswith(str(tmp_path / name)) or text.startswith(str(path))
-    assert message in text
+    assert message.format(dir=tmp_path) in text
 
 
 def test_free_text_label_column_is_refused(tmp_path):

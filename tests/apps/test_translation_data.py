@@ -162,8 +162,8 @@ def test_a_utf8_byte_order_mark_is_dropped_and_the_encoding_rules_kept(tmp_path)
     with pytest.raises(UserInputError) as error:
         data.read_pair_lines(path, encoding="cp1252")
     assert str(error.value) == (
-        f"{path}: file is UTF-8 (it starts with a byte-order mark), not cp1252; drop --set "
-        "encoding (UTF-8 is the default)")
+        f"{path}: file is UTF-8 (it starts with a byte-order mark), not cp1252; read it with "
+        "--set encoding=utf-8")
     cp1252 = _write(tmp_path / "cp1252.tsv", b"\xef\xbb\xbf" + "Café.\t\u201cCafé\u201d\n"
                     .encode("cp1252"))
     assert list(data.read_pair_lines(cp1252, encoding="cp1252").targets) == ["\u201cCafé\u201d"]
@@ -246,7 +246,7 @@ def test_a_single_byte_encoding_over_a_utf8_file_is_refused(tmp_path):
     assert str(error.value) == (
         f"{path}: file is valid UTF-8, not latin-1: read as latin-1, every accented letter "
         "would be garbled; received UTF-8 text such as 'Tom était allongé sur le canapé.\\tTom "
-        "lay on the sofa.' (line 2); leave encoding unset (UTF-8 is the default)")
+        "lay on the sofa.' (line 2); read it with --set encoding=utf-8")
     # Mostly UTF-8, with one Latin-1 line: refused too, for CSV as for TSV.
     body = "source,target\n" + "".join(f"Café {i}.,Café {i} !\n" for i in range(3))
     mixed = _write(tmp_path / "mixed.csv", body.encode() + "Thé.,Thé !\n".encode("latin-1"))
@@ -254,7 +254,7 @@ def test_a_single_byte_encoding_over_a_utf8_file_is_refused(tmp_path):
         data.load(TranslationConfig(data=str(mixed), encoding="cp1252"))
     assert str(error.value).startswith(
         f"{mixed}: file is UTF-8 but for 1 line(s) (the first line 5), not cp1252: ")
-    assert str(error.value).endswith("leave encoding unset (UTF-8 is the default) and write "
+    assert str(error.value).endswith("read it with --set encoding=utf-8 and write "
                                      "those lines in UTF-8")
     # A real Latin-1 file is read as such.
     latin = _write(tmp_path / "latin.tsv", "Thé.\tThé !\nCafé.\tCafé !\n".encode("latin-1"))
@@ -437,3 +437,35 @@ def test_a_test_file_is_read_whole_without_the_training_pairs(tmp_path, capsys):
     with pytest.raises(UserInputError, match="every test pair is also a training pair"):
         TranslationApp().load_data(TranslationConfig(data=str(train),
                                                      test_data=str(only_known)))
+
+
+def test_no_pairs_left_after_the_caps_advises_what_the_command_can_change(tmp_path):
+    from apps.translation.app import TranslationApp
+
+    path = _write(tmp_path / "long.tsv", "One two three four.\tUn deux trois quatre.\n"
+                  "Five six seven eight.\tCinq six sept huit.\n")
+    config = TranslationConfig(data=str(path), max_words=3)
+    with pytest.raises(UserInputError) as caught:
+        TranslationApp().load_data(config)
+    assert str(caught.value) == (
+        f"{path}: no pairs left after the caps; received left out 2 pair(s) longer than "
+        "max_words (lines 1, 2); raise --set max_words or check the file")
+    # evaluate --data reads with the run's max_words, which it takes no --set for.
+    with pytest.raises(UserInputError) as caught:
+        TranslationApp().load_evaluation_data(config)
+    assert str(caught.value) == (
+        f"{path}: no pairs left after the caps; received left out 2 pair(s) longer than "
+        "max_words (lines 1, 2); evaluate on shorter pairs, or train a run with a larger --set "
+        "max_words (this run's is 3)")
+    assert "max_words" not in TranslationConfig.DATA_KEYS
+
+
+def test_a_test_file_of_one_training_pair_says_one_pair(tmp_path):
+    from apps.translation.app import TranslationApp
+
+    train = _write(tmp_path / "train.tsv", "".join(f"S{i}.\tT{i}.\n" for i in range(20)))
+    only_known = _write(tmp_path / "known.tsv", "S1.\tT1.\n")
+    with pytest.raises(UserInputError) as caught:
+        TranslationApp().load_data(TranslationConfig(data=str(train), test_data=str(only_known)))
+    assert str(caught.value) == (f"{only_known}: every test pair is also a training pair; "
+                                 "received 1 pair; test on pairs the training file does not hold")
