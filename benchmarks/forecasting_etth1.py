@@ -400,7 +400,8 @@ def main() -> None:
                         help="train this many runs (seeds --seed, --seed + 1, ...) and score "
                         "their mean forecast")
     parser.add_argument("--loss", choices=("mae", "mse"), default="mae",
-                        help="training loss (SegRNN's own scripts train on MAE)")
+                        help="training loss (SegRNN's lookback-720 scripts train on MAE, "
+                        "its lookback-96 scripts on MSE)")
     parser.add_argument("--intervals", nargs="+", choices=("conformal", "quantile", "cqr"),
                         help="run the interval part: these methods' test coverage")
     parser.add_argument("--output", default=None,
