@@ -164,6 +164,20 @@ def refuse_wide_without_bom(raw: bytes, where: str, encoding: str = "utf-8", *,
             fix=f"read it with --set encoding={codec}, or {resave}" if choice else resave)
 
 
+def not_utf8(body: bytes, start: int, where: str, *, choice: bool = True) -> UserInputError:
+    """The error for the byte at ``start`` that UTF-8 cannot read: ``where:line:column``
+    and how to re-save the file, plus (``choice``: the reader takes ``--set encoding``)
+    the encoding it most likely came from."""
+    byte = body[start]
+    codec, written = _advice(byte)
+    fix = f"re-save the file as UTF-8 (e.g. iconv -f {codec.replace('-', '')} -t utf-8)"
+    if choice:
+        fix += f" or, if it was written as {written}, read it with --set encoding={codec}"
+    return UserInputError("file is not valid UTF-8",
+                          where=f"{where}:{_position(body, start, 'utf-8')}",
+                          received=f"byte 0x{byte:02x}", fix=fix)
+
+
 def decode_text(raw: bytes, where: str, encoding: str = "utf-8", *,
                 errors: str = "strict") -> str:
     """Decode a file's bytes, naming line and column of a byte the encoding cannot read.
@@ -203,19 +217,14 @@ def decode_text(raw: bytes, where: str, encoding: str = "utf-8", *,
         text = body.decode(name, errors)
         return text[1:] if wide and text.startswith("\ufeff") else text  # utf-16-le keeps it
     except UnicodeDecodeError as error:
-        byte = body[error.start]
-        position = f"{where}:{_position(body, error.start, name)}"
+        start, byte = error.start, body[error.start]
+        position = f"{where}:{_position(body, start, name)}"
     except UnicodeError as error:  # codecs that give no position
         raise UserInputError(f"file cannot be read as {encoding}", where=where,
                              received=str(error)[:200],
                              fix="check --set encoding=<name>") from None
     if name == "utf-8":
-        codec, written = _advice(byte)
-        raise UserInputError(
-            "file is not valid UTF-8", where=position, received=f"byte 0x{byte:02x}",
-            fix=f"re-save the file as UTF-8 (e.g. iconv -f {codec.replace('-', '')} -t utf-8) "
-            f"or, if it was written as {written}, read it with --set encoding={codec}",
-        )
+        raise not_utf8(body, start, where)
     raise UserInputError(
         f"file is not valid {encoding}", where=position, received=f"byte 0x{byte:02x}",
         fix="check what the file was written in and pick it with --set encoding=<name> "

@@ -49,12 +49,11 @@ import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from rnn_templates.data.readers import (
-    _advice,
+    not_utf8,
     refuse_wide_without_bom,
     require_file,
     resolve_path,
 )
-from rnn_templates.data.readers import _position as _text_position  # line:column of a byte
 from rnn_templates.errors import UserInputError
 
 MISSING_POLICIES = ("interpolate", "ffill", "error")
@@ -238,15 +237,10 @@ def _not_utf8(path) -> UserInputError:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as error:
-        byte, start = body[error.start], error.start
-    else:  # pandas read another part than the file's bytes: no position to give
-        return UserInputError("file is not valid UTF-8", where=str(path),
-                              fix="re-save the file as UTF-8")
-    codec = _advice(byte)[0].replace("-", "")
-    return UserInputError("file is not valid UTF-8",
-                          where=f"{path}:{_text_position(body, start, 'utf-8')}",
-                          received=f"byte 0x{byte:02x}",
-                          fix=f"re-save the file as UTF-8 (e.g. iconv -f {codec} -t utf-8)")
+        return not_utf8(body, error.start, str(path), choice=False)
+    # pandas read another part than the file's bytes: no position to give
+    return UserInputError("file is not valid UTF-8", where=str(path),
+                          fix="re-save the file as UTF-8")
 
 
 def _read_csv(path) -> tuple[pd.DataFrame, list[str]]:
